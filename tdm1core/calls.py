@@ -1,0 +1,420 @@
+"""HER2 and PIK3CA calls for one sample, from an export or from numbers typed in.
+
+HER2 (ERBB2) copy number relative to EFTUD2: ratio = HER2 concentration /
+EFTUD2 concentration; **amplified when ratio >= cut-off** (1.25). The ratio's
+confidence interval is the delta-method combination of the two channels'
+Poisson intervals (:data:`tdm1core.poisson.RATIO_CI_METHOD`); the call is
+**borderline** when that interval crosses the cut-off (the call itself is
+still made on the point estimate). The ratio is never read from the ``CNV``
+column, which QuantaSoft scales by the reference copy number (2).
+
+PIK3CA E542K / E545K / H1047R: mutant and wild-type copies per 20 µL well;
+**positive when mutant copies >= cut-off** (3). A sample is PIK3CA-mutant
+when any hotspot is positive.
+
+A sample is evaluable only when its reference (EFTUD2) exceeds the minimum
+(100 copies per 20 µL well) and every well used has at least the minimum of
+accepted droplets. Where a sample has no EFTUD2 well, a PIK3CA hotspot uses
+its own mutant + wild-type copies as the DNA-input check.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import poisson
+from .ddpcr import DdpcrExport, PooledTarget, pool_replicates
+from .errors import InputError, TargetMapError
+from .intervals import ConfidenceInterval
+from .settings import DEFAULT_SETTINGS, Settings
+from .targets import HOTSPOTS
+
+__all__ = [
+    "Measurement", "SampleMeasurements", "ManualEntry", "Her2Call", "HotspotCall", "Pik3caCall",
+    "SampleCalls", "measure_export", "call_sample", "call_export", "call_manual",
+    "AMPLIFIED", "NOT_AMPLIFIED", "NOT_EVALUABLE", "POSITIVE", "NEGATIVE",
+]
+
+AMPLIFIED = "amplified"
+NOT_AMPLIFIED = "not amplified"
+NOT_EVALUABLE = "not evaluable"
+POSITIVE = "positive"
+NEGATIVE = "negative"
+
+
+def _num(x: float | None) -> float | None:
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return None
+    return float(x)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One assay of one sample: droplets pooled over its wells, or a number typed in."""
+
+    assay: str
+    target: str
+    concentration: float  # copies per µL of reaction
+    ci: ConfidenceInterval | None = None
+    wells: tuple[str, ...] = ()
+    positives: int | None = None
+    accepted_droplets: int | None = None
+    min_well_droplets: int | None = None
+    saturated: bool = False
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def copies_per_20ul(self) -> float:
+        return 20.0 * self.concentration
+
+    @property
+    def manual(self) -> bool:
+        return self.accepted_droplets is None
+
+
+@dataclass(frozen=True)
+class SampleMeasurements:
+    sample: str
+    measurements: dict[str, Measurement]
+    source: str
+    her2_ratio: float | None = None  # typed-in ratio (manual entry without concentrations)
+
+
+@dataclass(frozen=True)
+class ManualEntry:
+    """Numbers reported by a lab, copies per 20 µL well (concentration × 20).
+
+    Give either ``her2_ratio`` or both ``her2_copies`` and ``eftud2_copies``;
+    ``eftud2_copies`` is also used for the evaluability check. ``pik3ca`` maps
+    a hotspot to (mutant copies, wild-type copies).
+    """
+
+    sample: str = "manual entry"
+    her2_ratio: float | None = None
+    her2_copies: float | None = None
+    eftud2_copies: float | None = None
+    pik3ca: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    accepted_droplets: int | None = None
+
+
+@dataclass(frozen=True)
+class Her2Call:
+    ratio: float | None
+    ci: ConfidenceInterval | None
+    call: str
+    borderline: bool
+    reference_copies: float | None
+    her2_copies: float | None
+    reason: str
+    cutoff: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ratio": _num(self.ratio),
+            "ci_low": _num(self.ci.low) if self.ci else None,
+            "ci_high": _num(self.ci.high) if self.ci else None,
+            "ci_level": self.ci.level if self.ci else None,
+            "ci_method": self.ci.method if self.ci else None,
+            "call": self.call,
+            "borderline": self.borderline,
+            "reference_copies": _num(self.reference_copies),
+            "her2_copies": _num(self.her2_copies),
+            "cutoff": self.cutoff,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class HotspotCall:
+    hotspot: str
+    mutant_copies: float | None
+    wildtype_copies: float | None
+    mutant_ci: ConfidenceInterval | None  # copies per 20 µL
+    allele_fraction: float | None
+    call: str
+    reason: str
+    wells: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mutant_copies": _num(self.mutant_copies),
+            "wildtype_copies": _num(self.wildtype_copies),
+            "mutant_ci_low": _num(self.mutant_ci.low) if self.mutant_ci else None,
+            "mutant_ci_high": _num(self.mutant_ci.high) if self.mutant_ci else None,
+            "allele_fraction": _num(self.allele_fraction),
+            "call": self.call,
+            "reason": self.reason,
+            "wells": list(self.wells),
+        }
+
+
+@dataclass(frozen=True)
+class Pik3caCall:
+    hotspots: tuple[HotspotCall, ...]
+    any_mutant: bool | None
+    cutoff: float
+
+    def hotspot(self, name: str) -> HotspotCall:
+        return next(h for h in self.hotspots if h.hotspot == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {h.hotspot: h.to_dict() for h in self.hotspots}
+        d["any_mutant"] = self.any_mutant
+        d["cutoff"] = self.cutoff
+        return d
+
+
+@dataclass(frozen=True)
+class QcRow:
+    assay: str
+    target: str
+    wells: str
+    accepted_droplets: int | None
+    min_well_droplets: int | None
+    positives: int | None
+    copies_per_20ul: float | None
+    ok: bool
+    warnings: str
+
+
+@dataclass(frozen=True)
+class SampleCalls:
+    sample: str
+    her2: Her2Call
+    pik3ca: Pik3caCall
+    qc: tuple[QcRow, ...]
+    warnings: tuple[str, ...]
+    settings: Settings
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sample": self.sample,
+            "source": self.source,
+            "her2": self.her2.to_dict(),
+            "pik3ca": self.pik3ca.to_dict(),
+            "qc": [q.__dict__ | {"copies_per_20ul": _num(q.copies_per_20ul)} for q in self.qc],
+            "settings": self.settings.to_dict(),
+            "warnings": list(self.warnings),
+        }
+
+
+# ---------------------------------------------------------------- measurements
+
+def _combine(parts: list[PooledTarget], assay: str, volume_nl: float, settings: Settings) -> Measurement:
+    pos = sum(p.positives for p in parts)
+    acc = sum(p.accepted_droplets for p in parts)
+    saturated = any(p.saturated for p in parts)
+    conc = math.nan if saturated else poisson.concentration(pos, acc, volume_nl)
+    ci = poisson.concentration_ci(pos, acc, volume_nl, settings.confidence_level)
+    if saturated:
+        ci = ConfidenceInterval(ci.low, math.inf, ci.level, ci.method)
+    return Measurement(
+        assay=assay, target=" + ".join(dict.fromkeys(p.target for p in parts)), concentration=conc, ci=ci,
+        wells=tuple(w for p in parts for w in p.wells), positives=pos, accepted_droplets=acc,
+        min_well_droplets=min(p.min_well_droplets for p in parts), saturated=saturated,
+        warnings=tuple(w for p in parts for w in p.warnings),
+    )
+
+
+def measure_export(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) -> dict[str, SampleMeasurements]:
+    """Map every target of an export to an assay and pool replicate wells per sample.
+
+    Raises
+    ------
+    TargetMapError
+        Naming the targets that cannot be mapped, and the accepted names.
+    DdpcrFormatError
+        When the export has no reference (EFTUD2) wells.
+    """
+    tmap = settings.target_map()
+    pooled = pool_replicates(export, settings)
+    unknown: dict[str, None] = {}
+    grouped: dict[str, dict[str, list[PooledTarget]]] = {}
+    for p in pooled:
+        if p.target_type == "ntc":
+            continue
+        assay = tmap.resolve(p.target, p.channel)
+        if assay is None:
+            unknown[repr(p.target)] = None
+            continue
+        grouped.setdefault(p.sample, {}).setdefault(assay, []).append(p)
+    if unknown:
+        raise TargetMapError(
+            f"target(s) {', '.join(unknown)} cannot be mapped to the study's assays (accepted names: {tmap.accepted_names()}).",
+            source=export.name, column="Target",
+            hint="Rename the targets in QuantaSoft / QX Manager, or add your names to the target map on the Settings page.",
+        )
+    if not any("EFTUD2" in assays for assays in grouped.values()):
+        raise TargetMapError(
+            "the export has no reference (EFTUD2) wells, so no sample can be evaluated.",
+            source=export.name, column="Target",
+            hint="Include the HER2/EFTUD2 duplex wells in the export, or map your reference target's name to EFTUD2 in the target map.",
+        )
+    return {
+        sample: SampleMeasurements(
+            sample=sample,
+            measurements={assay: _combine(parts, assay, export.volume_nl, settings) for assay, parts in assays.items()},
+            source=export.name,
+        )
+        for sample, assays in grouped.items()
+    }
+
+
+def _manual_measurement(assay: str, copies: float | None, name: str) -> Measurement | None:
+    if copies is None:
+        return None
+    if isinstance(copies, bool) or not isinstance(copies, (int, float)) or not math.isfinite(copies) or copies < 0:
+        raise InputError(f"{name} must be a number of copies, 0 or more, but was {copies!r}.", source="manual entry", column=name,
+                         hint="Type copies per 20 µL well as reported by QuantaSoft / QX Manager.")
+    return Measurement(assay=assay, target="manual", concentration=float(copies) / 20.0)
+
+
+def measure_manual(entry: ManualEntry) -> SampleMeasurements:
+    m: dict[str, Measurement] = {}
+    for assay, copies, name in (("HER2", entry.her2_copies, "HER2 copies"), ("EFTUD2", entry.eftud2_copies, "EFTUD2 copies")):
+        meas = _manual_measurement(assay, copies, name)
+        if meas:
+            m[assay] = meas
+    for hotspot, (mut, wt) in entry.pik3ca.items():
+        if hotspot not in HOTSPOTS:
+            raise InputError(f"unknown PIK3CA hotspot {hotspot!r}; use {', '.join(HOTSPOTS)}.", source="manual entry")
+        for kind, copies in (("MUT", mut), ("WT", wt)):
+            meas = _manual_measurement(f"{hotspot} {kind}", copies, f"PIK3CA {hotspot} {kind.lower()} copies")
+            if meas:
+                m[f"{hotspot} {kind}"] = meas
+    ratio = entry.her2_ratio
+    if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or ratio < 0):
+        raise InputError(f"the HER2/EFTUD2 ratio must be a number, 0 or more, but was {ratio!r}.", source="manual entry", column="HER2 ratio")
+    return SampleMeasurements(sample=entry.sample, measurements=m, source="manual entry", her2_ratio=ratio)
+
+
+# ---------------------------------------------------------------- calls
+
+def _droplet_problem(m: Measurement, settings: Settings) -> str | None:
+    if m.saturated:
+        return f"{m.assay} well {', '.join(m.wells)} is saturated (no negative droplets)"
+    if m.min_well_droplets is not None and m.min_well_droplets < settings.min_accepted_droplets:
+        return (f"{m.assay} well {', '.join(m.wells)} has {m.min_well_droplets:,} accepted droplets "
+                f"(minimum {settings.min_accepted_droplets:,})")
+    return None
+
+
+def call_her2(sm: SampleMeasurements, settings: Settings = DEFAULT_SETTINGS) -> Her2Call:
+    cut = settings.her2_ratio_cutoff
+    her2 = sm.measurements.get("HER2")
+    ref = sm.measurements.get("EFTUD2")
+    ref_copies = ref.copies_per_20ul if ref and not ref.saturated else None
+    her2_copies = her2.copies_per_20ul if her2 and not her2.saturated else None
+
+    def not_evaluable(reason: str, ratio: float | None = None, ci: ConfidenceInterval | None = None) -> Her2Call:
+        return Her2Call(ratio, ci, NOT_EVALUABLE, False, ref_copies, her2_copies, reason, cut)
+
+    problems = [p for p in (_droplet_problem(m, settings) for m in (her2, ref) if m) if p]
+    if problems:
+        return not_evaluable("; ".join(problems))
+    if ref is not None and ref_copies is not None and not ref_copies > settings.reference_min_copies:
+        return not_evaluable(f"reference EFTUD2 is {ref_copies:.1f} copies per 20 µL well, not above the minimum of "
+                             f"{settings.reference_min_copies:g}: too little DNA to evaluate")
+    if her2 is not None and ref is not None:
+        ratio, ci = poisson.ratio_ci(her2.concentration, her2.ci, ref.concentration, ref.ci, settings.confidence_level) \
+            if her2.ci and ref.ci else (her2.concentration / ref.concentration, None)
+        if ci is not None and not ci.defined:
+            ci = None
+    elif sm.her2_ratio is not None:
+        ratio, ci = float(sm.her2_ratio), None
+    elif her2 is None and ref is None:
+        return not_evaluable("no HER2/EFTUD2 well and no ratio given")
+    elif her2 is None:
+        return not_evaluable("the HER2 well is missing")
+    else:
+        return not_evaluable("the EFTUD2 reference well is missing")
+    call = AMPLIFIED if ratio >= cut else NOT_AMPLIFIED
+    borderline = bool(ci is not None and ci.low < cut <= ci.high)
+    op = ">=" if call == AMPLIFIED else "<"
+    reason = f"HER2/EFTUD2 ratio {ratio:.2f} {op} cut-off {cut:g}"
+    if ci is not None:
+        reason += f" ({ci.level:.0%} CI {ci.low:.2f}–{ci.high:.2f}"
+        reason += ", crosses the cut-off: borderline)" if borderline else ")"
+    if ref is None:
+        reason += "; EFTUD2 copies not given, so the reference minimum was not checked"
+    return Her2Call(ratio, ci, call, borderline, ref_copies, her2_copies, reason, cut)
+
+
+def call_hotspot(sm: SampleMeasurements, hotspot: str, settings: Settings = DEFAULT_SETTINGS) -> HotspotCall:
+    cut = settings.pik3ca_mutant_cutoff_copies
+    mut = sm.measurements.get(f"{hotspot} MUT")
+    wt = sm.measurements.get(f"{hotspot} WT")
+    mut_copies = mut.copies_per_20ul if mut and not mut.saturated else None
+    wt_copies = wt.copies_per_20ul if wt and not wt.saturated else None
+    wells = tuple(dict.fromkeys((mut.wells if mut else ()) + (wt.wells if wt else ())))
+    mut_ci = None
+    if mut is not None and mut.ci is not None:
+        mut_ci = ConfidenceInterval(20 * mut.ci.low, 20 * mut.ci.high, mut.ci.level, mut.ci.method)
+    af = None
+    if mut_copies is not None and wt_copies is not None and mut_copies + wt_copies > 0:
+        af = mut_copies / (mut_copies + wt_copies)
+
+    def result(call: str, reason: str) -> HotspotCall:
+        return HotspotCall(hotspot, mut_copies, wt_copies, mut_ci, af, call, reason, wells)
+
+    if mut is None and wt is None:
+        return result(NOT_EVALUABLE, "no well for this hotspot")
+    if mut is None:
+        return result(NOT_EVALUABLE, "the mutant probe is missing")
+    problems = [p for p in (_droplet_problem(m, settings) for m in (mut, wt) if m) if p]
+    if problems:
+        return result(NOT_EVALUABLE, "; ".join(problems))
+    ref = sm.measurements.get("EFTUD2")
+    if ref is not None and not ref.saturated:
+        if not ref.copies_per_20ul > settings.reference_min_copies:
+            return result(NOT_EVALUABLE, f"reference EFTUD2 {ref.copies_per_20ul:.1f} copies, not above {settings.reference_min_copies:g}")
+    elif wt_copies is not None and mut_copies is not None and not (wt_copies + mut_copies) > settings.reference_min_copies:
+        return result(NOT_EVALUABLE, f"only {wt_copies + mut_copies:.1f} copies of PIK3CA DNA, not above {settings.reference_min_copies:g}")
+    if mut_copies is None:
+        return result(NOT_EVALUABLE, "the mutant copies could not be computed")
+    if mut_copies >= cut:
+        return result(POSITIVE, f"{mut_copies:.1f} mutant copies >= cut-off {cut:g}")
+    return result(NEGATIVE, f"{mut_copies:.1f} mutant copies < cut-off {cut:g}")
+
+
+def call_pik3ca(sm: SampleMeasurements, settings: Settings = DEFAULT_SETTINGS) -> Pik3caCall:
+    hotspots = tuple(call_hotspot(sm, h, settings) for h in HOTSPOTS)
+    calls = [h.call for h in hotspots]
+    if POSITIVE in calls:
+        any_mutant: bool | None = True
+    elif all(c == NEGATIVE for c in calls):
+        any_mutant = False
+    else:
+        any_mutant = None
+    return Pik3caCall(hotspots, any_mutant, settings.pik3ca_mutant_cutoff_copies)
+
+
+def _qc(sm: SampleMeasurements, settings: Settings) -> tuple[QcRow, ...]:
+    rows = []
+    for assay, m in sm.measurements.items():
+        problem = _droplet_problem(m, settings)
+        rows.append(QcRow(
+            assay=assay, target=m.target, wells=", ".join(m.wells) or "manual", accepted_droplets=m.accepted_droplets,
+            min_well_droplets=m.min_well_droplets, positives=m.positives,
+            copies_per_20ul=None if m.saturated else m.copies_per_20ul, ok=problem is None and not m.warnings,
+            warnings="; ".join(([problem] if problem else []) + list(m.warnings)),
+        ))
+    return tuple(rows)
+
+
+def call_sample(sm: SampleMeasurements, settings: Settings = DEFAULT_SETTINGS) -> SampleCalls:
+    """HER2 and PIK3CA calls and QC for one sample."""
+    qc = _qc(sm, settings)
+    warnings = tuple(f"{q.assay}: {q.warnings}" for q in qc if q.warnings)
+    return SampleCalls(sm.sample, call_her2(sm, settings), call_pik3ca(sm, settings), qc, warnings, settings, sm.source)
+
+
+def call_export(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) -> list[SampleCalls]:
+    """Calls for every sample of an export, in plate order."""
+    return [call_sample(sm, settings) for sm in measure_export(export, settings).values()]
+
+
+def call_manual(entry: ManualEntry, settings: Settings = DEFAULT_SETTINGS) -> SampleCalls:
+    return call_sample(measure_manual(entry), settings)

@@ -1,0 +1,202 @@
+"""The command line (``python -m tdm1core``): the same core the app uses.
+
+Bad input exits with status 2 and the same message the app shows, no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import InputError
+from .settings import Settings
+
+__all__ = ["main", "build_parser"]
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return None if math.isnan(obj) or math.isinf(obj) else obj
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _dump(obj: Any) -> None:
+    print(json.dumps(_clean(obj), indent=2, ensure_ascii=False, default=str))
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    changes: dict[str, Any] = {}
+    for name in ("her2_ratio_cutoff", "pik3ca_mutant_cutoff_copies", "reference_min_copies", "min_accepted_droplets",
+                 "droplet_volume_nl", "confidence_level"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value
+    if getattr(args, "ci", None):
+        changes["km_ci_method"] = args.ci
+    if getattr(args, "level", None):
+        changes["confidence_level"] = args.level
+    aliases = getattr(args, "alias", None) or []
+    if aliases:
+        pairs = []
+        for a in aliases:
+            if "=" not in a:
+                raise InputError(f"--alias must look like NAME=ASSAY, but was {a!r}.", column="--alias")
+            name, assay = a.split("=", 1)
+            pairs.append((name, assay))
+        changes["target_aliases"] = tuple(pairs)
+    return Settings(**changes)
+
+
+def _add_settings(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("settings (defaults: the study's)")
+    g.add_argument("--her2-cutoff", dest="her2_ratio_cutoff", type=float, help="HER2/EFTUD2 ratio cut-off (1.25)")
+    g.add_argument("--pik3ca-cutoff", dest="pik3ca_mutant_cutoff_copies", type=float, help="mutant copies per 20 µL (3)")
+    g.add_argument("--reference-min", dest="reference_min_copies", type=float, help="EFTUD2 minimum copies (100)")
+    g.add_argument("--min-droplets", dest="min_accepted_droplets", type=int, help="accepted droplets per well (10000)")
+    g.add_argument("--droplet-volume", dest="droplet_volume_nl", type=float, help="droplet volume in nL (0.85)")
+    g.add_argument("--alias", action="append", metavar="NAME=ASSAY", help="map a target name to an assay (HER2, EFTUD2, E545K MUT, ...)")
+
+
+def _print_calls(result: Any) -> None:
+    c = result.calls
+    h = c.her2
+    print(f"Sample {c.sample}  (source: {c.source})")
+    ci = f" (95% CI {h.ci.low:.2f}-{h.ci.high:.2f})" if h.ci else ""
+    ratio = f"{h.ratio:.2f}" if h.ratio is not None and math.isfinite(h.ratio) else "NA"
+    print(f"  HER2/EFTUD2 ratio {ratio}{ci}: {h.call}{' (borderline)' if h.borderline else ''}")
+    if h.reference_copies is not None:
+        print(f"  EFTUD2 reference: {h.reference_copies:.0f} copies/20 µL")
+    for hs in c.pik3ca.hotspots:
+        mut = "NA" if hs.mutant_copies is None else f"{hs.mutant_copies:.1f}"
+        wt = "NA" if hs.wildtype_copies is None else f"{hs.wildtype_copies:.0f}"
+        print(f"  PIK3CA {hs.hotspot}: mutant {mut}, wild-type {wt} copies/20 µL: {hs.call}")
+    print(f"  PIK3CA mutant: {'yes' if c.pik3ca.any_mutant else ('no' if c.pik3ca.any_mutant is False else 'not evaluable')}")
+    print(f"  ER {result.er}, PR {result.pr}")
+    print(f"  FLAG: {result.flag.headline}")
+    for r in result.flag.reasons:
+        print(f"    - {r}")
+    for w in c.warnings:
+        print(f"  warning: {w}")
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    from .calls import call_export
+    from .ddpcr import read_export
+    from .risk import LIMITS, PatientResult
+
+    settings = _settings(args)
+    export = read_export(args.export, settings=settings)
+    calls = call_export(export, settings)
+    if args.sample:
+        chosen = [c for c in calls if c.sample == args.sample or c.sample.strip() == args.sample.strip()]
+        if not chosen:
+            raise InputError(f"sample {args.sample!r} is not in the export; it holds {', '.join(c.sample for c in calls)}.",
+                             source=export.name, column="Sample")
+        calls = chosen
+    results = [PatientResult.from_calls(c, args.er, args.pr) for c in calls]
+    if args.json:
+        out = []
+        for r in results:
+            d = r.to_dict()
+            d["warnings"] = list(export.warnings) + d["warnings"]
+            d["input"] = {"file": export.name, "sha256": export.sha256, "format": export.format}
+            out.append(d)
+        _dump(out)
+        return 0
+    print(f"{export.name}: {export.format}, {len(export.wells)} rows; droplet volume {export.volume_nl:g} nL")
+    for w in export.warnings:
+        print(f"warning: {w}")
+    for r in results:
+        _print_calls(r)
+    print(f"Settings: {settings.describe()}")
+    print(LIMITS)
+    return 0
+
+
+def cmd_wells(args: argparse.Namespace) -> int:
+    from .ddpcr import read_export
+
+    settings = _settings(args)
+    export = read_export(args.export, settings=settings)
+    w = export.wells
+    if args.json:
+        cols = ["well", "sample", "target", "target_type", "channel", "status", "positives", "negatives", "accepted_droplets",
+                "concentration", "exported_concentration", "exported_state", "copies_per_20ul", "ci_low", "ci_high",
+                "merged", "merged_members", "saturated"]
+        out = []
+        for rec in w.to_dict(orient="records"):
+            d = {k: rec[k] for k in cols}
+            d["warnings"] = [x for x in rec["warnings"].split("; ") if x]
+            out.append(d)
+        _dump(out)
+        return 0
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_rows", 10_000, "display.max_columns", 20):
+        print(f"{export.name}: {export.format} ({export.encoding}, {export.line_ending}); droplet volume {export.volume_nl:g} nL"
+              + (f", implied by the export {export.inferred_volume_nl:.3f} nL" if export.inferred_volume_nl else ""))
+        for warn in export.warnings:
+            print(f"warning: {warn}")
+        print(w[["well", "sample", "target", "channel", "positives", "negatives", "accepted_droplets", "exported_concentration",
+                 "concentration", "copies_per_20ul", "warnings"]].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import write_demo
+
+    for p in write_demo(args.write):
+        print(p)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tdm1core", description="ctDNA calls and the T-DM1 primary-resistance flag (research use only).")
+    parser.add_argument("--version", action="version", version=f"tdm1core {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("call", help="HER2/PIK3CA calls, QC and the flag for the samples of a ddPCR export")
+    p.add_argument("export", type=Path)
+    p.add_argument("--sample")
+    p.add_argument("--er", default="unknown", help="pos | neg | unknown")
+    p.add_argument("--pr", default="unknown", help="pos | neg | unknown")
+    p.add_argument("--json", action="store_true")
+    _add_settings(p)
+    p.set_defaults(func=cmd_call)
+
+    p = sub.add_parser("wells", help="the normalised well table of any ddPCR export")
+    p.add_argument("export", type=Path)
+    p.add_argument("--json", action="store_true")
+    _add_settings(p)
+    p.set_defaults(func=cmd_wells)
+
+    p = sub.add_parser("demo", help="write the built-in synthetic demo files")
+    p.add_argument("--write", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_demo)
+
+    for register in _EXTENSIONS:
+        register(sub)
+    return parser
+
+
+_EXTENSIONS: list = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0

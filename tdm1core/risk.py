@@ -1,0 +1,161 @@
+"""The risk flag for primary resistance to T-DM1.
+
+**At risk of primary resistance** when HER2 is *not amplified* in ctDNA AND the
+tumour is ER-positive and/or PR-positive; **not flagged** otherwise;
+**incomplete** when the HER2 call or the hormone-receptor group is missing or
+not evaluable (missing data is never treated as negative).
+
+Evidence: in the study (16 patients with ctDNA, 4 primary-resistant), all four
+primary-resistant patients had this profile; median time to progression was
+56.6 days in flagged patients vs 318 days in the others (log-rank p = 0.0037).
+This is exploratory, single-centre, retrospective evidence: the flag is for
+research and discussion, not a reason to withhold T-DM1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .calls import AMPLIFIED, NOT_AMPLIFIED, SampleCalls
+from .errors import InputError
+from .settings import DEFAULT_SETTINGS, Settings
+
+__all__ = [
+    "AT_RISK", "NOT_FLAGGED", "INCOMPLETE", "RECEPTOR_VALUES", "HEADLINES",
+    "RiskAssessment", "PatientResult", "assess_risk", "parse_receptor", "hormone_receptor_group",
+    "EVIDENCE", "LIMITS",
+]
+
+AT_RISK = "at risk"
+NOT_FLAGGED = "not flagged"
+INCOMPLETE = "incomplete"
+RECEPTOR_VALUES = ("positive", "negative", "unknown")
+HEADLINES = {
+    AT_RISK: "At risk of primary resistance to T-DM1",
+    NOT_FLAGGED: "Not flagged",
+    INCOMPLETE: "Incomplete",
+}
+EVIDENCE = (
+    "In the study (Kindai University; 34 patients, 16 with pre-treatment ctDNA), all 4 patients with primary "
+    "resistance (progressive disease at the first RECIST 1.1 evaluation) had HER2 not amplified in ctDNA and an "
+    "ER- and/or PR-positive tumour; median time to progression was 56.6 days in that group vs 318 days in the others "
+    "(log-rank p = 0.0037)."
+)
+LIMITS = (
+    "Exploratory evidence from 16 patients at one institution, retrospective, not validated: the flag is for research "
+    "and discussion alongside clinical judgement. It does not predict response and is not a reason on its own to "
+    "withhold T-DM1. Research use only; not a diagnostic device."
+)
+
+_POS = {"pos", "positive", "+", "1", "yes", "y", "true", "p"}
+_NEG = {"neg", "negative", "-", "0", "no", "n", "false"}
+_UNK = {"", "unknown", "unk", "na", "n/a", "nan", "none", "?", "not done", "missing"}
+
+
+def parse_receptor(value: object, name: str = "receptor") -> str:
+    """'positive' / 'negative' / 'unknown' from the usual spellings."""
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "positive" if value else "negative"
+    text = str(value).strip().lower()
+    if text in _POS:
+        return "positive"
+    if text in _NEG:
+        return "negative"
+    if text in _UNK:
+        return "unknown"
+    raise InputError(f"{name} status must be positive, negative or unknown, but was {value!r}.", column=name,
+                     hint="Use pos / neg / unknown (positive when >= 10% of tumour cells stain).")
+
+
+def hormone_receptor_group(er: str, pr: str) -> bool | None:
+    """True: ER and/or PR positive; False: both negative; None: undetermined."""
+    if "positive" in (er, pr):
+        return True
+    if er == "negative" and pr == "negative":
+        return False
+    return None
+
+
+@dataclass(frozen=True)
+class RiskAssessment:
+    status: str
+    headline: str
+    reasons: tuple[str, ...]
+    missing: tuple[str, ...]
+    evidence: str
+    limits: str
+    settings: Settings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "headline": self.headline,
+            "reasons": list(self.reasons),
+            "missing": list(self.missing),
+            "evidence": self.evidence,
+            "limits": self.limits,
+        }
+
+
+def assess_risk(her2_call: str | None, er: object, pr: object, settings: Settings = DEFAULT_SETTINGS,
+                her2_detail: str | None = None) -> RiskAssessment:
+    """The flag from the HER2 call ('amplified' / 'not amplified' / 'not evaluable' / None) and ER/PR status."""
+    er_s, pr_s = parse_receptor(er, "ER"), parse_receptor(pr, "PR")
+    hr = hormone_receptor_group(er_s, pr_s)
+    reasons: list[str] = []
+    missing: list[str] = []
+    detail = f" ({her2_detail})" if her2_detail else ""
+    if her2_call == NOT_AMPLIFIED:
+        reasons.append(f"Met: HER2 is not amplified in ctDNA{detail}.")
+    elif her2_call == AMPLIFIED:
+        reasons.append(f"Not met: HER2 is amplified in ctDNA{detail}.")
+    else:
+        missing.append("HER2 call")
+        reasons.append(f"Missing: HER2 in ctDNA is not evaluable{detail}." if her2_call else "Missing: no HER2 result.")
+    receptors = f"ER {er_s}, PR {pr_s}"
+    if hr is True:
+        reasons.append(f"Met: hormone-receptor positive ({receptors}).")
+    elif hr is False:
+        reasons.append(f"Not met: ER and PR both negative ({receptors}).")
+    else:
+        missing.append("ER/PR status")
+        reasons.append(f"Missing: hormone-receptor group cannot be decided ({receptors}); ER or PR positive, or both negative, is needed.")
+    if missing:
+        status = INCOMPLETE
+        if her2_call == AMPLIFIED or hr is False:
+            reasons.append("Whatever the missing value, this profile would not be flagged.")
+    elif her2_call == NOT_AMPLIFIED and hr:
+        status = AT_RISK
+    else:
+        status = NOT_FLAGGED
+    return RiskAssessment(status, HEADLINES[status], tuple(reasons), tuple(missing), EVIDENCE, LIMITS, settings)
+
+
+@dataclass(frozen=True)
+class PatientResult:
+    """Calls, receptor status and flag for one patient sample."""
+
+    calls: SampleCalls
+    er: str
+    pr: str
+    flag: RiskAssessment
+    patient_id: str | None = None
+    collection_date: str | None = None
+
+    @classmethod
+    def from_calls(cls, calls: SampleCalls, er: object, pr: object, patient_id: str | None = None,
+                   collection_date: str | None = None) -> "PatientResult":
+        er_s, pr_s = parse_receptor(er, "ER"), parse_receptor(pr, "PR")
+        flag = assess_risk(calls.her2.call, er_s, pr_s, calls.settings, calls.her2.reason)
+        return cls(calls, er_s, pr_s, flag, patient_id, collection_date)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.calls.to_dict()
+        d["patient_id"] = self.patient_id
+        d["collection_date"] = self.collection_date
+        d["er"] = self.er
+        d["pr"] = self.pr
+        d["flag"] = self.flag.to_dict()
+        return d

@@ -1,0 +1,133 @@
+"""Settings: every cut-off of the study as one typed, validated value.
+
+Pass a :class:`Settings` to every call; each result carries the settings it
+was made with, and every screen, CSV, JSON and PDF stamps them.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
+
+from .errors import SettingsError
+
+if TYPE_CHECKING:
+    from .targets import TargetMap
+
+__all__ = ["Settings", "CI_METHODS", "DEFAULT_SETTINGS"]
+
+CI_METHODS = ("log-log", "log", "plain")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Cut-offs and methods, with the study's defaults.
+
+    Parameters
+    ----------
+    her2_ratio_cutoff
+        HER2/EFTUD2 concentration ratio at or above which HER2 is amplified (study: 1.25).
+    pik3ca_mutant_cutoff_copies
+        Mutant copies per 20 µL well at or above which a PIK3CA hotspot is positive (study: 3).
+    reference_min_copies
+        The reference (EFTUD2) must exceed this many copies per 20 µL well for the
+        sample to be evaluable (study: 100).
+    min_accepted_droplets
+        Minimum accepted droplets per well (common practice: 10,000).
+    droplet_volume_nl
+        Droplet volume in nL for QuantaSoft 1.7.x and QX Manager exports (Bio-Rad: 0.85).
+    legacy_droplet_volume_nl
+        Droplet volume in nL for the older QuantaSoft layout (``TypeAssay``/``Assay``): 0.91.
+    confidence_level
+        Level of every confidence interval (0.95).
+    target_aliases
+        The lab's own target names, as (name, assay) pairs, checked before the
+        built-in aliases (see :mod:`tdm1core.targets`).
+    km_ci_method
+        Confidence interval of the Kaplan-Meier curve and median: "log-log" (EZR, the
+        study), "log" (R's default) or "plain".
+    """
+
+    her2_ratio_cutoff: float = 1.25
+    pik3ca_mutant_cutoff_copies: float = 3.0
+    reference_min_copies: float = 100.0
+    min_accepted_droplets: int = 10_000
+    droplet_volume_nl: float = 0.85
+    legacy_droplet_volume_nl: float = 0.91
+    confidence_level: float = 0.95
+    km_ci_method: str = "log-log"
+    target_aliases: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        def positive(name: str, value: Any, upper: float = math.inf) -> None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < upper) or math.isnan(value):
+                raise SettingsError(
+                    f"'{name}' must be a number above 0" + (f" and below {upper:g}" if upper != math.inf else "")
+                    + f", but was {value!r}.",
+                    column=name,
+                    hint="Correct it on the Settings page or in the command line option.",
+                )
+
+        positive("her2_ratio_cutoff", self.her2_ratio_cutoff, 100)
+        positive("pik3ca_mutant_cutoff_copies", self.pik3ca_mutant_cutoff_copies, 1e6)
+        positive("reference_min_copies", self.reference_min_copies, 1e7)
+        if isinstance(self.min_accepted_droplets, bool) or not isinstance(self.min_accepted_droplets, int) or not 0 <= self.min_accepted_droplets <= 10_000_000:
+            raise SettingsError(
+                f"'min_accepted_droplets' must be a whole number from 0 to 10,000,000, but was {self.min_accepted_droplets!r}.",
+                column="min_accepted_droplets",
+            )
+        positive("droplet_volume_nl", self.droplet_volume_nl, 10)
+        positive("legacy_droplet_volume_nl", self.legacy_droplet_volume_nl, 10)
+        positive("confidence_level", self.confidence_level, 1)
+        if self.confidence_level < 0.5:
+            raise SettingsError(f"'confidence_level' must be between 0.5 and 1, but was {self.confidence_level!r}.", column="confidence_level")
+        if self.km_ci_method not in CI_METHODS:
+            raise SettingsError(
+                f"'km_ci_method' must be one of {', '.join(CI_METHODS)}, but was {self.km_ci_method!r}.",
+                column="km_ci_method",
+            )
+        object.__setattr__(self, "target_aliases", tuple((str(a), str(b)) for a, b in self.target_aliases))
+        from .targets import TargetMap
+
+        TargetMap(self.target_aliases)  # validates the assay names
+
+    def target_map(self) -> "TargetMap":
+        from .targets import TargetMap
+
+        return TargetMap(self.target_aliases)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["target_aliases"] = {a: b for a, b in self.target_aliases}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Settings":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SettingsError(f"unknown setting(s) {', '.join(unknown)}; known settings are {', '.join(sorted(known))}.")
+        data = dict(data)
+        if "target_aliases" in data:
+            aliases = data["target_aliases"]
+            if isinstance(aliases, dict):
+                aliases = list(aliases.items())
+            data["target_aliases"] = tuple(tuple(pair) for pair in aliases)
+        return cls(**data)
+
+    def with_changes(self, **changes: Any) -> "Settings":
+        return replace(self, **changes)
+
+    def describe(self) -> str:
+        """One line for stamping on every output."""
+        return (
+            f"HER2/EFTUD2 ratio cut-off {self.her2_ratio_cutoff:g} (amplified when >=); "
+            f"PIK3CA mutant cut-off {self.pik3ca_mutant_cutoff_copies:g} copies/20 µL (positive when >=); "
+            f"EFTUD2 reference > {self.reference_min_copies:g} copies/20 µL; "
+            f"min {self.min_accepted_droplets:,} accepted droplets/well; "
+            f"droplet volume {self.droplet_volume_nl:g} nL (older QuantaSoft {self.legacy_droplet_volume_nl:g} nL); "
+            f"{self.confidence_level:.0%} CIs; KM CI method {self.km_ci_method}"
+        )
+
+
+DEFAULT_SETTINGS = Settings()
