@@ -417,31 +417,32 @@ def pool_replicates(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) 
     the export (``M01``...) are used only where their member wells are absent, so
     nothing is counted twice.
     """
-    w = export.wells
+    records = export.wells.to_dict(orient="records")
+    singles = [r for r in records if not r["merged"]]
+    present = {(r["well"], r["target"].strip(), r["channel"]) for r in singles}
+    use = list(singles)
+    for r in records:
+        if r["merged"]:
+            members = [m.strip() for m in r["merged_members"].split(",") if m.strip()]
+            if not members or not all((m, r["target"].strip(), r["channel"]) in present for m in members):
+                use.append(r)
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for r in use:
+        groups.setdefault((r["sample"], r["target"].strip(), r["channel"]), []).append(r)
     pooled: list[PooledTarget] = []
-    singles = w[~w["merged"]]
-    present = {(r.well, r.target.strip(), r.channel) for r in singles.itertuples()}
-    keep = []
-    for r in w[w["merged"]].itertuples():
-        members = [m.strip() for m in r.merged_members.split(",") if m.strip()]
-        if not members or not all((m, r.target.strip(), r.channel) in present for m in members):
-            keep.append(r.Index)
-    use = pd.concat([singles, w.loc[keep]]) if keep else singles
-    use = use.assign(_target=use["target"].str.strip())
-    for (sample, target, channel), g in use.groupby(["sample", "_target", "channel"], sort=False):
-        pos = int(g["positives"].sum())
-        acc = int(g["accepted_droplets"].sum())
-        neg = acc - pos
-        saturated = bool(g["saturated"].any())
+    for (sample, target, channel), g in groups.items():
+        pos = sum(r["positives"] for r in g)
+        acc = sum(r["accepted_droplets"] for r in g)
+        saturated = any(r["saturated"] for r in g)
         conc = math.nan if saturated else poisson.concentration(pos, acc, export.volume_nl)
         ci = poisson.concentration_ci(pos, acc, export.volume_nl, settings.confidence_level)
-        warnings = tuple(f"{wr.well}: {wr.warnings}" for wr in g.itertuples() if wr.warnings)
-        types = set(g["target_type"])
+        types = {r["target_type"] for r in g}
         pooled.append(PooledTarget(
             sample=str(sample), target=str(target), channel=str(channel),
             target_type="ntc" if types == {"ntc"} else ("reference" if "reference" in types else "unknown"),
-            wells=tuple(g["well"]), positives=pos, negatives=neg, accepted_droplets=acc,
-            min_well_droplets=int(g["accepted_droplets"].min()), concentration=conc,
-            ci_low=ci.low, ci_high=math.inf if saturated else ci.high, saturated=saturated, warnings=warnings,
+            wells=tuple(r["well"] for r in g), positives=pos, negatives=acc - pos, accepted_droplets=acc,
+            min_well_droplets=min(r["accepted_droplets"] for r in g), concentration=conc,
+            ci_low=ci.low, ci_high=math.inf if saturated else ci.high, saturated=saturated,
+            warnings=tuple(f"{r['well']}: {r['warnings']}" for r in g if r["warnings"]),
         ))
     return pooled

@@ -51,6 +51,7 @@ RATIO_CI_METHOD = "delta method combining both channels' Poisson intervals (inde
 WALD_MIN = 100
 
 
+@lru_cache(maxsize=64)
 def z_value(level: float) -> float:
     return float(stats.norm.ppf(0.5 + level / 2))
 

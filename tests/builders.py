@@ -1,0 +1,84 @@
+"""Build ddPCR exports in the documented layouts (shared/docs/ddpcr_formats.md), for tests."""
+from __future__ import annotations
+
+import math
+
+from tdm1core.demo.writer import DuplexWell, quantasoft_csv
+
+QXM_HEADER_A = (
+    "Well,Sample description 1,Sample description 2,Sample description 3,Sample description 4,Target,Conc(copies/µL),"
+    "pg/µL,Status,Status Reason,Experiment,SampleType,TargetType,Supermix,DyeName(s),Copies/20µLWell,TotalConfMax,"
+    "TotalConfMin,PoissonConfMax,PoissonConfMin,Accepted Droplets,Positives,Negatives,Copies/uL linked molecules,CNV,"
+    "TotalCNVMax,TotalCNVMin,PoissonCNVMax,PoissonCNVMin,ReferenceCopies,UnknownCopies,Threshold1,Threshold2,"
+    "Threshold3,ThresholdSigmaAbove,ThresholdSigmaBelow,ReferenceUsed,Ratio,TotalRatioMax,TotalRatioMin,"
+    "PoissonRatioMax,PoissonRatioMin,Fractional Abundance,TotalFractionalAbundanceMax,TotalFractionalAbundanceMin,"
+    "PoissonFractionalAbundanceMax,PoissonFractionalAbundanceMin,MeanAmplitudeOfPositives,MeanAmplitudeOfNegatives,"
+    "MeanAmplitudeTotal,ExperimentComments,MergedWells,TotalConfidenceMax68,TotalConfidenceMin68,"
+    "PoissonConfidenceMax68,PoissonConfidenceMin68,TotalCNVMax68,TotalCNVMin68,PoissonCNVMax68,PoissonCNVMin68,"
+    "TotalRatioMax68,TotalRatioMin68,PoissonRatioMax68,PoissonRatioMin68,TotalFractionalAbundanceMax68,"
+    "TotalFractionalAbundanceMin68,PoissonFractionalAbundanceMax68,PoissonFractionalAbundanceMin68,TiltCorrected,"
+    "Ch1+Ch2+,Ch1+Ch2-,Ch1-Ch2+,Ch1-Ch2-"
+).split(",")
+# variant B: 'Molecular Weight(pg/µL)', no 'Copies/uL linked molecules', Ch1±Ch2± and Linkage after Negatives
+QXM_HEADER_B = [h for h in QXM_HEADER_A if h not in ("Copies/uL linked molecules", "Ch1+Ch2+", "Ch1+Ch2-", "Ch1-Ch2+", "Ch1-Ch2-")]
+QXM_HEADER_B[QXM_HEADER_B.index("pg/µL")] = "Molecular Weight(pg/µL)"
+_i = QXM_HEADER_B.index("Negatives") + 1
+QXM_HEADER_B[_i:_i] = ["Ch1+Ch2+", "Ch1+Ch2-", "Ch1-Ch2+", "Ch1-Ch2-", "Linkage"]
+
+OLD_QS_HEADER = (
+    "Well,ExptType,Experiment,Sample,TypeAssay,Assay,Status,Concentration,TotalConfMax,TotalConfMin,PoissonConfMax,"
+    "PoissonConfMin,Positives,Negatives,Ch1+Ch2+,Ch1+Ch2-,Ch1-Ch2+,Ch1-Ch2-,Linkage,AcceptedDroplets,CNV,TotalCNVMax,"
+    "TotalCNVMin,PoissonCNVMax,PoissonCNVMin,ReferenceCopies,UnknownCopies,Ratio,TotalRatioMax,TotalRatioMin,"
+    "PoissonRatioMax,PoissonRatioMin,FractionalAbundance,TotalFractionalAbundanceMax,TotalFractionalAbundanceMin,"
+    "PoissonFractionalAbundanceMax,PoissonFractionalAbundanceMin,ReferenceAssayNumber,TargetAssayNumber,"
+    "MeanAmplitudeofPositives,MeanAmplitudeofNegatives,MeanAmplitudeTotal,ExperimentComments,MergedWells"
+).split(",")
+
+
+def conc(pos: int, n: int, v_nl: float = 0.85) -> float:
+    return -math.log((n - pos) / n) / (v_nl * 1e-3) if pos < n else 1_000_000.0
+
+
+def qs17(wells: list[DuplexWell], **kw) -> bytes:
+    return quantasoft_csv(wells, **kw).encode("ascii")
+
+
+def sample_wells(sample: str = "S1", her2: int = 1200, eftud2: int = 1000, n: int = 15000,
+                 e545k_mut: int = 0, wt: int = 600, well0: int = 0) -> list[DuplexWell]:
+    """One HER2/EFTUD2 well and three PIK3CA wells for a sample."""
+    pos = [f"{r}{c:02d}" for c in range(1, 13) for r in "ABCDEFGH"]
+    wells = [DuplexWell(pos[well0], sample, "HER2", "EFTUD2", her2, eftud2, n)]
+    for i, h in enumerate(("E542K", "E545K", "H1047R"), start=1):
+        wells.append(DuplexWell(pos[well0 + i], sample, f"PIK3CA {h} MUT", f"PIK3CA {h} WT",
+                                e545k_mut if h == "E545K" else 0, wt, n))
+    return wells
+
+
+def qxm_row(header: list[str], well: str, sample: str, target: str, dye: str, ttype: str, pos: int, n: int,
+            sample_type: str = "Unknown", conc_text: str | None = None, status: str = "OK") -> list[str]:
+    values = {
+        "Well": well, "Sample description 1": sample, "Target": target,
+        "Conc(copies/µL)": conc_text if conc_text is not None else repr(conc(pos, n)),
+        "Status": status, "Experiment": "DQ", "SampleType": sample_type, "TargetType": ttype,
+        "Supermix": "ddPCR Supermix for Probes (No dUTP)", "DyeName(s)": dye,
+        "Accepted Droplets": str(n), "Positives": str(pos), "Negatives": str(n - pos), "TiltCorrected": "No",
+    }
+    if conc_text is None:
+        values["Copies/20µLWell"] = repr(20 * conc(pos, n))
+    return [values.get(h, "") for h in header]
+
+
+def qxm(rows: list[list[str]], header: list[str] = QXM_HEADER_A, bom: bool = True, newline: str = "\r\n",
+        encoding: str = "utf-8") -> bytes:
+    text = newline.join([",".join(header)] + [",".join(r) for r in rows])  # QX Manager: no final newline
+    data = text.encode(encoding)
+    return (b"\xef\xbb\xbf" + data) if bom and encoding == "utf-8" else data
+
+
+def old_qs_row(well: str, sample: str, assay: str, typeassay: str, pos: int, n: int, v_nl: float = 0.91) -> list[str]:
+    values = {
+        "Well": well, "ExptType": "Absolute Quantification", "Experiment": "ABS", "Sample": sample,
+        "TypeAssay": typeassay, "Assay": assay, "Status": "OK", "Concentration": f"{conc(pos, n, v_nl):.3g}",
+        "Positives": str(pos), "Negatives": str(n - pos), "AcceptedDroplets": str(n),
+    }
+    return [values.get(h, "") for h in OLD_QS_HEADER][:-1]  # data rows have one field fewer than the header

@@ -1,0 +1,70 @@
+"""The command line: JSON keys, clear errors, no traceback."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tdm1core.demo import demo_export_path
+
+from conftest import ROOT
+
+
+def run(*args, input_bytes=None):
+    return subprocess.run([sys.executable, "-m", "tdm1core", *args], cwd=ROOT, capture_output=True, input=input_bytes)
+
+
+def test_call_json_has_the_documented_keys_and_the_flag():
+    p = run("call", str(demo_export_path()), "--sample", "P06", "--er", "pos", "--pr", "neg", "--json")
+    assert p.returncode == 0, p.stderr
+    (obj,) = json.loads(p.stdout)
+    assert obj["sample"] == "P06"
+    for key in ("ratio", "ci_low", "ci_high", "call", "borderline", "reference_copies"):
+        assert key in obj["her2"]
+    for hs in ("E542K", "E545K", "H1047R"):
+        assert {"mutant_copies", "wildtype_copies", "call"} <= set(obj["pik3ca"][hs])
+    assert obj["pik3ca"]["any_mutant"] is True
+    assert obj["flag"]["status"] == "at risk" and obj["flag"]["reasons"]
+    assert obj["settings"]["her2_ratio_cutoff"] == 1.25
+    assert isinstance(obj["warnings"], list)
+    assert obj["her2"]["ci_low"] <= obj["her2"]["ratio"] <= obj["her2"]["ci_high"]
+
+
+def test_call_without_sample_prints_every_sample():
+    p = run("call", str(demo_export_path()), "--json")
+    samples = [o["sample"] for o in json.loads(p.stdout)]
+    assert samples == [f"P{i:02d}" for i in range(1, 17)]
+    assert all(o["flag"]["status"] == "incomplete" for o in json.loads(p.stdout))  # ER/PR not given
+
+
+def test_wells_json_works_for_any_assay(shared_ddpcr):
+    p = run("wells", str(shared_ddpcr / "quantasoft174_nipd/Test24.csv"), "--json")
+    rows = json.loads(p.stdout)
+    assert len(rows) == 34
+    assert {"well", "sample", "target", "positives", "negatives", "accepted_droplets", "concentration",
+            "exported_concentration", "copies_per_20ul", "warnings"} <= set(rows[0])
+
+
+@pytest.mark.parametrize("content", [b"", b"hello,world\n1,2\n", bytes(range(256))])
+def test_bad_input_exits_non_zero_with_a_message_and_no_traceback(tmp_path, content):
+    f = tmp_path / "bad.csv"
+    f.write_bytes(content)
+    p = run("call", str(f))
+    assert p.returncode == 2
+    assert b"Traceback" not in p.stderr and b"bad.csv" in p.stderr
+
+
+def test_missing_sample_is_a_clear_error():
+    p = run("call", str(demo_export_path()), "--sample", "P99")
+    assert p.returncode == 2 and b"P99" in p.stderr and b"P01" in p.stderr
+
+
+def test_demo_write(tmp_path):
+    p = run("demo", "--write", str(tmp_path))
+    assert p.returncode == 0
+    assert (tmp_path / "demo_ddpcr_quantasoft.csv").exists()
+
+
+def test_core_never_imports_streamlit():
+    code = "import sys, tdm1core, tdm1core.cli, tdm1core.calls, tdm1core.risk; assert 'streamlit' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
