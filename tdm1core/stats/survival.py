@@ -1,0 +1,316 @@
+"""Kaplan-Meier time to progression and the log-rank test, matching R's ``survival``.
+
+* Survival: the Kaplan-Meier product-limit estimate, with Greenwood's variance
+  G(t) = sum d / (n (n - d)) (event counts and numbers at risk from lifelines'
+  event table).
+* Pointwise confidence bands as R's ``survfit(conf.type=...)``:
+  ``log`` S·exp(∓z√G) (upper capped at 1, NA where S = 0); ``log-log``
+  exp(-exp(log(-log S) ∓ z√G / log S)) (NA where S is 0 or 1); ``plain``
+  S ∓ z·S·√G clipped to [0, 1].
+* Median and its confidence interval: R's rule (``survival:::findq``): the first
+  time S(t) <= 0.5 (within sqrt(machine epsilon)); where S equals 0.5 on a flat
+  stretch, the midpoint of that stretch; the CI limits apply the same rule to
+  the bands (Brookmeyer-Crowley style inversion). NA (``nan``) where not reached.
+  lifelines differs here (exact comparison, finite limits where R says NA), so
+  the rule is implemented directly and pinned to R's output in the tests.
+* Log-rank: unstratified, R's ``survdiff(rho = 0)``, via lifelines'
+  ``multivariate_logrank_test`` (equal to R to ~1e-14).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..intervals import ConfidenceInterval
+from ..settings import CI_METHODS
+
+__all__ = [
+    "MedianSurvival", "SurvivalAt", "KMGroup", "LogRankResult", "KaplanMeierResult",
+    "kaplan_meier", "logrank", "CI_METHOD_LABELS",
+]
+
+CI_METHOD_LABELS = {
+    "log-log": "log-log (complementary log-log) pointwise bands, as R survfit(conf.type='log-log') and EZR",
+    "log": "log pointwise bands, as R survfit(conf.type='log') (R's default)",
+    "plain": "plain (linear) pointwise bands, as R survfit(conf.type='plain')",
+}
+_TOL = math.sqrt(np.finfo(float).eps)
+
+
+def _z(level: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(1 - (1 - level) / 2))
+
+
+@dataclass(frozen=True)
+class MedianSurvival:
+    """Median time; ``nan`` where not reached. The CI is Brookmeyer-Crowley-style, from the bands."""
+
+    value: float
+    ci: ConfidenceInterval
+
+    @property
+    def reached(self) -> bool:
+        return not math.isnan(self.value)
+
+    def format(self, digits: int = 1) -> str:
+        v = "not reached" if math.isnan(self.value) else f"{self.value:.{digits}f}"
+        return f"{v} ({self.ci.level:.0%} CI {self.ci.format(digits)})"
+
+
+@dataclass(frozen=True)
+class SurvivalAt:
+    time: float
+    survival: float
+    std_error: float  # of S, as R's summary(fit, times)$std.err
+    n_at_risk: int
+    ci_low: float
+    ci_high: float
+
+    def to_dict(self) -> dict[str, Any]:
+        def c(x: float) -> float | None:
+            return None if x is None or math.isnan(x) else float(x)
+
+        return {"survival": c(self.survival), "std_error": c(self.std_error), "n_at_risk": int(self.n_at_risk),
+                "ci_low": c(self.ci_low), "ci_high": c(self.ci_high)}
+
+
+@dataclass(frozen=True)
+class KMGroup:
+    group: str
+    n: int
+    events: int
+    table: pd.DataFrame  # time, n_risk, n_event, n_censor, survival, std_err, lower, upper
+    median: MedianSurvival
+    at: tuple[SurvivalAt, ...] = ()
+
+    @property
+    def censored(self) -> int:
+        return self.n - self.events
+
+    def n_at_risk(self, times: Sequence[float]) -> list[int]:
+        t = self.table
+        out = []
+        for x in times:
+            later = t[t["time"] >= x]
+            out.append(int(later["n_risk"].iloc[0]) if len(later) else 0)
+        return out
+
+
+@dataclass(frozen=True)
+class LogRankResult:
+    chi2: float
+    df: int
+    p: float
+    test_name: str = "log-rank test (unstratified; R survdiff, rho = 0)"
+
+
+@dataclass(frozen=True)
+class KaplanMeierResult:
+    groups: tuple[KMGroup, ...]
+    logrank: LogRankResult | None
+    ci_method: str
+    level: float
+    excluded: int = 0
+    method_note: str = field(default="")
+
+    def group(self, name: str) -> KMGroup:
+        return next(g for g in self.groups if g.group == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        def c(x: float) -> float | None:
+            return None if x is None or math.isnan(x) or math.isinf(x) else float(x)
+
+        return {
+            "ci_method": self.ci_method,
+            "ci_method_description": CI_METHOD_LABELS[self.ci_method],
+            "level": self.level,
+            "excluded": self.excluded,
+            "groups": [
+                {
+                    "group": g.group, "n": g.n, "events": g.events, "censored": g.censored,
+                    "median": c(g.median.value), "median_ci_low": c(g.median.ci.low), "median_ci_high": c(g.median.ci.high),
+                    "survival_at": {f"{a.time:g}": a.to_dict() for a in g.at},
+                }
+                for g in self.groups
+            ],
+            "logrank": None if self.logrank is None else
+            {"chi2": self.logrank.chi2, "df": self.logrank.df, "p": self.logrank.p, "test": self.logrank.test_name},
+        }
+
+
+def _bands(s: np.ndarray, g: np.ndarray, method: str, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """R's survfit_confint with logse = TRUE (se = sqrt(G))."""
+    z = _z(level)
+    se = np.sqrt(g)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if method == "plain":
+            se2 = se * s * z
+            lower = np.maximum(s - se2, 0.0)
+            upper = np.minimum(s + se2, 1.0)
+            bad = ~np.isfinite(se2)
+            lower[bad] = np.nan
+            upper[bad] = np.nan
+        elif method == "log":
+            xx = np.where(s == 0, np.nan, s)
+            lower = np.exp(np.log(xx) - z * se)
+            upper = np.minimum(np.exp(np.log(xx) + z * se), 1.0)
+        elif method == "log-log":
+            xx = np.where((s == 0) | (s == 1), np.nan, s)
+            se2 = z * se / np.log(xx)
+            lower = np.exp(-np.exp(np.log(-np.log(xx)) - se2))
+            upper = np.exp(-np.exp(np.log(-np.log(xx)) + se2))
+        else:  # validated by Settings, but the function is public
+            raise ValueError(f"ci method must be one of {', '.join(CI_METHODS)}, but was {method!r}")
+    return lower, upper
+
+
+def _findq(x: np.ndarray, y: np.ndarray, p: float = 0.5) -> float:
+    """R's survival:::findq for one probability: x = [0, times], y = [0, 1 - S]."""
+    ok = ~np.isnan(y)
+    if not ok.any() or np.nanmax(y) < p:
+        return math.nan
+    xmax = x[-1]
+    # drop duplicated y values (keep the first), as R does; NA values are kept as NA
+    keep = np.ones(len(y), dtype=bool)
+    seen: set[float] = set()
+    for i, v in enumerate(y):
+        if not np.isnan(v):
+            if v in seen:
+                keep[i] = False
+            seen.add(v)
+        else:
+            if "nan" in seen:
+                keep[i] = False
+            seen.add("nan")  # type: ignore[arg-type]
+    x, y = x[keep], y[keep]
+    n = len(y)
+    valid = ~np.isnan(y)
+    idx = np.arange(n)[valid]
+    yv = y[valid]
+
+    def first_at_least(target: float) -> int | None:
+        # approx(y +/- tol, 1:n, p, method="constant", f=1): smallest index whose value >= p, within range
+        if len(yv) == 0 or target < yv[0] or target > yv[-1]:
+            return None
+        k = int(np.searchsorted(yv, target, side="left"))
+        return int(idx[k])
+
+    i1 = first_at_least(p - _TOL)  # y + tol >= p
+    i2 = first_at_least(p + _TOL)  # y - tol >= p
+    if i1 is None or i2 is None:
+        # R: quant NA when either index is NA, except the last-point rule below
+        quant = math.nan
+    else:
+        quant = (x[i1] + x[i2]) / 2
+    if not np.isnan(y[-1]) and abs(p - y[-1]) < _TOL and i1 is not None:
+        quant = (x[i1] + xmax) / 2
+    return float(quant)
+
+
+def _km_table(time: np.ndarray, event: np.ndarray, method: str, level: float) -> pd.DataFrame:
+    order = np.argsort(time, kind="mergesort")
+    t, e = time[order], event[order]
+    uniq, start, counts = np.unique(t, return_index=True, return_counts=True)
+    d = np.add.reduceat(e, start) if len(t) else np.array([], dtype=float)
+    n_total = len(t)
+    n_risk = n_total - np.concatenate([[0], np.cumsum(counts)[:-1]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = 1 - d / n_risk
+        s = np.cumprod(factor)
+        inc = np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0)
+    g = np.cumsum(inc)
+    lower, upper = _bands(s, g, method, level)
+    with np.errstate(invalid="ignore"):
+        std_err = s * np.sqrt(g)
+    return pd.DataFrame({
+        "time": uniq.astype(float), "n_risk": n_risk.astype(int), "n_event": d.astype(int),
+        "n_censor": (counts - d).astype(int), "survival": s, "std_err": np.where(np.isfinite(std_err), std_err, np.nan),
+        "lower": lower, "upper": upper, "_g": g,
+    })
+
+
+def _median(table: pd.DataFrame, level: float) -> MedianSurvival:
+    x = np.concatenate([[0.0], table["time"].to_numpy()])
+
+    def q(col: str) -> float:
+        y = np.concatenate([[0.0], 1 - table[col].to_numpy()])
+        return _findq(x, y)
+
+    return MedianSurvival(q("survival"), ConfidenceInterval(q("lower"), q("upper"), level, "inversion of the pointwise bands"))
+
+
+def _at(table: pd.DataFrame, times: Sequence[float], n: int, method: str, level: float) -> tuple[SurvivalAt, ...]:
+    out = []
+    tt = table["time"].to_numpy()
+    for x in times:
+        k = int(np.searchsorted(tt, x, side="right")) - 1  # last time <= x
+        later = np.searchsorted(tt, x, side="left")
+        n_risk = int(table["n_risk"].iloc[later]) if later < len(tt) else 0
+        if k < 0:
+            # before the first observed time R's summary() reports S = 1 with bands of 1
+            out.append(SurvivalAt(float(x), 1.0, 0.0, n_risk, 1.0, 1.0))
+            continue
+        s, g = float(table["survival"].iloc[k]), float(table["_g"].iloc[k])
+        lo, hi = _bands(np.array([s]), np.array([g]), method, level)
+        se = s * math.sqrt(g) if math.isfinite(g) else math.nan
+        out.append(SurvivalAt(float(x), s, se, n_risk, float(lo[0]), float(hi[0])))
+    return tuple(out)
+
+
+def logrank(time: Sequence[float], event: Sequence[int], group: Sequence[Any]) -> LogRankResult | None:
+    """Unstratified log-rank test across the groups (None with fewer than two groups)."""
+    from lifelines.statistics import multivariate_logrank_test
+
+    g = pd.Series(group).astype(str).to_numpy()
+    if len(set(g)) < 2:
+        return None
+    res = multivariate_logrank_test(np.asarray(time, dtype=float), g, np.asarray(event, dtype=int))
+    return LogRankResult(float(res.test_statistic), int(res.degrees_of_freedom), float(res.p_value))
+
+
+def kaplan_meier(
+    time: Sequence[float],
+    event: Sequence[int],
+    group: Sequence[Any] | None = None,
+    ci_method: str = "log-log",
+    level: float = 0.95,
+    at: Sequence[float] = (),
+) -> KaplanMeierResult:
+    """Kaplan-Meier per group, medians with CIs, survival at chosen times, and the log-rank test.
+
+    Rows with a missing time, event or group are excluded (counted in ``excluded``).
+    """
+    if ci_method not in CI_METHODS:
+        from ..errors import SettingsError
+
+        raise SettingsError(f"the CI method must be one of {', '.join(CI_METHODS)}, but was {ci_method!r}.", column="ci")
+    df = pd.DataFrame({"time": pd.to_numeric(pd.Series(time), errors="coerce"),
+                       "event": pd.to_numeric(pd.Series(event), errors="coerce")})
+    df["group"] = pd.Series(group, dtype=object).to_numpy() if group is not None else "all"
+    ok = df["time"].notna() & df["event"].notna() & df["group"].notna()
+    excluded = int((~ok).sum())
+    df = df[ok]
+    df["group"] = df["group"].astype(str)
+    groups = []
+    for name in sorted(df["group"].unique(), key=_natural):
+        sub = df[df["group"] == name]
+        tab = _km_table(sub["time"].to_numpy(float), sub["event"].to_numpy(float), ci_method, level)
+        groups.append(KMGroup(
+            group=name, n=len(sub), events=int(sub["event"].sum()), table=tab.drop(columns="_g"),
+            median=_median(tab, level), at=_at(tab, at, len(sub), ci_method, level),
+        ))
+    lr = logrank(df["time"], df["event"], df["group"]) if group is not None else None
+    return KaplanMeierResult(tuple(groups), lr, ci_method, level, excluded)
+
+
+def _natural(value: str) -> tuple:
+    try:
+        return (0, float(value), value)
+    except ValueError:
+        return (1, 0.0, value)
