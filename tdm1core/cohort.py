@@ -1,0 +1,391 @@
+"""Patient tables: the schema, loading (CSV/XLSX), validation, derived variables and the ctDNA join.
+
+A table with errors is rejected whole, with every error listed at once
+(row numbers are spreadsheet rows: the header is row 1).
+
+Derived variables
+-----------------
+* ``primary_resistance``: "yes" when the first RECIST 1.1 evaluation is PD, "no" for CR/PR/SD, missing for NE.
+* ``ttp_days`` / ``progression_event``: days from T-DM1 start to progression (event) or last follow-up (censored).
+* ``hr_group``: "ER and/or PR positive" / "ER and PR negative" (missing when undecidable).
+* ``tdm1_line``: "second line or earlier" (0-1 prior lines for metastatic disease) / "later than second line".
+* ctDNA (joined on ``ctdna_sample_id``): ``her2_ratio``, ``her2_ctdna``, ``pik3ca_ctdna``, ``flag``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from .errors import CohortFormatError, Problem
+from .risk import assess_risk, hormone_receptor_group
+from .settings import DEFAULT_SETTINGS, Settings
+
+__all__ = [
+    "Field", "SCHEMA", "Cohort", "read_patient_table", "validate_patients", "load_cohort", "attach_ctdna",
+    "template_frame", "data_dictionary", "PRIOR_THERAPIES", "RESPONSES", "MAX_TABLE_BYTES", "CATEGORICAL_DERIVED",
+]
+
+MAX_TABLE_BYTES = 20 * 1024 * 1024
+MAX_LISTED = 200
+RESPONSES = ("CR", "PR", "SD", "PD", "NE")
+YES_NO = ("yes", "no")
+PRIOR_THERAPIES = {
+    "prior_trastuzumab": "Trastuzumab", "prior_taxane": "Taxane", "prior_pertuzumab": "Pertuzumab",
+    "prior_capecitabine": "Capecitabine", "prior_hormonal": "Hormonal therapy", "prior_lapatinib": "Lapatinib",
+    "prior_vinorelbine": "Vinorelbine", "prior_s1": "S-1", "prior_eribulin": "Eribulin",
+    "prior_cyclophosphamide": "Cyclophosphamide", "prior_anthracycline": "Anthracycline (any setting)",
+    "prior_other": "Others",
+}
+ADJUVANT_REGIMENS = (
+    "none", "anthracycline followed by taxane + trastuzumab", "taxane + trastuzumab", "trastuzumab without chemotherapy",
+    "anthracycline followed by trastuzumab", "anthracycline followed by taxane", "taxane", "UFT + trastuzumab", "CMF",
+    "doxifluridine", "other",
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: str  # id, int, category, yesno, date, text
+    description: str
+    example: str
+    allowed: tuple[str, ...] = ()
+    required: bool = False
+    aliases: dict[str, str] = field(default_factory=dict)
+    minimum: int | None = None
+    maximum: int | None = None
+    optional_column: bool = False  # may be left out of the header
+
+
+SCHEMA: tuple[Field, ...] = (
+    Field("patient_id", "Patient ID", "id", "Pseudonymous patient identifier (no names, no hospital numbers); unique.", "D01", required=True),
+    Field("age", "Age, years", "int", "Age at the start of T-DM1, in whole years.", "62", minimum=18, maximum=110),
+    Field("stage", "Stage IV or recurrent", "category", "De novo stage IV at diagnosis, or recurrent disease.", "recurrent",
+          ("de novo stage IV", "recurrent"),
+          aliases={"stage iv": "de novo stage IV", "stage 4": "de novo stage IV", "iv": "de novo stage IV",
+                   "de novo": "de novo stage IV", "primary stage iv": "de novo stage IV", "recurrence": "recurrent"}),
+    Field("pathology", "Pathology", "category", "Histology of the primary tumour.", "invasive ductal carcinoma",
+          ("invasive ductal carcinoma", "invasive lobular carcinoma", "medullary carcinoma",
+           "poorly differentiated adenocarcinoma", "other"), aliases={"idc": "invasive ductal carcinoma", "ilc": "invasive lobular carcinoma"}),
+    Field("her2_primary", "HER2 status of primary site", "category", "IHC 3+, or IHC 2+ with FISH positive.", "IHC 3+",
+          ("IHC 3+", "IHC 2+ and FISH+"), aliases={"3+": "IHC 3+", "ihc3+": "IHC 3+", "2+ fish+": "IHC 2+ and FISH+",
+                                                    "ihc 2+/fish+": "IHC 2+ and FISH+", "ihc2+fish+": "IHC 2+ and FISH+"}),
+    Field("er_status", "ER status", "category", "Oestrogen receptor: positive when >= 10% of tumour cells stain.", "positive",
+          ("positive", "negative", "unknown"), aliases={"pos": "positive", "+": "positive", "neg": "negative", "-": "negative"}),
+    Field("pr_status", "PR status", "category", "Progesterone receptor: positive when >= 10% of tumour cells stain.", "negative",
+          ("positive", "negative", "unknown"), aliases={"pos": "positive", "+": "positive", "neg": "negative", "-": "negative"}),
+    Field("adjuvant_chemotherapy", "Neoadjuvant or adjuvant chemotherapy", "category", "Regimen before recurrence ('none' if none).",
+          "taxane + trastuzumab", ADJUVANT_REGIMENS),
+    Field("adjuvant_endocrine", "Neoadjuvant or adjuvant endocrine therapy", "yesno", "yes / no.", "no", YES_NO),
+    Field("prior_lines", "Prior lines of chemotherapy for metastatic disease", "int",
+          "Number of chemotherapy lines for metastatic disease before T-DM1 (maintenance anti-HER2 not counted).", "1", minimum=0, maximum=30),
+    *(Field(name, f"Prior {label.lower()}", "yesno", f"{label} for metastatic disease before T-DM1"
+            + (" (any setting, including adjuvant)" if name == "prior_anthracycline" else "") + ": yes / no.", "no", YES_NO)
+      for name, label in PRIOR_THERAPIES.items()),
+    Field("tdm1_start_date", "T-DM1 start date", "date", "First T-DM1 dose, YYYY-MM-DD.", "2016-03-01"),
+    Field("first_response", "Response at first evaluation", "category", "RECIST 1.1 at the first evaluation: CR, PR, SD, PD or NE (not evaluable/unknown).", "SD", RESPONSES),
+    Field("best_response", "Best response", "category", "Best RECIST 1.1 response to T-DM1: CR, PR, SD, PD or NE (unknown).", "PR", RESPONSES),
+    Field("progression", "Progressed", "yesno", "yes: progression on the date below; no: censored at last follow-up on that date.", "yes", YES_NO),
+    Field("progression_or_last_followup_date", "Date of progression or last follow-up", "date", "YYYY-MM-DD.", "2016-09-15"),
+    Field("ctdna_sample_id", "ctDNA sample ID", "text", "Sample name in the ddPCR export (blank when no ctDNA).", "P06"),
+    Field("ttp_days", "Time to progression, days", "number",
+          "Optional: days from T-DM1 start to progression or last follow-up when recorded directly (may be fractional); "
+          "blank: computed from the two dates. Must agree with the dates within one day.", "198", minimum=0, maximum=20000,
+          optional_column=True),
+)
+_BY_NAME = {f.name: f for f in SCHEMA}
+_YES = {"yes", "y", "1", "true", "x"}
+_NO = {"no", "n", "0", "false", ""}
+_MISSING = {"", "na", "n/a", "nan", "none", "unknown", "missing", "nd", "."}
+CATEGORICAL_DERIVED = {
+    "primary_resistance": "Primary resistance", "hr_group": "Hormone receptor status", "tdm1_line": "T-DM1 line",
+    "her2_ctdna": "HER2 gene amplification in ctDNA", "pik3ca_ctdna": "PIK3CA mutation in ctDNA", "flag": "Risk flag",
+    "ctdna_available": "ctDNA available",
+}
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A validated patient table with derived variables (one row per patient)."""
+
+    patients: pd.DataFrame
+    source: str
+    sha256: str | None = None
+    unmatched_samples: tuple[str, ...] = ()  # in the exports, not in the table
+    missing_samples: tuple[str, ...] = ()  # in the table, not in any export
+    notes: tuple[str, ...] = ()
+    settings: Settings = DEFAULT_SETTINGS
+
+    @property
+    def n(self) -> int:
+        return len(self.patients)
+
+    @property
+    def n_ctdna(self) -> int:
+        return int((self.patients["ctdna_available"] == "yes").sum())
+
+    def categorical_columns(self) -> list[str]:
+        """Columns a user can group by: schema categories, yes/no columns, derived groups and extra text columns."""
+        cols = [f.name for f in SCHEMA if f.kind in ("category", "yesno")] + [c for c in CATEGORICAL_DERIVED if c in self.patients]
+        extra = [c for c in self.patients.columns if c not in _BY_NAME and c not in _DERIVED_ALL and self.patients[c].dtype == object
+                 and 1 < self.patients[c].nunique(dropna=True) <= 20]
+        return list(dict.fromkeys(cols + extra))
+
+    def filter(self, **criteria: Iterable[str] | None) -> "Cohort":
+        """Keep patients whose column values are in the given collections (None or empty: no filter)."""
+        df = self.patients
+        mask = pd.Series(True, index=df.index)
+        for col, values in criteria.items():
+            if values:
+                mask &= df[col].isin(list(values))
+        return Cohort(df[mask].reset_index(drop=True), self.source, self.sha256, self.unmatched_samples,
+                      self.missing_samples, self.notes, self.settings)
+
+
+_DERIVED_ALL = set(CATEGORICAL_DERIVED) | {"progression_event", "her2_ratio", "prior_lines_group", "synthetic"}
+
+
+def _problem(problems: list[Problem], row: int | None, column: str | None, message: str, value: Any = None) -> None:
+    problems.append(Problem(message, row, column, None if value is None else str(value)))
+
+
+def read_patient_table(data: bytes, name: str = "patients.csv") -> pd.DataFrame:
+    """Read a CSV or XLSX patient table as strings (no type guessing)."""
+    if not data or not data.strip():
+        raise CohortFormatError("the file is empty.", source=name, hint="Download the template from the Settings page and fill it in.")
+    if len(data) > MAX_TABLE_BYTES:
+        raise CohortFormatError(f"the file is {len(data) / 1e6:.1f} MB; the limit is {MAX_TABLE_BYTES / 1e6:.0f} MB.", source=name)
+    if data[:4] == b"PK\x03\x04":
+        try:
+            frame = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False, engine="openpyxl")
+        except Exception as exc:  # openpyxl raises many types for broken workbooks
+            raise CohortFormatError(f"the Excel workbook cannot be read ({type(exc).__name__}).", source=name,
+                                    hint="Save it again from Excel as .xlsx, or as CSV.") from exc
+    else:
+        if b"\x00" in data[:65536]:
+            raise CohortFormatError("the file is binary, not a CSV or XLSX table.", source=name,
+                                    hint="Save the table as CSV (comma separated) or .xlsx.")
+        for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+            try:
+                text = data.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        first = text.splitlines()[0] if text.splitlines() else ""
+        sep = ";" if first.count(";") > first.count(",") else ("\t" if first.count("\t") > first.count(",") else ",")
+        try:
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep, index_col=False)
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise CohortFormatError(f"the CSV cannot be read ({str(exc).splitlines()[0]}).", source=name,
+                                    hint="Check that every row has as many fields as the header.") from exc
+    frame.columns = [str(c).strip().lower().replace(" ", "_") for c in frame.columns]
+    frame = frame.apply(lambda s: s.astype(str).str.strip())
+    frame = frame.loc[~(frame == "").all(axis=1)].reset_index(drop=True)
+    return frame
+
+
+def _parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parsed dates and a mask of values that are not valid dates."""
+    text = values.str.slice(0, 10)
+    parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    other = parsed.isna() & (values != "")
+    if other.any():
+        alt = pd.to_datetime(values[other], format="mixed", dayfirst=False, errors="coerce")
+        parsed.loc[other] = alt
+    bad = parsed.isna() & (values.str.lower().isin(_MISSING) == False)  # noqa: E712
+    return parsed, bad
+
+
+def validate_patients(raw: pd.DataFrame, source: str = "patient table", sha256: str | None = None,
+                      settings: Settings = DEFAULT_SETTINGS) -> Cohort:
+    """Validate and type a raw patient table; derive the study's variables.
+
+    Raises
+    ------
+    CohortFormatError
+        Listing every problem (row, column, value, allowed values).
+    """
+    problems: list[Problem] = []
+    raw = raw.copy()
+    for f in SCHEMA:
+        if f.optional_column and f.name not in raw.columns:
+            raw[f.name] = ""
+    missing_cols = [f.name for f in SCHEMA if f.name not in raw.columns]
+    if missing_cols:
+        raise CohortFormatError(
+            f"the header lacks column(s) {', '.join(missing_cols)}.", source=source, row=1,
+            hint=f"The expected columns are: {', '.join(f.name for f in SCHEMA)}. Download the template from the Settings page.",
+        )
+    if len(raw) == 0:
+        raise CohortFormatError("the table has a header but no patients.", source=source)
+    rows = pd.Series(np.arange(len(raw)) + 2, index=raw.index)  # spreadsheet row numbers
+    out = pd.DataFrame(index=raw.index)
+    for f in SCHEMA:
+        col = raw[f.name]
+        low = col.str.lower()
+        if f.kind == "id":
+            blank = col == ""
+            for r in rows[blank]:
+                _problem(problems, int(r), f.name, "the patient ID is blank.")
+            dup = col.duplicated(keep=False) & ~blank
+            for value, group in rows[dup].groupby(col[dup]):
+                _problem(problems, int(group.iloc[1]), f.name, f"duplicate patient ID {value!r} (rows {', '.join(map(str, group))}); IDs must be unique.", value)
+            out[f.name] = col
+        elif f.kind == "text":
+            out[f.name] = col.where(col != "", None)
+        elif f.kind in ("int", "number"):
+            num = pd.to_numeric(col.where(~low.isin(_MISSING)), errors="coerce")
+            bad = (num.isna() & ~low.isin(_MISSING))
+            if f.kind == "int":
+                bad |= num.notna() & (num != num.round())
+            for r, v in zip(rows[bad], col[bad]):
+                _problem(problems, int(r), f.name, f"expected a {'whole ' if f.kind == 'int' else ''}number, found {v!r}.", v)
+            rng = num.notna() & ~bad & ((f.minimum is not None and num < f.minimum) | (f.maximum is not None and num > f.maximum))
+            for r, v in zip(rows[rng], col[rng]):
+                _problem(problems, int(r), f.name, f"{v} is outside the possible range {f.minimum}-{f.maximum}.", v)
+            kept = num.where(~bad & ~rng)
+            out[f.name] = kept.astype("Int64") if f.kind == "int" else kept.astype(float)
+        elif f.kind in ("category", "yesno"):
+            canon = {a.lower(): a for a in f.allowed}
+            canon.update({k.lower(): v for k, v in f.aliases.items()})
+            if f.kind == "yesno":
+                canon.update({k: "yes" for k in _YES})
+                canon.update({k: "no" for k in _NO if k})
+            mapped = low.map(canon)
+            missing = low.isin(_MISSING) & mapped.isna()
+            bad = mapped.isna() & ~missing
+            for r, v in zip(rows[bad], col[bad]):
+                _problem(problems, int(r), f.name, f"unknown value {v!r}; allowed values: {', '.join(f.allowed)} (or blank if unknown).", v)
+            if f.name in ("er_status", "pr_status"):
+                mapped = mapped.fillna("unknown")
+            out[f.name] = mapped.where(mapped.notna(), None)
+        elif f.kind == "date":
+            parsed, bad = _parse_dates(col)
+            for r, v in zip(rows[bad], col[bad]):
+                _problem(problems, int(r), f.name, f"{v!r} is not a valid date (use YYYY-MM-DD; impossible dates such as 2017-02-30 are rejected).", v)
+            out[f.name] = parsed
+    # cross-field checks
+    start, end = out["tdm1_start_date"], out["progression_or_last_followup_date"]
+    negative = start.notna() & end.notna() & (end < start)
+    for r, s, e in zip(rows[negative], start[negative], end[negative]):
+        _problem(problems, int(r), "progression_or_last_followup_date",
+                 f"{e.date()} is before the T-DM1 start {s.date()}: time to progression would be negative.", e.date())
+    by_dates = (end - start).dt.days
+    disagree = out["ttp_days"].notna() & by_dates.notna() & ((out["ttp_days"] - by_dates).abs() >= 1)
+    for r, v, d in zip(rows[disagree], out["ttp_days"][disagree], by_dates[disagree]):
+        _problem(problems, int(r), "ttp_days", f"{v:g} days disagrees with the dates ({d:g} days apart); correct one of them or leave ttp_days blank.", v)
+    prog_no_date = (out["progression"] == "yes") & end.isna() & out["ttp_days"].isna()
+    for r in rows[prog_no_date]:
+        _problem(problems, int(r), "progression_or_last_followup_date", "progression is 'yes' but the date is missing.")
+    today = pd.Timestamp(dt.date.today())
+    future = (start > today) | (end > today)
+    for r in rows[future.fillna(False)]:
+        _problem(problems, int(r), "tdm1_start_date", "a date is in the future.")
+    pd_first_not_best = (out["first_response"] == "PD") & out["best_response"].isin(["CR", "PR", "SD"])
+    for r in rows[pd_first_not_best]:
+        _problem(problems, int(r), "best_response", "the first evaluation is PD, so the best response cannot be CR, PR or SD.")
+    if problems:
+        shown = problems[:MAX_LISTED]
+        more = len(problems) - len(shown)
+        raise CohortFormatError(
+            f"{len(problems)} problem(s) found; nothing was loaded.", source=source, problems=shown,
+            hint=(f"(and {more} more) " if more else "") + "Correct them in the file and upload it again.",
+        )
+    # extra columns are kept as text, for grouping
+    for col in raw.columns:
+        if col not in out:
+            out[col] = raw[col].where(raw[col] != "", None)
+    out = _derive(out)
+    return Cohort(out.reset_index(drop=True), source, sha256, settings=settings)
+
+
+def _derive(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    df["primary_resistance"] = df["first_response"].map({"PD": "yes", "CR": "no", "PR": "no", "SD": "no"})
+    days = (df["progression_or_last_followup_date"] - df["tdm1_start_date"]).dt.days.astype(float)
+    df["ttp_days"] = df["ttp_days"].where(df["ttp_days"].notna(), days)
+    df["progression_event"] = df["progression"].map({"yes": 1, "no": 0}).astype("Int64")
+    hr = [hormone_receptor_group(e, p) for e, p in zip(df["er_status"], df["pr_status"])]
+    df["hr_group"] = [None if h is None else ("ER and/or PR positive" if h else "ER and PR negative") for h in hr]
+    lines = df["prior_lines"]
+    df["tdm1_line"] = np.where(lines.isna(), None, np.where(lines.fillna(0) <= 1, "second line or earlier", "later than second line"))
+    df["prior_lines_group"] = [None if pd.isna(v) else (">=5" if v >= 5 else str(int(v))) for v in lines]
+    df["ctdna_available"] = np.where(df["ctdna_sample_id"].notna(), "yes", "no")
+    for col in ("her2_ratio",):
+        df[col] = np.nan
+    for col in ("her2_ctdna", "pik3ca_ctdna", "flag"):
+        df[col] = None
+    return df
+
+
+def attach_ctdna(cohort: Cohort, calls: Iterable[Any], settings: Settings | None = None) -> Cohort:
+    """Join ctDNA calls (``SampleCalls``) to patients by ``ctdna_sample_id``; report unmatched samples."""
+    settings = settings or cohort.settings
+    by_sample = {c.sample.strip(): c for c in calls}
+    df = cohort.patients.copy()
+    ratio, her2, pik, flag = [], [], [], []
+    missing = []
+    for sid, er, pr in zip(df["ctdna_sample_id"], df["er_status"], df["pr_status"]):
+        c = by_sample.get(str(sid).strip()) if sid is not None else None
+        if c is None:
+            if sid is not None:
+                missing.append(str(sid))
+            ratio.append(np.nan)
+            her2.append(None)
+            pik.append(None)
+            flag.append(None)
+            continue
+        ratio.append(np.nan if c.her2.ratio is None else float(c.her2.ratio))
+        her2.append(c.her2.call)
+        pik.append({True: "mutation positive", False: "mutation negative", None: "not evaluable"}[c.pik3ca.any_mutant])
+        flag.append(assess_risk(c.her2.call, er, pr, settings).status)
+    df["her2_ratio"] = ratio
+    df["her2_ctdna"] = her2
+    df["pik3ca_ctdna"] = pik
+    df["flag"] = flag
+    df["ctdna_available"] = np.where(df["her2_ctdna"].notna(), "yes", "no")
+    linked = {str(s).strip() for s in df["ctdna_sample_id"].dropna()}
+    unmatched = tuple(s for s in by_sample if s not in linked)
+    notes = list(cohort.notes)
+    if unmatched:
+        notes.append(f"{len(unmatched)} sample(s) in the ddPCR export(s) match no patient: {', '.join(unmatched)}.")
+    if missing:
+        notes.append(f"{len(missing)} patient sample ID(s) are in no ddPCR export: {', '.join(missing)}.")
+    return Cohort(df, cohort.source, cohort.sha256, unmatched, tuple(missing), tuple(notes), settings)
+
+
+def load_cohort(data: bytes, name: str = "patients.csv", exports: Iterable[Any] = (), settings: Settings = DEFAULT_SETTINGS) -> Cohort:
+    """Read, validate and derive a patient table; join the calls of the given ddPCR exports."""
+    from .calls import call_export
+
+    raw = read_patient_table(data, name)
+    cohort = validate_patients(raw, name, hashlib.sha256(data).hexdigest(), settings)
+    calls = [c for e in exports for c in call_export(e, settings)]
+    return attach_ctdna(cohort, calls, settings)
+
+
+def template_frame() -> pd.DataFrame:
+    """The template: the schema's columns with one example row."""
+    return pd.DataFrame([{f.name: f.example for f in SCHEMA}])
+
+
+def data_dictionary() -> pd.DataFrame:
+    return pd.DataFrame([
+        {"column": f.name, "label": f.label, "type": {"id": "text (unique)", "int": "whole number", "category": "category",
+                                                    "yesno": "yes / no", "date": "date YYYY-MM-DD", "text": "text",
+                                                    "number": "number"}[f.kind],
+         "required": "yes" if f.required else "no", "allowed values": ", ".join(f.allowed), "description": f.description}
+        for f in SCHEMA
+    ])
+
+
+def _isnan(x: Any) -> bool:
+    return isinstance(x, float) and math.isnan(x)
