@@ -187,7 +187,151 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_EXTENSIONS: list = []
+def _demo_cohort(settings: Settings):
+    from .cohort import load_cohort
+    from .ddpcr import read_export
+    from .demo import DEMO_DIR, demo_export_path
+
+    export = read_export(demo_export_path(), settings=settings)
+    return load_cohort((DEMO_DIR / "demo_patients.csv").read_bytes(), "demo_patients.csv (synthetic demo)", [export], settings), [export]
+
+
+def _load_cohort(args: argparse.Namespace, settings: Settings):
+    from .cohort import load_cohort
+    from .ddpcr import read_export
+
+    if args.demo:
+        return _demo_cohort(settings)
+    if not args.patients:
+        raise InputError("give a patient table (CSV or XLSX) or --demo.", hint="See 'python -m tdm1core cohort --help'.")
+    exports = [read_export(p, settings=settings) for p in (args.ddpcr or [])]
+    path = Path(args.patients)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror}.", source=str(path)) from exc
+    return load_cohort(data, path.name, exports, settings), exports
+
+
+def _fmt_p(p: float) -> str:
+    return "" if p != p else ("<0.001" if p < 0.001 else f"{p:.3g}")
+
+
+def cmd_cohort(args: argparse.Namespace) -> int:
+    from .calls import call_export
+    from .stats import analyse_cohort
+
+    settings = _settings(args)
+    cohort, exports = _load_cohort(args, settings)
+    calls = [c for e in exports for c in call_export(e, settings)]
+    st = analyse_cohort(cohort, settings, args.group, args.table4_column or (), calls=calls)
+    if args.json:
+        d = st.to_dict()
+        d["source"] = cohort.source
+        d["n"] = cohort.n
+        d["notes"] = list(cohort.notes)
+        _dump(d)
+        return 0
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_rows", 10_000, "display.max_columns", 20, "display.max_colwidth", 60):
+        print(f"Cohort: {cohort.source} ({cohort.n} patients, {cohort.n_ctdna} with ctDNA)")
+        for note in cohort.notes:
+            print(f"note: {note}")
+        print("\nTable 1. Characteristics\n" + st.table1.to_string(index=False))
+        print("\nTable 2. Best response (RECIST 1.1)\n" + st.table2.to_string(index=False))
+        print("\nTable 3. ctDNA per patient\n" + st.table3.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+        t4 = st.table4.drop(columns="test").assign(p_value=lambda d: d["p_value"].map(_fmt_p))
+        print(f"\nTable 4. Primary resistance by characteristic ({st.table4['test'].iloc[-1]})\n" + t4.to_string(index=False))
+        p = st.performance
+        print(f"\nFlag vs primary resistance: TP {p.tp}, FP {p.fp}, FN {p.fn}, TN {p.tn} (excluded {p.excluded})")
+        for name in ("sensitivity", "specificity", "ppv", "npv"):
+            print(f"  {name.upper() if len(name) == 3 else name}: {getattr(p, name).format()}")
+        print(f"  {p.caveat}")
+        print("\nHER2 cut-off table\n" + st.thresholds.to_string(index=False))
+        _print_km(st.km, st.km_group)
+    print(f"\nSettings: {settings.describe()}")
+    return 0
+
+
+def _print_km(km, group: str | None) -> None:
+    from .stats.survival import CI_METHOD_LABELS
+
+    print(f"\nKaplan-Meier time to progression (days){' by ' + group if group else ''}; median CI: {CI_METHOD_LABELS[km.ci_method]}")
+    for g in km.groups:
+        print(f"  {g.group}: n {g.n}, events {g.events}, median {g.median.format()}")
+        for a in g.at:
+            print(f"    at {a.time:g}: S {a.survival:.4f} (SE {a.std_error:.4f}), at risk {a.n_at_risk}, CI {a.ci_low:.4f}-{a.ci_high:.4f}")
+    if km.logrank is not None:
+        lr = km.logrank
+        print(f"  {lr.test_name}: chi-square {lr.chi2:.4f}, df {lr.df}, p {_fmt_p(lr.p)}")
+    if km.excluded:
+        print(f"  {km.excluded} row(s) excluded for a missing time, event or group")
+
+
+def cmd_km(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .stats.survival import kaplan_meier
+
+    settings = Settings(km_ci_method=args.ci, confidence_level=args.level)
+    path = Path(args.table)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"cannot read the table ({exc}).", source=path.name, hint="Give a CSV file with a header row.") from exc
+    for col in [args.time, args.event] + ([args.group] if args.group else []):
+        if col not in df.columns:
+            raise InputError(f"no column {col!r}; the columns are {', '.join(df.columns)}.", source=path.name, column=col)
+    time = pd.to_numeric(df[args.time].str.strip(), errors="coerce")
+    bad = time.isna() & (df[args.time].str.strip() != "")
+    if bad.any():
+        i = int(bad.idxmax())
+        raise InputError(f"expected a number, found {df[args.time][i]!r}.", source=path.name, row=i + 2, column=args.time)
+    if (time < 0).any():
+        i = int((time < 0).idxmax())
+        raise InputError("times cannot be negative.", source=path.name, row=i + 2, column=args.time)
+    ev_map = {"1": 1, "0": 0, "true": 1, "false": 0, "yes": 1, "no": 0, "": None}
+    event = df[args.event].str.strip().str.lower().map(ev_map)
+    bad = event.isna() & (df[args.event].str.strip() != "")
+    if bad.any():
+        i = int(bad.idxmax())
+        raise InputError(f"the event must be 1/0 or true/false, found {df[args.event][i]!r}.", source=path.name, row=i + 2, column=args.event)
+    at = [float(x) for x in args.at.split(",")] if args.at else []
+    group = df[args.group].where(df[args.group].str.strip() != "", None) if args.group else None
+    res = kaplan_meier(time, event, group, settings.km_ci_method, settings.confidence_level, at)
+    if args.json:
+        _dump(res.to_dict())
+        return 0
+    _print_km(res, args.group)
+    return 0
+
+
+def _register_research(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cohort", help="Tables 1-4, the flag's performance and KM for a patient table")
+    p.add_argument("patients", nargs="?", help="patient table, CSV or XLSX")
+    p.add_argument("--demo", action="store_true", help="use the built-in synthetic demo cohort")
+    p.add_argument("--ddpcr", action="append", metavar="EXPORT.csv", help="ddPCR export(s) with the patients' samples")
+    p.add_argument("--group", default="flag", help="KM grouping column (default: flag)")
+    p.add_argument("--table4-column", action="append", help="extra categorical column for Table 4")
+    p.add_argument("--ci", choices=["log-log", "log", "plain"], help="CI method of the KM median")
+    p.add_argument("--json", action="store_true")
+    _add_settings(p)
+    p.set_defaults(func=cmd_cohort)
+
+    p = sub.add_parser("km", help="Kaplan-Meier and log-rank on any CSV")
+    p.add_argument("table")
+    p.add_argument("--time", required=True)
+    p.add_argument("--event", required=True, help="1/0 or true/false")
+    p.add_argument("--group")
+    p.add_argument("--ci", choices=["log-log", "log", "plain"], default="log-log")
+    p.add_argument("--level", type=float, default=0.95)
+    p.add_argument("--at", help="comma-separated times, e.g. 30,90,180")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_km)
+
+
+_EXTENSIONS: list = [_register_research]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,3 +68,33 @@ def test_demo_write(tmp_path):
 def test_core_never_imports_streamlit():
     code = "import sys, tdm1core, tdm1core.cli, tdm1core.calls, tdm1core.risk; assert 'streamlit' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_cohort_json_table4(tmp_path):
+    p = run("cohort", "--demo", "--json")
+    assert p.returncode == 0, p.stderr
+    obj = json.loads(p.stdout)
+    hr = [r for r in obj["table4"] if r["characteristic"] == "Hormone receptor status"]
+    assert {"characteristic", "group", "n", "resistant", "p_value"} <= set(hr[0])
+    assert round(hr[0]["p_value"], 3) == 0.438
+    medians = {g["group"]: g["median"] for g in obj["km"]["groups"]}
+    assert medians == {"at risk": 56.6, "not flagged": 318.0}
+
+
+def test_km_on_any_csv_matches_r(tmp_path):
+    from conftest import ROOT as root
+
+    p = run("km", str(root / "tests/fixtures/r/aml.csv"), "--time", "time", "--event", "status", "--group", "group",
+            "--ci", "log", "--at", "10,20", "--json")
+    obj = json.loads(p.stdout)
+    g = {x["group"]: x for x in obj["groups"]}
+    assert g["Maintained"]["median"] == 31 and g["Maintained"]["median_ci_low"] == 18 and g["Maintained"]["median_ci_high"] is None
+    assert set(g["Maintained"]["survival_at"]["10"]) == {"survival", "std_error", "n_at_risk", "ci_low", "ci_high"}
+    assert obj["logrank"]["df"] == 1 and obj["logrank"]["p"] == pytest.approx(0.0653393220405049, rel=1e-6)
+
+
+def test_km_bad_column_is_a_clear_error(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_text("t,e\n1,x\n")
+    p = run("km", str(f), "--time", "t", "--event", "e")
+    assert p.returncode == 2 and b"row 2" in p.stderr and b"'e'" in p.stderr and b"Traceback" not in p.stderr

@@ -1,0 +1,65 @@
+"""The study's statistics: descriptive tables, Fisher's exact tests, Kaplan-Meier with log-rank, the flag's performance."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import pandas as pd
+
+from ..cohort import CATEGORICAL_DERIVED, Cohort
+from ..settings import DEFAULT_SETTINGS, Settings
+from .contingency import FISHER_METHOD, Performance, fisher, performance, resistance_by, table4, threshold_table
+from .descriptive import table1, table2, table3
+from .survival import CI_METHOD_LABELS, KaplanMeierResult, kaplan_meier
+
+__all__ = [
+    "CohortStatistics", "analyse_cohort", "km_by", "table1", "table2", "table3", "table4", "performance",
+    "threshold_table", "kaplan_meier", "fisher", "resistance_by", "FISHER_METHOD", "CI_METHOD_LABELS",
+    "KaplanMeierResult", "Performance",
+]
+
+
+def km_by(cohort: Cohort, column: str = "flag", settings: Settings = DEFAULT_SETTINGS, at: Sequence[float] = ()) -> KaplanMeierResult:
+    """Kaplan-Meier time to progression grouped by a column (patients with a value in it)."""
+    df = cohort.patients
+    sub = df[df[column].notna()] if column else df
+    return kaplan_meier(sub["ttp_days"], sub["progression_event"].astype("float"), sub[column] if column else None,
+                        settings.km_ci_method, settings.confidence_level, at)
+
+
+@dataclass(frozen=True)
+class CohortStatistics:
+    table1: pd.DataFrame
+    table2: pd.DataFrame
+    table3: pd.DataFrame
+    table4: pd.DataFrame
+    performance: Performance
+    thresholds: pd.DataFrame
+    km: KaplanMeierResult
+    km_group: str
+    settings: Settings
+
+    def to_dict(self) -> dict[str, Any]:
+        def records(df: pd.DataFrame) -> list[dict]:
+            return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in df.to_dict("records")]
+
+        return {
+            "table1": records(self.table1), "table2": records(self.table2), "table3": records(self.table3),
+            "table4": records(self.table4), "performance": self.performance.to_dict(), "thresholds": records(self.thresholds),
+            "km": self.km.to_dict() | {"grouped_by": self.km_group}, "settings": self.settings.to_dict(),
+        }
+
+
+def analyse_cohort(cohort: Cohort, settings: Settings = DEFAULT_SETTINGS, km_group: str = "flag",
+                   table4_columns: Sequence[str] = (), at: Sequence[float] = (), calls: list | None = None) -> CohortStatistics:
+    """Tables 1-4, the flag's performance (with the cut-off table) and Kaplan-Meier by ``km_group``."""
+    cutoffs = sorted({1.0, 1.1, 1.2, 1.3, 1.5, 2.0, settings.her2_ratio_cutoff})
+    return CohortStatistics(
+        table1=table1(cohort), table2=table2(cohort), table3=table3(cohort, calls), table4=table4(cohort, table4_columns),
+        performance=performance(cohort, settings.confidence_level),
+        thresholds=threshold_table(cohort, cutoffs, settings.confidence_level),
+        km=km_by(cohort, km_group, settings, at), km_group=km_group, settings=settings,
+    )
+
+
+GROUP_LABELS = dict(CATEGORICAL_DERIVED)

@@ -1,0 +1,236 @@
+"""Fisher's exact tests (Table 4) and the flag's diagnostic performance.
+
+Fisher: two-sided, as R's ``fisher.test`` (scipy; equal to R to ~1e-12 for 2x2;
+r x c tables by the exact network algorithm of scipy, same p-value definition).
+Proportions: exact Clopper-Pearson intervals.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..cohort import Cohort
+from ..intervals import ConfidenceInterval
+
+__all__ = ["FisherResult", "fisher", "table4", "STUDY_GROUPINGS", "Proportion", "Performance", "performance",
+           "threshold_table", "FISHER_METHOD", "resistance_by"]
+
+FISHER_METHOD = "Fisher's exact test, two-sided (as R fisher.test)"
+STUDY_GROUPINGS: list[tuple[str, str, list[str] | None, list[str] | None]] = [
+    # characteristic, column, groups in order, display labels
+    ("De novo stage IV or recurrent", "stage", ["de novo stage IV", "recurrent"], None),
+    ("Hormone receptor status", "hr_group", ["ER and/or PR positive", "ER and PR negative"], None),
+    ("T-DM1 line", "tdm1_line", ["second line or earlier", "later than second line"], None),
+    ("Prior anthracycline", "prior_anthracycline", ["yes", "no"], None),
+    ("Prior pertuzumab", "prior_pertuzumab", ["yes", "no"], None),
+    ("Prior lapatinib", "prior_lapatinib", ["yes", "no"], None),
+    ("HER2 gene amplification in ctDNA", "her2_ctdna", ["amplified", "not amplified"], ["positive", "negative"]),
+    ("PIK3CA mutation in ctDNA", "pik3ca_ctdna", ["mutation positive", "mutation negative"], None),
+]
+
+
+@dataclass(frozen=True)
+class FisherResult:
+    p_value: float
+    table: tuple[tuple[int, ...], ...]
+    odds_ratio: float | None  # conditional MLE (as R), 2x2 only
+    method: str = FISHER_METHOD
+
+
+def fisher(table: Sequence[Sequence[int]]) -> FisherResult:
+    arr = np.asarray(table, dtype=int)
+    arr = arr[arr.sum(axis=1) > 0][:, arr.sum(axis=0) > 0] if arr.size else arr
+    if arr.ndim != 2 or arr.shape[0] < 2 or arr.shape[1] < 2:
+        return FisherResult(math.nan, tuple(map(tuple, np.asarray(table, dtype=int).tolist())), None)
+    if arr.shape == (2, 2):
+        p = float(stats.fisher_exact(arr).pvalue)
+        try:
+            odds = float(stats.contingency.odds_ratio(arr, kind="conditional").statistic)
+        except (ValueError, ZeroDivisionError):
+            odds = None
+    else:
+        exact = _fisher_rxc_exact(arr)
+        if exact is not None:
+            p = exact
+        else:
+            mc = stats.MonteCarloMethod(n_resamples=100_000, rng=np.random.default_rng(20190601))
+            p = float(stats.fisher_exact(arr, method=mc).pvalue)
+            return FisherResult(min(p, 1.0), tuple(map(tuple, arr.tolist())), None,
+                                "Fisher's exact test, Monte Carlo p-value from 100,000 tables (too large to enumerate; "
+                                "as R fisher.test(simulate.p.value=TRUE))")
+        odds = None
+    return FisherResult(min(p, 1.0), tuple(map(tuple, arr.tolist())), odds)
+
+
+def _fisher_rxc_exact(arr: np.ndarray, limit: int = 300_000) -> float | None:
+    """Exact r x c Fisher p-value by enumerating the tables with the observed margins (R's definition:
+    the sum of the probabilities of tables no more probable than the observed one, relative tolerance 1e-7).
+    None when there are more than ``limit`` tables."""
+    from scipy.special import gammaln
+
+    rows = arr.sum(axis=1)
+    cols = arr.sum(axis=0)
+    n = int(arr.sum())
+    const = gammaln(rows + 1).sum() + gammaln(cols + 1).sum() - gammaln(n + 1)
+
+    def logp(cells_lgamma: float) -> float:
+        return const - cells_lgamma
+
+    observed = logp(gammaln(arr + 1).sum())
+    threshold = observed + math.log1p(1e-7)
+    total = 0.0
+    count = 0
+    lg = gammaln(np.arange(n + 2) + 1)
+
+    def compositions(total_: int, caps: list[int]):
+        if len(caps) == 1:
+            if total_ <= caps[0]:
+                yield (total_,)
+            return
+        rest = sum(caps[1:])
+        for x in range(max(0, total_ - rest), min(caps[0], total_) + 1):
+            for tail in compositions(total_ - x, caps[1:]):
+                yield (x,) + tail
+
+    def walk(i: int, remaining: list[int], acc: float) -> bool:
+        nonlocal total, count
+        if i == len(rows) - 1:
+            if sum(remaining) != rows[i]:
+                return True
+            lp = logp(acc + sum(lg[v] for v in remaining))
+            count += 1
+            if lp <= threshold:
+                total += math.exp(lp)
+            return count <= limit
+        for comp in compositions(int(rows[i]), remaining):
+            if not walk(i + 1, [r - c for r, c in zip(remaining, comp)], acc + sum(lg[v] for v in comp)):
+                return False
+        return True
+
+    if not walk(0, [int(c) for c in cols], 0.0):
+        return None
+    return total
+
+
+def resistance_by(cohort: Cohort, column: str, groups: list[str] | None = None, label: str | None = None,
+                  display: list[str] | None = None) -> pd.DataFrame:
+    """Primary resistance by the groups of one column: n, resistant n (%), Fisher p (rows with known resistance)."""
+    df = cohort.patients
+    known = df[df["primary_resistance"].notna() & df[column].notna()]
+    values = groups if groups is not None else sorted(known[column].astype(str).unique())
+    values = [v for v in values if (known[column].astype(str) == v).any()] if groups is None else values
+    rows, table = [], []
+    for i, v in enumerate(values):
+        sub = known[known[column].astype(str) == v]
+        n, r = len(sub), int((sub["primary_resistance"] == "yes").sum())
+        table.append([r, n - r])
+        rows.append({"characteristic": label or column, "group": (display[i] if display else v), "n": n, "resistant": r,
+                     "percent": round(100 * r / n, 1) if n else math.nan})
+    res = fisher(table)
+    for row in rows:
+        row["p_value"] = res.p_value
+        row["test"] = res.method
+    return pd.DataFrame(rows, columns=["characteristic", "group", "n", "resistant", "percent", "p_value", "test"])
+
+
+def table4(cohort: Cohort, columns: Sequence[str] = ()) -> pd.DataFrame:
+    """Table 4: primary resistance by the study's groupings, plus any categorical columns asked for."""
+    df = cohort.patients
+    n = len(df)
+    r = int((df["primary_resistance"] == "yes").sum())
+    parts = [pd.DataFrame([{"characteristic": "All patients", "group": "all", "n": n, "resistant": r,
+                            "percent": round(100 * r / n, 1) if n else math.nan, "p_value": math.nan, "test": ""}])]
+    for label, col, groups, display in STUDY_GROUPINGS:
+        parts.append(resistance_by(cohort, col, groups, label, display))
+    for col in columns:
+        if col not in {g[1] for g in STUDY_GROUPINGS}:
+            parts.append(resistance_by(cohort, col))
+    return pd.concat([p for p in parts if len(p)], ignore_index=True)
+
+
+@dataclass(frozen=True)
+class Proportion:
+    k: int
+    n: int
+    ci: ConfidenceInterval
+
+    @property
+    def value(self) -> float:
+        return self.k / self.n if self.n else math.nan
+
+    def format(self) -> str:
+        if not self.n:
+            return "NA (0/0)"
+        return f"{100 * self.value:.0f}% ({self.k}/{self.n}; {self.ci.level:.0%} CI {100 * self.ci.low:.0f}–{100 * self.ci.high:.0f}%)"
+
+
+def _prop(k: int, n: int, level: float) -> Proportion:
+    if n == 0:
+        return Proportion(0, 0, ConfidenceInterval(math.nan, math.nan, level, "Clopper-Pearson exact"))
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=level, method="exact")
+    return Proportion(k, n, ConfidenceInterval(float(ci.low), float(ci.high), level, "Clopper-Pearson exact"))
+
+
+@dataclass(frozen=True)
+class Performance:
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+    sensitivity: Proportion
+    specificity: Proportion
+    ppv: Proportion
+    npv: Proportion
+    excluded: int
+    caveat: str
+
+    def to_dict(self) -> dict[str, Any]:
+        def p(x: Proportion) -> dict:
+            return {"k": x.k, "n": x.n, "value": None if math.isnan(x.value) else x.value,
+                    "ci_low": None if math.isnan(x.ci.low) else x.ci.low, "ci_high": None if math.isnan(x.ci.high) else x.ci.high}
+
+        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "tn": self.tn, "sensitivity": p(self.sensitivity),
+                "specificity": p(self.specificity), "ppv": p(self.ppv), "npv": p(self.npv), "excluded": self.excluded,
+                "caveat": self.caveat, "ci_method": "Clopper-Pearson exact"}
+
+
+CAVEAT = ("Small-sample, exploratory estimate from the same patients that suggested the rule (no independent validation): "
+          "the intervals are wide and the point estimates optimistic.")
+
+
+def _performance(flagged: pd.Series, resistant: pd.Series, level: float, excluded: int) -> Performance:
+    tp = int((flagged & resistant).sum())
+    fp = int((flagged & ~resistant).sum())
+    fn = int((~flagged & resistant).sum())
+    tn = int((~flagged & ~resistant).sum())
+    return Performance(tp, fp, fn, tn, _prop(tp, tp + fn, level), _prop(tn, tn + fp, level), _prop(tp, tp + fp, level),
+                       _prop(tn, tn + fn, level), excluded, CAVEAT)
+
+
+def performance(cohort: Cohort, level: float = 0.95) -> Performance:
+    """2x2 of the flag (at risk vs not flagged) against primary resistance; incomplete flags excluded."""
+    df = cohort.patients
+    ok = df["flag"].isin(["at risk", "not flagged"]) & df["primary_resistance"].notna()
+    excluded = int((df["ctdna_available"] == "yes").sum() - ok.sum())
+    sub = df[ok]
+    return _performance(sub["flag"] == "at risk", sub["primary_resistance"] == "yes", level, excluded)
+
+
+def threshold_table(cohort: Cohort, cutoffs: Sequence[float] = (1.0, 1.1, 1.2, 1.25, 1.3, 1.5, 2.0), level: float = 0.95) -> pd.DataFrame:
+    """The flag's performance if HER2 were called amplified at other ratio cut-offs."""
+    df = cohort.patients
+    ok = df["her2_ratio"].notna() & df["hr_group"].notna() & df["primary_resistance"].notna() & (df["her2_ctdna"] != "not evaluable")
+    sub = df[ok]
+    rows = []
+    for c in sorted(set(cutoffs)):
+        flagged = (sub["her2_ratio"] < c) & (sub["hr_group"] == "ER and/or PR positive")
+        p = _performance(flagged, sub["primary_resistance"] == "yes", level, 0)
+        rows.append({"her2_cutoff": c, "flagged": p.tp + p.fp, "tp": p.tp, "fp": p.fp, "fn": p.fn, "tn": p.tn,
+                     "sensitivity": p.sensitivity.format(), "specificity": p.specificity.format(),
+                     "ppv": p.ppv.format(), "npv": p.npv.format()})
+    return pd.DataFrame(rows)

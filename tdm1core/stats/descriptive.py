@@ -1,0 +1,101 @@
+"""Descriptive tables: Table 1 (characteristics), Table 2 (best response), Table 3 (ctDNA per patient)."""
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+
+from ..cohort import PRIOR_THERAPIES, Cohort
+
+__all__ = ["table1", "table2", "table3", "TABLE1_LABELS"]
+
+TABLE1_LABELS = {
+    "age": "Age, years", "stage": "Stage IV or recurrent", "pathology": "Pathology",
+    "her2_primary": "HER2 status of primary site", "hr_group": "Hormone receptor status",
+    "adjuvant_chemotherapy": "Neoadjuvant or adjuvant chemotherapy", "adjuvant_endocrine": "Neoadjuvant or adjuvant endocrine therapy",
+    "prior_lines_group": "Prior lines of chemotherapy for metastatic disease before T-DM1",
+    **{k: f"Prior therapy: {v}" for k, v in PRIOR_THERAPIES.items()},
+}
+_YESNO = ["adjuvant_endocrine", *PRIOR_THERAPIES]
+
+
+def table1(cohort: Cohort) -> pd.DataFrame:
+    """Table 1: n (%) for categories, median [min, max] for age (tableone's layout).
+
+    Columns: characteristic, group, value. Yes/no variables show the "yes" row only.
+    """
+    df = cohort.patients
+    if len(df) == 0:
+        return pd.DataFrame(columns=["characteristic", "group", "value"])
+    from tableone import TableOne
+
+    data = df[list(TABLE1_LABELS)].copy()
+    data["age"] = data["age"].astype(float)
+    for col in data.columns:
+        if col != "age":
+            data[col] = data[col].astype(object).where(data[col].notna(), None)
+    categorical = [c for c in TABLE1_LABELS if c != "age"]
+    present_yes = [c for c in _YESNO if (data[c] == "yes").any()]
+    order = {c: ["yes", "no"] for c in present_yes}
+    from ..cohort import SCHEMA
+
+    for f in SCHEMA:
+        if f.name in data.columns and f.kind == "category":
+            present = set(data[f.name].dropna())
+            order[f.name] = [v for v in f.allowed if v in present]
+    order["hr_group"] = [v for v in ("ER and/or PR positive", "ER and PR negative") if v in set(data["hr_group"].dropna())]
+    order["prior_lines_group"] = [v for v in ["0", "1", "2", "3", "4", ">=5"] if v in set(data["prior_lines_group"].dropna())]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = TableOne(data, columns=list(TABLE1_LABELS), categorical=categorical, nonnormal=["age"], min_max=["age"],
+                     decimals={"age": 0}, order=order, limit={c: 1 for c in present_yes}, missing=False,
+                     rename=TABLE1_LABELS).tableone
+    rows = []
+    for (name, level), value in t.iloc[:, 0].items():
+        label = name.split(", n (%)")[0].split(", median [min,max]")[0]
+        if name == "n":
+            rows.append({"characteristic": "Patients, n", "group": "", "value": str(value)})
+            continue
+        if name.endswith("median [min,max]"):
+            value = str(value).replace("[", "(").replace("]", ")").replace(",", "–")
+            rows.append({"characteristic": label, "group": "median (range)", "value": value})
+            continue
+        rows.append({"characteristic": label, "group": level, "value": str(value)})
+    return pd.DataFrame(rows)
+
+
+def table2(cohort: Cohort) -> pd.DataFrame:
+    """Table 2: best response to T-DM1 (RECIST 1.1) with %, and the response rate CR + PR."""
+    df = cohort.patients
+    n = len(df)
+    counts = df["best_response"].value_counts()
+
+    def row(label: str, k: int) -> dict:
+        return {"response": label, "n": int(k), "percent": round(100 * k / n, 1) if n else float("nan")}
+
+    cr, pr = int(counts.get("CR", 0)), int(counts.get("PR", 0))
+    rows = [row("CR + PR (response rate)", cr + pr), row("CR", cr), row("PR", pr), row("SD", int(counts.get("SD", 0))),
+            row("PD", int(counts.get("PD", 0))), row("Unknown (NE)", int(counts.get("NE", 0)) + int(df["best_response"].isna().sum())),
+            {"response": "Total", "n": n, "percent": 100.0 if n else float("nan")}]
+    return pd.DataFrame(rows)
+
+
+def table3(cohort: Cohort, calls: list | None = None) -> pd.DataFrame:
+    """Table 3: ctDNA per patient (HER2 ratio, mutant / wild-type copies per hotspot, calls)."""
+    df = cohort.patients
+    have = df[df["ctdna_available"] == "yes"]
+    by_sample = {c.sample.strip(): c for c in (calls or [])}
+    rows = []
+    for _, p in have.iterrows():
+        row = {"patient_id": p["patient_id"], "sample": p["ctdna_sample_id"], "her2_ratio": p["her2_ratio"],
+               "her2_call": p["her2_ctdna"]}
+        c = by_sample.get(str(p["ctdna_sample_id"]).strip())
+        if c is not None:
+            for h in c.pik3ca.hotspots:
+                row[f"{h.hotspot} MUT"] = h.mutant_copies
+                row[f"{h.hotspot} WT"] = h.wildtype_copies
+        row["pik3ca"] = p["pik3ca_ctdna"]
+        row["primary_resistance"] = p["primary_resistance"]
+        row["flag"] = p["flag"]
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,116 @@
+"""The study's statistics on the demo cohort reproduce the published numbers; Fisher matches R."""
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tdm1core.cohort import load_cohort
+from tdm1core.ddpcr import read_export
+from tdm1core.demo import DEMO_DIR, demo_export_path
+from tdm1core.settings import Settings
+from tdm1core.stats import analyse_cohort, fisher, km_by
+from tdm1core.stats.contingency import performance, threshold_table
+
+REF = pd.read_csv(Path(__file__).parent / "fixtures" / "r" / "reference_values.csv", dtype=str, keep_default_na=False)
+
+
+def r_fisher(name):
+    sel = REF[(REF.dataset == "fisher") & (REF.group == name)]
+    return float(sel["value"].iloc[0])
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_cohort((DEMO_DIR / "demo_patients.csv").read_bytes(), "demo.csv", [read_export(demo_export_path())])
+
+
+@pytest.mark.parametrize("name,table", [
+    ("hr", [[6, 11], [3, 14]]), ("her2", [[0, 5], [4, 7]]), ("pik3ca", [[2, 0], [2, 12]]),
+    ("pertuzumab", [[5, 10], [4, 15]]), ("stage", [[2, 7], [7, 18]]), ("anthracycline", [[3, 8], [6, 17]]),
+    ("rxc", [[3, 1, 4], [2, 6, 1], [0, 3, 5]]),
+])
+def test_fisher_matches_r(name, table):
+    assert fisher(table).p_value == pytest.approx(r_fisher(name), rel=1e-6)
+
+
+# published Table 4 p-values (rounded as printed)
+PUBLISHED = {"Hormone receptor status": 0.438, "T-DM1 line": 0.438, "HER2 gene amplification in ctDNA": 0.245,
+             "PIK3CA mutation in ctDNA": 0.05, "Prior pertuzumab": 0.462, "De novo stage IV or recurrent": 1,
+             "Prior anthracycline": 1, "Prior lapatinib": 1}
+PUBLISHED_COUNTS = {("Hormone receptor status", "ER and/or PR positive"): (17, 6), ("Hormone receptor status", "ER and PR negative"): (17, 3),
+                    ("T-DM1 line", "second line or earlier"): (17, 3), ("T-DM1 line", "later than second line"): (17, 6),
+                    ("De novo stage IV or recurrent", "de novo stage IV"): (9, 2), ("De novo stage IV or recurrent", "recurrent"): (25, 7),
+                    ("Prior anthracycline", "yes"): (11, 3), ("Prior anthracycline", "no"): (23, 6),
+                    ("Prior pertuzumab", "yes"): (15, 5), ("Prior pertuzumab", "no"): (19, 4),
+                    ("Prior lapatinib", "yes"): (11, 3), ("Prior lapatinib", "no"): (23, 6),
+                    ("HER2 gene amplification in ctDNA", "positive"): (5, 0), ("HER2 gene amplification in ctDNA", "negative"): (11, 4),
+                    ("PIK3CA mutation in ctDNA", "mutation positive"): (2, 2), ("PIK3CA mutation in ctDNA", "mutation negative"): (14, 2)}
+
+
+def test_table4_reproduces_the_published_counts_and_p_values(demo):
+    t4 = analyse_cohort(demo).table4
+    for (char, group), (n, r) in PUBLISHED_COUNTS.items():
+        row = t4[(t4.characteristic == char) & (t4.group == group)].iloc[0]
+        assert (row.n, row.resistant) == (n, r), (char, group)
+    for char, p in PUBLISHED.items():
+        got = t4[t4.characteristic == char]["p_value"].iloc[0]
+        assert round(got, 3 if p < 1 else 0) == pytest.approx(p), char
+
+
+def test_table2_counts(demo):
+    t2 = analyse_cohort(demo).table2.set_index("response")["n"].to_dict()
+    assert t2 == {"CR + PR (response rate)": 9, "CR": 2, "PR": 7, "SD": 13, "PD": 9, "Unknown (NE)": 3, "Total": 34}
+
+
+def test_table1_has_the_published_rows(demo):
+    t1 = analyse_cohort(demo).table1
+    val = {(r.characteristic, r.group): r.value for r in t1.itertuples()}
+    assert val[("Age, years", "median (range)")] == "62 (38–84)"
+    assert val[("Stage IV or recurrent", "de novo stage IV")] == "9 (26.5)"
+    assert val[("Prior therapy: Trastuzumab", "yes")] == "29 (85.3)"
+    assert val[("Prior lines of chemotherapy for metastatic disease before T-DM1", ">=5")] == "4 (11.8)"
+
+
+def test_km_medians_by_flag_reproduce_the_study(demo):
+    km = km_by(demo, "flag")
+    at_risk, other = km.group("at risk"), km.group("not flagged")
+    assert at_risk.median.value == pytest.approx(56.6)
+    assert at_risk.median.ci.low == 36 and math.isnan(at_risk.median.ci.high)
+    assert other.median.value == 318 and other.median.ci.low == 187 and math.isnan(other.median.ci.high)
+    assert round(km.logrank.p, 3) == pytest.approx(0.004)  # published 0.0037
+    assert km.ci_method == "log-log"
+
+
+def test_ci_method_setting_changes_the_median_ci(demo):
+    km = km_by(demo, "flag", Settings(km_ci_method="log"))
+    assert km.group("at risk").median.ci.low == 52  # R survfit(conf.type="log") on the same data
+    assert km.ci_method == "log"
+
+
+def test_flag_performance_with_exact_intervals(demo):
+    p = performance(demo)
+    assert (p.tp, p.fp, p.fn, p.tn) == (4, 1, 0, 11)
+    # Clopper-Pearson for 4/4: lower = (0.025)^(1/4)
+    assert p.sensitivity.ci.low == pytest.approx(0.025 ** 0.25, rel=1e-9)
+    assert p.ppv.value == pytest.approx(0.8)
+    assert "Small-sample" in p.caveat
+
+
+def test_threshold_table_includes_the_study_cutoff(demo):
+    t = threshold_table(demo)
+    row = t[t.her2_cutoff == 1.25].iloc[0]
+    assert (row.tp, row.fp) == (4, 1)
+    assert t[t.her2_cutoff == 1.2].iloc[0].tp == 3  # patient 14 (ratio 1.23) is no longer flagged
+
+
+def test_filter_keeps_statistics_consistent(demo):
+    sub = demo.filter(hr_group=["ER and/or PR positive"])
+    assert sub.n == 17
+    t4 = analyse_cohort(sub).table4
+    assert t4.iloc[0]["resistant"] == 6
+
+
+def test_user_picked_column_in_table4(demo):
+    t4 = analyse_cohort(demo, table4_columns=["pathology"]).table4
+    assert set(t4[t4.characteristic == "pathology"]["group"]) == {"invasive ductal carcinoma", "medullary carcinoma", "poorly differentiated adenocarcinoma"}
