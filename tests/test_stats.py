@@ -114,3 +114,18 @@ def test_filter_keeps_statistics_consistent(demo):
 def test_user_picked_column_in_table4(demo):
     t4 = analyse_cohort(demo, table4_columns=["pathology"]).table4
     assert set(t4[t4.characteristic == "pathology"]["group"]) == {"invasive ductal carcinoma", "medullary carcinoma", "poorly differentiated adenocarcinoma"}
+
+
+def test_fast_table1_for_large_cohorts_equals_tableone(demo, monkeypatch):
+    from dataclasses import replace
+
+    import numpy as np
+
+    from tdm1core.stats import descriptive
+
+    rng = np.random.default_rng(0)
+    big = replace(demo, patients=demo.patients.iloc[rng.integers(0, 34, 3000)].reset_index(drop=True))
+    with_tableone = descriptive.table1(big)
+    monkeypatch.setattr(descriptive, "TABLEONE_MAX_ROWS", 100)
+    fast = descriptive.table1(big)
+    pd.testing.assert_frame_equal(with_tableone, fast)
