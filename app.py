@@ -1,15 +1,25 @@
-"""T-DM1 ctDNA dashboard (minimal first page: calls on the built-in synthetic demo export)."""
+"""T-DM1 ctDNA dashboard: navigation (st.navigation with the pages in pages/) and the shared sidebar."""
 import streamlit as st
 
-from tdm1core import DEFAULT_SETTINGS, PatientResult, call_export, read_export
-from tdm1core.demo import demo_export_path
+from pages._common import VIA_APP_KEY, is_demo, settings
 
-st.set_page_config(page_title="T-DM1 ctDNA", layout="wide")
-st.title("T-DM1 primary-resistance flag from ctDNA")
-st.warning("Synthetic demo data, not patient data. Exploratory evidence (16 patients). Research use only.")
-export = read_export(demo_export_path())
-rows = []
-for c in call_export(export, DEFAULT_SETTINGS):
-    r = PatientResult.from_calls(c, "positive", "unknown")
-    rows.append({"sample": c.sample, "HER2 ratio": round(c.her2.ratio, 2), "HER2": c.her2.call, "flag if ER+": r.flag.headline})
-st.dataframe(rows)
+st.set_page_config(page_title="T-DM1 ctDNA resistance flag", page_icon=":material/genetics:", layout="wide")
+
+pages = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/patient.py", title="Patient result", icon=":material/person:", url_path="patient-result"),
+    st.Page("pages/cohort.py", title="Cohort", icon=":material/table_chart:", url_path="cohort-statistics"),
+    st.Page("pages/survival.py", title="Survival", icon=":material/monitoring:", url_path="survival-analysis"),
+    st.Page("pages/settings.py", title="Settings & help", icon=":material/settings:", url_path="settings-and-help"),
+]
+st.session_state[VIA_APP_KEY] = True
+page = st.navigation(pages)
+
+with st.sidebar:
+    s = settings()
+    st.markdown("**Data:** " + ("built-in synthetic demo" if is_demo() else "uploaded cohort"))
+    st.caption(f"HER2 cut-off {s.her2_ratio_cutoff:g} · PIK3CA {s.pik3ca_mutant_cutoff_copies:g} copies · "
+               f"EFTUD2 > {s.reference_min_copies:g} · KM CI {s.km_ci_method}")
+    st.caption("Research use only; not a diagnostic device.")
+
+page.run()

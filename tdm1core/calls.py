@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from . import poisson
 from .ddpcr import DdpcrExport, PooledTarget, pool_replicates
@@ -41,6 +44,11 @@ NOT_AMPLIFIED = "not amplified"
 NOT_EVALUABLE = "not evaluable"
 POSITIVE = "positive"
 NEGATIVE = "negative"
+
+
+def _round(x: float | None, digits: int) -> float | None:
+    v = _num(x)
+    return None if v is None else round(v, digits)
 
 
 def _num(x: float | None) -> float | None:
@@ -187,6 +195,25 @@ class SampleCalls:
     warnings: tuple[str, ...]
     settings: Settings
     source: str
+
+    def pik3ca_table(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.DataFrame([{
+            "hotspot": h.hotspot, "mutant copies/20 µL": _round(h.mutant_copies, 1),
+            "wild-type copies/20 µL": _round(h.wildtype_copies, 0),
+            "mutant allele fraction %": None if h.allele_fraction is None else round(100 * h.allele_fraction, 2),
+            "call": h.call, "reason": h.reason, "wells": ", ".join(h.wells),
+        } for h in self.pik3ca.hotspots])
+
+    def qc_table(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.DataFrame([{
+            "assay": q.assay, "target": q.target, "wells": q.wells, "accepted droplets": q.accepted_droplets,
+            "fewest droplets in a well": q.min_well_droplets, "positive droplets": q.positives,
+            "copies/20 µL": _round(q.copies_per_20ul, 1), "QC": "ok" if q.ok else "check", "warnings": q.warnings,
+        } for q in self.qc])
 
     def to_dict(self) -> dict[str, Any]:
         return {

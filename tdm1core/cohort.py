@@ -139,6 +139,13 @@ class Cohort:
                  and 1 < self.patients[c].nunique(dropna=True) <= 20]
         return list(dict.fromkeys(cols + extra))
 
+    def ratio_points(self) -> pd.DataFrame:
+        """HER2/EFTUD2 ratios of patients with ctDNA, grouped by primary resistance (for context plots)."""
+        df = self.patients
+        sub = df[df["her2_ratio"].notna() & df["primary_resistance"].notna()]
+        return pd.DataFrame({"ratio": sub["her2_ratio"].to_numpy(),
+                             "group": np.where(sub["primary_resistance"] == "yes", "primary resistance", "no primary resistance")})
+
     def filter(self, **criteria: Iterable[str] | None) -> "Cohort":
         """Keep patients whose column values are in the given collections (None or empty: no filter)."""
         df = self.patients

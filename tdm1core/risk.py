@@ -14,7 +14,10 @@ research and discussion, not a reason to withhold T-DM1.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from .calls import AMPLIFIED, NOT_AMPLIFIED, SampleCalls
 from .errors import InputError
@@ -150,6 +153,25 @@ class PatientResult:
         er_s, pr_s = parse_receptor(er, "ER"), parse_receptor(pr, "PR")
         flag = assess_risk(calls.her2.call, er_s, pr_s, calls.settings, calls.her2.reason)
         return cls(calls, er_s, pr_s, flag, patient_id, collection_date)
+
+    def summary_table(self) -> "pd.DataFrame":
+        """One row per result, for CSV/XLSX download."""
+        import pandas as pd
+
+        h = self.calls.her2
+        rows = [
+            ("patient ID", self.patient_id or ""), ("sample", self.calls.sample), ("collection date", self.collection_date or ""),
+            ("flag", self.flag.headline), ("HER2/EFTUD2 ratio", h.ratio),
+            ("HER2 ratio CI low", h.ci.low if h.ci else None), ("HER2 ratio CI high", h.ci.high if h.ci else None),
+            ("HER2 call", h.call + (" (borderline)" if h.borderline else "")), ("EFTUD2 copies/20 µL", h.reference_copies),
+            ("ER", self.er), ("PR", self.pr),
+        ]
+        for hs in self.calls.pik3ca.hotspots:
+            rows += [(f"PIK3CA {hs.hotspot} mutant copies/20 µL", hs.mutant_copies),
+                     (f"PIK3CA {hs.hotspot} wild-type copies/20 µL", hs.wildtype_copies), (f"PIK3CA {hs.hotspot} call", hs.call)]
+        rows += [(f"reason {i + 1}", r) for i, r in enumerate(self.flag.reasons)]
+        rows += [("source", self.calls.source), ("settings", self.calls.settings.describe())]
+        return pd.DataFrame(rows, columns=["item", "value"]).astype({"value": object})
 
     def to_dict(self) -> dict[str, Any]:
         d = self.calls.to_dict()

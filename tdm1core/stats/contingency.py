@@ -189,6 +189,11 @@ class Performance:
     excluded: int
     caveat: str
 
+    def table(self) -> pd.DataFrame:
+        """The 2x2 table: flag (rows) by primary resistance (columns)."""
+        return pd.DataFrame({"flag": ["at risk", "not flagged"], "primary resistance": [self.tp, self.fn],
+                             "no primary resistance": [self.fp, self.tn]})
+
     def to_dict(self) -> dict[str, Any]:
         def p(x: Proportion) -> dict:
             return {"k": x.k, "n": x.n, "value": None if math.isnan(x.value) else x.value,

@@ -122,6 +122,14 @@ class KaplanMeierResult:
     def group(self, name: str) -> KMGroup:
         return next(g for g in self.groups if g.group == name)
 
+    def median_table(self) -> pd.DataFrame:
+        """Per group: n, events, censored, median and its CI (NaN = not reached / NA), with the method."""
+        return pd.DataFrame([
+            {"group": g.group, "n": g.n, "events": g.events, "censored": g.censored, "median_days": g.median.value,
+             "ci_low": g.median.ci.low, "ci_high": g.median.ci.high, "level": self.level, "ci_method": self.ci_method}
+            for g in self.groups
+        ])
+
     def to_dict(self) -> dict[str, Any]:
         def c(x: float) -> float | None:
             return None if x is None or math.isnan(x) or math.isinf(x) else float(x)

@@ -1,0 +1,106 @@
+"""Patient result: one patient's ddPCR export (or typed numbers), ER/PR, the calls, QC and the flag."""
+import datetime as dt
+
+import streamlit as st
+
+from pages._common import page_header, current_cohort, export_calls, flag_card, settings, settings_key, show_error, stamp
+from tdm1core import InputError, ManualEntry, PatientResult, call_manual
+from tdm1core.demo import demo_export_path
+from tdm1core.export import to_csv_bytes, to_json_bytes
+from tdm1core.figures import km_figure, ratio_figure
+from tdm1core.risk import EVIDENCE, LIMITS
+from tdm1core.stats import km_by
+
+page_header("Patient result")
+s = settings()
+
+mode = st.radio("Input", ["Upload a ddPCR export", "Use the built-in demo export", "Enter the numbers"], horizontal=True,
+                key="patient_mode")
+calls = None
+source_name = None
+try:
+    if mode == "Enter the numbers":
+        c1, c2, c3 = st.columns(3)
+        ratio = c1.number_input("HER2/EFTUD2 ratio (if reported)", min_value=0.0, value=None, step=0.01, key="patient_ratio")
+        her2 = c2.number_input("HER2 copies per 20 µL", min_value=0.0, value=None, key="patient_her2")
+        eftud2 = c3.number_input("EFTUD2 copies per 20 µL", min_value=0.0, value=None, key="patient_eftud2")
+        pik = {}
+        cols = st.columns(3)
+        for col, hotspot in zip(cols, ("E542K", "E545K", "H1047R")):
+            mut = col.number_input(f"{hotspot} mutant copies", min_value=0.0, value=None, key=f"patient_{hotspot}_mut")
+            wt = col.number_input(f"{hotspot} wild-type copies", min_value=0.0, value=None, key=f"patient_{hotspot}_wt")
+            if mut is not None or wt is not None:
+                pik[hotspot] = (mut, wt)
+        if ratio is not None or (her2 is not None and eftud2 is not None) or pik:
+            calls = call_manual(ManualEntry("manual entry", ratio, her2, eftud2, pik), s)
+            source_name = "manual entry"
+    else:
+        if mode == "Use the built-in demo export":
+            data, name = demo_export_path().read_bytes(), demo_export_path().name
+        else:
+            upload = st.file_uploader("ddPCR well-level results export (QuantaSoft or QX Manager CSV)", type=["csv", "txt"],
+                                      key="patient_upload")
+            data, name = (upload.getvalue(), upload.name) if upload is not None else (None, None)
+        if data is not None:
+            export, sample_calls = export_calls(data, name, settings_key(s))
+            for w in export.warnings:
+                st.warning(w)
+            samples = [c.sample for c in sample_calls]
+            chosen = st.selectbox("Sample", samples, key="patient_sample") if len(samples) > 1 else samples[0]
+            calls = next(c for c in sample_calls if c.sample == chosen)
+            source_name = f"{name} ({export.format}, SHA-256 {export.sha256[:12]}…)"
+except InputError as exc:
+    show_error(exc)
+
+c1, c2 = st.columns(2)
+er = c1.radio("ER status (positive when ≥ 10% of cells stain)", ["unknown", "positive", "negative"], key="patient_er", horizontal=True)
+pr = c2.radio("PR status (positive when ≥ 10% of cells stain)", ["unknown", "positive", "negative"], key="patient_pr", horizontal=True)
+c3, c4 = st.columns(2)
+patient_id = c3.text_input("Pseudonymous patient ID (optional; no names)", max_chars=64, key="patient_id")
+collected = c4.date_input("Collection date (optional)", value=None, max_value=dt.date.today(), key="patient_date")
+
+if calls is None:
+    st.info("Upload an export, use the demo export or type the numbers to see the result.")
+    st.stop()
+
+result = PatientResult.from_calls(calls, er, pr, patient_id or None, collected.isoformat() if collected else None)
+flag = result.flag
+h = calls.her2
+flag_card(flag.status, flag.headline, f"Sample {calls.sample} · HER2 {h.call}" + (" (borderline)" if h.borderline else "")
+          + f" · ER {er}, PR {pr}")
+st.markdown("**Why:**\n" + "\n".join(f"- {r}" for r in flag.reasons))
+with st.expander("Evidence and limits", expanded=flag.status == "at risk"):
+    st.write(EVIDENCE)
+    st.write(LIMITS)
+
+st.subheader("HER2 / EFTUD2")
+cohort, _ = current_cohort()
+if h.ratio is not None:
+    st.plotly_chart(ratio_figure(h.ratio, h.ci.low if h.ci else None, h.ci.high if h.ci else None, h.cutoff,
+                                 cohort.ratio_points(), f"Sample {calls.sample}"), key="patient_ratio_fig")
+st.write(h.reason)
+if h.ci:
+    st.caption(f"Ratio CI: {h.ci.method}.")
+st.subheader("PIK3CA hotspots")
+st.dataframe(calls.pik3ca_table(), hide_index=True, key="patient_pik3ca")
+any_m = calls.pik3ca.any_mutant
+st.write("PIK3CA-mutant: " + {True: "**yes**", False: "no", None: "not evaluable"}[any_m])
+
+st.subheader("Quality control")
+st.dataframe(calls.qc_table(), hide_index=True, key="patient_qc")
+for w in calls.warnings:
+    st.warning(w)
+
+st.subheader("Cohort time to progression by flag")
+km = km_by(cohort, "flag", s)
+st.plotly_chart(km_figure(km, highlight=flag.status if flag.status != "incomplete" else None,
+                          title="Kaplan-Meier time to progression by flag (cohort" + (", synthetic demo)" if cohort.source.startswith("built-in") else ")")),
+                key="patient_km")
+
+st.subheader("Download")
+d1, d2, d3 = st.columns([1, 1, 4])
+d1.download_button("Calls (CSV)", to_csv_bytes(result.summary_table(), s), "tdm1_ctdna_result.csv", "text/csv", key="patient_csv")
+d2.download_button("Calls (JSON)", to_json_bytes(result.to_dict() | {"input": source_name}), "tdm1_ctdna_result.json",
+                   "application/json", key="patient_json")
+st.caption(f"Input: {source_name}")
+stamp(s)

@@ -1,0 +1,74 @@
+"""Settings & help: cut-offs, droplet volume, target-name map and CI method; data dictionary, templates, how to export."""
+import pandas as pd
+import streamlit as st
+
+from pages._common import SETTINGS_KEY, page_header, downloads, settings, show_error
+from tdm1core import InputError, Settings, __version__
+from tdm1core.cohort import data_dictionary, template_frame
+from tdm1core.demo import demo_files
+from tdm1core.export import to_csv_bytes, to_xlsx_bytes
+from tdm1core.targets import ASSAYS
+
+page_header("Settings & help")
+s = settings()
+
+st.subheader("Settings (this session, every page)")
+with st.form("settings_form"):
+    c1, c2, c3 = st.columns(3)
+    her2 = c1.number_input("HER2/EFTUD2 ratio cut-off (amplified when ≥)", 0.1, 20.0, s.her2_ratio_cutoff, 0.01, key="set_her2")
+    pik = c2.number_input("PIK3CA mutant cut-off, copies/20 µL (positive when ≥)", 0.1, 1000.0, s.pik3ca_mutant_cutoff_copies, 0.5, key="set_pik")
+    ref = c3.number_input("EFTUD2 reference minimum, copies/20 µL (must exceed)", 1.0, 1e6, s.reference_min_copies, 10.0, key="set_ref")
+    c4, c5, c6 = st.columns(3)
+    drops = c4.number_input("Minimum accepted droplets per well", 0, 100_000, s.min_accepted_droplets, 500, key="set_drops")
+    vol = c5.number_input("Droplet volume, nL (QuantaSoft 1.7.x / QX Manager)", 0.1, 5.0, s.droplet_volume_nl, 0.01, key="set_vol")
+    legacy = c6.number_input("Droplet volume, nL (older QuantaSoft)", 0.1, 5.0, s.legacy_droplet_volume_nl, 0.01, key="set_legacy")
+    c7, c8 = st.columns(2)
+    level = c7.selectbox("Confidence level", [0.90, 0.95, 0.99], index=[0.90, 0.95, 0.99].index(s.confidence_level)
+                         if s.confidence_level in (0.90, 0.95, 0.99) else 1, key="set_level")
+    ci = c8.selectbox("Kaplan-Meier median CI method", ["log-log", "log", "plain"], index=["log-log", "log", "plain"].index(s.km_ci_method),
+                      key="set_ci", help="log-log: as EZR, which the study used; log: R's default; plain: linear.")
+    st.markdown("**Target-name map**: your lab's target names → assays (checked before the built-in aliases)")
+    aliases = st.data_editor(pd.DataFrame(list(s.target_aliases), columns=["target name", "assay"]).astype(str),
+                             num_rows="dynamic", key="set_aliases", hide_index=True,
+                             column_config={"assay": st.column_config.SelectboxColumn("assay", options=list(ASSAYS))})
+    applied = st.form_submit_button("Apply", type="primary")
+if applied:
+    pairs = tuple((str(a).strip(), str(b).strip()) for a, b in aliases.itertuples(index=False) if str(a).strip() and str(b).strip()
+                  and str(a) != "nan" and str(b) != "None")
+    try:
+        st.session_state[SETTINGS_KEY] = Settings(her2, pik, ref, int(drops), vol, legacy, level, ci, pairs)
+        st.success("Settings applied to every page of this session.")
+    except InputError as exc:
+        show_error(exc)
+if st.button("Restore the study's defaults", key="set_reset"):
+    st.session_state[SETTINGS_KEY] = Settings()
+    st.rerun()
+st.caption(f"In use: {settings().describe()}")
+
+st.subheader("Patient table: data dictionary and template")
+st.dataframe(data_dictionary(), hide_index=True, key="help_dictionary")
+t = template_frame()
+c1, c2, _ = st.columns([1, 1, 4])
+c1.download_button("Template (CSV)", to_csv_bytes(t), "patient_table_template.csv", "text/csv", key="help_tpl_csv")
+c2.download_button("Template (XLSX)", to_xlsx_bytes({"patients": t, "dictionary": data_dictionary()}), "patient_table_template.xlsx",
+                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="help_tpl_xlsx")
+st.markdown("**Demo files** (synthetic, to try every upload):")
+for i, path in enumerate(demo_files()):
+    st.download_button(path.name, path.read_bytes(), path.name, "text/csv", key=f"help_demo_{i}")
+
+st.subheader("How to export from the ddPCR software")
+st.markdown(
+    "- **QuantaSoft (1.7.x)**: open the plate, *Analyze* tab, select the wells, *Options* → *Export CSV*. "
+    "Keep the default comma delimiter and a dot as the decimal sign.\n"
+    "- **QX Manager**: open the data file, *Well data* view, select the wells, *Export* → *CSV* (the well-level results table, "
+    "not the droplet amplitude files).\n"
+    "- Name the targets HER2 and EFTUD2 (duplex, FAM/HEX), and for PIK3CA e.g. `PIK3CA E545K MUT` (FAM) and "
+    "`PIK3CA E545K WT` (HEX); other names can be mapped above.\n"
+    "- Samples are matched to the patient table by the `Sample` (QuantaSoft) or `Sample description 1` (QX Manager) name."
+)
+st.subheader("About")
+st.markdown(
+    f"tdm1core {__version__}. Implements: *Prediction of primary resistance to trastuzumab emtansine (T-DM1) using "
+    "genomic analysis of ctDNA and clinicopathological features in HER2-positive advanced breast cancer* "
+    "(Kindai University; 34 patients, 16 with ctDNA). Exploratory, research use only; not a diagnostic device."
+)

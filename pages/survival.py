@@ -1,0 +1,46 @@
+"""Survival: Kaplan-Meier time to progression by any categorical column, with the log-rank test."""
+import streamlit as st
+
+from pages._common import page_header, current_cohort, downloads, settings, show_error, stamp
+from tdm1core import InputError
+from tdm1core.cohort import CATEGORICAL_DERIVED
+from tdm1core.figures import km_figure, km_plot_data
+from tdm1core.stats import km_by
+from tdm1core.stats.survival import CI_METHOD_LABELS
+
+page_header("Survival: time to progression")
+s = settings()
+try:
+    cohort, _ = current_cohort()
+except InputError as exc:
+    show_error(exc)
+    st.stop()
+
+columns = cohort.categorical_columns()
+c1, c2, c3 = st.columns([2, 1, 2])
+group = c1.selectbox("Group by", columns, index=columns.index("flag"), key="survival_group",
+                     format_func=lambda c: CATEGORICAL_DERIVED.get(c, c))
+show_ci = c2.toggle("CI bands", value=True, key="survival_ci")
+times_text = c3.text_input("Numbers at risk at (days, comma-separated; blank = automatic)", key="survival_times")
+try:
+    risk_times = [float(t) for t in times_text.split(",") if t.strip()] or None
+except ValueError:
+    st.error(f"'{times_text}' is not a list of numbers: type days separated by commas, e.g. 0,90,180,365.")
+    risk_times = None
+
+km = km_by(cohort, group, s, at=risk_times or ())
+if not km.groups:
+    st.warning("No patient has both a time to progression and a value in this column.")
+    st.stop()
+st.plotly_chart(km_figure(km, show_ci=show_ci, risk_times=risk_times,
+                          title=f"Time to progression by {CATEGORICAL_DERIVED.get(group, group)}"), key="survival_fig")
+
+st.dataframe(km.median_table(), hide_index=True, key="survival_medians")
+st.caption(f"Median CI: {CI_METHOD_LABELS[km.ci_method]}; blank = not reached (NA). Change the method on Settings & help.")
+if km.logrank is not None:
+    lr = km.logrank
+    st.markdown(f"**{lr.test_name}**: χ² = {lr.chi2:.3f}, df = {lr.df}, p = {lr.p:.4f}")
+if km.excluded:
+    st.caption(f"{km.excluded} patient(s) without a time, event or group value were left out.")
+downloads(km_plot_data(km), "km_plotted_data", "survival_dl", s)
+stamp(s)

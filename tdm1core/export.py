@@ -1,0 +1,84 @@
+"""Safe CSV, XLSX and JSON exports.
+
+Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
+``-``, ``@``, tab or carriage return) are prefixed with an apostrophe (OWASP
+"CSV injection"); numbers stay numbers. Every export carries the settings used.
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import Any
+
+import pandas as pd
+
+from .settings import Settings
+
+__all__ = ["safe_cell", "safe_frame", "to_csv_bytes", "to_xlsx_bytes", "to_json_bytes"]
+
+_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_DANGEROUS):
+        return "'" + value
+    return value
+
+
+def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    out.columns = [safe_cell(str(c)) for c in out.columns]
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(safe_cell)
+    return out
+
+
+def _settings_lines(settings: Settings | None, note: str | None) -> list[str]:
+    lines = []
+    if note:
+        lines.append(note)
+    if settings is not None:
+        lines.append(f"Settings: {settings.describe()}")
+    return lines
+
+
+def to_csv_bytes(df: pd.DataFrame, settings: Settings | None = None, note: str | None = None) -> bytes:
+    """UTF-8 CSV (with BOM, so Excel reads µ), formula-safe; settings and note as trailing comment rows."""
+    buf = io.StringIO()
+    safe_frame(df).to_csv(buf, index=False, lineterminator="\r\n")
+    for line in _settings_lines(settings, note):
+        buf.write(f"# {safe_cell(line)}\r\n".replace('"', "'"))
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def to_xlsx_bytes(sheets: dict[str, pd.DataFrame], settings: Settings | None = None, note: str | None = None) -> bytes:
+    """An .xlsx workbook, one sheet per table plus an 'About' sheet with the settings; formula-safe."""
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
+        for name, df in sheets.items():
+            safe_frame(df).to_excel(writer, sheet_name=name[:31] or "Sheet", index=False)
+        about = pd.DataFrame({"about": _settings_lines(settings, note) or ["T-DM1 ctDNA dashboard export"]})
+        about.to_excel(writer, sheet_name="About", index=False)
+        for ws in writer.book.worksheets:
+            for row in ws.iter_rows():
+                for cell in row:
+                    if isinstance(cell.value, str) and cell.value.startswith("="):
+                        cell.value = "'" + cell.value  # belt and braces: openpyxl would store it as a formula
+                        cell.data_type = "s"
+    return buf.getvalue()
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return None if math.isnan(obj) or math.isinf(obj) else obj
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def to_json_bytes(obj: Any) -> bytes:
+    return json.dumps(_clean(obj), indent=2, ensure_ascii=False, default=str).encode("utf-8")

@@ -1,0 +1,234 @@
+"""Page tests with Streamlit's AppTest: every page runs; good input shows the core's results; bad input shows one clear error."""
+import io
+import math
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tdm1core.calls import call_export
+from tdm1core.ddpcr import read_export
+from tdm1core.demo import DEMO_DIR, demo_export_path
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+PAGES = ["pages/home.py", "pages/patient.py", "pages/cohort.py", "pages/survival.py", "pages/settings.py"]
+DEMO_EXPORT = demo_export_path().read_bytes()
+DEMO_PATIENTS = (DEMO_DIR / "demo_patients.csv").read_bytes()
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.run()
+    at.switch_page(page)
+    at.run()
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [m.value for m in at.caption] + [e.value for e in at.error] \
+        + [w.value for w in at.warning] + [i.value for i in at.info] + [t.value for t in at.title]
+    return "\n".join(parts)
+
+
+def frame(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table on the page that has this column."""
+    for df in at.dataframe:
+        if column in df.value.columns:
+            return df.value
+    raise AssertionError(f"no table with column {column!r}")
+
+
+def assert_clean(at: AppTest):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_on_the_demo_and_says_it_is_synthetic(page):
+    at = open_page(page)
+    assert_clean(at)
+    assert "Synthetic demo data" in texts(at)
+    assert "Research use only" in texts(at) or "research use only" in texts(at)
+
+
+def test_patient_upload_p06_er_positive_is_at_risk():
+    at = open_page("pages/patient.py")
+    at.file_uploader(key="patient_upload").set_value(("demo.csv", DEMO_EXPORT, "text/csv")).run()
+    at.selectbox(key="patient_sample").set_value("P06").run()
+    at.radio(key="patient_er").set_value("positive").run()
+    assert_clean(at)
+    body = texts(at)
+    assert "At risk of primary resistance to T-DM1" in body
+    expected = next(c for c in call_export(read_export(DEMO_EXPORT, "demo.csv")) if c.sample == "P06")
+    assert f"HER2/EFTUD2 ratio {expected.her2.ratio:.2f} < cut-off 1.25" in body
+    pik = frame(at, "hotspot")
+    assert pik.loc[pik.hotspot == "E545K", "call"].iloc[0] == "positive"
+
+
+def test_patient_p09_is_not_flagged_and_unknown_receptors_are_incomplete():
+    at = open_page("pages/patient.py")
+    at.radio(key="patient_mode").set_value("Use the built-in demo export").run()
+    at.selectbox(key="patient_sample").set_value("P09").run()
+    assert "Incomplete" in texts(at)
+    at.radio(key="patient_er").set_value("positive").run()
+    assert "Not flagged" in texts(at) and "HER2 is amplified" in texts(at)
+
+
+def test_manual_entry_gives_a_flag():
+    at = open_page("pages/patient.py")
+    at.radio(key="patient_mode").set_value("Enter the numbers").run()
+    at.number_input(key="patient_ratio").set_value(1.1).run()
+    at.radio(key="patient_pr").set_value("positive").run()
+    assert_clean(at)
+    assert "At risk of primary resistance to T-DM1" in texts(at)
+
+
+def _xlsx_bytes() -> bytes:
+    buf = io.BytesIO()
+    pd.DataFrame({"a": [1]}).to_excel(buf, index=False)
+    return buf.getvalue()
+
+
+BAD_EXPORTS = {
+    "empty": (b"", "empty"),
+    "not ddpcr": (b"name,age\nann,3\n", "does not look like a ddPCR export"),
+    "truncated": (DEMO_EXPORT[:5000], "truncated"),
+    "binary": (bytes(range(256)) * 10, "binary"),
+    "excel renamed": (_xlsx_bytes(), "Excel workbook"),
+    "unknown targets": (DEMO_EXPORT.replace(b'"HER2"', b'"KRAS"').replace(b'"EFTUD2"', b'"RPP30"'), "cannot be mapped"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_EXPORTS))
+def test_bad_exports_show_one_clear_error_and_no_exception(case):
+    data, words = BAD_EXPORTS[case]
+    at = open_page("pages/patient.py")
+    at.file_uploader(key="patient_upload").set_value(("bad.csv", data, "text/csv")).run()
+    assert_clean(at)
+    assert len(at.error) == 1
+    assert words in at.error[0].value and "'bad.csv'" in at.error[0].value
+
+
+def test_cohort_shows_table4_from_the_core():
+    at = open_page("pages/cohort.py")
+    assert_clean(at)
+    t4 = frame(at, "p_value")
+    hr = t4[t4.characteristic == "Hormone receptor status"]
+    assert list(hr["n"]) == [17, 17] and list(hr["resistant"]) == [6, 3]
+    assert round(hr["p_value"].iloc[0], 3) == 0.438
+
+
+def test_cohort_filter_changes_the_tables():
+    at = open_page("pages/cohort.py")
+    at.multiselect(key="cohort_filter_hr_group").set_value(["ER and/or PR positive"]).run()
+    assert_clean(at)
+    assert "17 of 34 patients shown" in texts(at)
+
+
+def _upload_cohort(at: AppTest, table: tuple, exports: list) -> AppTest:
+    at.radio(key="cohort_choice").set_value("Upload a patient table and ddPCR exports").run()
+    at.file_uploader(key="cohort_table").set_value(table).run()
+    at.file_uploader(key="cohort_exports").set_value(exports).run()
+    at.button(key="cohort_load").click().run()
+    return at
+
+
+def test_cohort_upload_of_a_good_table_and_export():
+    at = open_page("pages/cohort.py")
+    df = pd.read_csv(io.BytesIO(DEMO_PATIENTS), dtype=str, keep_default_na=False).iloc[:20]
+    _upload_cohort(at, ("mine.csv", df.to_csv(index=False).encode(), "text/csv"), [("plate.csv", DEMO_EXPORT, "text/csv")])
+    assert_clean(at)
+    body = texts(at)
+    assert "20 of 20 patients shown" in body and "Synthetic demo data" not in body
+    assert "uploaded cohort" in "\n".join(m.value for m in at.sidebar.markdown)
+
+
+def test_cohort_bad_upload_lists_every_error_and_keeps_the_data():
+    at = open_page("pages/cohort.py")
+    df = pd.read_csv(io.BytesIO(DEMO_PATIENTS), dtype=str, keep_default_na=False)
+    df.loc[0, "stage"] = "stage 9"
+    df.loc[3, "tdm1_start_date"] = "2016-02-30"
+    _upload_cohort(at, ("bad.csv", df.to_csv(index=False).encode(), "text/csv"), [])
+    assert_clean(at)
+    err = "\n".join(e.value for e in at.error)
+    assert "2 problem(s)" in err and "row 2, column 'stage'" in err and "row 5, column 'tdm1_start_date'" in err
+    assert "34 of 34 patients shown" in texts(at)  # the demo is still in use
+
+
+def test_survival_medians_and_method():
+    at = open_page("pages/survival.py")
+    assert_clean(at)
+    med = frame(at, "median_days").set_index("group")
+    assert med.loc["at risk", "median_days"] == pytest.approx(56.6) and med.loc["at risk", "ci_low"] == 36
+    assert math.isnan(med.loc["at risk", "ci_high"])
+    assert "log-log" in texts(at)
+    at.selectbox(key="survival_group").set_value("hr_group").run()
+    assert_clean(at)
+    assert set(frame(at, "median_days")["group"]) == {"ER and/or PR positive", "ER and PR negative"}
+
+
+def test_bad_risk_times_show_an_error():
+    at = open_page("pages/survival.py")
+    at.text_input(key="survival_times").set_value("0, ninety").run()
+    assert_clean(at)
+    assert "is not a list of numbers" in at.error[0].value
+
+
+def test_every_setting_changes_what_pages_show():
+    at = open_page("pages/settings.py")
+    at.number_input(key="set_her2").set_value(1.2)
+    at.number_input(key="set_pik").set_value(1.5)
+    at.number_input(key="set_ref").set_value(150.0)
+    at.number_input(key="set_drops").set_value(12000)
+    at.number_input(key="set_vol").set_value(0.86)
+    at.selectbox(key="set_ci").set_value("log")
+    at.button[0].click().run()  # the form's Apply button
+    assert_clean(at)
+    assert "Settings applied" in "\n".join(s.value for s in at.success)
+    at.switch_page("pages/patient.py").run()
+    at.radio(key="patient_mode").set_value("Use the built-in demo export").run()
+    at.selectbox(key="patient_sample").set_value("P14").run()
+    body = texts(at)
+    assert "ratio cut-off 1.2 " in body and "KM CI method log" in body and "droplet volume 0.86 nL" in body
+    assert "HER2/EFTUD2 ratio 1.2" in body and ">= cut-off 1.2" in body  # patient 14 (1.23) now amplified
+
+
+def test_ci_method_setting_reaches_the_survival_page():
+    at = open_page("pages/settings.py")
+    at.selectbox(key="set_ci").set_value("log")
+    at.button[0].click().run()
+    at.switch_page("pages/survival.py").run()
+    assert_clean(at)
+    assert frame(at, "median_days").set_index("group").loc["at risk", "ci_low"] == 52  # R survfit(conf.type="log")
+    assert "as R survfit(conf.type='log')" in texts(at)
+
+
+def test_confidence_level_setting_reaches_the_patient_result():
+    at = open_page("pages/settings.py")
+    at.selectbox(key="set_level").set_value(0.9)
+    at.button[0].click().run()
+    at.switch_page("pages/patient.py").run()
+    at.radio(key="patient_mode").set_value("Use the built-in demo export").run()
+    assert_clean(at)
+    assert "(90% CI" in texts(at) and "90% CIs" in texts(at)
+
+
+def test_target_alias_editor_maps_numeric_qx_manager_targets():
+    from builders import QXM_HEADER_A, qxm, qxm_row
+
+    rows = [qxm_row(QXM_HEADER_A, "A01", "S1", "1", "FAM", "Unknown", 1300, 18000),
+            qxm_row(QXM_HEADER_A, "A01", "S1", "2", "HEX", "Reference", 900, 18000)]
+    data = qxm(rows)
+    at = open_page("pages/patient.py")
+    at.file_uploader(key="patient_upload").set_value(("qx.csv", data, "text/csv")).run()
+    assert "cannot be mapped" in at.error[0].value and "'1'" in at.error[0].value
+    at.switch_page("pages/settings.py").run()
+    at.session_state["set_aliases"] = {"edited_rows": {}, "deleted_rows": [],
+                                       "added_rows": [{"target name": "1", "assay": "HER2"}, {"target name": "2", "assay": "EFTUD2"}]}
+    at.button[0].click().run()
+    assert_clean(at)
+    assert at.session_state["settings"].target_aliases == (("1", "HER2"), ("2", "EFTUD2"))
+    at.switch_page("pages/patient.py").run()
+    at.file_uploader(key="patient_upload").set_value(("qx.csv", data, "text/csv")).run()
+    assert_clean(at)
+    assert not at.error
+    assert "HER2/EFTUD2 ratio" in texts(at)
