@@ -4,6 +4,7 @@ import streamlit as st
 from pages._common import SOURCE_KEY, page_header, current_cohort, downloads, settings, show_error, stamp
 from tdm1core import InputError
 from tdm1core.cohort import CATEGORICAL_DERIVED
+from tdm1core.report import Provenance, cohort_report
 from tdm1core.stats import FISHER_METHOD, analyse_cohort
 
 page_header("Cohort")
@@ -92,4 +93,6 @@ with t5:
     st.markdown("**Other HER2 ratio cut-offs** (flag = ratio below the cut-off and ER/PR positive)")
     st.dataframe(stats.thresholds, hide_index=True, key="cohort_thresholds")
     downloads(stats.thresholds, "flag_cutoff_table", "cohort_thr_dl", s, note)
+st.download_button("PDF summary of this cohort", lambda: cohort_report(view, stats, Provenance(cohort.source, cohort.sha256), filters),
+                   "tdm1_cohort_report.pdf", "application/pdf", key="cohort_pdf", type="primary")
 stamp(s)

@@ -8,6 +8,7 @@ from tdm1core import InputError, ManualEntry, PatientResult, call_manual
 from tdm1core.demo import demo_export_path
 from tdm1core.export import to_csv_bytes, to_json_bytes
 from tdm1core.figures import km_figure, ratio_figure
+from tdm1core.report import Provenance, patient_report
 from tdm1core.risk import EVIDENCE, LIMITS
 from tdm1core.stats import km_by
 
@@ -18,6 +19,7 @@ mode = st.radio("Input", ["Upload a ddPCR export", "Use the built-in demo export
                 key="patient_mode")
 calls = None
 source_name = None
+provenance = Provenance("manual entry", None)
 try:
     if mode == "Enter the numbers":
         c1, c2, c3 = st.columns(3)
@@ -49,6 +51,7 @@ try:
             chosen = st.selectbox("Sample", samples, key="patient_sample") if len(samples) > 1 else samples[0]
             calls = next(c for c in sample_calls if c.sample == chosen)
             source_name = f"{name} ({export.format}, SHA-256 {export.sha256[:12]}…)"
+            provenance = Provenance(name, export.sha256, export.format)
 except InputError as exc:
     show_error(exc)
 
@@ -98,9 +101,11 @@ st.plotly_chart(km_figure(km, highlight=flag.status if flag.status != "incomplet
                 key="patient_km")
 
 st.subheader("Download")
-d1, d2, d3 = st.columns([1, 1, 4])
+d1, d2, d3, _ = st.columns([1, 1, 1, 3])
 d1.download_button("Calls (CSV)", to_csv_bytes(result.summary_table(), s), "tdm1_ctdna_result.csv", "text/csv", key="patient_csv")
 d2.download_button("Calls (JSON)", to_json_bytes(result.to_dict() | {"input": source_name}), "tdm1_ctdna_result.json",
                    "application/json", key="patient_json")
+d3.download_button("PDF report", lambda: patient_report(result, provenance, cohort.ratio_points()), "tdm1_ctdna_report.pdf",
+                   "application/pdf", key="patient_pdf", type="primary")
 st.caption(f"Input: {source_name}")
 stamp(s)

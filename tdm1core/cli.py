@@ -331,7 +331,59 @@ def _register_research(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_km)
 
 
-_EXTENSIONS: list = [_register_research]
+def cmd_report(args: argparse.Namespace) -> int:
+    from .calls import call_export
+    from .report import Provenance, cohort_report, patient_report
+    from .risk import PatientResult
+    from .stats import analyse_cohort
+
+    settings = _settings(args)
+    if args.kind == "patient":
+        from .ddpcr import read_export
+
+        if not args.source:
+            raise InputError("give the ddPCR export: report patient EXPORT.csv --sample ID ...")
+        export = read_export(args.source, settings=settings)
+        calls = call_export(export, settings)
+        chosen = [c for c in calls if c.sample == args.sample] if args.sample else calls[:1] if len(calls) == 1 else []
+        if not chosen:
+            raise InputError(f"name the sample with --sample; the export holds {', '.join(c.sample for c in calls)}.",
+                             source=export.name, column="Sample")
+        result = PatientResult.from_calls(chosen[0], args.er, args.pr, args.patient_id, args.collection_date)
+        cohort, _ = _demo_cohort(settings)
+        pdf = patient_report(result, Provenance(export.name, export.sha256, export.format), cohort.ratio_points(),
+                             pagesize=args.pagesize)
+    else:
+        args.patients, args.ddpcr = args.source, args.ddpcr
+        cohort, exports = _load_cohort(args, settings)
+        calls = [c for e in exports for c in call_export(e, settings)]
+        stats = analyse_cohort(cohort, settings, calls=calls)
+        pdf = cohort_report(cohort, stats, Provenance(cohort.source, cohort.sha256,
+                                                      ", ".join(f"{e.name} (SHA-256 {e.sha256})" for e in exports)),
+                            pagesize=args.pagesize)
+    Path(args.output).write_bytes(pdf)
+    print(args.output)
+    return 0
+
+
+def _register_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="PDF reports: 'report patient EXPORT.csv ...' or 'report cohort PATIENTS.csv|--demo ...'")
+    p.add_argument("kind", choices=["patient", "cohort"])
+    p.add_argument("source", nargs="?", help="patient: the ddPCR export; cohort: the patient table (or --demo)")
+    p.add_argument("--sample")
+    p.add_argument("--er", default="unknown")
+    p.add_argument("--pr", default="unknown")
+    p.add_argument("--patient-id")
+    p.add_argument("--collection-date")
+    p.add_argument("--demo", action="store_true")
+    p.add_argument("--ddpcr", action="append", metavar="EXPORT.csv")
+    p.add_argument("--pagesize", choices=["A4", "letter"], default="A4")
+    p.add_argument("-o", "--output", required=True)
+    _add_settings(p)
+    p.set_defaults(func=cmd_report)
+
+
+_EXTENSIONS: list = [_register_research, _register_report]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,423 @@
+"""PDF reports: a one-page patient report and a cohort report (reportlab layout, matplotlib figures; no browser).
+
+Text is real text in embedded TrueType fonts (DejaVu Sans, shipped with matplotlib); figures are
+300 dpi. Every report carries "research use only, not a diagnostic device", the settings, the
+methods and the provenance of its input (file name and SHA-256).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from . import __version__
+from .settings import Settings
+
+__all__ = ["patient_report", "cohort_report", "Provenance"]
+
+TITLE = "T-DM1 ctDNA resistance flag"
+RUO = "Research use only. Not a diagnostic device. Exploratory evidence (16 patients with ctDNA in one retrospective study)."
+FLAG_COLOURS = {"at risk": ("#D55E00", "#FBE3D6", "⚠"), "not flagged": ("#0072B2", "#DCEBF6", "✓"), "incomplete": ("#595959", "#EDEDED", "?")}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a report's input came from."""
+
+    file_name: str
+    sha256: str | None
+    detail: str = ""
+
+
+def _fonts() -> tuple[str, str]:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if "DejaVuSans" not in pdfmetrics.getRegisteredFontNames():
+        import matplotlib
+
+        base = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "fonts", "ttf")
+        pdfmetrics.registerFont(TTFont("DejaVuSans", os.path.join(base, "DejaVuSans.ttf")))
+        pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", os.path.join(base, "DejaVuSans-Bold.ttf")))
+        pdfmetrics.registerFont(TTFont("DejaVuSans-Oblique", os.path.join(base, "DejaVuSans-Oblique.ttf")))
+        from reportlab.lib.fonts import addMapping
+
+        addMapping("DejaVuSans", 0, 0, "DejaVuSans")
+        addMapping("DejaVuSans", 1, 0, "DejaVuSans-Bold")
+        addMapping("DejaVuSans", 0, 1, "DejaVuSans-Oblique")
+        addMapping("DejaVuSans", 1, 1, "DejaVuSans-Bold")
+    return "DejaVuSans", "DejaVuSans-Bold"
+
+
+def _styles(base: float = 8.5) -> dict[str, Any]:
+    from reportlab.lib.styles import ParagraphStyle
+
+    regular, bold = _fonts()
+    return {
+        "title": ParagraphStyle("title", fontName=bold, fontSize=14, leading=17, spaceAfter=2),
+        "ruo": ParagraphStyle("ruo", fontName=bold, fontSize=8, leading=10, textColor="#B00020"),
+        "h": ParagraphStyle("h", fontName=bold, fontSize=base + 1.5, leading=base + 4, spaceBefore=5, spaceAfter=2),
+        "body": ParagraphStyle("body", fontName=regular, fontSize=base, leading=base + 2.5),
+        "small": ParagraphStyle("small", fontName=regular, fontSize=base - 1.5, leading=base + 0.5),
+        "cell": ParagraphStyle("cell", fontName=regular, fontSize=base - 0.5, leading=base + 1.5),
+        "cellb": ParagraphStyle("cellb", fontName=bold, fontSize=base - 0.5, leading=base + 1.5),
+        "flag": ParagraphStyle("flag", fontName=bold, fontSize=15, leading=19),
+        "mono": ParagraphStyle("mono", fontName=regular, fontSize=base - 1.5, leading=base + 0.5, wordWrap="CJK"),
+    }
+
+
+def _p(text: Any, style: Any) -> Any:
+    from reportlab.platypus import Paragraph
+    from xml.sax.saxutils import escape
+
+    return Paragraph(escape("" if text is None else str(text)), style)
+
+
+def _fmt(x: Any, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return "NA"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _table(rows: list[list[Any]], widths: Sequence[float], st: dict, header: bool = True, repeat: bool = True) -> Any:
+    from reportlab.lib import colors
+    from reportlab.platypus import LongTable, TableStyle
+
+    cells = [[c if not isinstance(c, (str, int, float)) and c is not None else _p(c, st["cellb"] if header and i == 0 else st["cell"])
+              for c in row] for i, row in enumerate(rows)]
+    t = LongTable(cells, colWidths=widths, repeatRows=1 if header and repeat else 0)
+    style = [("FONTNAME", (0, 0), (-1, -1), "DejaVuSans"),
+             ("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#9aa5b1")), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+             ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)]
+    if header:
+        style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef4")))
+    t.setStyle(TableStyle(style))
+    return t
+
+
+def _footer(settings: Settings, label: str):
+    def draw(canvas: Any, doc: Any) -> None:
+        regular, _ = _fonts()
+        canvas.saveState()
+        canvas.setFont(regular, 6.5)
+        canvas.setFillColorRGB(0.35, 0.35, 0.35)
+        canvas.drawString(doc.leftMargin, 12, f"{label} · tdm1core {__version__} · Research use only; not a diagnostic device.")
+        canvas.drawRightString(doc.pagesize[0] - doc.rightMargin, 12, f"page {doc.page}")
+        canvas.restoreState()
+
+    return draw
+
+
+def _figure_png(fig: Any, width_in: float, height_in: float) -> Any:
+    from reportlab.lib.units import inch
+    from reportlab.platypus import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=300, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    buf.seek(0)
+    img = Image(buf, width=width_in * inch, height=height_in * inch, kind="proportional")
+    return img
+
+
+def _ratio_plot(ratio: float | None, ci: Any, cutoff: float, cohort_points: Any) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3.4, 1.7))
+    labels = []
+    y = 0
+    if cohort_points is not None and len(cohort_points):
+        for name, colour, marker in (("no primary resistance", "#0072B2", "o"), ("primary resistance", "#D55E00", "x")):
+            sub = cohort_points[cohort_points["group"] == name]
+            if len(sub):
+                ax.scatter(sub["ratio"], [y] * len(sub), color=colour, marker=marker, s=18,
+                           facecolors="none" if marker == "o" else colour, linewidths=1)
+                labels.append(f"cohort: {name}")
+                y += 1
+    if ratio is not None and not math.isnan(ratio):
+        if ci is not None:
+            ax.errorbar([ratio], [y], xerr=[[ratio - ci.low], [ci.high - ratio]], fmt="D", color="black", capsize=3, ms=5)
+        else:
+            ax.plot([ratio], [y], "D", color="black", ms=5)
+        labels.append("this sample")
+    ax.axvline(cutoff, color="#555555", ls="--", lw=1)
+    ax.text(cutoff, len(labels) - 0.45, f" cut-off {cutoff:g}", fontsize=6.5, color="#333333", va="bottom")
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(labels, fontsize=6.5)
+    ax.set_ylim(-0.6, len(labels) - 0.1)
+    ax.set_xlabel("HER2/EFTUD2 ratio (log scale)", fontsize=7)
+    ax.tick_params(axis="x", labelsize=6.5)
+    from matplotlib.ticker import FuncFormatter
+
+    values = [v for v in ([ratio] if ratio is not None else []) + ([ci.low, ci.high] if ci is not None else [])
+              + (list(cohort_points["ratio"]) if cohort_points is not None else []) + [cutoff] if v and v > 0]
+    lo, hi = min(values) / 1.2, max(values) * 1.2
+    ax.set_xlim(lo, hi)
+    ax.set_xticks([t for t in (0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 12, 20) if lo <= t <= hi])
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def _km_plot(km: Any, highlight: str | None, width: float = 6.8, height: float = 3.6) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .figures import GROUP_COLOURS, PALETTE, _nice_step
+
+    max_t = max((float(g.table["time"].max()) for g in km.groups if len(g.table)), default=1.0)
+    step = _nice_step(max_t)
+    ticks = [i * step for i in range(int(max_t // step) + 2)]
+    fig = plt.figure(figsize=(width, height))
+    n = len(km.groups)
+    ax = fig.add_axes([0.1, 0.1 + 0.07 * n + 0.08, 0.86, 0.8 - 0.07 * n - 0.08])
+    ax_r = fig.add_axes([0.1, 0.04, 0.86, 0.07 * n], sharex=ax)
+    for i, g in enumerate(km.groups):
+        colour = GROUP_COLOURS.get(g.group, PALETTE[i % len(PALETTE)])
+        t = g.table
+        xs = [0.0] + list(t["time"])
+        ys = [1.0] + list(t["survival"])
+        lw = 2.6 if highlight == g.group else 1.6
+        ax.step(xs, ys, where="post", color=colour, lw=lw,
+                label=f"{g.group} (n={g.n}; median {g.median.format(1)})" + ("  ◀ this patient" if highlight == g.group else ""))
+        lo = [1.0] + list(t["lower"])
+        hi = [1.0] + list(t["upper"])
+        ax.fill_between(xs, lo, hi, step="post", color=colour, alpha=0.12, lw=0)
+        cens = t[t["n_censor"] > 0]
+        ax.plot(cens["time"], cens["survival"], "|", color=colour, ms=8, mew=1.5)
+        if g.median.reached:
+            ax.plot([0, g.median.value, g.median.value], [0.5, 0.5, 0], ls=":", color=colour, lw=0.8)
+        for tt, nr in zip(ticks, g.n_at_risk(ticks)):
+            ax_r.text(tt, n - 1 - i, str(nr), ha="center", va="center", fontsize=7, color=colour)
+    ax.set_ylim(0, 1.04)
+    ax.set_xlim(0, ticks[-1])
+    ax.set_ylabel("Progression-free", fontsize=8)
+    ax.set_xticks(ticks)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7, loc="upper right", frameon=False)
+    if km.logrank is not None:
+        p = km.logrank.p
+        ax.text(0.99, 0.62, f"log-rank p = {p:.4f}" if p >= 1e-4 else "log-rank p < 0.0001", transform=ax.transAxes,
+                ha="right", fontsize=7.5)
+    ax.set_xlabel("Days from T-DM1 start", fontsize=8)
+    ax_r.set_ylim(-0.6, n - 0.4)
+    ax_r.set_yticks(range(n))
+    ax_r.set_yticklabels([g.group for g in reversed(km.groups)], fontsize=6.5)
+    ax_r.tick_params(axis="x", labelbottom=False, length=0)
+    ax_r.tick_params(axis="y", length=0, pad=10)
+    for s in ("top", "right", "bottom", "left"):
+        ax_r.spines[s].set_visible(False)
+    ax_r.set_title("Numbers at risk", fontsize=7, loc="left", pad=2)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig
+
+
+def _result_box(flag: Any, st: dict, width: float) -> Any:
+    from reportlab.lib import colors
+    from reportlab.platypus import Table, TableStyle
+
+    border, fill, icon = FLAG_COLOURS[flag.status]
+    rows = [[_p(f"{icon}  {flag.headline}", st["flag"])]] + [[_p("• " + r, st["body"])] for r in flag.reasons]
+    t = Table(rows, colWidths=[width])
+    t.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), "DejaVuSans"), ("BOX", (0, 0), (-1, -1), 2, colors.HexColor(border)),
+                           ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(fill)),
+                           ("LEFTPADDING", (0, 0), (-1, -1), 8), ("TOPPADDING", (0, 0), (-1, 0), 6),
+                           ("BOTTOMPADDING", (0, -1), (-1, -1), 6)]))
+    return t
+
+
+def patient_report(result: Any, provenance: Provenance, cohort_points: Any = None, now: dt.datetime | None = None,
+                   pagesize: str = "A4") -> bytes:
+    """One-page patient report (a second page only for an appendix of QC warnings)."""
+    from reportlab.lib.pagesizes import A4, letter
+    from reportlab.lib.units import mm
+    from reportlab.platypus import KeepInFrame, PageBreak, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    from .calls import POSITIVE
+    from .poisson import CONC_CI_METHOD
+
+    st = _styles()  # registers the fonts
+    size = A4 if pagesize.upper() == "A4" else letter
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(buf, pagesize=size, leftMargin=14 * mm, rightMargin=14 * mm, topMargin=11 * mm, bottomMargin=12 * mm,
+                            initialFontName="DejaVuSans", title=f"{TITLE}: patient report", author=f"tdm1core {__version__}", subject="Research use only")
+    width = doc.width
+    now = now or dt.datetime.now()
+    calls, flag, s = result.calls, result.flag, result.calls.settings
+    h = calls.her2
+    story: list[Any] = [_p(f"{TITLE}: patient report", st["title"]), _p(RUO, st["ruo"]), Spacer(1, 3)]
+    ident = [["Patient ID (pseudonymous)", result.patient_id or "not given", "Sample", calls.sample],
+             ["Collection date", result.collection_date or "not given", "Report date", now.strftime("%Y-%m-%d %H:%M")]]
+    story.append(_table(ident, [0.2 * width, 0.3 * width, 0.15 * width, 0.35 * width], st, header=False))
+    story.append(Spacer(1, 5))
+    story.append(_result_box(flag, st, width))
+    story.append(_p("Results", st["h"]))
+    ci = f"{h.ci.low:.2f}–{h.ci.high:.2f}" if h.ci else "not available (no droplet counts)"
+    call = h.call + (" — borderline: the CI crosses the cut-off" if h.borderline else "")
+    rows = [["Marker", "Value", f"{s.confidence_level:.0%} CI", "Cut-off", "Call"],
+            ["HER2/EFTUD2 ratio", _fmt(h.ratio, 2), ci, f"≥ {h.cutoff:g} amplified", call],
+            ["EFTUD2 reference, copies/20 µL", _fmt(h.reference_copies, 0), "", f"> {s.reference_min_copies:g}", ""]]
+    for hs in calls.pik3ca.hotspots:
+        af = "NA" if hs.allele_fraction is None else f"AF {100 * hs.allele_fraction:.2f}%"
+        rows.append([f"PIK3CA {hs.hotspot}: mutant / wild-type copies", f"{_fmt(hs.mutant_copies, 1)} / {_fmt(hs.wildtype_copies, 0)} ({af})",
+                     "" if hs.mutant_ci is None else f"{hs.mutant_ci.low:.1f}–{hs.mutant_ci.high:.1f}",
+                     f"≥ {s.pik3ca_mutant_cutoff_copies:g} copies", hs.call.upper() if hs.call == POSITIVE else hs.call])
+    rows.append(["ER / PR (as entered)", f"ER {result.er}, PR {result.pr}", "", "positive: ≥ 10% of cells", ""])
+    results = _table(rows, [0.3 * width, 0.22 * width, 0.13 * width, 0.15 * width, 0.2 * width], st)
+    fig = _figure_png(_ratio_plot(h.ratio, h.ci, h.cutoff, cohort_points), 3.0, 1.55)
+    story.append(results)
+    story.append(Spacer(1, 4))
+    qc_rows = [["Assay", "Wells", "Droplets", "Copies/20 µL", "QC"]]
+    for q in calls.qc:
+        qc_rows.append([q.assay, q.wells, _fmt(q.accepted_droplets), _fmt(q.copies_per_20ul, 1), "ok" if q.ok else "check"])
+    qc = _table(qc_rows, [0.13 * width, 0.08 * width, 0.13 * width, 0.12 * width, 0.07 * width], st)
+    side = Table([[KeepInFrame(0.54 * width, 80 * mm, [_p("Quality control", st["h"]), qc], mode="shrink"),
+                   [_p("HER2 ratio against the cut-off", st["h"]), fig]]],
+                 colWidths=[0.56 * width, 0.44 * width])
+    side.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), "DejaVuSans"), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                              ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    story.append(side)
+    n_warn = len(calls.warnings)
+    if n_warn:
+        story.append(_p(f"QC warnings: {n_warn} (listed in the appendix on page 2).", st["body"]))
+    story.append(_p("Interpretation and limits", st["h"]))
+    story.append(_p(flag.evidence, st["body"]))
+    story.append(_p("What the flag means: the pre-treatment ctDNA and receptor profile matches the profile of the patients "
+                    "who had progressive disease at the first evaluation on T-DM1 in the study; 'not flagged' does not mean "
+                    "T-DM1 will work. " + flag.limits, st["body"]))
+    story.append(_p("Methods", st["h"]))
+    story.append(_p(
+        f"Droplet digital PCR (Bio-Rad QX100/QX200). Concentration = −ln(negative/accepted droplets) / droplet volume "
+        f"({s.droplet_volume_nl:g} nL; older QuantaSoft {s.legacy_droplet_volume_nl:g} nL); copies per 20 µL well = 20 × copies/µL. "
+        f"HER2 amplified when HER2/EFTUD2 ≥ {s.her2_ratio_cutoff:g}; PIK3CA positive when ≥ {s.pik3ca_mutant_cutoff_copies:g} mutant "
+        f"copies; evaluable when EFTUD2 > {s.reference_min_copies:g} copies and ≥ {s.min_accepted_droplets:,} droplets per well. "
+        f"Concentration CI: {CONC_CI_METHOD}. Ratio CI: {h.ci.method if h.ci else 'none (numbers typed in)'}.", st["small"]))
+    story.append(_p("Provenance", st["h"]))
+    story.append(_p(f"Software tdm1core {__version__}. Input: {provenance.file_name}"
+                    + (f" ({provenance.detail})" if provenance.detail else ""), st["small"]))
+    story.append(_p(f"SHA-256: {provenance.sha256 or 'not applicable (manual entry)'}", st["mono"]))
+    story.append(_p(f"Settings: {s.describe()}", st["small"]))
+    story.append(Spacer(1, 6))
+    sign = [["Reviewed by (name, role)", "", "Signature", "", "Date", ""]]
+    t = Table(sign, colWidths=[0.2 * width, 0.3 * width, 0.11 * width, 0.2 * width, 0.07 * width, 0.12 * width], rowHeights=[16])
+    from reportlab.lib import colors
+
+    t.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), "DejaVuSans"), ("FONTSIZE", (0, 0), (-1, -1), 7.5),
+                           ("LINEBELOW", (1, 0), (1, 0), 0.5, colors.black), ("LINEBELOW", (3, 0), (3, 0), 0.5, colors.black),
+                           ("LINEBELOW", (5, 0), (5, 0), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "BOTTOM")]))
+    story.append(t)
+    flow: list[Any] = [KeepInFrame(doc.width, doc.height - 4, story, mode="shrink")]
+    if n_warn:
+        flow += [PageBreak(), _p("Appendix: QC warnings", st["h"])] + [_p("• " + w, st["small"]) for w in calls.warnings]
+    doc.build(flow, onFirstPage=_footer(s, "patient report"), onLaterPages=_footer(s, "patient report"))
+    return buf.getvalue()
+
+
+_T3_HEADERS = {"sample": "Sample", "her2_ratio": "HER2 ratio", "her2_call": "HER2", "pik3ca": "PIK3CA",
+               "primary_resistance": "Resistant", "flag": "Flag"}
+
+
+def cohort_report(cohort: Any, stats: Any, provenance: Provenance, filters: dict | None = None, now: dt.datetime | None = None,
+                  pagesize: str = "A4") -> bytes:
+    """Cohort report: title page, Tables 1-4, the flag's performance, KM figure with numbers at risk, provenance."""
+    from reportlab.lib.pagesizes import A4, letter
+    from reportlab.lib.units import mm
+    from reportlab.platypus import KeepTogether, PageBreak, SimpleDocTemplate, Spacer
+
+    from .stats.survival import CI_METHOD_LABELS
+
+    st = _styles(9)
+    size = A4 if pagesize.upper() == "A4" else letter
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(buf, pagesize=size, leftMargin=16 * mm, rightMargin=16 * mm, topMargin=14 * mm, bottomMargin=14 * mm,
+                            initialFontName="DejaVuSans", title=f"{TITLE}: cohort report", author=f"tdm1core {__version__}", subject="Research use only")
+    w = doc.width
+    s = stats.settings
+    now = now or dt.datetime.now()
+    synthetic = "synthetic" in cohort.source.lower()
+    story: list[Any] = [_p(f"{TITLE}: cohort report", st["title"]), _p(RUO, st["ruo"]), Spacer(1, 6)]
+    info = [["Data source", cohort.source + (" — SYNTHETIC demo data, not patient data" if synthetic else "")],
+            ["Patients", f"{cohort.n} ({cohort.n_ctdna} with ctDNA)"],
+            ["Filters", ", ".join(f"{k} in {list(v)}" for k, v in (filters or {}).items() if v) or "none"],
+            ["Report date", now.strftime("%Y-%m-%d %H:%M")]]
+    story.append(_table(info, [0.22 * w, 0.78 * w], st, header=False))
+    for note in cohort.notes:
+        story.append(_p("Note: " + note, st["small"]))
+    story.append(_p("Provenance", st["h"]))
+    story.append(_p(f"Software tdm1core {__version__}. Input: {provenance.file_name}"
+                    + (f" ({provenance.detail})" if provenance.detail else ""), st["small"]))
+    story.append(_p(f"SHA-256: {provenance.sha256 or 'n/a'}", st["mono"]))
+    story.append(_p(f"Settings: {s.describe()}", st["small"]))
+    story.append(_p("Methods: Fisher's exact test, two-sided (as R fisher.test); Kaplan-Meier with Greenwood variance; median CI "
+                    f"by {CI_METHOD_LABELS[s.km_ci_method]}; unstratified log-rank test (R survdiff, rho = 0); proportions with "
+                    "exact Clopper-Pearson intervals.", st["small"]))
+
+    def frame_rows(df: Any, columns: list[str], headers: list[str], fmt: dict | None = None) -> list[list[Any]]:
+        fmt = fmt or {}
+        out = [headers]
+        for rec in df[columns].itertuples(index=False):
+            out.append([fmt.get(c, lambda v: _fmt(v, 2))(v) for c, v in zip(columns, rec)])
+        return out
+
+    story += [PageBreak(), _p("Table 1. Characteristics", st["h"])]
+    story.append(_table(frame_rows(stats.table1, ["characteristic", "group", "value"], ["Characteristic", "", "n (%)"]),
+                        [0.48 * w, 0.34 * w, 0.18 * w], st))
+    story.append(KeepTogether([_p("Table 2. Best response to T-DM1 (RECIST 1.1)", st["h"]),
+                               _table(frame_rows(stats.table2, ["response", "n", "percent"], ["Response", "n", "%"],
+                                                 {"percent": lambda v: _fmt(v, 1)}), [0.5 * w, 0.2 * w, 0.2 * w], st)]))
+    t3cols = [c for c in stats.table3.columns if c not in ("patient_id",)]
+    if len(stats.table3):
+        story += [_p("Table 3. ctDNA per patient (copies per 20 µL well)", st["h"]),
+                  _table(frame_rows(stats.table3, t3cols, [_T3_HEADERS.get(c, c) for c in t3cols],
+                                    {c: (lambda v: _fmt(v, 2)) if c == "her2_ratio" else (lambda v: _fmt(v, 1)) for c in t3cols}),
+                         [w / len(t3cols)] * len(t3cols), _styles(6.5))]
+    story += [_p("Table 4. Primary resistance by characteristic (Fisher's exact test, two-sided)", st["h"]),
+              _table(frame_rows(stats.table4, ["characteristic", "group", "n", "resistant", "percent", "p_value"],
+                                ["Characteristic", "Group", "n", "Resistant", "%", "p"],
+                                {"p_value": lambda v: "" if v is None or v != v else f"{v:.3f}", "percent": lambda v: _fmt(v, 1)}),
+                     [0.3 * w, 0.28 * w, 0.08 * w, 0.12 * w, 0.1 * w, 0.12 * w], st)]
+    p = stats.performance
+    perf = [_p("The flag's performance against primary resistance", st["h"]),
+            _table([["", "Primary resistance", "No primary resistance"], ["Flag: at risk", p.tp, p.fp], ["Flag: not flagged", p.fn, p.tn]],
+                   [0.3 * w, 0.3 * w, 0.3 * w], st),
+            Spacer(1, 3)]
+    for name, key in (("Sensitivity", "sensitivity"), ("Specificity", "specificity"), ("PPV", "ppv"), ("NPV", "npv")):
+        perf.append(_p(f"{name}: {getattr(p, key).format()}", st["body"]))
+    perf.append(_p(p.caveat + f" {p.excluded} patient(s) with ctDNA but an incomplete flag were excluded.", st["small"]))
+    story.append(KeepTogether(perf))
+    th = stats.thresholds
+    story += [_p("Other HER2 ratio cut-offs", st["h"]),
+              _table(frame_rows(th, ["her2_cutoff", "flagged", "sensitivity", "specificity", "ppv", "npv"],
+                                ["HER2 cut-off", "Flagged", "Sensitivity", "Specificity", "PPV", "NPV"],
+                                {"her2_cutoff": lambda v: f"{v:g}", "flagged": str}),
+                     [0.1 * w, 0.08 * w, 0.205 * w, 0.205 * w, 0.205 * w, 0.205 * w], _styles(7.5))]
+    km = stats.km
+    story += [PageBreak(), _p(f"Kaplan-Meier time to progression by {stats.km_group}", st["h"]),
+              _figure_png(_km_plot(km, None), 6.9, 3.9)]
+    med = [["Group", "n", "Events", "Median, days", f"{km.level:.0%} CI"]]
+    for g in km.groups:
+        med.append([g.group, g.n, g.events, _fmt(g.median.value, 1), g.median.ci.format(1)])
+    story.append(_table(med, [0.35 * w, 0.1 * w, 0.12 * w, 0.18 * w, 0.25 * w], st))
+    story.append(_p(f"Median CI: {CI_METHOD_LABELS[km.ci_method]}. NA = not reached.", st["small"]))
+    if km.logrank is not None:
+        lr = km.logrank
+        story.append(_p(f"{lr.test_name}: chi-square {lr.chi2:.3f}, df {lr.df}, p = {lr.p:.4f}.", st["body"]))
+    doc.build(story, onFirstPage=_footer(s, "cohort report"), onLaterPages=_footer(s, "cohort report"))
+    return buf.getvalue()

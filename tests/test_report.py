@@ -1,0 +1,118 @@
+"""PDF reports: the values (computed independently) are in the text, fonts are embedded, layout survives long inputs."""
+import hashlib
+import re
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from pypdf import PdfReader
+
+from tdm1core.calls import call_export
+from tdm1core.cli import _demo_cohort
+from tdm1core.ddpcr import read_export
+from tdm1core.demo import demo_export_path
+from tdm1core.poisson import concentration
+from tdm1core.report import Provenance, cohort_report, patient_report
+from tdm1core.risk import PatientResult
+from tdm1core.settings import Settings
+from tdm1core.stats import analyse_cohort
+
+import io
+
+
+def text_of(pdf: bytes) -> tuple[str, PdfReader]:
+    reader = PdfReader(io.BytesIO(pdf))
+    return "\n".join(p.extract_text() for p in reader.pages), reader
+
+
+def independent_ratio(sample: str) -> float:
+    """HER2/EFTUD2 from the raw counts with the csv module and Bio-Rad's formula (not the parser)."""
+    import csv
+
+    rows = list(csv.DictReader(demo_export_path().open(newline="")))
+    pos = {r["Target"]: (int(r["Positives"]), int(r["AcceptedDroplets"])) for r in rows if r["Sample"] == sample}
+    return concentration(*pos["HER2"], 0.85) / concentration(*pos["EFTUD2"], 0.85)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return _demo_cohort(Settings())
+
+
+def patient_pdf(sample: str, er: str, pid: str = "PID-1") -> bytes:
+    export = read_export(demo_export_path())
+    calls = next(c for c in call_export(export) if c.sample == sample)
+    return patient_report(PatientResult.from_calls(calls, er, "negative", pid, "2017-03-01"),
+                          Provenance(export.name, export.sha256, export.format))
+
+
+@pytest.mark.parametrize("sample,er,headline", [("P06", "positive", "At risk of primary resistance to T-DM1"),
+                                                ("P09", "positive", "Not flagged")])
+def test_patient_report_holds_flag_ratio_settings_and_sha(sample, er, headline):
+    text, reader = text_of(patient_pdf(sample, er))
+    assert len(reader.pages) == 1
+    assert headline in text
+    assert f"{independent_ratio(sample):.2f}" in text
+    sha = hashlib.sha256(demo_export_path().read_bytes()).hexdigest()
+    assert sha in text.replace("\n", "")
+    assert "HER2/EFTUD2 ratio cut-off 1.25" in text and "Research use only" in text
+    assert "Reviewed by" in text
+
+
+def test_fonts_are_embedded(demo):
+    cohort, _ = demo
+    fonts = []
+    readers = [text_of(patient_pdf("P06", "positive"))[1],
+               text_of(cohort_report(cohort, analyse_cohort(cohort), Provenance("demo", None)))[1]]
+    for page in (pg for r in readers for pg in r.pages):
+        for f in page["/Resources"]["/Font"].values():
+            f = f.get_object()
+            desc = f.get("/FontDescriptor") or f["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+            fonts.append("/FontFile2" in desc.get_object())
+    assert fonts and all(fonts)
+
+
+def test_forty_character_patient_id_is_printed_whole_on_one_page():
+    pid = "ABCDEFGHIJ-0123456789-KLMNOPQRST-98765432"
+    assert len(pid) == 41
+    text, reader = text_of(patient_pdf("P06", "positive", pid))
+    assert len(reader.pages) == 1
+    assert pid in text.replace("\n", "")
+
+
+def test_cohort_report_holds_fisher_p_values_and_km_medians(demo):
+    cohort, exports = demo
+    calls = [c for e in exports for c in call_export(e)]
+    text, reader = text_of(cohort_report(cohort, analyse_cohort(cohort, calls=calls), Provenance("demo", "f" * 64)))
+    for p in ("0.438", "0.245", "0.050", "0.462", "1.000"):
+        assert p in text
+    assert "56.6" in text and "36.0–NA" in text and "318.0" in text and "187.0–NA" in text
+    assert "log-log" in text and "SYNTHETIC" in text and "f" * 64 in text.replace("\n", "")
+    assert len(reader.pages) >= 4
+
+
+def test_two_hundred_row_cohort_report_repeats_headers(demo):
+    cohort, _ = demo
+    rng = np.random.default_rng(0)
+    big = replace(cohort, patients=cohort.patients.iloc[rng.integers(0, 34, 200)].reset_index(drop=True))
+    big.patients["patient_id"] = [f"R{i:03d}" for i in range(200)]
+    text, reader = text_of(cohort_report(big, analyse_cohort(big), Provenance("big", None)))
+    assert "200 (" in text
+    assert text.count("Characteristic") >= 2
+
+
+def test_report_command_line(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out = tmp_path / "p.pdf"
+    p = subprocess.run([sys.executable, "-m", "tdm1core", "report", "patient", str(demo_export_path()), "--sample", "P06",
+                        "--er", "pos", "--pr", "neg", "--patient-id", "X-1", "-o", str(out)], cwd=ROOT, capture_output=True)
+    assert p.returncode == 0, p.stderr
+    assert "At risk of primary resistance" in text_of(out.read_bytes())[0]
+    out2 = tmp_path / "c.pdf"
+    p = subprocess.run([sys.executable, "-m", "tdm1core", "report", "cohort", "--demo", "-o", str(out2)], cwd=ROOT, capture_output=True)
+    assert p.returncode == 0, p.stderr
+    assert "Table 4" in text_of(out2.read_bytes())[0]
