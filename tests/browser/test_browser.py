@@ -61,15 +61,19 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser(server):
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1280, "height": 900})
-        yield pg
-        browser.close()
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser):
+    return browser.new_page(viewport={"width": 1280, "height": 900})
 
 
 def _wait_idle(pg, timeout=30_000):
@@ -123,14 +127,11 @@ def test_patient_upload_p06_er_positive_is_at_risk(server, page, tmp_path):
     page.screenshot(path=str(SHOTS / "patient_p06_at_risk.png"), full_page=True)
 
 
-def test_a_stale_url_named_after_a_page_file_lands_on_the_real_navigation(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1280, "height": 900})
-        pg.goto(f"{server}/cohort")
-        _wait_idle(pg)
-        nav = pg.inner_text("[data-testid='stSidebarNav']")
-        browser.close()
+def test_a_stale_url_named_after_a_page_file_lands_on_the_real_navigation(server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.goto(f"{server}/cohort")
+    _wait_idle(pg)
+    nav = pg.inner_text("[data-testid='stSidebarNav']")
+    context.close()
     assert "Patient result" in nav and "common" not in nav
