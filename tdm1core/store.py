@@ -1,0 +1,539 @@
+"""Storage: uploaded files as received, their wells, patients, stored calls, settings and an audit log.
+
+SQLAlchemy; an embedded SQLite file by default (``TDM1_DB_PATH``, default ``data/tdm1.sqlite``, created on
+first use) or PostgreSQL when ``TDM1_DATABASE_URL`` (or ``--db URL``) names one. The schema is managed by
+Alembic migrations (``tdm1core/migrations``), applied automatically when a store is opened.
+
+* An import is one transaction: a file with any error stores nothing (it is parsed and validated first).
+* The same file (same SHA-256) is stored once; importing it again says so.
+* Patient-table imports can be previewed (new, changed with old → new values, unchanged) and keep the
+  previous values in the audit log when applied.
+* Calls are recomputed from the stored files whenever the settings change; each stored call records the
+  settings it was made with, and the audit log records the change.
+* SQLite runs in WAL mode with a busy timeout and retries; PostgreSQL uses ordinary transactions.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import json
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, TypeVar
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from .errors import InputError
+from .settings import DEFAULT_SETTINGS, Settings
+
+__all__ = ["Store", "ImportResult", "PatientPreview", "PatientChange", "StoreStatus", "database_url", "open_store"]
+
+T = TypeVar("T")
+metadata = sa.MetaData()
+files = sa.Table(
+    "files", metadata,
+    sa.Column("id", sa.Integer, primary_key=True), sa.Column("kind", sa.String(20)), sa.Column("name", sa.String(500)),
+    sa.Column("sha256", sa.String(64)), sa.Column("size", sa.Integer), sa.Column("content", sa.LargeBinary),
+    sa.Column("format", sa.String(100)), sa.Column("uploaded_at", sa.DateTime(timezone=True)),
+    sa.Column("uploaded_by", sa.String(200)), sa.Column("demo", sa.Boolean),
+)
+wells = sa.Table(
+    "wells", metadata,
+    sa.Column("id", sa.Integer, primary_key=True), sa.Column("file_id", sa.Integer), sa.Column("row", sa.Integer),
+    sa.Column("well", sa.String(20)), sa.Column("sample", sa.String(500)), sa.Column("target", sa.String(500)),
+    sa.Column("target_type", sa.String(20)), sa.Column("channel", sa.String(20)), sa.Column("status", sa.String(50)),
+    sa.Column("positives", sa.Integer), sa.Column("negatives", sa.Integer), sa.Column("accepted_droplets", sa.Integer),
+    sa.Column("exported_concentration", sa.Float), sa.Column("exported_state", sa.String(20)),
+    sa.Column("merged", sa.Boolean), sa.Column("merged_members", sa.String(500)), sa.Column("saturated", sa.Boolean),
+    sa.Column("warnings", sa.Text),
+)
+patients = sa.Table(
+    "patients", metadata,
+    sa.Column("id", sa.Integer, primary_key=True), sa.Column("patient_id", sa.String(200)), sa.Column("data", sa.Text),
+    sa.Column("source_file_id", sa.Integer), sa.Column("updated_at", sa.DateTime(timezone=True)), sa.Column("demo", sa.Boolean),
+)
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True), sa.Column("at", sa.DateTime(timezone=True)), sa.Column("who", sa.String(200)),
+    sa.Column("action", sa.String(50)), sa.Column("entity", sa.String(200)), sa.Column("detail", sa.Text),
+)
+calls_t = sa.Table(
+    "calls", metadata,
+    sa.Column("id", sa.Integer, primary_key=True), sa.Column("file_id", sa.Integer), sa.Column("sample", sa.String(500)),
+    sa.Column("her2_ratio", sa.Float), sa.Column("her2_call", sa.String(30)), sa.Column("her2_borderline", sa.Boolean),
+    sa.Column("pik3ca_any_mutant", sa.Boolean), sa.Column("result", sa.Text), sa.Column("settings", sa.Text),
+    sa.Column("computed_at", sa.DateTime(timezone=True)),
+)
+app_settings = sa.Table(
+    "app_settings", metadata,
+    sa.Column("key", sa.String(50), primary_key=True), sa.Column("value", sa.Text), sa.Column("updated_at", sa.DateTime(timezone=True)),
+)
+_WELL_COLS = [c.name for c in wells.columns if c.name not in ("id", "file_id")]
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def database_url(url: str | None = None) -> str:
+    """``url``, else ``TDM1_DATABASE_URL``, else SQLite at ``TDM1_DB_PATH`` (default ``data/tdm1.sqlite``)."""
+    if url:
+        return url
+    if os.environ.get("TDM1_DATABASE_URL"):
+        return os.environ["TDM1_DATABASE_URL"]
+    path = Path(os.environ.get("TDM1_DB_PATH", "data/tdm1.sqlite"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _who(who: str | None) -> str:
+    if who:
+        return who
+    try:
+        return os.environ.get("TDM1_USER") or getpass.getuser()
+    except (KeyError, OSError):  # no user name on some containers
+        return "unknown"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    kind: str
+    name: str
+    sha256: str
+    file_id: int | None
+    duplicate: bool
+    message: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PatientChange:
+    patient_id: str
+    changes: dict[str, tuple[str, str]]  # column -> (old, new)
+
+
+@dataclass(frozen=True)
+class PatientPreview:
+    name: str
+    sha256: str
+    new: tuple[str, ...]
+    changed: tuple[PatientChange, ...]
+    unchanged: int
+
+    def summary(self) -> str:
+        return f"{len(self.new)} new, {len(self.changed)} changed, {self.unchanged} unchanged patient(s)"
+
+    def changes_table(self) -> pd.DataFrame:
+        rows = [{"patient_id": c.patient_id, "column": col, "stored": old, "new": new}
+                for c in self.changed for col, (old, new) in c.changes.items()]
+        return pd.DataFrame(rows, columns=["patient_id", "column", "stored", "new"])
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    url: str
+    files: int
+    wells: int
+    patients: int
+    audit_entries: int
+    calls: int
+    revision: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"database": self.url, "files": self.files, "wells": self.wells, "patients": self.patients,
+                "audit_entries": self.audit_entries, "calls": self.calls, "schema_revision": self.revision}
+
+
+class Store:
+    """The database (see the module docstring)."""
+
+    def __init__(self, url: str | None = None, migrate: bool = True) -> None:
+        self.url = database_url(url)
+        kwargs: dict[str, Any] = {"future": True}
+        if self.url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine = sa.create_engine(self.url, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            @sa.event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.close()
+        if migrate:
+            self.migrate()
+
+    # ------------------------------------------------------------------ schema
+    def _alembic(self, connection: Any) -> Any:
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = connection
+        return cfg
+
+    def migrate(self, revision: str = "head") -> None:
+        """Apply the Alembic migrations up to ``revision`` (an older database upgrades in place)."""
+        from alembic import command
+
+        def run() -> None:
+            with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(451977)"))
+                command.upgrade(self._alembic(conn), revision)
+
+        self._retry(run)
+
+    def revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    # ------------------------------------------------------------------ helpers
+    def _retry(self, fn: Callable[[], T], attempts: int = 60) -> T:
+        for i in range(attempts):
+            try:
+                return fn()
+            except OperationalError as exc:
+                text = str(exc).lower()
+                if ("locked" not in text and "busy" not in text and "deadlock" not in text) or i == attempts - 1:
+                    raise
+                time.sleep(min(0.05 * (1.5 ** i), 1.0) * (0.5 + random.random()))
+        raise RuntimeError("unreachable")  # pragma: no cover
+
+    def _audit(self, conn: Any, who: str | None, action: str, entity: str, detail: Any) -> None:
+        conn.execute(audit_log.insert().values(at=_now(), who=_who(who), action=action, entity=entity,
+                                               detail=json.dumps(detail, default=str, ensure_ascii=False)))
+
+    # ------------------------------------------------------------------ settings
+    def get_settings(self) -> Settings:
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == "current")).scalar()
+        return Settings.from_dict(json.loads(value)) if value else DEFAULT_SETTINGS
+
+    def set_settings(self, settings: Settings, who: str | None = None) -> int:
+        """Store new settings, recompute every stored call with them, and record the change. Returns the calls recomputed."""
+        old = self.get_settings()
+
+        def run() -> int:
+            with self.engine.begin() as conn:
+                value = json.dumps(settings.to_dict(), sort_keys=True)
+                updated = conn.execute(app_settings.update().where(app_settings.c.key == "current")
+                                       .values(value=value, updated_at=_now())).rowcount
+                if not updated:
+                    conn.execute(app_settings.insert().values(key="current", value=value, updated_at=_now()))
+                n = self._recompute_calls(conn, settings)
+                changed = {k: (v, settings.to_dict()[k]) for k, v in old.to_dict().items() if settings.to_dict()[k] != v}
+                self._audit(conn, who, "settings change", "settings", {"changed": changed, "calls_recomputed": n})
+                return n
+
+        return self._retry(run)
+
+    # ------------------------------------------------------------------ ddPCR files
+    def import_ddpcr(self, data: bytes, name: str, who: str | None = None, demo: bool = False) -> ImportResult:
+        """Parse, then store the file, its wells and its calls in one transaction (nothing on error)."""
+        from .calls import call_export
+        from .ddpcr import read_export
+
+        settings = self.get_settings()
+        export = read_export(data, name, settings)  # raises DdpcrFormatError: nothing stored
+        sample_calls = call_export(export, settings)  # raises TargetMapError: nothing stored
+        sha = export.sha256
+
+        def run() -> ImportResult:
+            with self.engine.begin() as conn:
+                existing = conn.execute(sa.select(files.c.id, files.c.name).where(files.c.kind == "ddpcr", files.c.sha256 == sha)).first()
+                if existing:
+                    return ImportResult("ddpcr", name, sha, existing.id, True,
+                                        f"'{name}' is already stored (as '{existing.name}', same SHA-256); nothing was added.")
+                file_id = conn.execute(files.insert().values(
+                    kind="ddpcr", name=name, sha256=sha, size=len(data), content=data, format=export.format,
+                    uploaded_at=_now(), uploaded_by=_who(who), demo=demo)).inserted_primary_key[0]
+                records = export.wells[_WELL_COLS].to_dict("records")
+                for r in records:
+                    r["file_id"] = file_id
+                    if isinstance(r["exported_concentration"], float) and r["exported_concentration"] != r["exported_concentration"]:
+                        r["exported_concentration"] = None
+                    for k in ("merged", "saturated"):
+                        r[k] = bool(r[k])
+                    for k in ("row", "positives", "negatives", "accepted_droplets"):
+                        r[k] = int(r[k])
+                conn.execute(wells.insert(), records)
+                self._insert_calls(conn, file_id, sample_calls, settings)
+                self._audit(conn, who, "import", f"ddpcr file {file_id}",
+                            {"name": name, "sha256": sha, "format": export.format, "wells": len(records),
+                             "samples": [c.sample for c in sample_calls]})
+                return ImportResult("ddpcr", name, sha, file_id, False,
+                                    f"Stored '{name}': {len(records)} well rows, {len(sample_calls)} sample(s).",
+                                    {"wells": len(records), "samples": len(sample_calls)})
+
+        try:
+            return self._retry(run)
+        except IntegrityError:  # another writer stored the same file at the same moment
+            return ImportResult("ddpcr", name, sha, None, True, f"'{name}' is already stored (same SHA-256); nothing was added.")
+
+    def _insert_calls(self, conn: Any, file_id: int, sample_calls: Iterable[Any], settings: Settings) -> int:
+        settings_json = json.dumps(settings.to_dict(), sort_keys=True)
+        rows = [{"file_id": file_id, "sample": c.sample, "her2_ratio": c.her2.ratio, "her2_call": c.her2.call,
+                 "her2_borderline": c.her2.borderline, "pik3ca_any_mutant": c.pik3ca.any_mutant,
+                 "result": json.dumps(_clean(c.to_dict()), ensure_ascii=False), "settings": settings_json,
+                 "computed_at": _now()} for c in sample_calls]
+        if rows:
+            conn.execute(calls_t.insert(), rows)
+        return len(rows)
+
+    def _recompute_calls(self, conn: Any, settings: Settings) -> int:
+        from .calls import call_export
+        from .ddpcr import read_export
+
+        conn.execute(calls_t.delete())
+        n = 0
+        for row in conn.execute(sa.select(files.c.id, files.c.name, files.c.content).where(files.c.kind == "ddpcr")):
+            export = read_export(bytes(row.content), row.name, settings)
+            n += self._insert_calls(conn, row.id, call_export(export, settings), settings)
+        return n
+
+    def exports(self, settings: Settings | None = None) -> list[Any]:
+        """The stored ddPCR files, parsed again (from the bytes as received) with the given settings."""
+        from .ddpcr import read_export
+
+        settings = settings or self.get_settings()
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(files.c.name, files.c.content).where(files.c.kind == "ddpcr").order_by(files.c.id)).all()
+        return [read_export(bytes(r.content), r.name, settings) for r in rows]
+
+    def stored_calls(self) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return pd.read_sql(sa.select(calls_t.c.file_id, calls_t.c.sample, calls_t.c.her2_ratio, calls_t.c.her2_call,
+                                         calls_t.c.her2_borderline, calls_t.c.pik3ca_any_mutant, calls_t.c.settings,
+                                         calls_t.c.computed_at).order_by(calls_t.c.id), conn)
+
+    # ------------------------------------------------------------------ patients
+    def _stored_patients(self, conn: Any) -> dict[str, dict[str, str]]:
+        return {r.patient_id: json.loads(r.data) for r in conn.execute(sa.select(patients.c.patient_id, patients.c.data))}
+
+    def preview_patients(self, data: bytes, name: str) -> tuple[PatientPreview, pd.DataFrame]:
+        """Validate a patient table and compare it with what is stored (nothing is written)."""
+        from .cohort import read_patient_table, validate_patients
+
+        raw = read_patient_table(data, name)
+        validate_patients(raw, name)  # raises CohortFormatError with every problem
+        sha = hashlib.sha256(data).hexdigest()
+        with self.engine.connect() as conn:
+            stored = self._stored_patients(conn)
+        new, changed, same = [], [], 0
+        for rec in raw.to_dict("records"):
+            pid = rec["patient_id"]
+            old = stored.get(pid)
+            if old is None:
+                new.append(pid)
+                continue
+            diff = {k: (old.get(k, ""), v) for k, v in rec.items() if str(old.get(k, "")) != str(v)}
+            if diff:
+                changed.append(PatientChange(pid, diff))
+            else:
+                same += 1
+        return PatientPreview(name, sha, tuple(new), tuple(changed), same), raw
+
+    def import_patients(self, data: bytes, name: str, who: str | None = None, demo: bool = False) -> ImportResult:
+        """Validate and store a patient table in one transaction; changed patients keep their old values in the audit log."""
+        preview, raw = self.preview_patients(data, name)
+        sha = preview.sha256
+
+        def run() -> ImportResult:
+            with self.engine.begin() as conn:
+                existing = conn.execute(sa.select(files.c.id, files.c.name).where(files.c.kind == "patients", files.c.sha256 == sha)).first()
+                if existing:
+                    return ImportResult("patients", name, sha, existing.id, True,
+                                        f"'{name}' is already stored (as '{existing.name}', same SHA-256); nothing was changed.")
+                file_id = conn.execute(files.insert().values(
+                    kind="patients", name=name, sha256=sha, size=len(data), content=data, format="patient table",
+                    uploaded_at=_now(), uploaded_by=_who(who), demo=demo)).inserted_primary_key[0]
+                stored = self._stored_patients(conn)
+                now = _now()
+                inserts, changes = [], []
+                for rec in raw.to_dict("records"):
+                    pid = rec["patient_id"]
+                    if pid not in stored:
+                        inserts.append({"patient_id": pid, "data": json.dumps(rec, ensure_ascii=False), "source_file_id": file_id,
+                                        "updated_at": now, "demo": demo})
+                    elif stored[pid] != rec:
+                        conn.execute(patients.update().where(patients.c.patient_id == pid).values(
+                            data=json.dumps(rec, ensure_ascii=False), source_file_id=file_id, updated_at=now))
+                        changes.append({"patient_id": pid, "previous": {k: stored[pid].get(k) for k in rec if stored[pid].get(k) != rec[k]},
+                                        "new": {k: rec[k] for k in rec if stored[pid].get(k) != rec[k]}})
+                if inserts:
+                    conn.execute(patients.insert(), inserts)
+                self._audit(conn, who, "import", f"patient file {file_id}",
+                            {"name": name, "sha256": sha, "new": len(inserts), "changed": changes, "unchanged": preview.unchanged})
+                return ImportResult("patients", name, sha, file_id, False,
+                                    f"Stored '{name}': {preview.summary()}.",
+                                    {"new": len(inserts), "changed": len(changes), "unchanged": preview.unchanged})
+
+        try:
+            return self._retry(run)
+        except IntegrityError:
+            return ImportResult("patients", name, sha, None, True, f"'{name}' was stored by another session at the same moment.")
+
+    def delete_patient(self, patient_id: str, who: str | None = None) -> bool:
+        def run() -> bool:
+            with self.engine.begin() as conn:
+                old = conn.execute(sa.select(patients.c.data).where(patients.c.patient_id == patient_id)).scalar()
+                if old is None:
+                    return False
+                conn.execute(patients.delete().where(patients.c.patient_id == patient_id))
+                self._audit(conn, who, "delete", f"patient {patient_id}", {"previous": json.loads(old)})
+                return True
+
+        return self._retry(run)
+
+    def delete_file(self, file_id: int, who: str | None = None) -> bool:
+        def run() -> bool:
+            with self.engine.begin() as conn:
+                row = conn.execute(sa.select(files.c.name, files.c.kind, files.c.sha256).where(files.c.id == file_id)).first()
+                if row is None:
+                    return False
+                conn.execute(calls_t.delete().where(calls_t.c.file_id == file_id))
+                conn.execute(wells.delete().where(wells.c.file_id == file_id))
+                conn.execute(patients.update().where(patients.c.source_file_id == file_id).values(source_file_id=None))
+                conn.execute(files.delete().where(files.c.id == file_id))
+                self._audit(conn, who, "delete", f"{row.kind} file {file_id}", {"name": row.name, "sha256": row.sha256})
+                return True
+
+        return self._retry(run)
+
+    # ------------------------------------------------------------------ demo
+    def is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            return not conn.execute(sa.select(sa.func.count()).select_from(files)).scalar() and \
+                not conn.execute(sa.select(sa.func.count()).select_from(patients)).scalar()
+
+    def seed_demo(self, who: str = "demo seed") -> bool:
+        """Seed the synthetic demo into an empty database (once). True when it seeded."""
+        from .demo import DEMO_DIR, demo_export_path
+
+        with self.engine.connect() as conn:
+            seeded = conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(audit_log.c.action == "demo seeded")).scalar()
+        if seeded or not self.is_empty():
+            return False
+        self.import_ddpcr(demo_export_path().read_bytes(), demo_export_path().name, who, demo=True)
+        self.import_patients((DEMO_DIR / "demo_patients.csv").read_bytes(), "demo_patients.csv", who, demo=True)
+        with self.engine.begin() as conn:
+            self._audit(conn, who, "demo seeded", "demo", {"note": "synthetic demo data, not patient data"})
+        return True
+
+    def has_demo(self) -> bool:
+        with self.engine.connect() as conn:
+            return bool(conn.execute(sa.select(sa.func.count()).select_from(files).where(files.c.demo == sa.true())).scalar())
+
+    def remove_demo(self, who: str | None = None) -> int:
+        """Remove the synthetic demo files and patients; returns the number of rows removed."""
+        def run() -> int:
+            with self.engine.begin() as conn:
+                ids = [r.id for r in conn.execute(sa.select(files.c.id).where(files.c.demo == sa.true()))]
+                n = conn.execute(patients.delete().where(patients.c.demo == sa.true())).rowcount
+                for fid in ids:
+                    conn.execute(calls_t.delete().where(calls_t.c.file_id == fid))
+                    n += conn.execute(wells.delete().where(wells.c.file_id == fid)).rowcount
+                    conn.execute(patients.update().where(patients.c.source_file_id == fid).values(source_file_id=None))
+                    conn.execute(files.delete().where(files.c.id == fid))
+                self._audit(conn, who, "delete", "demo", {"files": ids, "rows": n})
+                return n
+
+        return self._retry(run)
+
+    # ------------------------------------------------------------------ reading
+    def cohort(self, settings: Settings | None = None) -> tuple[Any, list]:
+        """The stored patients as a validated Cohort with the stored ddPCR files' calls joined."""
+        from .calls import call_export
+        from .cohort import Cohort, attach_ctdna, validate_patients
+
+        settings = settings or self.get_settings()
+        with self.engine.connect() as conn:
+            rows = [json.loads(d) for d in conn.execute(sa.select(patients.c.data).order_by(patients.c.id)).scalars()]
+            demo_only = not conn.execute(sa.select(sa.func.count()).select_from(files).where(files.c.demo == sa.false())).scalar()
+        source = "database" + (" (built-in synthetic demo)" if demo_only and rows else "")
+        all_calls = [c for e in self.exports(settings) for c in call_export(e, settings)]
+        if not rows:
+            raise InputError("the database holds no patients yet.", source="database",
+                             hint="Import a patient table on the Cohort page (or python -m tdm1core import patients FILE).")
+        raw = pd.DataFrame(rows).fillna("").astype(str)
+        cohort = validate_patients(raw, source, None, settings)
+        cohort = attach_ctdna(cohort, all_calls, settings)
+        return cohort, all_calls
+
+    def version(self) -> int:
+        """Changes whenever anything is written (for cache keys)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.id), 0))).scalar())
+
+    def status(self) -> StoreStatus:
+        with self.engine.connect() as conn:
+            def count(t: sa.Table) -> int:
+                return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar())
+
+            counts = (count(files), count(wells), count(patients), count(audit_log), count(calls_t))
+        safe_url = self.engine.url.render_as_string(hide_password=True)
+        return StoreStatus(safe_url, *counts, revision=self.revision())
+
+    def audit(self, limit: int | None = None) -> pd.DataFrame:
+        q = sa.select(audit_log).order_by(audit_log.c.id.desc())
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            return pd.read_sql(q, conn)
+
+    def files_table(self) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return pd.read_sql(sa.select(files.c.id, files.c.kind, files.c.name, files.c.sha256, files.c.size, files.c.format,
+                                         files.c.uploaded_at, files.c.uploaded_by, files.c.demo).order_by(files.c.id), conn)
+
+    def export_all(self, directory: str | Path) -> list[Path]:
+        """Every table as a formula-safe CSV in ``directory`` (file contents as SHA-256 only)."""
+        from .export import to_csv_bytes
+
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        with self.engine.connect() as conn:
+            tables = {
+                "files": self.files_table(),
+                "wells": pd.read_sql(sa.select(wells).order_by(wells.c.id), conn),
+                "patients": pd.read_sql(sa.select(patients).order_by(patients.c.id), conn),
+                "calls": pd.read_sql(sa.select(calls_t).order_by(calls_t.c.id), conn),
+                "audit_log": pd.read_sql(sa.select(audit_log).order_by(audit_log.c.id), conn),
+            }
+        for name, df in tables.items():
+            path = out / f"{name}.csv"
+            path.write_bytes(to_csv_bytes(df))
+            written.append(path)
+        return written
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return None if obj != obj or obj in (float("inf"), float("-inf")) else obj
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def open_store(url: str | None = None, seed_demo: bool = True) -> Store:
+    """Open (create and migrate) the store; seed the synthetic demo into a fresh database."""
+    store = Store(url)
+    if seed_demo:
+        store.seed_demo()
+    return store
