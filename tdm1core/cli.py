@@ -383,7 +383,86 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_report)
 
 
-_EXTENSIONS: list = [_register_research, _register_report]
+def cmd_import(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    store = Store(args.db)
+    status = 0
+    for path in args.files:
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read the file: {exc.strerror}.", source=str(path)) from exc
+        if args.kind == "ddpcr":
+            result = store.import_ddpcr(data, path.name, args.who)
+        else:
+            if args.preview:
+                preview, _ = store.preview_patients(data, path.name)
+                print(f"{path.name}: {preview.summary()} (preview only; nothing stored)")
+                changes = preview.changes_table()
+                if len(changes):
+                    print(changes.to_string(index=False))
+                continue
+            result = store.import_patients(data, path.name, args.who)
+        print(result.message)
+    return status
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    store = Store(args.db)
+    if args.action == "status":
+        st = store.status()
+        if args.json:
+            _dump(st.to_dict())
+        else:
+            for k, v in st.to_dict().items():
+                print(f"{k}: {v}")
+        return 0
+    if args.action == "export":
+        if not args.directory:
+            raise InputError("give the directory: db export DIR")
+        for p in store.export_all(args.directory):
+            print(p)
+        return 0
+    if args.action == "seed-demo":
+        print("seeded the synthetic demo" if store.seed_demo() else "not seeded: the database is not empty or was seeded before")
+        return 0
+    if args.action == "remove-demo":
+        print(f"removed {store.remove_demo(args.who)} demo row(s)")
+        return 0
+    if args.action == "audit":
+        df = store.audit(args.limit)
+        if args.json:
+            _dump(df.astype(str).to_dict("records"))
+        else:
+            print(df.to_string(index=False))
+        return 0
+    return 0
+
+
+def _register_store(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="import ddPCR exports or a patient table into the database")
+    p.add_argument("kind", choices=["ddpcr", "patients"])
+    p.add_argument("files", nargs="+")
+    p.add_argument("--db", help="database URL (default: TDM1_DATABASE_URL, else SQLite at TDM1_DB_PATH)")
+    p.add_argument("--who", help="who is importing (default: TDM1_USER or the login name)")
+    p.add_argument("--preview", action="store_true", help="patients: show what would change, store nothing")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("db", help="database status, export, audit log, demo data")
+    p.add_argument("action", choices=["status", "export", "audit", "seed-demo", "remove-demo"])
+    p.add_argument("directory", nargs="?")
+    p.add_argument("--db")
+    p.add_argument("--who")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int)
+    p.set_defaults(func=cmd_db)
+
+
+_EXTENSIONS: list = [_register_research, _register_report, _register_store]
 
 
 def main(argv: list[str] | None = None) -> int:
