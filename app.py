@@ -1,7 +1,7 @@
 """T-DM1 ctDNA dashboard: navigation (st.navigation with the pages in pages/) and the shared sidebar."""
 import streamlit as st
 
-from pages._common import VIA_APP_KEY, is_demo, settings
+from pages._common import VIA_APP_KEY, demo_state, settings
 
 st.set_page_config(page_title="T-DM1 ctDNA resistance flag", page_icon=":material/genetics:", layout="wide")
 
@@ -10,6 +10,7 @@ pages = [
     st.Page("pages/patient.py", title="Patient result", icon=":material/person:", url_path="patient-result"),
     st.Page("pages/cohort.py", title="Cohort", icon=":material/table_chart:", url_path="cohort-statistics"),
     st.Page("pages/survival.py", title="Survival", icon=":material/monitoring:", url_path="survival-analysis"),
+    st.Page("pages/audit.py", title="Database & audit", icon=":material/history:", url_path="database-audit"),
     st.Page("pages/settings.py", title="Settings & help", icon=":material/settings:", url_path="settings-and-help"),
 ]
 st.session_state[VIA_APP_KEY] = True
@@ -17,7 +18,8 @@ page = st.navigation(pages)
 
 with st.sidebar:
     s = settings()
-    st.markdown("**Data:** " + ("built-in synthetic demo" if is_demo() else "uploaded cohort"))
+    st.markdown("**Data:** " + {"demo": "built-in synthetic demo", "mixed": "your data + synthetic demo", "real": "your data",
+                                "empty": "empty database"}[demo_state()])
     st.caption(f"HER2 cut-off {s.her2_ratio_cutoff:g} · PIK3CA {s.pik3ca_mutant_cutoff_copies:g} copies · "
                f"EFTUD2 > {s.reference_min_copies:g} · KM CI {s.km_ci_method}")
     st.caption("Research use only; not a diagnostic device.")

@@ -13,14 +13,13 @@ import streamlit as st
 
 from tdm1core import Settings, __version__
 from tdm1core.calls import call_export
-from tdm1core.cohort import Cohort, load_cohort
+from tdm1core.cohort import Cohort
 from tdm1core.ddpcr import read_export
-from tdm1core.demo import DEMO_DIR, demo_export_path
 from tdm1core.export import to_csv_bytes, to_xlsx_bytes
 from tdm1core.risk import LIMITS
+from tdm1core.store import Store, database_url, open_store
 
 SETTINGS_KEY = "settings"
-SOURCE_KEY = "cohort_source"  # {"kind": "demo"} or {"kind": "upload", "patients": (name, bytes), "exports": [(name, bytes)]}
 EVIDENCE_LINE = ("Exploratory evidence: in the study, all 4 primary-resistant patients of the 16 with ctDNA had HER2 not "
                  "amplified in ctDNA and an ER- and/or PR-positive tumour. Research use only; not a diagnostic device.")
 FLAG_STYLE = {  # icon, colour (Okabe-Ito), words: the card reads without colour
@@ -30,9 +29,27 @@ FLAG_STYLE = {  # icon, colour (Okabe-Ito), words: the card reads without colour
 }
 
 
+@st.cache_resource(show_spinner="Opening the database…")
+def _open_store(url: str) -> Store:
+    """The database connection pool (not patient data): created, migrated and seeded with the demo on first use."""
+    return open_store(url)
+
+
+def store() -> Store:
+    return _open_store(database_url())
+
+
+def who() -> str:
+    """Who is acting, for the audit log: TDM1_USER where set (no login in this app)."""
+    import os
+
+    return os.environ.get("TDM1_USER", "app user")
+
+
 def settings() -> Settings:
+    """This session's settings; they start from the database's saved settings."""
     if SETTINGS_KEY not in st.session_state:
-        st.session_state[SETTINGS_KEY] = Settings()
+        st.session_state[SETTINGS_KEY] = store().get_settings()
     return st.session_state[SETTINGS_KEY]
 
 
@@ -40,12 +57,12 @@ def settings_key(s: Settings) -> str:
     return json.dumps(s.to_dict(), sort_keys=True)
 
 
-def source() -> dict:
-    return st.session_state.get(SOURCE_KEY, {"kind": "demo"})
+def demo_state() -> str:
+    return store().demo_state()
 
 
 def is_demo() -> bool:
-    return source()["kind"] == "demo"
+    return demo_state() in ("demo", "mixed")
 
 
 VIA_APP_KEY = "_run_via_app"
@@ -65,8 +82,12 @@ def page_header(title: str) -> None:
 
 def banner() -> None:
     """The evidence line and, on demo data, the synthetic-data notice."""
-    if is_demo():
+    state = demo_state()
+    if state == "demo":
         st.info("**Synthetic demo data** (not patient data), reconstructed to match the study's published values.", icon=":material/science:")
+    elif state == "mixed":
+        st.info("The database holds your data **and the synthetic demo data** (not patient data); remove the demo on the "
+                "Cohort page.", icon=":material/science:")
     st.caption(EVIDENCE_LINE)
 
 
@@ -80,20 +101,9 @@ def stamp(s: Settings) -> None:
 
 # ------------------------------------------------------------------ cached core calls
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def _demo_cohort(settings_json: str) -> tuple[Cohort, list]:
-    s = Settings.from_dict(json.loads(settings_json))
-    export = read_export(demo_export_path(), settings=s)
-    cohort = load_cohort((DEMO_DIR / "demo_patients.csv").read_bytes(), "built-in synthetic demo", [export], s)
-    return cohort, call_export(export, s)
-
-
 @st.cache_data(show_spinner=False, max_entries=8, scope="session")
-def _uploaded_cohort(patients: tuple[str, bytes], exports: tuple[tuple[str, bytes], ...], settings_json: str) -> tuple[Cohort, list]:
-    s = Settings.from_dict(json.loads(settings_json))
-    parsed = [read_export(data, name, s) for name, data in exports]
-    cohort = load_cohort(patients[1], patients[0], parsed, s)
-    return cohort, [c for e in parsed for c in call_export(e, s)]
+def _stored_cohort(url: str, version: int, settings_json: str) -> tuple[Cohort, list]:
+    return store().cohort(Settings.from_dict(json.loads(settings_json)))
 
 
 @st.cache_data(show_spinner=False, max_entries=16, scope="session")
@@ -104,12 +114,9 @@ def export_calls(data: bytes, name: str, settings_json: str) -> tuple[Any, list]
 
 
 def current_cohort() -> tuple[Cohort, list]:
-    """The cohort in use (demo or uploaded) and its ctDNA calls; raises InputError for a bad upload."""
-    s = settings()
-    src = source()
-    if src["kind"] == "demo":
-        return _demo_cohort(settings_key(s))
-    return _uploaded_cohort(src["patients"], tuple(src["exports"]), settings_key(s))
+    """The stored cohort and its ctDNA calls (cached per database version and settings)."""
+    st_ = store()
+    return _stored_cohort(st_.url, st_.version(), settings_key(settings()))
 
 
 # ------------------------------------------------------------------ rendering

@@ -1,7 +1,7 @@
 """Cohort: data source, validation report, filters, Tables 1-4 and the flag's performance."""
 import streamlit as st
 
-from pages._common import SOURCE_KEY, page_header, current_cohort, downloads, settings, show_error, stamp
+from pages._common import current_cohort, downloads, page_header, settings, show_error, stamp, store, who
 from tdm1core import InputError
 from tdm1core.cohort import CATEGORICAL_DERIVED
 from tdm1core.report import Provenance, cohort_report
@@ -10,36 +10,41 @@ from tdm1core.stats import FISHER_METHOD, analyse_cohort
 page_header("Cohort")
 s = settings()
 
-with st.expander("Data source", expanded=False):
-    choice = st.radio("Use", ["Built-in synthetic demo", "Upload a patient table and ddPCR exports"], key="cohort_choice",
-                      index=0 if st.session_state.get(SOURCE_KEY, {"kind": "demo"})["kind"] == "demo" else 1)
-    if choice.startswith("Built-in"):
-        if st.session_state.get(SOURCE_KEY, {"kind": "demo"})["kind"] != "demo":
-            st.session_state[SOURCE_KEY] = {"kind": "demo"}
-    else:
-        table = st.file_uploader("Patient table (CSV or XLSX, see the template on Settings & help)", type=["csv", "xlsx"],
-                                 key="cohort_table")
-        exports = st.file_uploader("ddPCR exports (CSV)", type=["csv", "txt"], accept_multiple_files=True, key="cohort_exports")
-        if st.button("Load", key="cohort_load", type="primary", disabled=table is None):
-            candidate = {"kind": "upload", "patients": (table.name, table.getvalue()),
-                         "exports": [(f.name, f.getvalue()) for f in exports or []]}
-            previous = st.session_state.get(SOURCE_KEY, {"kind": "demo"})
-            st.session_state[SOURCE_KEY] = candidate
-            try:
-                current_cohort()
-                st.session_state.pop("cohort_error", None)
-                st.session_state["cohort_loaded"] = f"Loaded {table.name} with {len(exports or [])} ddPCR export(s)."
+MESSAGES = "cohort_messages"
+db = store()
+with st.expander("Data: import into the database", expanded=False):
+    status = db.status()
+    st.caption(f"{status.patients} patients, {status.files} files, {status.wells} wells in the database. "
+               "An import is all or nothing: a file with any error stores nothing and changes nothing.")
+    table = st.file_uploader("Patient table (CSV or XLSX; template on Settings & help)", type=["csv", "xlsx"], key="cohort_table")
+    if table is not None:
+        try:
+            preview, _ = db.preview_patients(table.getvalue(), table.name)
+            st.write(f"**{table.name}**: {preview.summary()}.")
+            if preview.changed:
+                st.dataframe(preview.changes_table(), hide_index=True, key="cohort_changes")
+            if st.button("Apply to the database", key="cohort_apply", type="primary"):
+                st.session_state[MESSAGES] = [("success", db.import_patients(table.getvalue(), table.name, who()).message)]
                 st.rerun()
+        except InputError as exc:
+            st.error("The patient table was rejected; nothing was stored.\n\n" + str(exc), icon=":material/error:")
+    exports = st.file_uploader("ddPCR exports (CSV)", type=["csv", "txt"], accept_multiple_files=True, key="cohort_exports")
+    if exports and st.button("Import the exports", key="cohort_import"):
+        messages = []
+        for f in exports:
+            try:
+                r = db.import_ddpcr(f.getvalue(), f.name, who())
+                messages.append(("info" if r.duplicate else "success", r.message))
             except InputError as exc:
-                st.session_state[SOURCE_KEY] = previous  # a bad upload replaces nothing
-                st.session_state["cohort_error"] = str(exc)
-    if st.session_state.get("cohort_loaded"):
-        st.success(st.session_state["cohort_loaded"])
-    if st.session_state.get("cohort_error"):
-        st.error("The upload was rejected; the data in use is unchanged.\n\n" + st.session_state["cohort_error"], icon=":material/error:")
-        if st.button("Dismiss", key="cohort_dismiss"):
-            del st.session_state["cohort_error"]
-            st.rerun()
+                messages.append(("error", "Rejected; nothing was stored.\n\n" + str(exc)))
+        st.session_state[MESSAGES] = messages
+        st.rerun()
+    if db.has_demo() and st.button("Remove the synthetic demo data", key="cohort_remove_demo"):
+        db.remove_demo(who())
+        st.session_state[MESSAGES] = [("success", "The synthetic demo data was removed.")]
+        st.rerun()
+for kind, text in st.session_state.get(MESSAGES, []):
+    getattr(st, kind)(text)
 
 try:
     cohort, calls = current_cohort()
@@ -64,7 +69,7 @@ extra = st.multiselect("More characteristics for Table 4 (any categorical column
                        [c for c in cohort.categorical_columns() if c not in ("primary_resistance", "first_response")],
                        key="cohort_table4_extra", format_func=lambda c: CATEGORICAL_DERIVED.get(c, c))
 stats = analyse_cohort(view, s, table4_columns=extra, calls=calls)
-note = "Synthetic demo data, not patient data." if cohort.source.startswith("built-in") else None
+note = "Includes synthetic demo data, not patient data." if "synthetic" in cohort.source else None
 
 t1, t2, t3, t4, t5 = st.tabs(["Table 1: characteristics", "Best response", "ctDNA per patient",
                               "Primary resistance (Fisher)", "Flag performance"])

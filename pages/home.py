@@ -1,6 +1,6 @@
 import streamlit as st
 
-from pages._common import page_header, current_cohort, is_demo, show_error
+from pages._common import current_cohort, demo_state, page_header, show_error
 from tdm1core.errors import InputError
 
 page_header("T-DM1 primary-resistance flag from ctDNA")
@@ -15,7 +15,7 @@ try:
     c1, c2, c3 = st.columns(3)
     c1.metric("Patients", cohort.n)
     c2.metric("With ctDNA", cohort.n_ctdna)
-    c3.metric("Data", "synthetic demo" if is_demo() else "uploaded")
+    c3.metric("Data", {"demo": "synthetic demo", "mixed": "yours + demo", "real": "yours", "empty": "empty"}[demo_state()])
 except InputError as exc:
     show_error(exc)
 

@@ -3,7 +3,7 @@ import datetime as dt
 
 import streamlit as st
 
-from pages._common import page_header, current_cohort, export_calls, flag_card, settings, settings_key, show_error, stamp
+from pages._common import current_cohort, export_calls, flag_card, page_header, settings, settings_key, show_error, stamp, store, who
 from tdm1core import InputError, ManualEntry, PatientResult, call_manual
 from tdm1core.demo import demo_export_path
 from tdm1core.export import to_csv_bytes, to_json_bytes
@@ -19,6 +19,7 @@ mode = st.radio("Input", ["Upload a ddPCR export", "Use the built-in demo export
                 key="patient_mode")
 calls = None
 source_name = None
+uploaded = None
 provenance = Provenance("manual entry", None)
 try:
     if mode == "Enter the numbers":
@@ -43,6 +44,7 @@ try:
             upload = st.file_uploader("ddPCR well-level results export (QuantaSoft or QX Manager CSV)", type=["csv", "txt"],
                                       key="patient_upload")
             data, name = (upload.getvalue(), upload.name) if upload is not None else (None, None)
+            uploaded = (data, name) if upload is not None else None
         if data is not None:
             export, sample_calls = export_calls(data, name, settings_key(s))
             for w in export.warnings:
@@ -97,7 +99,7 @@ for w in calls.warnings:
 st.subheader("Cohort time to progression by flag")
 km = km_by(cohort, "flag", s)
 st.plotly_chart(km_figure(km, highlight=flag.status if flag.status != "incomplete" else None,
-                          title="Kaplan-Meier time to progression by flag (cohort" + (", synthetic demo)" if cohort.source.startswith("built-in") else ")")),
+                          title="Kaplan-Meier time to progression by flag (cohort" + (", synthetic demo)" if "synthetic" in cohort.source else ")")),
                 key="patient_km")
 
 st.subheader("Download")
@@ -108,4 +110,19 @@ d2.download_button("Calls (JSON)", to_json_bytes(result.to_dict() | {"input": so
 d3.download_button("PDF report", lambda: patient_report(result, provenance, cohort.ratio_points()), "tdm1_ctdna_report.pdf",
                    "application/pdf", key="patient_pdf", type="primary")
 st.caption(f"Input: {source_name}")
+
+if uploaded is not None:
+    st.subheader("Save to the cohort database")
+    st.caption("Stores the export as received (once, by SHA-256) and links the sample to the patient ID when the patient is in the cohort.")
+    if st.button("Save", key="patient_save"):
+        try:
+            saved = store().import_ddpcr(uploaded[0], uploaded[1], who())
+            st.success(saved.message)
+            if patient_id:
+                if store().link_sample(patient_id, calls.sample, who()):
+                    st.success(f"Sample {calls.sample} linked to patient {patient_id}.")
+                else:
+                    st.warning(f"Patient {patient_id} is not in the cohort database; import the patient table to link the sample.")
+        except InputError as exc:
+            show_error(exc)
 stamp(s)

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages._common import SETTINGS_KEY, page_header, downloads, settings, show_error
+from pages._common import SETTINGS_KEY, downloads, page_header, settings, show_error, store, who
 from tdm1core import InputError, Settings, __version__
 from tdm1core.cohort import data_dictionary, template_frame
 from tdm1core.demo import demo_files
@@ -40,6 +40,9 @@ if applied:
         st.success("Settings applied to every page of this session.")
     except InputError as exc:
         show_error(exc)
+if st.button("Save as the database default (recomputes the stored calls; recorded in the audit log)", key="set_save_db"):
+    n = store().set_settings(settings(), who())
+    st.success(f"Saved; {n} stored call(s) recomputed with these settings.")
 if st.button("Restore the study's defaults", key="set_reset"):
     st.session_state[SETTINGS_KEY] = Settings()
     st.rerun()

@@ -386,6 +386,23 @@ class Store:
         except IntegrityError:
             return ImportResult("patients", name, sha, None, True, f"'{name}' was stored by another session at the same moment.")
 
+    def link_sample(self, patient_id: str, sample: str, who: str | None = None) -> bool:
+        """Set a stored patient's ctDNA sample ID (False when the patient is not stored)."""
+        def run() -> bool:
+            with self.engine.begin() as conn:
+                old = conn.execute(sa.select(patients.c.data).where(patients.c.patient_id == patient_id)).scalar()
+                if old is None:
+                    return False
+                rec = json.loads(old)
+                previous = rec.get("ctdna_sample_id", "")
+                rec["ctdna_sample_id"] = sample
+                conn.execute(patients.update().where(patients.c.patient_id == patient_id)
+                             .values(data=json.dumps(rec, ensure_ascii=False), updated_at=_now()))
+                self._audit(conn, who, "link sample", f"patient {patient_id}", {"previous": previous, "new": sample})
+                return True
+
+        return self._retry(run)
+
     def delete_patient(self, patient_id: str, who: str | None = None) -> bool:
         def run() -> bool:
             with self.engine.begin() as conn:
@@ -437,6 +454,16 @@ class Store:
         with self.engine.connect() as conn:
             return bool(conn.execute(sa.select(sa.func.count()).select_from(files).where(files.c.demo == sa.true())).scalar())
 
+    def demo_state(self) -> str:
+        """'demo' (only the synthetic demo), 'mixed', 'real' or 'empty'."""
+        with self.engine.connect() as conn:
+            demo = conn.execute(sa.select(sa.func.count()).select_from(files).where(files.c.demo == sa.true())).scalar()
+            real = conn.execute(sa.select(sa.func.count()).select_from(files).where(files.c.demo == sa.false())).scalar()
+            real += conn.execute(sa.select(sa.func.count()).select_from(patients).where(patients.c.demo == sa.false())).scalar()
+        if demo and real:
+            return "mixed"
+        return "demo" if demo else ("real" if real else "empty")
+
     def remove_demo(self, who: str | None = None) -> int:
         """Remove the synthetic demo files and patients; returns the number of rows removed."""
         def run() -> int:
@@ -462,8 +489,8 @@ class Store:
         settings = settings or self.get_settings()
         with self.engine.connect() as conn:
             rows = [json.loads(d) for d in conn.execute(sa.select(patients.c.data).order_by(patients.c.id)).scalars()]
-            demo_only = not conn.execute(sa.select(sa.func.count()).select_from(files).where(files.c.demo == sa.false())).scalar()
-        source = "database" + (" (built-in synthetic demo)" if demo_only and rows else "")
+        source = {"demo": "database: built-in synthetic demo", "mixed": "database: your data and the synthetic demo",
+                  "real": "database", "empty": "database (empty)"}[self.demo_state()]
         all_calls = [c for e in self.exports(settings) for c in call_export(e, settings)]
         if not rows:
             raise InputError("the database holds no patients yet.", source="database",

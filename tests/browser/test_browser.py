@@ -30,14 +30,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's Chromium is not installed (apt-get install -y chromium; .ci/run does it)")
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install playwright)")
     port = _free_port()
-    env = dict(os.environ, TDM1_DATABASE_URL=os.environ.get("TDM1_TEST_BROWSER_DB", ""))
-    if not env["TDM1_DATABASE_URL"]:
-        env.pop("TDM1_DATABASE_URL")
+    env = dict(os.environ, TDM1_DB_PATH=str(tmp_path_factory.mktemp("browserdb") / "app.sqlite"))
+    env.pop("TDM1_DATABASE_URL", None)
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
                              "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)

@@ -11,9 +11,16 @@ from tdm1core.ddpcr import read_export
 from tdm1core.demo import DEMO_DIR, demo_export_path
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
-PAGES = ["pages/home.py", "pages/patient.py", "pages/cohort.py", "pages/survival.py", "pages/settings.py"]
+PAGES = ["pages/home.py", "pages/patient.py", "pages/cohort.py", "pages/survival.py", "pages/audit.py", "pages/settings.py"]
 DEMO_EXPORT = demo_export_path().read_bytes()
 DEMO_PATIENTS = (DEMO_DIR / "demo_patients.csv").read_bytes()
+
+
+@pytest.fixture(autouse=True)
+def fresh_database(tmp_path, monkeypatch):
+    """Each test gets its own SQLite database (seeded with the demo when the app opens it)."""
+    monkeypatch.delenv("TDM1_DATABASE_URL", raising=False)
+    monkeypatch.setenv("TDM1_DB_PATH", str(tmp_path / "app.sqlite"))
 
 
 def open_page(page: str) -> AppTest:
@@ -124,34 +131,62 @@ def test_cohort_filter_changes_the_tables():
     assert "17 of 34 patients shown" in texts(at)
 
 
-def _upload_cohort(at: AppTest, table: tuple, exports: list) -> AppTest:
-    at.radio(key="cohort_choice").set_value("Upload a patient table and ddPCR exports").run()
-    at.file_uploader(key="cohort_table").set_value(table).run()
-    at.file_uploader(key="cohort_exports").set_value(exports).run()
-    at.button(key="cohort_load").click().run()
-    return at
-
-
-def test_cohort_upload_of_a_good_table_and_export():
+def test_cohort_import_previews_then_applies_and_the_demo_can_be_removed():
     at = open_page("pages/cohort.py")
     df = pd.read_csv(io.BytesIO(DEMO_PATIENTS), dtype=str, keep_default_na=False).iloc[:20]
-    _upload_cohort(at, ("mine.csv", df.to_csv(index=False).encode(), "text/csv"), [("plate.csv", DEMO_EXPORT, "text/csv")])
+    df["patient_id"] = [f"M{i:02d}" for i in range(20)]
+    at.file_uploader(key="cohort_table").set_value(("mine.csv", df.to_csv(index=False).encode(), "text/csv")).run()
     assert_clean(at)
-    body = texts(at)
-    assert "20 of 20 patients shown" in body and "Synthetic demo data" not in body
-    assert "uploaded cohort" in "\n".join(m.value for m in at.sidebar.markdown)
+    assert "20 new, 0 changed, 0 unchanged" in texts(at)
+    assert "34 of 34 patients shown" in texts(at)  # the preview stored nothing
+    at.button(key="cohort_apply").click().run()
+    assert_clean(at)
+    assert "54 of 54 patients shown" in texts(at) and "Stored 'mine.csv'" in "\n".join(x.value for x in at.success)
+    at.button(key="cohort_remove_demo").click().run()
+    assert_clean(at)
+    assert "20 of 20 patients shown" in texts(at)
+    assert "Synthetic demo data" not in texts(at)
 
 
-def test_cohort_bad_upload_lists_every_error_and_keeps_the_data():
+def test_cohort_bad_upload_lists_every_error_and_stores_nothing():
     at = open_page("pages/cohort.py")
     df = pd.read_csv(io.BytesIO(DEMO_PATIENTS), dtype=str, keep_default_na=False)
     df.loc[0, "stage"] = "stage 9"
     df.loc[3, "tdm1_start_date"] = "2016-02-30"
-    _upload_cohort(at, ("bad.csv", df.to_csv(index=False).encode(), "text/csv"), [])
+    at.file_uploader(key="cohort_table").set_value(("bad.csv", df.to_csv(index=False).encode(), "text/csv")).run()
     assert_clean(at)
     err = "\n".join(e.value for e in at.error)
-    assert "2 problem(s)" in err and "row 2, column 'stage'" in err and "row 5, column 'tdm1_start_date'" in err
-    assert "34 of 34 patients shown" in texts(at)  # the demo is still in use
+    assert "nothing was stored" in err and "2 problem(s)" in err
+    assert "row 2, column 'stage'" in err and "row 5, column 'tdm1_start_date'" in err
+    assert "34 of 34 patients shown" in texts(at)
+    assert not [b for b in at.button if b.key == "cohort_apply"]
+
+
+def test_importing_exports_reports_duplicates_and_rejects_bad_files():
+    at = open_page("pages/cohort.py")
+    at.file_uploader(key="cohort_exports").set_value([("demo.csv", DEMO_EXPORT, "text/csv"), ("bad.csv", b"nonsense", "text/csv")]).run()
+    at.button(key="cohort_import").click().run()
+    assert_clean(at)
+    assert "already stored" in "\n".join(i.value for i in at.info)
+    assert "Rejected; nothing was stored" in at.error[0].value and "'bad.csv'" in at.error[0].value
+
+
+def test_patient_result_can_be_saved_and_linked():
+    from tdm1core.demo.writer import DuplexWell
+    from builders import qs17, sample_wells
+
+    at = open_page("pages/patient.py")
+    data = qs17(sample_wells("NEW1"))
+    at.file_uploader(key="patient_upload").set_value(("new.csv", data, "text/csv")).run()
+    at.text_input(key="patient_id").set_value("D01").run()
+    at.button(key="patient_save").click().run()
+    assert_clean(at)
+    ok = "\n".join(x.value for x in at.success)
+    assert "Stored 'new.csv'" in ok and "linked to patient D01" in ok
+    at.switch_page("pages/audit.py").run()
+    assert_clean(at)
+    log = frame(at, "action")
+    assert "link sample" in set(log["action"])
 
 
 def test_survival_medians_and_method():
@@ -232,3 +267,14 @@ def test_target_alias_editor_maps_numeric_qx_manager_targets():
     assert_clean(at)
     assert not at.error
     assert "HER2/EFTUD2 ratio" in texts(at)
+
+
+def test_saving_settings_to_the_database_recomputes_calls_and_is_audited():
+    at = open_page("pages/settings.py")
+    at.number_input(key="set_her2").set_value(1.2)
+    at.button[0].click().run()
+    at.button(key="set_save_db").click().run()
+    assert_clean(at)
+    assert "16 stored call(s) recomputed" in "\n".join(x.value for x in at.success)
+    at.switch_page("pages/audit.py").run()
+    assert "settings change" in set(frame(at, "action")["action"])
