@@ -26,6 +26,7 @@ import pandas as pd
 from .errors import CohortFormatError, Problem
 from .risk import assess_risk, hormone_receptor_group
 from .settings import DEFAULT_SETTINGS, Settings
+from .textfile import decode_text, sniff_delimiter
 
 __all__ = [
     "Field", "SCHEMA", "Cohort", "read_patient_table", "validate_patients", "load_cohort", "attach_ctdna",
@@ -180,14 +181,9 @@ def read_patient_table(data: bytes, name: str = "patients.csv") -> pd.DataFrame:
         if b"\x00" in data[:65536]:
             raise CohortFormatError("the file is binary, not a CSV or XLSX table.", source=name,
                                     hint="Save the table as CSV (comma separated) or .xlsx.")
-        for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        first = text.splitlines()[0] if text.splitlines() else ""
-        sep = ";" if first.count(";") > first.count(",") else ("\t" if first.count("\t") > first.count(",") else ",")
+        text, _ = decode_text(data)
+        lines = text.splitlines()
+        sep = sniff_delimiter(lines[0] if lines else "")
         try:
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep, index_col=False)
         except (pd.errors.ParserError, ValueError) as exc:

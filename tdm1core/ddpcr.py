@@ -31,6 +31,7 @@ import pandas as pd
 from . import poisson
 from .errors import DdpcrFormatError
 from .settings import DEFAULT_SETTINGS, Settings
+from .textfile import decode_text, sniff_delimiter
 
 __all__ = [
     "DdpcrExport",
@@ -118,12 +119,7 @@ def _decode(data: bytes, source: str) -> tuple[str, str]:
         raise _fail("this is a PDF document, not a CSV export.", source)
     if b"\x00" in data[:65536]:
         raise _fail("the file is binary (it contains NUL bytes), not a text CSV export.", source)
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
+    text, encoding = decode_text(data)
     sample = text[:65536]
     controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t") + sample.count("\ufffd")
     if controls > max(3, len(sample) // 200):
@@ -234,7 +230,7 @@ def read_export(
     if first is None:
         raise _fail("the file is empty.", source)
     header_line = lines[first]
-    delimiter = ";" if header_line.count(";") > header_line.count(",") else ("\t" if header_line.count("\t") > header_line.count(",") else ",")
+    delimiter = sniff_delimiter(header_line)
     decimal_comma = delimiter == ";"
     try:
         rows = list(csv.reader(lines[first:], delimiter=delimiter))

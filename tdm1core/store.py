@@ -253,13 +253,9 @@ class Store:
 
         def run() -> ImportResult:
             with self.engine.begin() as conn:
-                existing = conn.execute(sa.select(files.c.id, files.c.name).where(files.c.kind == "ddpcr", files.c.sha256 == sha)).first()
-                if existing:
-                    return ImportResult("ddpcr", name, sha, existing.id, True,
-                                        f"'{name}' is already stored (as '{existing.name}', same SHA-256); nothing was added.")
-                file_id = conn.execute(files.insert().values(
-                    kind="ddpcr", name=name, sha256=sha, size=len(data), content=data, format=export.format,
-                    uploaded_at=_now(), uploaded_by=_who(who), demo=demo)).inserted_primary_key[0]
+                file_id, duplicate = self._store_file(conn, "ddpcr", name, sha, data, export.format, who, demo)
+                if duplicate:
+                    return duplicate
                 records = export.wells[_WELL_COLS].to_dict("records")
                 for r in records:
                     r["file_id"] = file_id
@@ -282,6 +278,18 @@ class Store:
             return self._retry(run)
         except IntegrityError:  # another writer stored the same file at the same moment
             return ImportResult("ddpcr", name, sha, None, True, f"'{name}' is already stored (same SHA-256); nothing was added.")
+
+    def _store_file(self, conn: Any, kind: str, name: str, sha: str, data: bytes, fmt: str, who: str | None,
+                    demo: bool) -> tuple[int | None, ImportResult | None]:
+        """Insert the file as received, or return the duplicate notice when the same SHA-256 is stored."""
+        existing = conn.execute(sa.select(files.c.id, files.c.name).where(files.c.kind == kind, files.c.sha256 == sha)).first()
+        if existing:
+            return None, ImportResult(kind, name, sha, existing.id, True,
+                                      f"'{name}' is already stored (as '{existing.name}', same SHA-256); nothing was changed.")
+        file_id = conn.execute(files.insert().values(
+            kind=kind, name=name, sha256=sha, size=len(data), content=data, format=fmt,
+            uploaded_at=_now(), uploaded_by=_who(who), demo=demo)).inserted_primary_key[0]
+        return file_id, None
 
     def _insert_calls(self, conn: Any, file_id: int, sample_calls: Iterable[Any], settings: Settings) -> int:
         settings_json = json.dumps(settings.to_dict(), sort_keys=True)
@@ -353,13 +361,9 @@ class Store:
 
         def run() -> ImportResult:
             with self.engine.begin() as conn:
-                existing = conn.execute(sa.select(files.c.id, files.c.name).where(files.c.kind == "patients", files.c.sha256 == sha)).first()
-                if existing:
-                    return ImportResult("patients", name, sha, existing.id, True,
-                                        f"'{name}' is already stored (as '{existing.name}', same SHA-256); nothing was changed.")
-                file_id = conn.execute(files.insert().values(
-                    kind="patients", name=name, sha256=sha, size=len(data), content=data, format="patient table",
-                    uploaded_at=_now(), uploaded_by=_who(who), demo=demo)).inserted_primary_key[0]
+                file_id, duplicate = self._store_file(conn, "patients", name, sha, data, "patient table", who, demo)
+                if duplicate:
+                    return duplicate
                 stored = self._stored_patients(conn)
                 now = _now()
                 inserts, changes = [], []

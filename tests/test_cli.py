@@ -66,7 +66,8 @@ def test_demo_write(tmp_path):
 
 
 def test_core_never_imports_streamlit():
-    code = "import sys, tdm1core, tdm1core.cli, tdm1core.calls, tdm1core.risk; assert 'streamlit' not in sys.modules"
+    code = ("import sys, tdm1core, tdm1core.cli, tdm1core.calls, tdm1core.risk, tdm1core.cohort, tdm1core.stats, "
+            "tdm1core.figures, tdm1core.report, tdm1core.export, tdm1core.store; assert 'streamlit' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
