@@ -82,7 +82,7 @@ st.subheader("HER2 / EFTUD2")
 cohort, _ = current_cohort()
 if h.ratio is not None:
     st.plotly_chart(ratio_figure(h.ratio, h.ci.low if h.ci else None, h.ci.high if h.ci else None, h.cutoff,
-                                 cohort.ratio_points(), f"Sample {calls.sample}"), key="patient_ratio_fig")
+                                 cohort.ratio_points(), f"Sample {calls.sample}", h.borderline), key="patient_ratio_fig")
 st.write(h.reason)
 if h.ci:
     st.caption(f"Ratio CI: {h.ci.method}.")

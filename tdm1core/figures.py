@@ -102,7 +102,7 @@ def km_figure(km: KaplanMeierResult, highlight: str | None = None, show_ci: bool
 
 
 def ratio_figure(ratio: float | None, ci_low: float | None, ci_high: float | None, cutoff: float,
-                 cohort: pd.DataFrame | None = None, label: str = "This patient"):
+                 cohort: pd.DataFrame | None = None, label: str = "This patient", borderline: bool = False):
     """The patient's HER2/EFTUD2 ratio with its CI against the cut-off, beside the cohort's ratios (resistant vs not)."""
     import plotly.graph_objects as go
 
@@ -127,6 +127,9 @@ def ratio_figure(ratio: float | None, ci_low: float | None, ci_high: float | Non
                                  hovertemplate="ratio %{x:.2f}<extra></extra>"))
     fig.add_vline(x=cutoff, line=dict(color="#7F7F7F", dash="dash"), annotation_text=f"cut-off {cutoff:g}",
                   annotation_position="top")
+    if borderline and ratio is not None:
+        fig.add_annotation(x=math.log10(ratio), y=label, text="borderline: the CI crosses the cut-off", showarrow=True,
+                           arrowhead=0, ay=-28, font=dict(size=13, color="#1a1a1a"), bgcolor="#FFF3CD", bordercolor="#7F6000")
     fig.update_xaxes(type="log", title_text="HER2/EFTUD2 ratio (log scale)")
     fig.update_layout(height=240 + 30 * len(rows), margin=dict(l=20, r=20, t=40, b=40), template="plotly_white",
                       showlegend=False)

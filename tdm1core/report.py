@@ -149,7 +149,7 @@ def _ratio_plot(ratio: float | None, ci: Any, cutoff: float, cohort_points: Any)
             ax.errorbar([ratio], [y], xerr=[[ratio - ci.low], [ci.high - ratio]], fmt="D", color="black", capsize=3, ms=5)
         else:
             ax.plot([ratio], [y], "D", color="black", ms=5)
-        labels.append("this sample")
+        labels.append("this sample" + (" (borderline)" if ci is not None and ci.low < cutoff <= ci.high else ""))
     ax.axvline(cutoff, color="#555555", ls="--", lw=1)
     ax.text(cutoff, len(labels) - 0.45, f" cut-off {cutoff:g}", fontsize=6.5, color="#333333", va="bottom")
     ax.set_xscale("log")
