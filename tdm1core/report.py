@@ -287,6 +287,8 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
     qc_rows = [["Assay", "Wells", "Droplets", "Copies/20 µL", "QC"]]
     for q in calls.qc:
         qc_rows.append([q.assay, q.wells, _fmt(q.accepted_droplets), _fmt(q.copies_per_20ul, 1), "ok" if q.ok else "check"])
+    if not calls.qc or all(q.accepted_droplets is None for q in calls.qc):
+        qc_rows.append(["—", "—", "numbers typed in: no droplet QC", "", ""])
     qc = _table(qc_rows, [0.13 * width, 0.08 * width, 0.13 * width, 0.12 * width, 0.07 * width], st)
     side = Table([[KeepInFrame(0.54 * width, 80 * mm, [_p("Quality control", st["h"]), qc], mode="shrink"),
                    [_p("HER2 ratio against the cut-off", st["h"]), fig]]],

@@ -69,6 +69,8 @@ def test_patient_upload_p06_er_positive_is_at_risk():
     assert f"HER2/EFTUD2 ratio {expected.her2.ratio:.2f} < cut-off 1.25" in body
     pik = frame(at, "hotspot")
     assert pik.loc[pik.hotspot == "E545K", "call"].iloc[0] == "positive"
+    labels = {b.label for b in at.get("download_button")}
+    assert {"Calls (CSV)", "Calls (JSON)", "PDF report"} <= labels
 
 
 def test_patient_p09_is_not_flagged_and_unknown_receptors_are_incomplete():
@@ -122,6 +124,12 @@ def test_cohort_shows_table4_from_the_core():
     hr = t4[t4.characteristic == "Hormone receptor status"]
     assert list(hr["n"]) == [17, 17] and list(hr["resistant"]) == [6, 3]
     assert round(hr["p_value"].iloc[0], 3) == 0.438
+
+
+def test_cohort_offers_every_table_and_the_pdf_summary():
+    at = open_page("pages/cohort.py")
+    labels = [b.label for b in at.get("download_button")]
+    assert labels.count("CSV") >= 5 and labels.count("XLSX") >= 5 and "PDF summary of this cohort" in labels
 
 
 def test_cohort_filter_changes_the_tables():
