@@ -79,10 +79,14 @@ with st.expander("Evidence and limits", expanded=flag.status == "at risk"):
     st.write(LIMITS)
 
 st.subheader("HER2 / EFTUD2")
-cohort, _ = current_cohort()
+try:
+    cohort, _ = current_cohort()
+except InputError:
+    cohort = None  # an empty database: no cohort context to show
+context = cohort.ratio_points() if cohort is not None else None
 if h.ratio is not None:
     st.plotly_chart(ratio_figure(h.ratio, h.ci.low if h.ci else None, h.ci.high if h.ci else None, h.cutoff,
-                                 cohort.ratio_points(), f"Sample {calls.sample}", h.borderline), key="patient_ratio_fig")
+                                 context, f"Sample {calls.sample}", h.borderline), key="patient_ratio_fig")
 st.write(h.reason)
 if h.ci:
     st.caption(f"Ratio CI: {h.ci.method}.")
@@ -97,17 +101,19 @@ for w in calls.warnings:
     st.warning(w)
 
 st.subheader("Cohort time to progression by flag")
-km = km_by(cohort, "flag", s)
-st.plotly_chart(km_figure(km, highlight=flag.status if flag.status != "incomplete" else None,
-                          title="Kaplan-Meier time to progression by flag (cohort" + (", synthetic demo)" if "synthetic" in cohort.source else ")")),
-                key="patient_km")
+if cohort is None:
+    st.info("No cohort in the database yet: import a patient table on the Cohort page to see this patient's group in context.")
+else:
+    st.plotly_chart(km_figure(km_by(cohort, "flag", s), highlight=flag.status if flag.status != "incomplete" else None,
+                              title="Kaplan-Meier time to progression by flag (cohort" + (", synthetic demo)" if "synthetic" in cohort.source else ")")),
+                    key="patient_km")
 
 st.subheader("Download")
 d1, d2, d3, _ = st.columns([1, 1, 1, 3])
 d1.download_button("Calls (CSV)", to_csv_bytes(result.summary_table(), s), "tdm1_ctdna_result.csv", "text/csv", key="patient_csv")
 d2.download_button("Calls (JSON)", to_json_bytes(result.to_dict() | {"input": source_name}), "tdm1_ctdna_result.json",
                    "application/json", key="patient_json")
-d3.download_button("PDF report", lambda: patient_report(result, provenance, cohort.ratio_points()), "tdm1_ctdna_report.pdf",
+d3.download_button("PDF report", lambda: patient_report(result, provenance, context), "tdm1_ctdna_report.pdf",
                    "application/pdf", key="patient_pdf", type="primary")
 st.caption(f"Input: {source_name}")
 

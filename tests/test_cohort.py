@@ -118,3 +118,27 @@ def test_demo_cohort_matches_table1_and_table2():
     resistant = set(df.loc[(df["primary_resistance"] == "yes") & (df["ctdna_available"] == "yes"), "ctdna_sample_id"])
     assert resistant == {"P03", "P06", "P11", "P14"}
     assert set(df.loc[df["ctdna_sample_id"].isin(resistant), "flag"]) == {"at risk"}
+
+
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+from tdm1core.errors import InputError  # noqa: E402
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(st.binary(max_size=2000))
+def test_patient_table_reader_raises_only_input_errors_on_arbitrary_bytes(data):
+    try:
+        load_cohort(data, "fuzz.csv")
+    except InputError:
+        pass
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(st.lists(st.text(alphabet=",;\"\n 0123456789-abcyesnoPDSR+", max_size=60), max_size=6))
+def test_mangled_patient_tables_raise_only_input_errors(lines):
+    base = csv_bytes(table()).decode().splitlines()
+    try:
+        load_cohort("\n".join(base[:1] + lines + base[1:]).encode(), "fuzz.csv")
+    except InputError:
+        pass

@@ -286,3 +286,19 @@ def test_saving_settings_to_the_database_recomputes_calls_and_is_audited():
     assert "16 stored call(s) recomputed" in "\n".join(x.value for x in at.success)
     at.switch_page("pages/audit.py").run()
     assert "settings change" in set(frame(at, "action")["action"])
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_works_on_an_empty_database(page, tmp_path):
+    import os
+
+    from tdm1core.store import open_store
+
+    open_store(f"sqlite:///{os.environ['TDM1_DB_PATH']}").remove_demo()  # seeded once, emptied: not seeded again
+    at = open_page(page)
+    assert_clean(at)
+    if page == "pages/patient.py":
+        at.radio(key="patient_mode").set_value("Use the built-in demo export").run()
+        at.radio(key="patient_er").set_value("positive").run()
+        assert_clean(at)
+        assert "No cohort in the database yet" in texts(at)
