@@ -61,10 +61,6 @@ def demo_state() -> str:
     return store().demo_state()
 
 
-def is_demo() -> bool:
-    return demo_state() in ("demo", "mixed")
-
-
 VIA_APP_KEY = "_run_via_app"
 
 

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages._common import SETTINGS_KEY, downloads, page_header, settings, show_error, store, who
+from pages._common import SETTINGS_KEY, page_header, settings, show_error, store, who
 from tdm1core import InputError, Settings, __version__
 from tdm1core.cohort import data_dictionary, template_frame
 from tdm1core.demo import demo_files

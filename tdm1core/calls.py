@@ -76,10 +76,6 @@ class Measurement:
     def copies_per_20ul(self) -> float:
         return 20.0 * self.concentration
 
-    @property
-    def manual(self) -> bool:
-        return self.accepted_droplets is None
-
 
 @dataclass(frozen=True)
 class SampleMeasurements:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -389,6 +388,3 @@ def data_dictionary() -> pd.DataFrame:
         for f in SCHEMA
     ])
 
-
-def _isnan(x: Any) -> bool:
-    return isinstance(x, float) and math.isnan(x)

@@ -109,7 +109,6 @@ def ratio_figure(ratio: float | None, ci_low: float | None, ci_high: float | Non
     fig = go.Figure()
     rows = []
     if cohort is not None and len(cohort):
-        rng = np.random.default_rng(0)
         for name, colour, symbol in (("primary resistance", "#D55E00", "x"), ("no primary resistance", "#0072B2", "circle-open")):
             sub = cohort[cohort["group"] == name]
             if len(sub):

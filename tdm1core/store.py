@@ -488,7 +488,7 @@ class Store:
     def cohort(self, settings: Settings | None = None) -> tuple[Any, list]:
         """The stored patients as a validated Cohort with the stored ddPCR files' calls joined."""
         from .calls import call_export
-        from .cohort import Cohort, attach_ctdna, validate_patients
+        from .cohort import attach_ctdna, validate_patients
 
         settings = settings or self.get_settings()
         with self.engine.connect() as conn:

@@ -4,7 +4,7 @@ import io
 import pandas as pd
 import pytest
 
-from tdm1core.cohort import SCHEMA, load_cohort, read_patient_table, template_frame, validate_patients
+from tdm1core.cohort import load_cohort, read_patient_table, template_frame, validate_patients
 from tdm1core.ddpcr import read_export
 from tdm1core.demo import DEMO_DIR, demo_export_path
 from tdm1core.errors import CohortFormatError

@@ -1,6 +1,5 @@
 """PDF reports: the values (computed independently) are in the text, fonts are embedded, layout survives long inputs."""
 import hashlib
-import re
 from dataclasses import replace
 
 import numpy as np

@@ -11,7 +11,6 @@ and ``survdiff(Surv(time, status) ~ group)``. Datasets: survival's ``lung`` (by 
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -58,7 +58,7 @@ def build(seed: int = 2019) -> pd.DataFrame:
     others = [i for i in ids if i not in resistant]
     hr_pos = set(HR_POSITIVE_CTDNA) | {17, 18} | set(range(22, 30))  # 7 + 2 + 8 = 17; resistant HR+: 3,6,11,14,17,18
     assert len(hr_pos) == 17 and len(hr_pos & set(resistant)) == 6
-    for attempt in range(100_000):
+    for _ in range(100_000):
         stage4 = _split(rng, resistant, others, 9, 2)
         late = _split(rng, resistant, others, 17, 6)
         anthra = _split(rng, resistant, others, 11, 3)

@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from ..cohort import CATEGORICAL_DERIVED, Cohort
+from ..cohort import Cohort
 from ..settings import DEFAULT_SETTINGS, Settings
 from .contingency import FISHER_METHOD, Performance, fisher, performance, resistance_by, table4, threshold_table
 from .descriptive import table1, table2, table3
@@ -61,5 +61,3 @@ def analyse_cohort(cohort: Cohort, settings: Settings = DEFAULT_SETTINGS, km_gro
         km=km_by(cohort, km_group, settings, at), km_group=km_group, settings=settings,
     )
 
-
-GROUP_LABELS = dict(CATEGORICAL_DERIVED)

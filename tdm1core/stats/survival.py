@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -117,7 +117,6 @@ class KaplanMeierResult:
     ci_method: str
     level: float
     excluded: int = 0
-    method_note: str = field(default="")
 
     def group(self, name: str) -> KMGroup:
         return next(g for g in self.groups if g.group == name)
@@ -253,7 +252,7 @@ def _median(table: pd.DataFrame, level: float) -> MedianSurvival:
     return MedianSurvival(q("survival"), ConfidenceInterval(q("lower"), q("upper"), level, "inversion of the pointwise bands"))
 
 
-def _at(table: pd.DataFrame, times: Sequence[float], n: int, method: str, level: float) -> tuple[SurvivalAt, ...]:
+def _at(table: pd.DataFrame, times: Sequence[float], method: str, level: float) -> tuple[SurvivalAt, ...]:
     out = []
     tt = table["time"].to_numpy()
     for x in times:
@@ -311,7 +310,7 @@ def kaplan_meier(
         tab = _km_table(sub["time"].to_numpy(float), sub["event"].to_numpy(float), ci_method, level)
         groups.append(KMGroup(
             group=name, n=len(sub), events=int(sub["event"].sum()), table=tab.drop(columns="_g"),
-            median=_median(tab, level), at=_at(tab, at, len(sub), ci_method, level),
+            median=_median(tab, level), at=_at(tab, at, ci_method, level),
         ))
     lr = logrank(df["time"], df["event"], df["group"]) if group is not None else None
     return KaplanMeierResult(tuple(groups), lr, ci_method, level, excluded)

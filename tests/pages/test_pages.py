@@ -180,7 +180,6 @@ def test_importing_exports_reports_duplicates_and_rejects_bad_files():
 
 
 def test_patient_result_can_be_saved_and_linked():
-    from tdm1core.demo.writer import DuplexWell
     from builders import qs17, sample_wells
 
     at = open_page("pages/patient.py")
