@@ -301,3 +301,14 @@ def test_every_page_works_on_an_empty_database(page, tmp_path):
         at.radio(key="patient_er").set_value("positive").run()
         assert_clean(at)
         assert "No cohort in the database yet" in texts(at)
+
+
+def test_html_in_a_sample_name_is_shown_as_text_not_markup():
+    evil = DEMO_EXPORT.replace(b'"P06"', b'"<img src=x onerror=alert(1)>"')
+    at = open_page("pages/patient.py")
+    at.file_uploader(key="patient_upload").set_value(("evil.csv", evil, "text/csv")).run()
+    at.selectbox(key="patient_sample").set_value("<img src=x onerror=alert(1)>").run()
+    at.radio(key="patient_er").set_value("positive").run()
+    assert_clean(at)
+    card = next(m.value for m in at.markdown if 'role="status"' in m.value)
+    assert "<img" not in card and "&lt;img src=x onerror=alert(1)&gt;" in card

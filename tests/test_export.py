@@ -1,0 +1,44 @@
+"""Exports are formula-injection safe; the app's configuration sends no telemetry and limits uploads."""
+import csv
+import io
+import tomllib
+
+import openpyxl
+import pandas as pd
+
+from conftest import ROOT
+from tdm1core.export import to_csv_bytes, to_json_bytes, to_xlsx_bytes
+from tdm1core.settings import Settings
+
+EVIL = pd.DataFrame({"patient": ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tTAB", "plain"],
+                     "value": [1.5, -2.0, 3.0, 4.0, 5.0, 6.0]})
+
+
+def test_csv_cells_that_would_run_as_formulas_are_quoted_numbers_stay_numbers():
+    text = to_csv_bytes(EVIL, Settings()).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    cells = [r[0] for r in rows[1:7]]
+    assert all(c.startswith("'") for c in cells[:5]) and cells[5] == "plain"
+    assert rows[2][1] == "-2.0"
+    assert "HER2/EFTUD2 ratio cut-off 1.25" in text  # settings stamped
+
+
+def test_xlsx_cells_are_text_not_formulas():
+    wb = openpyxl.load_workbook(io.BytesIO(to_xlsx_bytes({"t": EVIL}, Settings())))
+    ws = wb["t"]
+    values = [ws.cell(row=i, column=1).value for i in range(2, 8)]
+    assert all(isinstance(v, str) and not v.startswith("=") for v in values)
+    assert all(ws.cell(row=i, column=1).data_type == "s" for i in range(2, 8))
+    assert ws.cell(row=3, column=2).value == -2.0
+    assert "About" in wb.sheetnames
+
+
+def test_json_has_no_nan():
+    assert b"NaN" not in to_json_bytes({"x": float("nan"), "y": [float("inf")]})
+
+
+def test_streamlit_config_sends_no_usage_statistics_and_limits_uploads():
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["browser"]["gatherUsageStats"] is False
+    assert 1 <= cfg["server"]["maxUploadSize"] <= 20
+    assert cfg["client"]["toolbarMode"] in ("viewer", "minimal")
