@@ -318,7 +318,7 @@ def _derive(df: pd.DataFrame) -> pd.DataFrame:
     hr = [hormone_receptor_group(e, p) for e, p in zip(df["er_status"], df["pr_status"])]
     df["hr_group"] = [None if h is None else ("ER and/or PR positive" if h else "ER and PR negative") for h in hr]
     lines = df["prior_lines"]
-    df["tdm1_line"] = np.where(lines.isna(), None, np.where(lines.fillna(0) <= 1, "second line or earlier", "later than second line"))
+    df["tdm1_line"] = [None if pd.isna(v) else ("second line or earlier" if v <= 1 else "later than second line") for v in lines]
     df["prior_lines_group"] = [None if pd.isna(v) else (">=5" if v >= 5 else str(int(v))) for v in lines]
     df["ctdna_available"] = np.where(df["ctdna_sample_id"].notna(), "yes", "no")
     for col in ("her2_ratio",):
@@ -333,7 +333,10 @@ def attach_ctdna(cohort: Cohort, calls: Iterable[Any], settings: Settings | None
     settings = settings or cohort.settings
     by_sample = {c.sample.strip(): c for c in calls}
     df = cohort.patients.copy()
-    ratio, her2, pik, flag = [], [], [], []
+    ratio: list[float] = []
+    her2: list[str | None] = []
+    pik: list[str | None] = []
+    flag: list[str | None] = []
     missing = []
     for sid, er, pr in zip(df["ctdna_sample_id"], df["er_status"], df["pr_status"]):
         c = by_sample.get(str(sid).strip()) if sid is not None else None

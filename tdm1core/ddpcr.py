@@ -25,6 +25,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -256,7 +257,7 @@ def read_export(
             return ""
         return fields[index[col]]
 
-    records = []
+    records: list[dict[str, Any]] = []
     seen: dict[tuple[str, str, str], int] = {}
     for offset, fields in enumerate(rows[1:]):
         row_no = first + offset + 2  # 1-based line number in the file
@@ -327,12 +328,12 @@ def read_export(
             ci_low, ci_high = ci.low, math.inf
         else:
             ci_low, ci_high = ci.low, ci.high
-        key = (well, target.strip(), channel)
-        if key in seen:
-            raise _fail(f"well {well} has two rows for target '{target.strip()}' ({channel or 'same channel'}), rows {seen[key]} and {row_no}.",
+        row_key = (well, target.strip(), channel)
+        if row_key in seen:
+            raise _fail(f"well {well} has two rows for target '{target.strip()}' ({channel or 'same channel'}), rows {seen[row_key]} and {row_no}.",
                         source, row_no, cols["target"],
                         hint="Export one plate per file; do not paste exports together.")
-        seen[key] = row_no
+        seen[row_key] = row_no
         records.append({
             "row": row_no, "well": well, "sample": sample or well, "target": target, "target_type": kind,
             "channel": channel, "status": get(fields, "status").strip(), "positives": positives,

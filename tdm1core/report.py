@@ -186,8 +186,8 @@ def _km_plot(km: Any, highlight: str | None, width: float = 6.8, height: float =
     ticks = [i * step for i in range(int(max_t // step) + 2)]
     fig = plt.figure(figsize=(width, height))
     n = len(km.groups)
-    ax = fig.add_axes([0.1, 0.1 + 0.07 * n + 0.08, 0.86, 0.8 - 0.07 * n - 0.08])
-    ax_r = fig.add_axes([0.1, 0.04, 0.86, 0.07 * n], sharex=ax)
+    ax = fig.add_axes((0.1, 0.1 + 0.07 * n + 0.08, 0.86, 0.8 - 0.07 * n - 0.08))
+    ax_r = fig.add_axes((0.1, 0.04, 0.86, 0.07 * n), sharex=ax)
     for i, g in enumerate(km.groups):
         colour = GROUP_COLOURS.get(g.group, PALETTE[i % len(PALETTE)])
         t = g.table

@@ -254,8 +254,8 @@ class Store:
         def run() -> ImportResult:
             with self.engine.begin() as conn:
                 file_id, duplicate = self._store_file(conn, "ddpcr", name, sha, data, export.format, who, demo)
-                if duplicate:
-                    return duplicate
+                if duplicate is not None or file_id is None:
+                    return duplicate or ImportResult("ddpcr", name, sha, None, True, "not stored")
                 records = export.wells[_WELL_COLS].to_dict("records")
                 for r in records:
                     r["file_id"] = file_id
@@ -362,8 +362,8 @@ class Store:
         def run() -> ImportResult:
             with self.engine.begin() as conn:
                 file_id, duplicate = self._store_file(conn, "patients", name, sha, data, "patient table", who, demo)
-                if duplicate:
-                    return duplicate
+                if duplicate is not None or file_id is None:
+                    return duplicate or ImportResult("patients", name, sha, None, True, "not stored")
                 stored = self._stored_patients(conn)
                 now = _now()
                 inserts, changes = [], []
@@ -461,9 +461,9 @@ class Store:
     def demo_state(self) -> str:
         """'demo' (only the synthetic demo), 'mixed', 'real' or 'empty'."""
         with self.engine.connect() as conn:
-            demo = conn.execute(sa.select(sa.func.count()).select_from(files).where(files.c.demo == sa.true())).scalar()
-            real = conn.execute(sa.select(sa.func.count()).select_from(files).where(files.c.demo == sa.false())).scalar()
-            real += conn.execute(sa.select(sa.func.count()).select_from(patients).where(patients.c.demo == sa.false())).scalar()
+            demo = conn.execute(sa.select(sa.func.count()).select_from(files).where(files.c.demo == sa.true())).scalar() or 0
+            real = conn.execute(sa.select(sa.func.count()).select_from(files).where(files.c.demo == sa.false())).scalar() or 0
+            real += conn.execute(sa.select(sa.func.count()).select_from(patients).where(patients.c.demo == sa.false())).scalar() or 0
         if demo and real:
             return "mixed"
         return "demo" if demo else ("real" if real else "empty")
@@ -507,12 +507,12 @@ class Store:
     def version(self) -> int:
         """Changes whenever anything is written (for cache keys)."""
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.id), 0))).scalar())
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.id), 0))).scalar() or 0)
 
     def status(self) -> StoreStatus:
         with self.engine.connect() as conn:
             def count(t: sa.Table) -> int:
-                return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar())
+                return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() or 0)
 
             counts = (count(files), count(wells), count(patients), count(audit_log), count(calls_t))
         safe_url = self.engine.url.render_as_string(hide_password=True)

@@ -5,7 +5,7 @@ connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only when alembic is run by hand
     from sqlalchemy import create_engine
 
-    connection = create_engine(context.config.get_main_option("sqlalchemy.url")).connect()
+    connection = create_engine(context.config.get_main_option("sqlalchemy.url") or "sqlite://").connect()
 context.configure(connection=connection, target_metadata=None, render_as_batch=connection.dialect.name == "sqlite")
 with context.begin_transaction():
     context.run_migrations()
