@@ -7,7 +7,7 @@ from tdm1core import InputError, Settings, __version__
 from tdm1core.cohort import data_dictionary, template_frame
 from tdm1core.demo import demo_files
 from tdm1core.export import to_csv_bytes, to_xlsx_bytes
-from tdm1core.targets import ASSAYS
+from tdm1core.targets import ASSAYS, alias_pairs
 
 page_header("Settings & help")
 s = settings()
@@ -33,8 +33,7 @@ with st.form("settings_form"):
                              column_config={"assay": st.column_config.SelectboxColumn("assay", options=list(ASSAYS))})
     applied = st.form_submit_button("Apply", type="primary")
 if applied:
-    pairs = tuple((str(a).strip(), str(b).strip()) for a, b in aliases.itertuples(index=False) if str(a).strip() and str(b).strip()
-                  and str(a) != "nan" and str(b) != "None")
+    pairs = alias_pairs(aliases.itertuples(index=False))
     try:
         st.session_state[SETTINGS_KEY] = Settings(her2, pik, ref, int(drops), vol, legacy, level, ci, pairs)
         st.success("Settings applied to every page of this session.")

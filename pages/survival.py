@@ -6,7 +6,7 @@ from tdm1core import InputError
 from tdm1core.cohort import CATEGORICAL_DERIVED
 from tdm1core.figures import km_figure, km_plot_data
 from tdm1core.stats import km_by
-from tdm1core.stats.survival import CI_METHOD_LABELS
+from tdm1core.stats.survival import CI_METHOD_LABELS, parse_times
 
 page_header("Survival: time to progression")
 s = settings()
@@ -23,9 +23,9 @@ group = c1.selectbox("Group by", columns, index=columns.index("flag"), key="surv
 show_ci = c2.toggle("CI bands", value=True, key="survival_ci")
 times_text = c3.text_input("Numbers at risk at (days, comma-separated; blank = automatic)", key="survival_times")
 try:
-    risk_times = [float(t) for t in times_text.split(",") if t.strip()] or None
-except ValueError:
-    st.error(f"'{times_text}' is not a list of numbers: type days separated by commas, e.g. 0,90,180,365.")
+    risk_times = parse_times(times_text) or None
+except InputError as exc:
+    show_error(exc)
     risk_times = None
 
 km = km_by(cohort, group, s, at=risk_times or ())

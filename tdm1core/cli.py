@@ -297,7 +297,9 @@ def cmd_km(args: argparse.Namespace) -> int:
     if bad.any():
         i = int(bad.idxmax())
         raise InputError(f"the event must be 1/0 or true/false, found {df[args.event][i]!r}.", source=path.name, row=i + 2, column=args.event)
-    at = [float(x) for x in args.at.split(",")] if args.at else []
+    from .stats.survival import parse_times
+
+    at = parse_times(args.at)
     group = df[args.group].where(df[args.group].str.strip() != "", None) if args.group else None
     res = kaplan_meier(time, event, group, settings.km_ci_method, settings.confidence_level, at)
     if args.json:

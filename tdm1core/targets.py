@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["ASSAYS", "HOTSPOTS", "TargetMap", "normalise_name"]
+__all__ = ["ASSAYS", "HOTSPOTS", "TargetMap", "normalise_name", "alias_pairs"]
 
 HOTSPOTS = ("E542K", "E545K", "H1047R")
 ASSAYS = ("HER2", "EFTUD2") + tuple(f"{h} {kind}" for h in HOTSPOTS for kind in ("MUT", "WT"))
@@ -40,6 +40,16 @@ EXAMPLES = (
     "E545K MUT / E545K WT",
     "H1047R (FAM channel = mutant, HEX/VIC = wild type)",
 )
+
+
+def alias_pairs(rows: Iterable[Iterable[object]]) -> tuple[tuple[str, str], ...]:
+    """(name, assay) pairs from an edited table's rows, dropping blank or half-filled rows."""
+    out = []
+    for row in rows:
+        name, assay = (str(x).strip() if x is not None else "" for x in tuple(row)[:2])
+        if name and assay and name.lower() not in ("nan", "none") and assay.lower() not in ("nan", "none"):
+            out.append((name, assay))
+    return tuple(out)
 
 
 def normalise_name(name: str) -> str:

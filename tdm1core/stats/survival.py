@@ -30,7 +30,7 @@ from ..settings import CI_METHODS
 
 __all__ = [
     "MedianSurvival", "SurvivalAt", "KMGroup", "LogRankResult", "KaplanMeierResult",
-    "kaplan_meier", "logrank", "CI_METHOD_LABELS",
+    "kaplan_meier", "logrank", "parse_times", "CI_METHOD_LABELS",
 ]
 
 CI_METHOD_LABELS = {
@@ -268,6 +268,26 @@ def _at(table: pd.DataFrame, times: Sequence[float], method: str, level: float) 
         se = s * math.sqrt(g) if math.isfinite(g) else math.nan
         out.append(SurvivalAt(float(x), s, se, n_risk, float(lo[0]), float(hi[0])))
     return tuple(out)
+
+
+def parse_times(text: str | None) -> list[float]:
+    """Times typed as '0, 90, 180' (days); empty text gives []. Raises InputError naming the bad entry."""
+    from ..errors import InputError
+
+    out = []
+    for part in (text or "").replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            raise InputError(f"{part!r} is not a number of days.", column="times",
+                             hint="Type days separated by commas, e.g. 0, 90, 180, 365.") from None
+        if not math.isfinite(value) or value < 0:
+            raise InputError(f"{part!r} is not a time of 0 days or more.", column="times")
+        out.append(value)
+    return sorted(set(out))
 
 
 def logrank(time: Sequence[float], event: Sequence[int], group: Sequence[Any]) -> LogRankResult | None:

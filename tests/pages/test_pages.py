@@ -212,7 +212,7 @@ def test_bad_risk_times_show_an_error():
     at = open_page("pages/survival.py")
     at.text_input(key="survival_times").set_value("0, ninety").run()
     assert_clean(at)
-    assert "is not a list of numbers" in at.error[0].value
+    assert "'ninety' is not a number of days" in at.error[0].value
 
 
 def test_every_setting_changes_what_pages_show():
