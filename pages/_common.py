@@ -16,7 +16,6 @@ from tdm1core.calls import call_export
 from tdm1core.cohort import Cohort
 from tdm1core.ddpcr import read_export
 from tdm1core.export import to_csv_bytes, to_xlsx_bytes
-from tdm1core.risk import LIMITS
 from tdm1core.store import Store, database_url, open_store
 
 SETTINGS_KEY = "settings"
@@ -135,6 +134,3 @@ def downloads(df: pd.DataFrame, name: str, key: str, s: Settings, note: str | No
     c2.download_button("XLSX", to_xlsx_bytes({name: df}, s, note), f"{name}.xlsx",
                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx")
 
-
-def limits() -> str:
-    return LIMITS

@@ -16,9 +16,6 @@ class ConfidenceInterval:
     level: float
     method: str
 
-    def contains(self, value: float) -> bool:
-        return self.low <= value <= self.high
-
     @property
     def defined(self) -> bool:
         return not (math.isnan(self.low) or math.isnan(self.high))

@@ -6,7 +6,7 @@ was made with, and every screen, CSV, JSON and PDF stamps them.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from .errors import SettingsError
@@ -114,9 +114,6 @@ class Settings:
                 aliases = list(aliases.items())
             data["target_aliases"] = tuple(tuple(pair) for pair in aliases)
         return cls(**data)
-
-    def with_changes(self, **changes: Any) -> "Settings":
-        return replace(self, **changes)
 
     def describe(self) -> str:
         """One line for stamping on every output."""

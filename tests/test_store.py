@@ -174,3 +174,12 @@ def test_db_command_line(tmp_path):
     assert json.loads(run("db", "status", "--json").stdout)["files"] == 2
     assert run("db", "export", str(tmp_path / "exp")).returncode == 0
     assert (tmp_path / "exp" / "audit_log.csv").exists()
+
+
+def test_deleting_a_patient_is_audited_with_the_old_values(url):
+    store = open_store(url)
+    assert store.delete_patient("D01", who="tester")
+    assert not store.delete_patient("D01")
+    entry = store.audit().iloc[0]
+    assert entry["action"] == "delete" and json.loads(entry["detail"])["previous"]["patient_id"] == "D01"
+    assert store.status().patients == 33

@@ -93,7 +93,7 @@ def _no_exception(pg):
 
 
 PAGES = [("", "home", "T-DM1 primary-resistance flag"), ("patient-result", "patient", "Patient result"),
-         ("cohort-statistics", "cohort", "Cohort"), ("survival-analysis", "survival", "Survival"),
+         ("cohort-statistics", "cohort", "Cohort"), ("survival-analysis", "survival", "Survival"), ("database-audit", "audit", "Database & audit"),
          ("settings-and-help", "settings", "Settings & help")]
 
 
