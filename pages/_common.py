@@ -12,11 +12,10 @@ import pandas as pd
 import streamlit as st
 
 from tdm1core import Settings, __version__
-from tdm1core.calls import call_export
 from tdm1core.cohort import Cohort
-from tdm1core.ddpcr import read_export
 from tdm1core.export import to_csv_bytes, to_xlsx_bytes
 from tdm1core.store import Store, database_url, open_store
+from tdm1core.workflows import UploadAssessment, assess_upload
 
 SETTINGS_KEY = "settings"
 EVIDENCE_LINE = ("Exploratory evidence: in the study, all 4 primary-resistant patients of the 16 with ctDNA had HER2 not "
@@ -102,14 +101,21 @@ def _stored_cohort(url: str, version: int, settings_json: str) -> tuple[Cohort, 
 
 
 @st.cache_data(show_spinner=False, max_entries=16, scope="session")
-def export_calls(data: bytes, name: str, settings_json: str) -> tuple[Any, list]:
-    s = Settings.from_dict(json.loads(settings_json))
-    export = read_export(data, name, s)
-    return export, call_export(export, s)
+def export_calls(data: bytes, name: str, settings_json: str) -> UploadAssessment:
+    """The upload read and called with this session's settings (one computation for screen, downloads and save)."""
+    return assess_upload(data, name, Settings.from_dict(json.loads(settings_json)))
 
 
-def current_cohort() -> tuple[Cohort, list]:
-    """The stored cohort and its ctDNA calls (cached per database version and settings)."""
+NO_PATIENTS = ("No patients in the database yet. Import a patient table on the **Cohort** page (Data: import into the "
+               "database), or put the synthetic demo back with `python -m tdm1core db seed-demo`.")
+
+
+def no_patients_yet() -> None:
+    st.info(NO_PATIENTS, icon=":material/inbox:")
+
+
+def current_cohort() -> tuple[Cohort | None, list]:
+    """The stored cohort and its ctDNA calls (cached per database version and settings); None when no patient is stored."""
     st_ = store()
     return _stored_cohort(st_.url, st_.version(), settings_key(settings()))
 
@@ -134,3 +140,76 @@ def downloads(df: pd.DataFrame, name: str, key: str, s: Settings, note: str | No
     c2.download_button("XLSX", to_xlsx_bytes({name: df}, s, note), f"{name}.xlsx",
                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx")
 
+
+
+# ------------------------------------------------------------------ reports built at the moment of the click
+
+class LiveDownload:
+    """A download whose bytes are built when the button is clicked, from what the page shows *then*.
+
+    A person who types a patient ID and clicks the download at once commits the text box (a rerun) in the
+    same gesture as the click. Streamlit runs the deferred download in another thread, possibly before that
+    rerun has finished; this callable therefore waits until the session's script is idle, and then builds
+    the file from the inputs the latest complete run displayed (``update`` is called by the page on each run).
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._build: Any = None
+        self._session_id: str | None = None
+        self.last_error: str | None = None
+
+    def update(self, build: Any) -> None:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        with self._lock:
+            self._build = build
+            self._session_id = ctx.session_id if ctx is not None else None
+
+    def _wait_until_idle(self, timeout: float = 20.0) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        time.sleep(0.05)  # let a rerun requested in the same gesture start
+        while time.monotonic() < deadline and _session_busy(self._session_id):
+            time.sleep(0.05)
+
+    def __call__(self) -> bytes:
+        self._wait_until_idle()
+        with self._lock:
+            build = self._build
+        try:
+            return build()
+        except Exception as exc:  # shown on the page on the next run; Streamlit reports the failed download
+            self.last_error = f"The report could not be built ({type(exc).__name__}); nothing was downloaded. Try again."
+            raise
+
+
+def _session_busy(session_id: str | None) -> bool:
+    """True while the session's script is running or a rerun is queued (Streamlit internals; False if unknown)."""
+    if not session_id:
+        return False
+    try:
+        from streamlit import runtime
+
+        info = runtime.get_instance()._session_mgr.get_session_info(session_id)
+        if info is None:
+            return False
+        return info.session._scriptrunner is not None
+    except Exception:
+        return False
+
+
+def live_download(key: str) -> LiveDownload:
+    """This session's live download for ``key`` (one object per session, kept in session state)."""
+    holder = st.session_state.get(f"_live_{key}")
+    if not isinstance(holder, LiveDownload):
+        holder = LiveDownload()
+        st.session_state[f"_live_{key}"] = holder
+    if holder.last_error:
+        st.error(holder.last_error, icon=":material/error:")
+        holder.last_error = None
+    return holder

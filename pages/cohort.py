@@ -1,7 +1,7 @@
 """Cohort: data source, validation report, filters, Tables 1-4 and the flag's performance."""
 import streamlit as st
 
-from pages._common import current_cohort, downloads, page_header, settings, show_error, stamp, store, who
+from pages._common import no_patients_yet, current_cohort, downloads, page_header, settings, show_error, stamp, store, who
 from tdm1core import InputError
 from tdm1core.cohort import CATEGORICAL_DERIVED
 from tdm1core.report import Provenance, cohort_report
@@ -39,10 +39,22 @@ with st.expander("Data: import into the database", expanded=False):
                 messages.append(("error", "Rejected; nothing was stored.\n\n" + str(exc)))
         st.session_state[MESSAGES] = messages
         st.rerun()
-    if db.has_demo() and st.button("Remove the synthetic demo data", key="cohort_remove_demo"):
-        db.remove_demo(who())
-        st.session_state[MESSAGES] = [("success", "The synthetic demo data was removed.")]
-        st.rerun()
+    if db.has_demo():
+        if st.button("Remove the synthetic demo data…", key="cohort_remove_demo"):
+            st.session_state["cohort_confirm_demo"] = True
+        if st.session_state.get("cohort_confirm_demo"):
+            plan = db.demo_removal_plan()
+            st.warning(f"This deletes {plan.summary()}. It is recorded in the audit log and cannot be undone.",
+                       icon=":material/warning:")
+            y, n, _ = st.columns([1, 1, 3])
+            if y.button("Yes, delete the demo data", key="cohort_remove_demo_yes", type="primary"):
+                done = db.remove_demo(who())
+                st.session_state.pop("cohort_confirm_demo", None)
+                st.session_state[MESSAGES] = [("success", f"Removed {done.summary()}.")]
+                st.rerun()
+            if n.button("Cancel", key="cohort_remove_demo_no"):
+                st.session_state.pop("cohort_confirm_demo", None)
+                st.rerun()
 for kind, text in st.session_state.get(MESSAGES, []):
     getattr(st, kind)(text)
 
@@ -50,6 +62,9 @@ try:
     cohort, calls = current_cohort()
 except InputError as exc:
     show_error(exc)
+    st.stop()
+if cohort is None:
+    no_patients_yet()
     st.stop()
 
 for note in cohort.notes:

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from pages._common import current_cohort, demo_state, page_header, settings, show_error
+from pages._common import current_cohort, demo_state, no_patients_yet, page_header, settings, show_error
 from tdm1core.errors import InputError
 
 page_header("T-DM1 primary-resistance flag from ctDNA")
@@ -14,9 +14,11 @@ st.markdown(
 try:
     cohort, calls = current_cohort()
     c1, c2, c3 = st.columns(3)
-    c1.metric("Patients", cohort.n)
-    c2.metric("With ctDNA", cohort.n_ctdna)
+    c1.metric("Patients", 0 if cohort is None else cohort.n)
+    c2.metric("With ctDNA", 0 if cohort is None else cohort.n_ctdna)
     c3.metric("Data", {"demo": "synthetic demo", "mixed": "yours + demo", "real": "yours", "empty": "empty"}[demo_state()])
+    if cohort is None:
+        no_patients_yet()
 except InputError as exc:
     show_error(exc)
 

@@ -3,14 +3,17 @@ import datetime as dt
 
 import streamlit as st
 
-from pages._common import current_cohort, export_calls, flag_card, page_header, settings, settings_key, show_error, stamp, store, who
-from tdm1core import InputError, ManualEntry, PatientResult, call_manual
+from pages._common import (current_cohort, export_calls, flag_card, live_download, page_header, settings, settings_key,
+                           show_error, stamp, store, who)
+from tdm1core import InputError, ManualEntry
 from tdm1core.demo import demo_export_path
 from tdm1core.export import to_csv_bytes, to_json_bytes
 from tdm1core.figures import km_figure, ratio_figure
-from tdm1core.report import Provenance, patient_report
+from tdm1core.provenance import DEMO_NOTICE, MANUAL_NOTICE, Provenance
+from tdm1core.report import patient_report
 from tdm1core.risk import EVIDENCE, LIMITS
 from tdm1core.stats import km_by
+from tdm1core.workflows import assess_manual, patient_result, save_result
 
 page_header("Patient result")
 s = settings()
@@ -19,8 +22,8 @@ mode = st.radio("Input", ["Upload a ddPCR export", "Use the built-in demo export
                 key="patient_mode")
 calls = None
 source_name = None
-uploaded = None
-provenance = Provenance("manual entry", None)
+assessment = None
+provenance = Provenance.manual_entry()
 try:
     if mode == "Enter the numbers":
         c1, c2, c3 = st.columns(3)
@@ -35,7 +38,7 @@ try:
             if mut is not None or wt is not None:
                 pik[hotspot] = (mut, wt)
         if ratio is not None or (her2 is not None and eftud2 is not None) or pik:
-            calls = call_manual(ManualEntry("manual entry", ratio, her2, eftud2, pik), s)
+            calls, provenance = assess_manual(ManualEntry("manual entry", ratio, her2, eftud2, pik), s)
             source_name = "manual entry"
     else:
         if mode == "Use the built-in demo export":
@@ -44,16 +47,16 @@ try:
             upload = st.file_uploader("ddPCR well-level results export (QuantaSoft or QX Manager CSV)", type=["csv", "txt"],
                                       key="patient_upload")
             data, name = (upload.getvalue(), upload.name) if upload is not None else (None, None)
-            uploaded = (data, name) if upload is not None else None
         if data is not None:
-            export, sample_calls = export_calls(data, name, settings_key(s))
+            assessment = export_calls(data, name, settings_key(s))
+            export = assessment.export
+            provenance = assessment.provenance
             for w in export.warnings:
                 st.warning(w)
-            samples = [c.sample for c in sample_calls]
+            samples = assessment.samples
             chosen = st.selectbox("Sample", samples, key="patient_sample") if len(samples) > 1 else samples[0]
-            calls = next(c for c in sample_calls if c.sample == chosen)
+            calls = assessment.sample(chosen)
             source_name = f"{name} ({export.format}, SHA-256 {export.sha256[:12]}…)"
-            provenance = Provenance(name, export.sha256, export.format)
 except InputError as exc:
     show_error(exc)
 
@@ -68,7 +71,11 @@ if calls is None:
     st.info("Upload an export, use the demo export or type the numbers to see the result.")
     st.stop()
 
-result = PatientResult.from_calls(calls, er, pr, patient_id or None, collected.isoformat() if collected else None)
+result = patient_result(calls, er, pr, patient_id, collected.isoformat() if collected else None)
+if provenance.demo:
+    st.warning(f"**{DEMO_NOTICE}.** This result, its downloads and its PDF are marked so.", icon=":material/science:")
+if provenance.manual:
+    st.info(f"**{MANUAL_NOTICE}.** The downloads and the PDF are marked so.", icon=":material/edit:")
 flag = result.flag
 h = calls.her2
 flag_card(flag.status, flag.headline, f"Sample {calls.sample} · HER2 {h.call}" + (" (borderline)" if h.borderline else "")
@@ -79,10 +86,7 @@ with st.expander("Evidence and limits", expanded=flag.status == "at risk"):
     st.write(LIMITS)
 
 st.subheader("HER2 / EFTUD2")
-try:
-    cohort, _ = current_cohort()
-except InputError:
-    cohort = None  # an empty database: no cohort context to show
+cohort, _ = current_cohort()  # None on an empty database: no cohort context to show
 context = cohort.ratio_points() if cohort is not None else None
 if h.ratio is not None:
     st.plotly_chart(ratio_figure(h.ratio, h.ci.low if h.ci else None, h.ci.high if h.ci else None, h.cutoff,
@@ -109,20 +113,26 @@ else:
                     key="patient_km")
 
 st.subheader("Download")
+st.caption(f"Patient ID: {result.patient_id or 'not given'} · collection date: {result.collection_date or 'not given'} · "
+           f"ER {result.er}, PR {result.pr}. The files carry exactly these inputs.")
 d1, d2, d3, _ = st.columns([1, 1, 1, 3])
-d1.download_button("Calls (CSV)", to_csv_bytes(result.summary_table(), s), "tdm1_ctdna_result.csv", "text/csv", key="patient_csv")
-d2.download_button("Calls (JSON)", to_json_bytes(result.to_dict() | {"input": source_name}), "tdm1_ctdna_result.json",
-                   "application/json", key="patient_json")
-d3.download_button("PDF report", lambda: patient_report(result, provenance, context), "tdm1_ctdna_report.pdf",
-                   "application/pdf", key="patient_pdf", type="primary")
-st.caption(f"Input: {source_name}")
+d1.download_button("Calls (CSV)", to_csv_bytes(result.summary_table(), s, provenance.lines()), "tdm1_ctdna_result.csv", "text/csv",
+                   key="patient_csv")
+d2.download_button("Calls (JSON)", to_json_bytes(result.to_dict() | {"input": source_name, "provenance": provenance.to_dict()}),
+                   "tdm1_ctdna_result.json", "application/json", key="patient_json")
+pdf = live_download("patient_pdf")
+pdf.update(lambda result=result, provenance=provenance, context=context: patient_report(result, provenance, context))
+d3.download_button("PDF report", pdf, "tdm1_ctdna_report.pdf", "application/pdf", key="patient_pdf", type="primary")
+for line in provenance.lines():
+    st.caption(line)
 
-if uploaded is not None:
+if assessment is not None and not provenance.demo:
     st.subheader("Save to the cohort database")
-    st.caption("Stores the export as received (once, by SHA-256) and links the sample to the patient ID when the patient is in the cohort.")
+    st.caption("Stores the export as received (once, by SHA-256) with exactly the calls shown here (this session's settings "
+               "and target map), and links the sample to the patient ID when the patient is in the cohort.")
     if st.button("Save", key="patient_save"):
         try:
-            saved = store().import_ddpcr(uploaded[0], uploaded[1], who())
+            saved = save_result(store(), assessment, result, who())
             st.success(saved.message)
             if patient_id:
                 if store().link_sample(patient_id, calls.sample, who()):

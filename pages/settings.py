@@ -36,9 +36,12 @@ if applied:
     pairs = alias_pairs(aliases.itertuples(index=False))
     try:
         st.session_state[SETTINGS_KEY] = Settings(her2, pik, ref, int(drops), vol, legacy, level, ci, pairs)
-        st.success("Settings applied to every page of this session.")
+        st.session_state["settings_message"] = "Settings applied to every page of this session."
+        st.rerun()  # the sidebar, drawn before this page, shows the settings in force at once
     except InputError as exc:
         show_error(exc)
+if st.session_state.get("settings_message"):
+    st.success(st.session_state.pop("settings_message"))
 if st.button("Save as the database default (recomputes the stored calls; recorded in the audit log)", key="set_save_db"):
     n = store().set_settings(settings(), who())
     st.success(f"Saved; {n} stored call(s) recomputed with these settings.")

@@ -1,7 +1,7 @@
 """Survival: Kaplan-Meier time to progression by any categorical column, with the log-rank test."""
 import streamlit as st
 
-from pages._common import page_header, current_cohort, downloads, settings, show_error, stamp
+from pages._common import no_patients_yet, page_header, current_cohort, downloads, settings, show_error, stamp
 from tdm1core import InputError
 from tdm1core.cohort import CATEGORICAL_DERIVED
 from tdm1core.figures import km_figure, km_plot_data
@@ -14,6 +14,9 @@ try:
     cohort, _ = current_cohort()
 except InputError as exc:
     show_error(exc)
+    st.stop()
+if cohort is None:
+    no_patients_yet()
     st.stop()
 
 columns = cohort.categorical_columns()

@@ -433,7 +433,18 @@ def cmd_db(args: argparse.Namespace) -> int:
         print("seeded the synthetic demo" if store.seed_demo() else "not seeded: the database is not empty or was seeded before")
         return 0
     if args.action == "remove-demo":
-        print(f"removed {store.remove_demo(args.who)} demo row(s)")
+        plan = store.demo_removal_plan()
+        if not plan.files and not plan.patients:
+            print("no synthetic demo data in the database; nothing removed")
+            return 0
+        if not args.yes:
+            answer = ""
+            if sys.stdin is not None and sys.stdin.isatty():
+                answer = input(f"Remove {plan.summary()}? Type 'yes' to confirm: ").strip().lower()
+            if answer != "yes":
+                print(f"not removed: would remove {plan.summary()}. Confirm with --yes.", file=sys.stderr)
+                return 1
+        print(f"removed {store.remove_demo(args.who).summary()}")
         return 0
     if args.action == "audit":
         df = store.audit(args.limit)
@@ -461,6 +472,7 @@ def _register_store(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--who")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int)
+    p.add_argument("--yes", action="store_true", help="remove-demo: confirm without asking")
     p.set_defaults(func=cmd_db)
 
 

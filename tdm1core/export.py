@@ -35,16 +35,18 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _settings_lines(settings: Settings | None, note: str | None) -> list[str]:
-    lines = []
-    if note:
+def _settings_lines(settings: Settings | None, note: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    lines: list[str] = []
+    if isinstance(note, str):
         lines.append(note)
+    elif note:
+        lines.extend(note)
     if settings is not None:
         lines.append(f"Settings: {settings.describe()}")
     return lines
 
 
-def to_csv_bytes(df: pd.DataFrame, settings: Settings | None = None, note: str | None = None) -> bytes:
+def to_csv_bytes(df: pd.DataFrame, settings: Settings | None = None, note: str | list[str] | tuple[str, ...] | None = None) -> bytes:
     """UTF-8 CSV (with BOM, so Excel reads µ), formula-safe; settings and note as trailing comment rows."""
     buf = io.StringIO()
     safe_frame(df).to_csv(buf, index=False, lineterminator="\r\n")
@@ -53,7 +55,8 @@ def to_csv_bytes(df: pd.DataFrame, settings: Settings | None = None, note: str |
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def to_xlsx_bytes(sheets: dict[str, pd.DataFrame], settings: Settings | None = None, note: str | None = None) -> bytes:
+def to_xlsx_bytes(sheets: dict[str, pd.DataFrame], settings: Settings | None = None,
+                  note: str | list[str] | tuple[str, ...] | None = None) -> bytes:
     """An .xlsx workbook, one sheet per table plus an 'About' sheet with the settings; formula-safe."""
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from . import __version__
+from .provenance import Provenance
 from .settings import Settings
 
 __all__ = ["patient_report", "cohort_report", "Provenance"]
@@ -21,15 +22,6 @@ __all__ = ["patient_report", "cohort_report", "Provenance"]
 TITLE = "T-DM1 ctDNA resistance flag"
 RUO = "Research use only. Not a diagnostic device. Exploratory evidence (16 patients with ctDNA in one retrospective study)."
 FLAG_COLOURS = {"at risk": ("#D55E00", "#FBE3D6", "⚠"), "not flagged": ("#0072B2", "#DCEBF6", "✓"), "incomplete": ("#595959", "#EDEDED", "?")}
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Where a report's input came from."""
-
-    file_name: str
-    sha256: str | None
-    detail: str = ""
 
 
 def _fonts() -> tuple[str, str]:
@@ -100,17 +92,38 @@ def _table(rows: list[list[Any]], widths: Sequence[float], st: dict, header: boo
     return t
 
 
-def _footer(settings: Settings, label: str):
+def _footer(settings: Settings, label: str, watermark: str | None = None):
     def draw(canvas: Any, doc: Any) -> None:
-        regular, _ = _fonts()
+        regular, bold = _fonts()
         canvas.saveState()
+        if watermark:
+            canvas.saveState()
+            canvas.setFont(bold, 34)
+            canvas.setFillColorRGB(0.84, 0.37, 0.0, alpha=0.16)
+            canvas.translate(doc.pagesize[0] / 2, doc.pagesize[1] / 2)
+            canvas.rotate(40)
+            canvas.drawCentredString(0, 0, watermark)
+            canvas.restoreState()
         canvas.setFont(regular, 6.5)
         canvas.setFillColorRGB(0.35, 0.35, 0.35)
-        canvas.drawString(doc.leftMargin, 12, f"{label} · tdm1core {__version__} · Research use only; not a diagnostic device.")
+        canvas.drawString(doc.leftMargin, 12, f"{label} · tdm1core {__version__} · Research use only; not a diagnostic device."
+                          + (f" · {watermark}" if watermark else ""))
         canvas.drawRightString(doc.pagesize[0] - doc.rightMargin, 12, f"page {doc.page}")
         canvas.restoreState()
 
     return draw
+
+
+def _notice(text: str, st: Any, width: float) -> Any:
+    """A boxed notice in bold (synthetic demo data, manual entry), as prominent as the screen's banner."""
+    from reportlab.lib import colors
+    from reportlab.platypus import Table, TableStyle
+
+    t = Table([[_p(text, st["flag"])]], colWidths=[width])
+    t.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 2, colors.HexColor("#D55E00")),
+                           ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#FBE3D6")),
+                           ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]))
+    return t
 
 
 def _figure_png(fig: Any, width_in: float, height_in: float) -> Any:
@@ -262,7 +275,10 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
     now = now or dt.datetime.now()
     calls, flag, s = result.calls, result.flag, result.calls.settings
     h = calls.her2
-    story: list[Any] = [_p(f"{TITLE}: patient report", st["title"]), _p(RUO, st["ruo"]), Spacer(1, 3)]
+    story: list[Any] = [_p(f"{TITLE}: patient report", st["title"]), _p(RUO, st["ruo"])]
+    for notice in provenance.notices:
+        story.append(_notice(notice, st, width))
+    story.append(Spacer(1, 3))
     ident = [["Patient ID (pseudonymous)", result.patient_id or "not given", "Sample", calls.sample],
              ["Collection date", result.collection_date or "not given", "Report date", now.strftime("%Y-%m-%d %H:%M")]]
     story.append(_table(ident, [0.2 * width, 0.3 * width, 0.15 * width, 0.35 * width], st, header=False))
@@ -315,6 +331,10 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
     story.append(_p(f"Software tdm1core {__version__}. Input: {provenance.file_name}"
                     + (f" ({provenance.detail})" if provenance.detail else ""), st["small"]))
     story.append(_p(f"SHA-256: {provenance.sha256 or 'not applicable (manual entry)'}", st["mono"]))
+    if provenance.droplet_volume_nl is not None:
+        story.append(_p(f"Droplet volume used: {provenance.droplet_volume_nl:g} nL.", st["small"]))
+    if provenance.target_map:
+        story.append(_p("Target map: " + "; ".join(provenance.target_map) + ".", st["small"]))
     story.append(_p(f"Settings: {s.describe()}", st["small"]))
     story.append(Spacer(1, 6))
     sign = [["Reviewed by (name, role)", "", "Signature", "", "Date", ""]]
@@ -328,7 +348,8 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
     flow: list[Any] = [KeepInFrame(doc.width, doc.height - 4, story, mode="shrink")]
     if n_warn:
         flow += [PageBreak(), _p("Appendix: QC warnings", st["h"])] + [_p("• " + w, st["small"]) for w in calls.warnings]
-    doc.build(flow, onFirstPage=_footer(s, "patient report"), onLaterPages=_footer(s, "patient report"))
+    mark = " · ".join(n.split(":")[0] for n in provenance.notices) or None
+    doc.build(flow, onFirstPage=_footer(s, "patient report", mark), onLaterPages=_footer(s, "patient report", mark))
     return buf.getvalue()
 
 

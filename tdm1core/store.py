@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from .errors import InputError
 from .settings import DEFAULT_SETTINGS, Settings
 
-__all__ = ["Store", "ImportResult", "PatientPreview", "PatientChange", "StoreStatus", "database_url", "open_store"]
+__all__ = ["Store", "DemoRemovalPlan", "ImportResult", "PatientPreview", "PatientChange", "StoreStatus", "database_url", "open_store"]
 
 T = TypeVar("T")
 metadata = sa.MetaData()
@@ -134,6 +134,25 @@ class PatientPreview:
         rows = [{"patient_id": c.patient_id, "column": col, "stored": old, "new": new}
                 for c in self.changed for col, (old, new) in c.changes.items()]
         return pd.DataFrame(rows, columns=["patient_id", "column", "stored", "new"])
+
+
+@dataclass(frozen=True)
+class DemoRemovalPlan:
+    """What removing the synthetic demo deletes, and what it keeps."""
+
+    files: int
+    wells: int
+    patients: int
+    kept_patients: int  # demo patients a user's own import changed: kept
+
+    def summary(self) -> str:
+        text = (f"{self.files} demo file(s) with {self.wells} well row(s) and {self.patients} demo-only patient(s)")
+        if self.kept_patients:
+            text += f"; {self.kept_patients} patient(s) that your own imports changed are kept"
+        return text
+
+    def to_dict(self) -> dict[str, int]:
+        return {"files": self.files, "wells": self.wells, "patients": self.patients, "kept_patients": self.kept_patients}
 
 
 @dataclass(frozen=True)
@@ -241,19 +260,37 @@ class Store:
         return self._retry(run)
 
     # ------------------------------------------------------------------ ddPCR files
-    def import_ddpcr(self, data: bytes, name: str, who: str | None = None, demo: bool = False) -> ImportResult:
-        """Parse, then store the file, its wells and its calls in one transaction (nothing on error)."""
+    def import_ddpcr(self, data: bytes, name: str, who: str | None = None, demo: bool = False, *,
+                     settings: Settings | None = None, export: Any = None, sample_calls: list | None = None,
+                     shown: dict[str, Any] | None = None) -> ImportResult:
+        """Parse, then store the file, its wells and its calls in one transaction (nothing on error).
+
+        ``settings`` defaults to the database's; a page saving what it shows passes the session's settings
+        with the export and calls it displayed (``shown`` describes the displayed result for the audit log),
+        so the stored calls are exactly the ones on screen.
+        """
         from .calls import call_export
         from .ddpcr import read_export
 
-        settings = self.get_settings()
-        export = read_export(data, name, settings)  # raises DdpcrFormatError: nothing stored
-        sample_calls = call_export(export, settings)  # raises TargetMapError: nothing stored
+        if settings is None:
+            settings = self.get_settings()
+        if export is None or export.sha256 != hashlib.sha256(data).hexdigest():
+            export = read_export(data, name, settings)  # raises DdpcrFormatError: nothing stored
+            sample_calls = None
+        if sample_calls is None:
+            sample_calls = call_export(export, settings)  # raises TargetMapError: nothing stored
         sha = export.sha256
 
         def run() -> ImportResult:
             with self.engine.begin() as conn:
                 file_id, duplicate = self._store_file(conn, "ddpcr", name, sha, data, export.format, who, demo)
+                if duplicate is not None and shown is not None:
+                    self._audit(conn, who, "save result", f"ddpcr file {duplicate.file_id}",
+                                {"name": name, "sha256": sha, "settings": settings.to_dict(), "shown_result": shown,
+                                 "note": "the file was already stored; the result shown on screen is recorded here"})
+                    return ImportResult("ddpcr", name, sha, duplicate.file_id, True,
+                                        duplicate.message + " The result shown on screen, with its settings, was recorded "
+                                        "in the audit log.")
                 if duplicate is not None or file_id is None:
                     return duplicate or ImportResult("ddpcr", name, sha, None, True, "not stored")
                 records = export.wells[_WELL_COLS].to_dict("records")
@@ -267,9 +304,14 @@ class Store:
                         r[k] = int(r[k])
                 conn.execute(wells.insert(), records)
                 self._insert_calls(conn, file_id, sample_calls, settings)
-                self._audit(conn, who, "import", f"ddpcr file {file_id}",
-                            {"name": name, "sha256": sha, "format": export.format, "wells": len(records),
-                             "samples": [c.sample for c in sample_calls]})
+                detail: dict[str, Any] = {"name": name, "sha256": sha, "format": export.format, "wells": len(records),
+                                          "samples": [c.sample for c in sample_calls],
+                                          "settings": settings.to_dict()}
+                if shown is not None:
+                    detail["stored_as_shown"] = ("the calls were stored exactly as shown on screen, with the session's "
+                                                 "settings and target map")
+                    detail["shown_result"] = shown
+                self._audit(conn, who, "import", f"ddpcr file {file_id}", detail)
                 return ImportResult("ddpcr", name, sha, file_id, False,
                                     f"Stored '{name}': {len(records)} well rows, {len(sample_calls)} sample(s).",
                                     {"wells": len(records), "samples": len(sample_calls)})
@@ -373,6 +415,7 @@ class Store:
                         inserts.append({"patient_id": pid, "data": json.dumps(rec, ensure_ascii=False), "source_file_id": file_id,
                                         "updated_at": now, "demo": demo})
                     elif stored[pid] != rec:
+                        # a demo patient changed by the user's own import now points at that import: demo removal keeps it
                         conn.execute(patients.update().where(patients.c.patient_id == pid).values(
                             data=json.dumps(rec, ensure_ascii=False), source_file_id=file_id, updated_at=now))
                         changes.append({"patient_id": pid, "previous": {k: stored[pid].get(k) for k in rec if stored[pid].get(k) != rec[k]},
@@ -468,25 +511,56 @@ class Store:
             return "mixed"
         return "demo" if demo else ("real" if real else "empty")
 
-    def remove_demo(self, who: str | None = None) -> int:
-        """Remove the synthetic demo files and patients; returns the number of rows removed."""
-        def run() -> int:
+    def _demo_rows(self, conn: Any) -> tuple[list[int], list[int], int, int]:
+        """(demo file ids, demo-only patient row ids, their well rows, patients kept because the user changed them)."""
+        demo_files = [r.id for r in conn.execute(sa.select(files.c.id).where(files.c.demo == sa.true()))]
+        real_files = sa.select(files.c.id).where(files.c.demo == sa.false())
+        demo_only = [r.id for r in conn.execute(sa.select(patients.c.id).where(
+            patients.c.demo == sa.true(), sa.or_(patients.c.source_file_id.is_(None), patients.c.source_file_id.not_in(real_files))))]
+        kept = int(conn.execute(sa.select(sa.func.count()).select_from(patients).where(
+            patients.c.demo == sa.true(), patients.c.source_file_id.in_(real_files))).scalar() or 0)
+        n_wells = int(conn.execute(sa.select(sa.func.count()).select_from(wells).where(wells.c.file_id.in_(demo_files))).scalar()
+                      or 0) if demo_files else 0
+        return demo_files, demo_only, n_wells, kept
+
+    def demo_removal_plan(self) -> DemoRemovalPlan:
+        """What :meth:`remove_demo` would delete now (nothing is changed), for the confirmation."""
+        with self.engine.connect() as conn:
+            demo_files, demo_only, n_wells, kept = self._demo_rows(conn)
+        return DemoRemovalPlan(len(demo_files), n_wells, len(demo_only), kept)
+
+    def remove_demo(self, who: str | None = None) -> DemoRemovalPlan:
+        """Remove the synthetic demo files and the patients that are still demo-only; keep patients the user changed.
+
+        Returns what was removed (files, well rows, patients) and how many user-changed patients were kept.
+        """
+        def run() -> DemoRemovalPlan:
             with self.engine.begin() as conn:
-                ids = [r.id for r in conn.execute(sa.select(files.c.id).where(files.c.demo == sa.true()))]
-                n = conn.execute(patients.delete().where(patients.c.demo == sa.true())).rowcount
-                for fid in ids:
+                demo_files, demo_only, n_wells, kept = self._demo_rows(conn)
+                # patients a user's import changed are theirs now
+                conn.execute(patients.update().where(patients.c.demo == sa.true(), patients.c.id.not_in(demo_only))
+                             .values(demo=False))
+                kept_total = kept
+                if demo_only:
+                    conn.execute(patients.delete().where(patients.c.id.in_(demo_only)))
+                for fid in demo_files:
                     conn.execute(calls_t.delete().where(calls_t.c.file_id == fid))
-                    n += conn.execute(wells.delete().where(wells.c.file_id == fid)).rowcount
+                    conn.execute(wells.delete().where(wells.c.file_id == fid))
                     conn.execute(patients.update().where(patients.c.source_file_id == fid).values(source_file_id=None))
                     conn.execute(files.delete().where(files.c.id == fid))
-                self._audit(conn, who, "delete", "demo", {"files": ids, "rows": n})
-                return n
+                plan = DemoRemovalPlan(len(demo_files), n_wells, len(demo_only), kept_total)
+                self._audit(conn, who, "delete", "demo", {"file_ids": demo_files, **plan.to_dict(),
+                                                          "note": "synthetic demo removed after confirmation"})
+                return plan
 
         return self._retry(run)
 
     # ------------------------------------------------------------------ reading
     def cohort(self, settings: Settings | None = None) -> tuple[Any, list]:
-        """The stored patients as a validated Cohort with the stored ddPCR files' calls joined."""
+        """The stored patients as a validated Cohort with the stored ddPCR files' calls joined.
+
+        ``(None, calls)`` when no patient is stored yet (an empty database is a value, not an error).
+        """
         from .calls import call_export
         from .cohort import attach_ctdna, validate_patients
 
@@ -497,8 +571,7 @@ class Store:
                   "real": "database", "empty": "database (empty)"}[self.demo_state()]
         all_calls = [c for e in self.exports(settings) for c in call_export(e, settings)]
         if not rows:
-            raise InputError("the database holds no patients yet.", source="database",
-                             hint="Import a patient table on the Cohort page (or python -m tdm1core import patients FILE).")
+            return None, all_calls  # an empty database is a normal state, not an error
         raw = pd.DataFrame(rows).fillna("").astype(str)
         cohort = validate_patients(raw, source, None, settings)
         cohort = attach_ctdna(cohort, all_calls, settings)

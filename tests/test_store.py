@@ -102,10 +102,31 @@ def test_changing_a_cutoff_changes_the_calls_and_is_audited(url):
 def test_demo_can_be_removed(url):
     store = open_store(url)
     store.import_ddpcr(qs17(sample_wells("MINE")), "mine.csv")
-    store.remove_demo(who="tester")
+    plan = store.demo_removal_plan()
+    assert (plan.files, plan.patients, plan.kept_patients) == (2, 34, 0)
+    assert store.status().patients == 34  # a plan changes nothing
+    done = store.remove_demo(who="tester")
+    assert done == plan
     st = store.status()
     assert (st.files, st.patients) == (1, 0)
     assert not store.has_demo()
+
+
+def test_demo_removal_keeps_patients_the_user_changed(url):
+    from tdm1core.demo import DEMO_DIR
+
+    store = open_store(url)
+    demo = pd.read_csv(DEMO_DIR / "demo_patients.csv", dtype=str, keep_default_na=False)
+    mine = demo.iloc[[2, 5]].copy()
+    mine["age"] = [str(int(a) + 1) for a in mine["age"]]
+    store.import_patients(mine.to_csv(index=False).encode(), "corrections.csv", who="me")
+    done = store.remove_demo(who="tester")
+    assert (done.patients, done.kept_patients) == (32, 2)
+    cohort_ids = {json.loads(r)["patient_id"] for r in pd.read_sql("select data from patients", store.engine)["data"]}
+    assert cohort_ids == set(mine["patient_id"])
+    entry = store.audit().iloc[0]
+    assert entry["action"] == "delete" and entry["who"] == "tester"
+    assert json.loads(entry["detail"])["kept_patients"] == 2
 
 
 def test_first_migration_upgrades_to_the_newest(url):

@@ -1,5 +1,7 @@
 """Page tests with Streamlit's AppTest: every page runs; good input shows the core's results; bad input shows one clear error."""
 import io
+import json
+import os
 import math
 
 import pandas as pd
@@ -9,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from tdm1core.calls import call_export
 from tdm1core.ddpcr import read_export
 from tdm1core.demo import DEMO_DIR, demo_export_path
+from tdm1core.store import open_store
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 PAGES = ["pages/home.py", "pages/patient.py", "pages/cohort.py", "pages/survival.py", "pages/audit.py", "pages/settings.py"]
@@ -150,10 +153,26 @@ def test_cohort_import_previews_then_applies_and_the_demo_can_be_removed():
     at.button(key="cohort_apply").click().run()
     assert_clean(at)
     assert "54 of 54 patients shown" in texts(at) and "Stored 'mine.csv'" in "\n".join(x.value for x in at.success)
+    # a demo patient that the user's own import changed is theirs now: removing the demo keeps it
+    changed = pd.read_csv(io.BytesIO(DEMO_PATIENTS), dtype=str, keep_default_na=False).iloc[[0]]
+    changed["age"] = str(int(changed["age"].iloc[0]) + 1)
+    at.file_uploader(key="cohort_table").set_value(("fix.csv", changed.to_csv(index=False).encode(), "text/csv")).run()
+    at.button(key="cohort_apply").click().run()
+    assert_clean(at)
     at.button(key="cohort_remove_demo").click().run()
     assert_clean(at)
-    assert "20 of 20 patients shown" in texts(at)
+    # one click only asks: nothing is deleted yet, and the question names what would go
+    assert "55 of 55 patients shown" not in texts(at) and "54 of 54 patients shown" in texts(at)
+    question = "\n".join(w.value for w in at.warning)
+    assert "2 demo file(s) with 128 well row(s) and 33 demo-only patient(s)" in question, question
+    assert "1 patient(s) that your own imports changed are kept" in question
+    at.button(key="cohort_remove_demo_yes").click().run()
+    assert_clean(at)
+    assert "21 of 21 patients shown" in texts(at)
     assert "Synthetic demo data" not in texts(at)
+    log = open_store(f"sqlite:///{os.environ['TDM1_DB_PATH']}").audit()
+    entry = json.loads(log[log["action"] == "delete"].iloc[0]["detail"])
+    assert (len(entry["file_ids"]), entry["patients"], entry["kept_patients"]) == (2, 33, 1)
 
 
 def test_cohort_bad_upload_lists_every_error_and_stores_nothing():
