@@ -77,13 +77,24 @@ def page(browser):
 
 def _wait_idle(pg, timeout=30_000):
     pg.wait_for_selector("[data-testid='stApp']", timeout=timeout)
+    _dismiss_first_session_notice(pg)
     deadline = time.time() + timeout / 1000
     while time.time() < deadline:
         if pg.locator("[data-testid='stStatusWidget']").count() == 0:
             time.sleep(0.8)
             if pg.locator("[data-testid='stStatusWidget']").count() == 0:
+                _dismiss_first_session_notice(pg)
                 return
         time.sleep(0.3)
+
+
+def _dismiss_first_session_notice(pg):
+    """The first session after a server start that opens a deep URL gets Streamlit's dismissable 'Page not found'
+    notice above the right page (a known limitation, in the README); a person closes it."""
+    dialog = pg.locator("[role='dialog']").filter(has_text="Page not found")
+    if dialog.count():
+        pg.keyboard.press("Escape")
+        dialog.first.wait_for(state="detached", timeout=10_000)
 
 
 def _no_exception(pg):
@@ -134,3 +145,121 @@ def test_a_stale_url_named_after_a_page_file_lands_on_the_real_navigation(server
     nav = pg.inner_text("[data-testid='stSidebarNav']")
     context.close()
     assert "Patient result" in nav and "common" not in nav
+
+
+def _pdf_text(path) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(p.extract_text() or "" for p in PdfReader(str(path)).pages)
+
+
+def _download_pdf(pg, tmp_path, name):
+    with pg.expect_download(timeout=60_000) as info:
+        pg.get_by_role("button", name="PDF report").click()
+    target = tmp_path / name
+    info.value.save_as(str(target))
+    return target
+
+
+def test_typed_patient_id_and_date_reach_the_pdf_when_downloading_at_once(server, browser, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    pg = context.new_page()
+    pg.goto(f"{server}/patient-result")
+    _wait_idle(pg)
+    pg.get_by_text("Use the built-in demo export").click()
+    _wait_idle(pg)
+    pg.get_by_text("Not flagged").first.wait_for(timeout=30_000)  # P01 default: HER2 amplified
+    # type, then click the download at once (no Enter, no waiting): the PDF must carry the typed ID
+    box = pg.get_by_label("Pseudonymous patient ID (optional; no names)")
+    box.click()
+    box.type("PT-0042")
+    first = _download_pdf(pg, tmp_path, "first.pdf")
+    text = _pdf_text(first)
+    assert "PT-0042" in text, text[:600]
+    assert "SYNTHETIC DEMO DATA" in text  # the demo export is marked on the report as on screen
+    # change the ID again and download at once: the PDF follows (a second click downloads again)
+    box.click()
+    box.press("End")
+    box.type("-B")
+    second = _pdf_text(_download_pdf(pg, tmp_path, "second.pdf"))
+    assert "PT-0042-B" in second
+    # the collection date: type a date and download at once
+    def segment(kind):
+        return pg.get_by_role("spinbutton", name=f"{kind}, Collection date (optional)")
+
+    segment("year").click()
+    pg.keyboard.type("2024")
+    segment("month").click()
+    pg.keyboard.type("03")
+    segment("day").click()
+    pg.keyboard.type("05")
+    third = _pdf_text(_download_pdf(pg, tmp_path, "third.pdf"))
+    assert "2024-03-05" in third, third[:600]
+    segment("month").click()
+    pg.keyboard.type("04")
+    segment("day").click()
+    pg.keyboard.type("09")
+    fourth = _pdf_text(_download_pdf(pg, tmp_path, "fourth.pdf"))
+    assert "2024-04-09" in fourth and "2024-03-05" not in fourth
+    _no_exception(pg)
+    pg.screenshot(path=str(SHOTS / "patient_demo_download.png"), full_page=True)
+    context.close()
+
+
+def test_apply_on_settings_updates_the_sidebar_at_once(server, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.goto(f"{server}/settings-and-help")
+    _wait_idle(pg)
+    assert "HER2 cut-off 1.25" in pg.inner_text("[data-testid='stSidebar']")
+    box = pg.get_by_label("HER2/EFTUD2 ratio cut-off (amplified when ≥)")
+    box.fill("1.4")
+    pg.get_by_role("button", name="Apply").click()
+    _wait_idle(pg)
+    pg.get_by_text("Settings applied to every page of this session.").wait_for(timeout=30_000)
+    assert "HER2 cut-off 1.4" in pg.inner_text("[data-testid='stSidebar']")
+    context.close()
+
+
+def test_phone_layout_of_the_patient_page(server, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = context.new_page()
+    pg.goto(f"{server}/patient-result")
+    _wait_idle(pg)
+    pg.get_by_text("Use the built-in demo export").click()
+    _wait_idle(pg)
+    pg.get_by_text("Not flagged").first.wait_for(timeout=30_000)
+    _no_exception(pg)
+    pg.screenshot(path=str(SHOTS / "phone_patient.png"), full_page=True)
+    for path, name in (("survival-analysis", "phone_survival"), ("cohort-statistics", "phone_cohort")):
+        pg.goto(f"{server}/{path}")
+        _wait_idle(pg)
+        _no_exception(pg)
+        pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    context.close()
+
+
+def test_removing_the_demo_asks_first_and_names_the_counts(server, browser):
+    """Last in the module: it empties the demo database the other tests read."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.goto(f"{server}/cohort-statistics")
+    _wait_idle(pg)
+    pg.get_by_text("Data: import into the database").click()
+    pg.get_by_role("button", name="Remove the synthetic demo data…").click()
+    _wait_idle(pg)
+    question = pg.get_by_text("This deletes 2 demo file(s)")
+    question.wait_for(timeout=30_000)
+    assert "34 demo-only patient(s)" in question.inner_text()
+    assert "34 of 34 patients shown" in pg.inner_text("body")  # one click deleted nothing
+    pg.get_by_role("button", name="Cancel").click()
+    _wait_idle(pg)
+    assert pg.get_by_text("This deletes 2 demo file(s)").count() == 0
+    pg.get_by_role("button", name="Remove the synthetic demo data…").click()
+    _wait_idle(pg)
+    pg.get_by_role("button", name="Yes, delete the demo data").click()
+    _wait_idle(pg)
+    pg.get_by_text("No patients in the database yet").first.wait_for(timeout=30_000)
+    _no_exception(pg)
+    pg.screenshot(path=str(SHOTS / "cohort_empty.png"), full_page=True)
+    context.close()
