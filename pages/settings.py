@@ -22,11 +22,14 @@ with st.form("settings_form"):
     drops = c4.number_input("Minimum accepted droplets per well", 0, 100_000, s.min_accepted_droplets, 500, key="set_drops")
     vol = c5.number_input("Droplet volume, nL (QuantaSoft 1.7.x / QX Manager)", 0.1, 5.0, s.droplet_volume_nl, 0.01, key="set_vol")
     legacy = c6.number_input("Droplet volume, nL (older QuantaSoft)", 0.1, 5.0, s.legacy_droplet_volume_nl, 0.01, key="set_legacy")
-    c7, c8 = st.columns(2)
+    c7, c8, c9 = st.columns(3)
     level = c7.selectbox("Confidence level", [0.90, 0.95, 0.99], index=[0.90, 0.95, 0.99].index(s.confidence_level)
                          if s.confidence_level in (0.90, 0.95, 0.99) else 1, key="set_level")
     ci = c8.selectbox("Kaplan-Meier median CI method", ["log-log", "log", "plain"], index=["log-log", "log", "plain"].index(s.km_ci_method),
                       key="set_ci", help="log-log: as EZR, which the study used; log: R's default; plain: linear.")
+    source = c9.selectbox("Concentrations", ["recomputed", "exported"], index=["recomputed", "exported"].index(s.concentration_source),
+                          key="set_source", help="recomputed: from the droplet counts at the volume set (default); exported: "
+                          "where an export implies its own per-well droplet volume, use it (the instrument's numbers).")
     st.markdown("**Target-name map**: your lab's target names → assays (checked before the built-in aliases)")
     aliases = st.data_editor(pd.DataFrame(list(s.target_aliases), columns=["target name", "assay"]).astype(str),
                              num_rows="dynamic", key="set_aliases", hide_index=True,
@@ -35,7 +38,10 @@ with st.form("settings_form"):
 if applied:
     pairs = alias_pairs(aliases.itertuples(index=False))
     try:
-        st.session_state[SETTINGS_KEY] = Settings(her2, pik, ref, int(drops), vol, legacy, level, ci, pairs)
+        st.session_state[SETTINGS_KEY] = Settings(
+            her2_ratio_cutoff=her2, pik3ca_mutant_cutoff_copies=pik, reference_min_copies=ref, min_accepted_droplets=int(drops),
+            droplet_volume_nl=vol, legacy_droplet_volume_nl=legacy, confidence_level=level, km_ci_method=ci,
+            concentration_source=source, target_aliases=pairs)
         st.session_state["settings_message"] = "Settings applied to every page of this session."
         st.rerun()  # the sidebar, drawn before this page, shows the settings in force at once
     except InputError as exc:

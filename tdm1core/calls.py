@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 from . import poisson
 from .ddpcr import DdpcrExport, PooledTarget, pool_replicates
-from .errors import InputError, TargetMapError
+from .errors import InputError, Problem, TargetMapError
 from .intervals import ConfidenceInterval
 from .settings import DEFAULT_SETTINGS, Settings
 from .targets import HOTSPOTS
@@ -229,6 +229,11 @@ def _combine(parts: list[PooledTarget], assay: str, volume_nl: float, settings: 
     pos = sum(p.positives for p in parts)
     acc = sum(p.accepted_droplets for p in parts)
     saturated = any(p.saturated for p in parts)
+    total = sum(p.accepted_droplets for p in parts)
+    if len({p.volume_nl for p in parts}) == 1:
+        volume_nl = parts[0].volume_nl
+    elif total:
+        volume_nl = sum(p.volume_nl * p.accepted_droplets for p in parts) / total
     conc = math.nan if saturated else poisson.concentration(pos, acc, volume_nl)
     ci = poisson.concentration_ci(pos, acc, volume_nl, settings.confidence_level)
     if saturated:
@@ -255,14 +260,27 @@ def measure_export(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) -
     pooled = pool_replicates(export, settings)
     unknown: dict[str, None] = {}
     grouped: dict[str, dict[str, list[PooledTarget]]] = {}
+    used_by_well: dict[tuple[str, str], PooledTarget] = {}
+    duplicates: list[Problem] = []
     for p in pooled:
-        if p.target_type == "ntc":
+        if p.target_type in ("ntc", "control") or p.no_data:
             continue
         assay = tmap.resolve(p.target, p.channel)
         if assay is None:
             unknown[repr(p.target)] = None
             continue
+        for well in p.wells:
+            other = used_by_well.get((well, assay))
+            if other is not None and other is not p:
+                duplicates.append(Problem(f"well {well} has two targets read as {assay}: '{other.target}' and '{p.target}' "
+                                          f"(samples '{other.sample}' and '{p.sample}').", column="Target"))
+            used_by_well[(well, assay)] = p
         grouped.setdefault(p.sample, {}).setdefault(assay, []).append(p)
+    if duplicates:
+        raise TargetMapError(
+            "the same well has one assay twice under different target names; it cannot be told which is right.",
+            source=export.name, column="Target", problems=duplicates[:20],
+            hint="Export one plate per file, and check the target names and the target map on the Settings page.")
     if unknown:
         raise TargetMapError(
             f"target(s) {', '.join(unknown)} cannot be mapped to the study's assays (accepted names: {tmap.accepted_names()}).",

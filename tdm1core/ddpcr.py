@@ -4,7 +4,13 @@ Formats (detected from the header; see ``shared/docs/ddpcr_formats.md``):
 
 * QuantaSoft 1.7.x, 63 columns (``Well,ExptType,Experiment,Sample,TargetType,Target,...``);
 * the older QuantaSoft layout (``TypeAssay``/``Assay``; 0.91 nL droplets);
-* QX Manager, 73 columns (``Well,Sample description 1,...,Conc(copies/µL)``), both header variants.
+* QuantaSoft Analysis Pro, 65 columns (``Well,Sample,Target,Conc(copies/µL),...``; ``FAM Lo``/``FAM Hi`` dyes);
+* QX Manager, 73 columns (``Well,Sample description 1,...,Conc(copies/µL)``), both header variants, the QX600
+  81-column variant, the reduced 16-column ``;``/decimal-comma set, and results saved as .xlsx.
+
+A damaged row (a blank or non-digit droplet count, counts that do not add up, a concentration no plausible droplet
+volume explains, a shifted row, the same well and target twice) refuses the file with every such row listed: no call
+is ever made from a damaged well. Other vendors' digital-PCR files are named and refused.
 
 Quirks handled: UTF-8 with or without BOM, CP1252/Latin-1; LF, CRLF or CR-only
 line ends; quoted rows with a trailing comma (64 fields under 63 names) and
@@ -23,6 +29,7 @@ import csv
 import hashlib
 import math
 import re
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +37,10 @@ from typing import Any
 import pandas as pd
 
 from . import poisson
-from .errors import DdpcrFormatError
+from .errors import DdpcrFormatError, Problem
 from .settings import DEFAULT_SETTINGS, Settings
-from .textfile import decode_text, sniff_delimiter
+from .targets import normalise_name
+from .textfile import decode_text, decode_unicode, sniff_delimiter
 
 __all__ = [
     "DdpcrExport",
@@ -43,18 +51,28 @@ __all__ = [
     "FORMAT_QS17",
     "FORMAT_QS_OLD",
     "FORMAT_QXM",
+    "FORMAT_QXM_REDUCED",
+    "FORMAT_QSAP",
 ]
 
 MAX_EXPORT_BYTES = 20 * 1024 * 1024
 FORMAT_QS17 = "QuantaSoft 1.7.x"
 FORMAT_QS_OLD = "QuantaSoft (older layout)"
 FORMAT_QXM = "QX Manager"
+FORMAT_QXM_REDUCED = "QX Manager (reduced column set)"
+FORMAT_QSAP = "QuantaSoft Analysis Pro"
+MAX_DROPLETS = 10_000_000  # more than any well or merged well holds
+MAX_CONCENTRATION = 1e6  # copies/µL; above it only QX Manager's saturation sentinel
+MAX_COLUMNS = 200
+MAX_ROWS = 20_000  # a 384-well plate with 6 channels and merged wells is < 5,000 rows
+MAX_PROBLEMS = 20
+PLAUSIBLE_VOLUME_NL = (0.70, 0.95)
 
 WELL_COLUMNS = [
     "row", "well", "sample", "target", "target_type", "channel", "status",
     "positives", "negatives", "accepted_droplets",
     "exported_concentration", "exported_state", "concentration", "copies_per_20ul",
-    "ci_low", "ci_high", "merged", "merged_members", "saturated", "warnings",
+    "ci_low", "ci_high", "merged", "merged_members", "saturated", "warnings", "volume_nl",
 ]
 
 # canonical field -> header names, per format
@@ -71,6 +89,11 @@ _COLUMNS = {
     },
     FORMAT_QXM: {
         "well": "Well", "sample": "Sample description 1", "target": "Target", "target_type": "TargetType",
+        "status": "Status", "conc": "Conc(copies/µL)", "positives": "Positives", "negatives": "Negatives",
+        "accepted": "Accepted Droplets", "merged": "MergedWells", "dye": "DyeName(s)", "sample_type": "SampleType",
+    },
+    FORMAT_QSAP: {
+        "well": "Well", "sample": "Sample", "target": "Target", "target_type": "TargetType",
         "status": "Status", "conc": "Conc(copies/µL)", "positives": "Positives", "negatives": "Negatives",
         "accepted": "Accepted Droplets", "merged": "MergedWells", "dye": "DyeName(s)", "sample_type": "SampleType",
     },
@@ -99,33 +122,52 @@ class DdpcrExport:
     def samples(self) -> list[str]:
         """Sample names in plate order, no-template controls excluded."""
         w = self.wells
-        non_ntc = w[w["target_type"] != "ntc"]
+        non_ntc = w[~w["target_type"].isin(["ntc", "control"])]
         return list(dict.fromkeys(non_ntc["sample"]))
 
 
-def _fail(message: str, source: str, row: int | None = None, column: str | None = None, value: object = None, hint: str | None = _REEXPORT) -> DdpcrFormatError:
-    return DdpcrFormatError(message, source=source, row=row, column=column, value=value, hint=hint)
+def _fail(message: str, source: str, row: int | None = None, column: str | None = None, value: object = None,
+          hint: str | None = _REEXPORT, problems: list[Problem] | tuple[Problem, ...] = ()) -> DdpcrFormatError:
+    return DdpcrFormatError(message, source=source, row=row, column=column, value=value, hint=hint, problems=problems)
+
+
+# ---------------------------------------------------------------- reading the bytes into rows
+
+@dataclass(frozen=True)
+class _Table:
+    """The file as rows of text cells, whatever the container (text CSV or an .xlsx sheet)."""
+
+    rows: list[list[str]]
+    row_numbers: list[int]  # the file's line (or spreadsheet row) number of each row
+    encoding: str
+    line_ending: str
+    delimiter: str
+    preamble: str  # the first few KB of text, for recognising other vendors' files
 
 
 def _decode(data: bytes, source: str) -> tuple[str, str]:
     if not data or not data.strip():
         raise _fail("the file is empty.", source)
-    if data[:4] == b"PK\x03\x04":
-        raise _fail("this is an Excel workbook or another zip archive, not a CSV file.", source,
-                    hint="In QuantaSoft or QX Manager use 'Export CSV', or in Excel 'Save As' > 'CSV (Comma delimited)'.")
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise _fail("this is an old Excel (.xls) workbook, not a CSV file.", source,
                     hint="In Excel use 'Save As' > 'CSV (Comma delimited)', or re-export from the ddPCR software.")
     if data[:5] == b"%PDF-":
         raise _fail("this is a PDF document, not a CSV export.", source)
-    if b"\x00" in data[:65536]:
-        raise _fail("the file is binary (it contains NUL bytes), not a text CSV export.", source)
-    text, encoding = decode_text(data)
+    unicode = decode_unicode(data)
+    if unicode is not None:
+        text, encoding = unicode
+    else:
+        if b"\x00" in data[:65536]:
+            raise _fail("the file is binary (it contains NUL bytes), not a text CSV export.", source)
+        text, encoding = decode_text(data)
+        encoding = encoding.replace("-sig", " with BOM" if data.startswith(b"\xef\xbb\xbf") else "")
+    if "\x00" in text:
+        raise _fail("the file is binary (it contains NUL characters), not a text CSV export.", source)
     sample = text[:65536]
     controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t") + sample.count("\ufffd")
     if controls > max(3, len(sample) // 200):
         raise _fail("the file is not text (it holds many control characters).", source)
-    return text, encoding.replace("-sig", " with BOM" if data.startswith(b"\xef\xbb\xbf") else "")
+    return text, encoding
 
 
 def _line_ending(text: str) -> str:
@@ -136,49 +178,191 @@ def _line_ending(text: str) -> str:
     return "LF"
 
 
-def _detect_format(header: list[str], source: str) -> str:
+def _text_table(data: bytes, source: str) -> _Table:
+    text, encoding = _decode(data, source)
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        raise _fail("the file is empty.", source)
+    preamble = "\n".join(lines[first:first + 40])[:8192]
+    delimiter = sniff_delimiter(lines[first])
+    try:
+        rows = list(csv.reader(lines[first:], delimiter=delimiter))
+    except csv.Error as exc:
+        raise _fail(f"the CSV structure is broken ({exc}).", source) from exc
+    return _Table(rows, [first + 1 + i for i in range(len(rows))], encoding, _line_ending(text), delimiter, preamble)
+
+
+def _refuse_other_vendors(preamble: str, first_line: str, source: str) -> None:
+    """Other digital-PCR systems' exports are named, never mistaken for a damaged Bio-Rad file."""
+    low = preamble.lower()
+    if first_line.strip().lower().startswith("sep=") or ("reaction mix" in low and "partitions" in low):
+        raise _fail("this looks like a Qiagen QIAcuity export; only Bio-Rad ddPCR exports (QuantaSoft, QuantaSoft "
+                    "Analysis Pro, QX Manager) are supported.", source, hint="Export the plate from the Bio-Rad software.")
+    if "[quantification results]" in low or "quantstudio" in low or "absolute q" in low or "[sample setup]" in low:
+        raise _fail("this looks like a Thermo Fisher QuantStudio 3D / Absolute Q export; only Bio-Rad ddPCR exports "
+                    "(QuantaSoft, QuantaSoft Analysis Pro, QX Manager) are supported.", source,
+                    hint="Export the plate from the Bio-Rad software.")
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    return str(value)
+
+
+def _xlsx_table(data: bytes, source: str, settings_hint: str = "") -> _Table:
+    """The first sheet of an .xlsx workbook that carries a ddPCR results header (zip guarded before parsing)."""
+    from .workbook import check_zip, open_workbook
+
+    check_zip(data, source, _fail)
+    wb = open_workbook(data, source, _fail)
+    try:
+        for ws in wb.worksheets:
+            rows: list[list[str]] = []
+            numbers: list[int] = []
+            header_at = None
+            for i, values in enumerate(ws.iter_rows(values_only=True), start=1):
+                if i > MAX_ROWS:
+                    raise _fail(f"the sheet '{ws.title}' has more than {MAX_ROWS:,} rows; no ddPCR plate has so many.", source)
+                cells = [_cell_text(v) for v in values[:MAX_COLUMNS + 1]]
+                if len(cells) > MAX_COLUMNS:
+                    raise _fail(f"the sheet '{ws.title}' has more than {MAX_COLUMNS} columns; no ddPCR export has so many.", source)
+                while cells and cells[-1] == "":
+                    cells.pop()
+                if header_at is None:
+                    if cells and cells[0].strip().lstrip("\ufeff") == "Well" and _layout_of([c.strip() for c in cells]) is not None:
+                        header_at = i
+                    else:
+                        if i > 30:
+                            break
+                        continue
+                if not any(c.strip() for c in cells) and header_at is not None and i > header_at:
+                    rows.append(cells)
+                    numbers.append(i)
+                    continue
+                rows.append(cells)
+                numbers.append(i)
+            if header_at is not None:
+                n = len(rows[0])
+                rows = [r + [""] * (n - len(r)) if len(r) < n else r for r in rows]
+                return _Table(rows, numbers, f"xlsx (sheet '{ws.title}')", "n/a", "xlsx", "")
+    finally:
+        wb.close()
+    raise _fail("this is an Excel workbook without a ddPCR results table (no sheet has a header starting with 'Well' "
+                "in a known layout).", source,
+                hint="In QuantaSoft or QX Manager use 'Export CSV', or save the results sheet from Excel as 'CSV (Comma delimited)'.")
+
+
+def _load(data: bytes, source: str) -> _Table:
+    if data[:4] == b"PK\x03\x04":
+        from .workbook import is_xlsx
+
+        if is_xlsx(data):
+            return _xlsx_table(data, source)
+        raise _fail("this is a zip archive, not a CSV export or an Excel workbook.", source,
+                    hint="Unzip it and upload the well-level results CSV (droplet amplitude files are not read here).")
+    return _text_table(data, source)
+
+
+# ---------------------------------------------------------------- layouts
+
+@dataclass(frozen=True)
+class _Layout:
+    name: str
+    columns: dict[str, str]  # canonical field -> header name
+    legacy_volume: bool = False
+    short_rows: bool = False  # rows may have one field fewer than the header (older QuantaSoft)
+
+
+def _layout_of(header: list[str]) -> _Layout | None:
+    """The layout named by the exact header names (never from a substring of a name)."""
     names = set(header)
-    if "Concentration" in names and "CopiesPer20uLWell" in names and "Target" in names:
-        return FORMAT_QS17
-    if "TypeAssay" in names and "Assay" in names:
-        return FORMAT_QS_OLD
-    if "Sample description 1" in names and any(re.fullmatch(r"Conc\(copies/.{1,2}L\)", h) for h in header):
-        return FORMAT_QXM
-    joined = ",".join(header)
-    if "Amplitude" in joined or joined.startswith("Target Value of"):
-        raise _fail("this is a per-droplet Amplitude file, not the well-level results export.", source,
-                    hint="Export the results table instead: QuantaSoft 'Export CSV' from the Analyze tab, or QX Manager 'Export CSV' of the well data.")
-    if "Concentration" in names or "Well" in names:
-        raise _fail(
-            "the header is not one of the known ddPCR layouts (QuantaSoft 1.7.x 'Well,ExptType,Experiment,Sample,TargetType,Target,...', "
-            "older QuantaSoft '...,TypeAssay,Assay,...', QX Manager 'Well,Sample description 1,...,Conc(copies/µL),...').",
-            source, row=1,
-        )
-    raise _fail(
-        "this does not look like a ddPCR export: the first line should be a header starting with 'Well,' "
-        "(QuantaSoft: 'Well,ExptType,Experiment,Sample,...'; QX Manager: 'Well,Sample description 1,...').",
-        source, row=1,
-    )
+    conc_col = next((h for h in header if re.fullmatch(r"Conc\(copies/(µ|u|\u03bc)L\)", h)), None)
+    if {"Well", "TargetType", "Target", "Concentration", "CopiesPer20uLWell", "AcceptedDroplets"} <= names:
+        return _Layout(FORMAT_QS17, dict(_COLUMNS[FORMAT_QS17]))
+    if {"Well", "TypeAssay", "Assay", "Concentration", "AcceptedDroplets"} <= names:
+        return _Layout(FORMAT_QS_OLD, dict(_COLUMNS[FORMAT_QS_OLD]), legacy_volume=True, short_rows=True)
+    if conc_col and {"Well", "Sample description 1", "Target", "Accepted Droplets", "Positives", "Negatives"} <= names:
+        cols = dict(_COLUMNS[FORMAT_QXM], conc=conc_col)
+        name = FORMAT_QXM_REDUCED if "Copies/20µLWell" not in names and "PoissonConfMax" not in names else FORMAT_QXM
+        return _Layout(name, cols)
+    if conc_col and {"Well", "Sample", "Target", "Accepted Droplets", "Positives", "Negatives"} <= names:
+        return _Layout(FORMAT_QSAP, dict(_COLUMNS[FORMAT_QSAP], conc=conc_col))
+    return None
+
+
+_KNOWN_LAYOUTS = (
+    "QuantaSoft 1.7.x 'Well,ExptType,Experiment,Sample,TargetType,Target,Status,Concentration,...'; "
+    "older QuantaSoft '...,TypeAssay,Assay,...'; "
+    "QuantaSoft Analysis Pro 'Well,Sample,Target,Conc(copies/µL),...'; "
+    "QX Manager 'Well,Sample description 1,...,Target,Conc(copies/µL),...' (73 or 81 columns, CSV or .xlsx, "
+    "or the reduced 16-column ';' set)"
+)
+_AMPLITUDE_HEADERS = ({"Ch1 Amplitude", "Ch2 Amplitude"}, {"Assay1 Amplitude", "Assay2 Amplitude"}, {"Ch1Amplitude", "Ch2Amplitude"})
+
+
+def _detect_layout(header: list[str], preamble: str, source: str) -> _Layout:
+    layout = _layout_of(header)
+    if layout is not None:
+        return layout
+    if preamble:
+        _refuse_other_vendors(preamble, preamble.split("\n", 1)[0], source)
+    names = set(header)
+    if any(h <= names for h in _AMPLITUDE_HEADERS) or preamble.lstrip().lower().startswith("target value of"):
+        raise _fail("this is a per-droplet Amplitude file (one file per well), not the well-level results export.", source,
+                    hint="Export the results table instead: QuantaSoft 'Export CSV' from the Analyze tab, or QX Manager "
+                         "'Export CSV' of the well data.")
+    found = ", ".join(repr(h) for h in header[:6]) + (", …" if len(header) > 6 else "")
+    if "Well" in names or "Concentration" in names or any(h.startswith("Conc(") for h in header):
+        raise _fail(f"the header is not one of the ddPCR layouts this program knows ({_KNOWN_LAYOUTS}); "
+                    f"its first columns are {found}.", source, row=1)
+    raise _fail(f"this does not look like a ddPCR export: its first columns are {found}, but the layouts this program "
+                f"knows are {_KNOWN_LAYOUTS}.", source, row=1)
+
+
+# ---------------------------------------------------------------- cells
+
+_COUNT = re.compile(r"[0-9]{1,12}")
 
 
 def _number(text: str, decimal_comma: bool) -> float:
     t = text.strip()
     if decimal_comma:
         t = t.replace(".", "").replace(",", ".") if t.count(",") == 1 and t.count(".") >= 1 else t.replace(",", ".")
-    return float(t)
+    if not re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?", t):
+        raise ValueError(t)  # Python's float() also takes '4_06', non-ASCII digits, 'inf' and 'nan'
+    value = float(t)
+    if not math.isfinite(value):
+        raise ValueError(t)
+    return value
 
 
-def _count(text: str, decimal_comma: bool, source: str, row: int, column: str) -> int:
+def _count(text: str, where: tuple[int, str], problems: list[Problem]) -> int | None:
+    """A droplet count: ASCII digits only, at most 10^7 (no plate has more); else a problem and None."""
     t = text.strip()
+    row, column = where
     if t == "":
-        return 0
-    try:
-        value = _number(t, decimal_comma)
-    except ValueError:
-        raise _fail(f"expected a whole number of droplets, found {t!r}.", source, row, column, t) from None
-    if not math.isfinite(value) or value < 0 or value != int(value):
-        raise _fail(f"expected a whole number of droplets (0 or more), found {t!r}.", source, row, column, t)
-    return int(value)
+        problems.append(Problem("the droplet count is blank; a blank is not zero droplets.", row, column))
+        return None
+    if not _COUNT.fullmatch(t):
+        kind = "negative" if t.startswith("-") else "not a whole number written in digits"
+        problems.append(Problem(f"expected a whole number of droplets, found {t!r} ({kind}).", row, column, t))
+        return None
+    value = int(t)
+    if value > MAX_DROPLETS:
+        problems.append(Problem(f"{value:,} droplets is more than any real well or merged well holds "
+                                f"(at most {MAX_DROPLETS:,}).", row, column, t))
+        return None
+    return value
 
 
 def _decimals(text: str) -> int:
@@ -188,26 +372,245 @@ def _decimals(text: str) -> int:
     return len(t.split(".", 1)[1]) if "." in t else 0
 
 
+def _channel_and_kind(layout: _Layout, get: Any) -> tuple[str, str]:
+    target_type = get("target_type").strip()
+    if layout.name in (FORMAT_QXM, FORMAT_QXM_REDUCED, FORMAT_QSAP):
+        dye = " ".join(get("dye").split()).upper().replace(" LO", " Lo").replace(" HI", " Hi")
+        channel = dye or ("HEX" if target_type.lower() == "reference" else "FAM")
+        sample_type = get("sample_type").strip().lower()
+        if sample_type in ("ntc", "blank"):
+            kind = "ntc"
+        elif sample_type in ("posctrl", "negctrl", "positive control", "negative control"):
+            kind = "control"
+        else:
+            kind = "reference" if target_type.lower() == "reference" else "unknown"
+        return channel, kind
+    m = re.match(r"(Ch\d)(.*)", target_type, re.I)
+    channel = m.group(1).capitalize() if m else ""
+    suffix = (m.group(2) if m else target_type).strip().lower()
+    if suffix in ("ntc", "blank"):
+        kind = "ntc"
+    elif suffix in ("negative control", "positive control"):
+        kind = "control"
+    else:
+        kind = "reference" if suffix == "reference" else "unknown"
+    return channel, kind
+
+
+# ---------------------------------------------------------------- one row
+
+def _read_row(fields: list[str], row_no: int, layout: _Layout, index: dict[str, int], decimal_comma: bool,
+              problems: list[Problem]) -> dict[str, Any] | None:
+    cols = layout.columns
+
+    def get(key: str) -> str:
+        col = cols.get(key)
+        return fields[index[col]] if col is not None and col in index else ""
+
+    well = get("well").strip()
+    if not re.fullmatch(r"[A-Pa-p][0-9]{1,2}|M[0-9]{1,3}", well):
+        problems.append(Problem(f"{well!r} is not a plate well (A01-P24, or M01 for merged wells): the row's cells look "
+                                "shifted or edited.", row_no, cols["well"], well))
+        return None
+    warnings: list[str] = []
+    channel, kind = _channel_and_kind(layout, get)
+    conc_text = get("conc").strip()
+    state, exported = "ok", math.nan
+    low = conc_text.lower().replace(" ", "")
+    if conc_text == "":
+        state = "blank"
+    elif low == "nocall":
+        state = "no call"
+        warnings.append(f"Well {well}: exported as 'No Call' (automatic thresholding failed); recomputed from the droplet counts.")
+    elif low == "blank":
+        state = "no data"
+    else:
+        try:
+            exported = _number(conc_text, decimal_comma)
+        except ValueError:
+            problems.append(Problem(f"expected a concentration (a number, 'No Call', 'Blank' or blank), found {conc_text!r}.",
+                                    row_no, cols["conc"], conc_text))
+            return None
+        if exported < 0 or (exported > MAX_CONCENTRATION and exported != _SATURATION_SENTINEL):
+            problems.append(Problem(f"a concentration of {conc_text} copies/µL is beyond any real ddPCR well.",
+                                    row_no, cols["conc"], conc_text))
+            return None
+    n_before = len(problems)
+    positives: int | None
+    negatives: int | None
+    accepted: int | None
+    if state == "no data" and all(get(k).strip() in ("", "0") for k in ("positives", "negatives", "accepted")):
+        positives = negatives = accepted = 0
+    else:
+        positives = _count(get("positives"), (row_no, cols["positives"]), problems)
+        negatives = _count(get("negatives"), (row_no, cols["negatives"]), problems)
+        accepted = _count(get("accepted"), (row_no, cols["accepted"]), problems)
+    if len(problems) > n_before or positives is None or negatives is None or accepted is None:
+        return None
+    if positives > accepted:
+        problems.append(Problem(f"{positives:,} positive droplets is more than the {accepted:,} accepted droplets.",
+                                row_no, cols["positives"], str(positives)))
+        return None
+    if positives + negatives != accepted:
+        problems.append(Problem(f"positives + negatives ({positives:,} + {negatives:,}) do not add up to the "
+                                f"{accepted:,} accepted droplets.", row_no, cols["accepted"], str(accepted)))
+        return None
+    if state == "no data":
+        warnings.append(f"Well {well}: exported as 'Blank' (no data); not used.")
+    saturated = accepted > 0 and negatives == 0
+    if saturated:
+        state = "saturated" if state == "ok" else state
+        warnings.append(f"Well {well}: saturated (no negative droplets), so the concentration cannot be computed"
+                        + (" (the exported 1000000 is QX Manager's sentinel)" if exported == _SATURATION_SENTINEL else "")
+                        + "; dilute the sample and rerun.")
+        exported = math.nan
+    elif exported == _SATURATION_SENTINEL:
+        problems.append(Problem("the concentration is QX Manager's saturation sentinel 1000000, but the well has negative "
+                                "droplets.", row_no, cols["conc"], conc_text))
+        return None
+    if accepted == 0:
+        warnings.append(f"Well {well}: no accepted droplets.")
+    merged_members = get("merged").strip().strip("()")
+    return {
+        "row": row_no, "well": well, "sample": get("sample").strip() or well, "target": get("target"), "target_type": kind,
+        "channel": channel, "status": get("status").strip(), "positives": positives, "negatives": negatives,
+        "accepted_droplets": accepted, "exported_concentration": exported, "exported_state": state,
+        "merged": bool(merged_members) or bool(re.fullmatch(r"M[0-9]+", well)), "merged_members": merged_members,
+        "saturated": saturated, "warnings": warnings, "_decimals": _decimals(conc_text) if state == "ok" else None,
+    }
+
+
+# ---------------------------------------------------------------- checks over the rows
+
+def _check_field_counts(rows: list[list[str]], numbers: list[int], n_header: int, layout: _Layout,
+                        source: str) -> list[list[str]]:
+    """Every data row has the header's field count in the file's one dialect (a trailing comma, or one short for the
+    older QuantaSoft layout); a row that differs had a cell deleted or inserted, so its values are shifted."""
+    allowed = {n_header, n_header + 1}
+    if layout.short_rows:
+        allowed.add(n_header - 1)
+    lengths = [len(r) for r in rows if any(f.strip() for f in r)]
+    if not lengths:
+        return []
+    usual = max(set(lengths) & allowed or {n_header}, key=lengths.count)
+    out = []
+    for fields, row_no in zip(rows, numbers):
+        if not any(f.strip() for f in fields):
+            continue
+        if len(fields) != usual or (usual == n_header + 1 and fields[-1].strip() != ""):
+            if len(fields) != usual:
+                raise _fail(
+                    f"this row has {len(fields)} fields but the header has {n_header} and the other rows {usual}: "
+                    "the file looks truncated, or a cell was deleted or inserted (as Excel's 'shift cells left' does), "
+                    "so the row's values would be read under the wrong columns.", source, row=row_no)
+            raise _fail("this row has a value after its last column: a cell was inserted or the row was edited.", source,
+                        row=row_no)
+        if usual == n_header + 1:
+            fields = fields[:-1]
+        elif usual == n_header - 1:
+            fields = fields + [""]
+        out.append(fields)
+    return out
+
+
+def _check_duplicates(records: list[dict[str, Any]], source: str, target_col: str) -> None:
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    problems = []
+    for r in records:
+        key = (r["well"], normalise_name(r["target"]), r["channel"])
+        if key in seen:
+            first = seen[key]
+            problems.append(Problem(
+                f"well {r['well']} has target '{r['target'].strip()}' ({r['channel'] or 'same channel'}) twice, rows "
+                f"{first['row']} and {r['row']} (samples '{first['sample']}' and '{r['sample']}').", r["row"], target_col))
+        else:
+            seen[key] = r
+    if problems:
+        raise _fail(f"the same well and target appear twice ({len(problems)} time(s)): plates pasted together or a file "
+                    "re-saved by a script.", source, problems=problems[:MAX_PROBLEMS],
+                    hint="Export one plate per file from the ddPCR software; do not paste exports together.")
+
+
+def _tolerance(r: dict[str, Any]) -> float:
+    # rounding of the displayed value, plus 1.5 % for the droplet volume QuantaSoft rounds to
+    tol = 0.5 * 10 ** (-r["_decimals"]) + 0.015 * abs(r["exported_concentration"]) + 1e-9
+    return max(tol, 0.05 * abs(r["exported_concentration"])) if r["positives"] < 3 else tol
+
+
+def _implied_volume(r: dict[str, Any]) -> float | None:
+    if r["exported_state"] != "ok" or not r["exported_concentration"] > 0 or not 0 < r["positives"] < r["accepted_droplets"]:
+        return None
+    return -math.log(r["negatives"] / r["accepted_droplets"]) / r["exported_concentration"] * 1e3
+
+
+def _check_concentrations(records: list[dict[str, Any]], volume: float, source: str, conc_col: str,
+                          settings: Settings) -> tuple[dict[str, float], dict[str, str]]:
+    """Compare each exported concentration with the counts. A well whose rows all imply one plausible droplet volume
+    (0.70-0.95 nL) is explained (said per well); any other disagreement is damage and refuses the file.
+
+    Returns the droplet volume per well (the setting, or the implied one under ``concentration_source='exported'``)
+    and the per-well warnings."""
+    by_well: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_well.setdefault(r["well"], []).append(r)
+    volumes: dict[str, float] = {}
+    warnings: dict[str, str] = {}
+    problems: list[Problem] = []
+    for well, rows in by_well.items():
+        volumes[well] = volume
+        informative: list[tuple[dict[str, Any], float]] = [(r, v) for r in rows if (v := _implied_volume(r)) is not None]
+        off = [r for r in rows if r["exported_state"] == "ok" and r["positives"] > 0
+               and abs(poisson.concentration(r["positives"], r["accepted_droplets"], volume) - r["exported_concentration"]) > _tolerance(r)]
+        if not off:
+            continue
+        implied = sorted(v for _, v in informative)
+        median = implied[len(implied) // 2] if implied else None
+        agree = median is not None and all(
+            abs(v / median - 1) <= 0.02 + 0.5 * 10 ** (-r["_decimals"]) / r["exported_concentration"] + (0.05 if r["positives"] < 3 else 0)
+            for r, v in informative)
+        if median is not None and agree and PLAUSIBLE_VOLUME_NL[0] <= median <= PLAUSIBLE_VOLUME_NL[1] \
+                and all(r in [x for x, _ in informative] for r in off):
+            change = volume / median - 1
+            text = (f"Exported concentrations imply {median:.3f} nL droplets in {well}; the exported copies are "
+                    f"{abs(change):.0%} {'higher' if change > 0 else 'lower'} than those recomputed at {volume:g} nL")
+            if settings.concentration_source == "exported":
+                volumes[well] = median
+                text += f", and the exported values are used (concentration_source = exported)."
+            else:
+                text += " (recomputed values are used; set concentration_source = exported to use the instrument's)."
+            warnings[well] = text
+            continue
+        for r in off:
+            recomputed = poisson.concentration(r["positives"], r["accepted_droplets"], volume)
+            problems.append(Problem(
+                f"the exported concentration {r['exported_concentration']:g} copies/µL does not match the droplet counts "
+                f"({r['positives']:,} of {r['accepted_droplets']:,} positive give {recomputed:.4g} at {volume:g} nL), and no "
+                f"plausible droplet volume ({PLAUSIBLE_VOLUME_NL[0]}-{PLAUSIBLE_VOLUME_NL[1]} nL, one for the whole well) "
+                "explains it: a count or the concentration was changed.", r["row"], conc_col))
+    if problems:
+        raise _fail(f"{len(problems)} row(s) have droplet counts that disagree with their concentrations.", source,
+                    problems=problems[:MAX_PROBLEMS],
+                    hint="Re-export the plate from the ddPCR software; never edit counts by hand.")
+    return volumes, warnings
+
+
+# ---------------------------------------------------------------- the pipeline
+
 def read_export(
     data: bytes | str | Path,
     name: str | None = None,
     settings: Settings = DEFAULT_SETTINGS,
 ) -> DdpcrExport:
-    """Read a ddPCR well-level export.
+    """Read a ddPCR well-level results export (CSV, or QX Manager's .xlsx).
 
-    Parameters
-    ----------
-    data
-        The file's bytes, or a path to it.
-    name
-        The file name shown in messages (defaults to the path's name).
-    settings
-        Droplet volume (nL) and confidence level.
+    The steps, each a small check: load the rows (decoding, container, other vendors refused) → detect the layout from
+    the exact header names → check every row's field count → read each row (counts, states) → refuse duplicated
+    well/targets → compare the exported concentrations with the counts (per-well droplet volumes) → build the tidy table.
 
     Raises
     ------
     DdpcrFormatError
-        With the file, row and column, and how to fix it.
+        With the file, row and column, and how to fix it (every damaged row at once, up to 20).
     """
     if isinstance(data, (str, Path)):
         path = Path(data)
@@ -222,163 +625,72 @@ def read_export(
         raise _fail(f"the file is {len(data) / 1e6:.1f} MB; ddPCR exports are a few MB at most (limit {MAX_EXPORT_BYTES / 1e6:.0f} MB).",
                     source, hint="Upload the well-level results CSV, not droplet amplitude files or a zip.")
     digest = hashlib.sha256(data).hexdigest()
-    text, encoding = _decode(data, source)
-    line_ending = _line_ending(text)
-    lines = text.splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is None:
-        raise _fail("the file is empty.", source)
-    header_line = lines[first]
-    delimiter = sniff_delimiter(header_line)
-    decimal_comma = delimiter == ";"
-    try:
-        rows = list(csv.reader(lines[first:], delimiter=delimiter))
-    except csv.Error as exc:
-        raise _fail(f"the CSV structure is broken ({exc}).", source) from exc
-    header = [h.strip().lstrip("\ufeff") for h in rows[0]]
-    fmt = _detect_format(header, source)
-    cols = dict(_COLUMNS[fmt])
-    if fmt == FORMAT_QXM:
-        cols["conc"] = next(h for h in header if re.fullmatch(r"Conc\(copies/.{1,2}L\)", h))
+    table = _load(data, source)
+    header = [h.strip().lstrip("\ufeff") for h in table.rows[0]]
+    if len(header) > MAX_COLUMNS:
+        raise _fail(f"the header has {len(header):,} columns; no ddPCR export has more than {MAX_COLUMNS}.", source, row=1)
+    if len(table.rows) > MAX_ROWS:
+        raise _fail(f"the file has {len(table.rows):,} rows; no ddPCR plate export has more than {MAX_ROWS:,}.", source)
+    layout = _detect_layout(header, table.preamble, source)
     index = {h: i for i, h in enumerate(header)}
     for key in _REQUIRED:
-        if cols[key] not in index:
-            raise _fail(f"the required column '{cols[key]}' is missing from the header.", source, row=1, column=cols[key])
-    volume = settings.legacy_droplet_volume_nl if fmt == FORMAT_QS_OLD else settings.droplet_volume_nl
-    n_header = len(header)
-    if len(rows) < 2:
+        if layout.columns[key] not in index:
+            raise _fail(f"the required column '{layout.columns[key]}' is missing from the header.", source, row=1,
+                        column=layout.columns[key])
+    volume = settings.legacy_droplet_volume_nl if layout.legacy_volume else settings.droplet_volume_nl
+    body = _check_field_counts(table.rows[1:], table.row_numbers[1:], len(header), layout, source)
+    numbers = [n for f, n in zip(table.rows[1:], table.row_numbers[1:]) if any(x.strip() for x in f)]
+    if not body:
         raise _fail("the file has a header but no data rows.", source, hint="Export again with the wells selected.")
+    decimal_comma = table.delimiter == ";"
+    problems: list[Problem] = []
+    records = [r for fields, row_no in zip(body, numbers)
+               if (r := _read_row(fields, row_no, layout, index, decimal_comma, problems)) is not None]
+    if problems:
+        raise _fail(f"{len(problems)} problem(s) in the rows; no call is made from a damaged well.", source,
+                    problems=problems[:MAX_PROBLEMS])
+    _check_duplicates(records, source, layout.columns["target"])
+    well_volumes, volume_warnings = _check_concentrations(records, volume, source, layout.columns["conc"], settings)
+    return _assemble(records, well_volumes, volume_warnings, volume, settings, layout, table, source, digest)
 
-    def get(fields: list[str], key: str) -> str:
-        col = cols.get(key)
-        if col is None or col not in index:
-            return ""
-        return fields[index[col]]
 
-    records: list[dict[str, Any]] = []
-    seen: dict[tuple[str, str, str], int] = {}
-    for offset, fields in enumerate(rows[1:]):
-        row_no = first + offset + 2  # 1-based line number in the file
-        if not any(f.strip() for f in fields):
-            continue
-        if len(fields) == n_header + 1 and fields[-1].strip() == "":
-            fields = fields[:-1]
-        elif len(fields) == n_header - 1:
-            fields = fields + [""]
-        elif len(fields) != n_header:
-            raise _fail(
-                f"this row has {len(fields)} fields but the header has {n_header}: the file looks truncated or was edited.",
-                source, row=row_no,
-            )
-        well = get(fields, "well").strip()
-        if not well:
-            raise _fail("the well is blank.", source, row_no, cols["well"])
-        target = get(fields, "target")
-        target_type_raw = get(fields, "target_type").strip()
-        warnings: list[str] = []
-        if fmt == FORMAT_QXM:
-            dye = get(fields, "dye").strip().upper()
-            channel = dye or ("HEX" if target_type_raw.lower() == "reference" else "FAM")
-            sample_type = get(fields, "sample_type").strip().lower()
-            kind = "ntc" if sample_type == "ntc" else ("reference" if target_type_raw.lower() == "reference" else "unknown")
-        else:
-            m = re.match(r"(Ch\d)(.*)", target_type_raw, re.I)
-            channel = m.group(1).capitalize() if m else ""
-            suffix = (m.group(2) if m else target_type_raw).lower()
-            kind = "ntc" if "ntc" in suffix else ("reference" if "reference" in suffix else "unknown")
-        sample = get(fields, "sample").strip()
-        positives = _count(get(fields, "positives"), decimal_comma, source, row_no, cols["positives"])
-        negatives = _count(get(fields, "negatives"), decimal_comma, source, row_no, cols["negatives"])
-        accepted = _count(get(fields, "accepted"), decimal_comma, source, row_no, cols["accepted"])
-        if accepted == 0 and positives + negatives > 0:
-            accepted = positives + negatives
-        if positives + negatives != accepted:
-            warnings.append(f"positives + negatives ({positives + negatives}) differ from accepted droplets ({accepted}); computed with positives + negatives")
-            accepted = positives + negatives
-        conc_text = get(fields, "conc").strip()
-        exported = math.nan
-        if conc_text == "":
-            state = "blank"
-        elif conc_text.lower().replace(" ", "") == "nocall":
-            state = "no call"
-            warnings.append("exported as 'No Call' (automatic thresholding failed); recomputed from the droplet counts")
-        else:
-            try:
-                exported = _number(conc_text, decimal_comma)
-            except ValueError:
-                raise _fail(f"expected a concentration (a number, 'No Call' or blank), found {conc_text!r}.",
-                            source, row_no, cols["conc"], conc_text) from None
-            state = "ok"
-        saturated = accepted > 0 and negatives == 0
-        if saturated:
-            state = "saturated" if state == "ok" else state
-            warnings.append("saturated: no negative droplets, the concentration cannot be computed"
-                            + (" (exported value 1000000 is QX Manager's sentinel)" if exported == _SATURATION_SENTINEL else "")
-                            + "; dilute the sample and rerun")
-            exported = math.nan
-        merged_members = get(fields, "merged").strip().strip("()")
-        merged = bool(merged_members) or bool(re.fullmatch(r"M\d+", well))
-        if accepted == 0:
-            warnings.append("no accepted droplets")
-        conc = poisson.concentration(positives, accepted, volume) if not saturated else math.nan
-        ci = poisson.concentration_ci(positives, accepted, volume, settings.confidence_level)
-        if saturated:
-            ci_low, ci_high = ci.low, math.inf
-        else:
-            ci_low, ci_high = ci.low, ci.high
-        row_key = (well, target.strip(), channel)
-        if row_key in seen:
-            raise _fail(f"well {well} has two rows for target '{target.strip()}' ({channel or 'same channel'}), rows {seen[row_key]} and {row_no}.",
-                        source, row_no, cols["target"],
-                        hint="Export one plate per file; do not paste exports together.")
-        seen[row_key] = row_no
-        records.append({
-            "row": row_no, "well": well, "sample": sample or well, "target": target, "target_type": kind,
-            "channel": channel, "status": get(fields, "status").strip(), "positives": positives,
-            "negatives": negatives, "accepted_droplets": accepted, "exported_concentration": exported,
-            "exported_state": state, "concentration": conc, "copies_per_20ul": poisson.copies_per_20ul(conc),
-            "ci_low": ci_low, "ci_high": ci_high, "merged": merged, "merged_members": merged_members,
-            "saturated": saturated, "warnings": warnings, "_decimals": _decimals(conc_text) if state == "ok" else None,
-        })
-    if not records:
-        raise _fail("the file has a header but no data rows.", source, hint="Export again with the wells selected.")
-
+def _assemble(records: list[dict[str, Any]], well_volumes: dict[str, float], volume_warnings: dict[str, str], volume: float,
+              settings: Settings, layout: _Layout, table: _Table, source: str, digest: str) -> DdpcrExport:
+    implied = [v for r in records if r["positives"] >= 100 and r["negatives"] >= 100 and (v := _implied_volume(r)) is not None]
+    inferred = float(statistics.median(implied)) if implied else None
     file_warnings: list[str] = []
-    # droplet volume implied by the exported concentrations (rows with enough droplets)
-    implied = [
-        -math.log(r["negatives"] / r["accepted_droplets"]) / r["exported_concentration"] * 1e3
-        for r in records
-        if r["exported_state"] == "ok" and r["positives"] >= 100 and r["negatives"] >= 100 and r["exported_concentration"] > 0
-    ]
-    inferred = float(pd.Series(implied).median()) if implied else None
-    if inferred is not None and abs(inferred / volume - 1) > 0.02:
+    if volume_warnings:
+        vols = [float(w.split(" nL")[0].split()[-1]) for w in volume_warnings.values()]
+        file_warnings.append(f"The exported concentrations imply per-well droplet volumes of {min(vols):.3f}-{max(vols):.3f} nL "
+                             f"in {len(vols)} well(s), not the {volume:g} nL set; HER2/EFTUD2 ratios within a well are "
+                             "unaffected by the droplet volume.")
+    elif inferred is not None and abs(inferred / volume - 1) > 0.02:
         file_warnings.append(
-            f"the exported concentrations imply droplets of {inferred:.3f} nL but {volume:g} nL is set"
+            f"The exported concentrations imply droplets of {inferred:.3f} nL but {volume:g} nL is set"
             f"{' (older QuantaSoft versions use 0.91 nL)' if abs(inferred - 0.91) < 0.02 else ''}; "
-            "concentrations are recomputed with the setting; change the droplet volume setting if the export is right"
-        )
+            "concentrations are recomputed with the setting (change the droplet volume setting if the export is right).")
     for r in records:
-        if r["exported_state"] == "ok" and math.isfinite(r["concentration"]):
-            # rounding of the displayed value, plus 1.5 % for the droplet volume QuantaSoft rounds to
-            tol = 0.5 * 10 ** (-r["_decimals"]) + 0.015 * abs(r["exported_concentration"]) + 1e-9
-            tol = max(tol, 0.05 * abs(r["exported_concentration"])) if r["positives"] < 3 else tol
-            if abs(r["concentration"] - r["exported_concentration"]) > tol:
-                r["warnings"].append(
-                    f"recomputed concentration {r['concentration']:.4g} copies/µL differs from the exported "
-                    f"{r['exported_concentration']:g} beyond rounding"
-                )
-    n_members = sum(1 for r in records if not r["merged"])
-    if n_members and all(r["target_type"] == "ntc" for r in records if not r["merged"]):
-        file_warnings.append("every well is a no-template control")
-    for r in records:
+        v = well_volumes.get(r["well"], volume)
+        r["volume_nl"] = v
+        if r["saturated"] or r["exported_state"] == "no data":
+            r["concentration"] = math.nan
+        else:
+            r["concentration"] = poisson.concentration(r["positives"], r["accepted_droplets"], v)
+        r["copies_per_20ul"] = poisson.copies_per_20ul(r["concentration"])
+        ci = poisson.concentration_ci(r["positives"], r["accepted_droplets"], v, settings.confidence_level)
+        r["ci_low"], r["ci_high"] = ci.low, (math.inf if r["saturated"] else ci.high)
         del r["_decimals"]
-        r["warnings"] = "; ".join(r["warnings"])
+        if r["well"] in volume_warnings:
+            r["warnings"].append(volume_warnings[r["well"]])
+        r["warnings"] = "\n".join(r["warnings"])
+    singles = [r for r in records if not r["merged"]]
+    if singles and all(r["target_type"] == "ntc" for r in singles):
+        file_warnings.append("Every well is a no-template control.")
+    file_warnings.extend(volume_warnings.values())
     wells = pd.DataFrame.from_records(records, columns=WELL_COLUMNS)
     return DdpcrExport(
-        name=source, sha256=digest, format=fmt, encoding=encoding, line_ending=line_ending,
-        delimiter=delimiter, volume_nl=volume, inferred_volume_nl=inferred, wells=wells,
+        name=source, sha256=digest, format=layout.name, encoding=table.encoding, line_ending=table.line_ending,
+        delimiter=table.delimiter, volume_nl=volume, inferred_volume_nl=inferred, wells=wells,
         warnings=tuple(file_warnings),
     )
 
@@ -401,6 +713,8 @@ class PooledTarget:
     ci_high: float
     saturated: bool
     warnings: tuple[str, ...]
+    volume_nl: float = 0.85
+    no_data: bool = False
 
     @property
     def copies_per_20ul(self) -> float:
@@ -415,8 +729,8 @@ def pool_replicates(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) 
     nothing is counted twice.
     """
     records = export.wells.to_dict(orient="records")
-    singles = [r for r in records if not r["merged"]]
-    present = {(r["well"], r["target"].strip(), r["channel"]) for r in singles}
+    singles = [r for r in records if not r["merged"] and r["exported_state"] != "no data"]
+    present = {(r["well"], r["target"].strip(), r["channel"]) for r in records if not r["merged"]}
     use = list(singles)
     for r in records:
         if r["merged"]:
@@ -431,15 +745,27 @@ def pool_replicates(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) 
         pos = sum(r["positives"] for r in g)
         acc = sum(r["accepted_droplets"] for r in g)
         saturated = any(r["saturated"] for r in g)
-        conc = math.nan if saturated else poisson.concentration(pos, acc, export.volume_nl)
-        ci = poisson.concentration_ci(pos, acc, export.volume_nl, settings.confidence_level)
+        volume = pooled_volume(g, export.volume_nl)
+        conc = math.nan if saturated else poisson.concentration(pos, acc, volume)
+        ci = poisson.concentration_ci(pos, acc, volume, settings.confidence_level)
         types = {r["target_type"] for r in g}
         pooled.append(PooledTarget(
             sample=str(sample), target=str(target), channel=str(channel),
-            target_type="ntc" if types == {"ntc"} else ("reference" if "reference" in types else "unknown"),
+            target_type="ntc" if types == {"ntc"} else ("control" if types <= {"control", "ntc"} else
+                                                         ("reference" if "reference" in types else "unknown")),
             wells=tuple(r["well"] for r in g), positives=pos, negatives=acc - pos, accepted_droplets=acc,
             min_well_droplets=min(r["accepted_droplets"] for r in g), concentration=conc,
             ci_low=ci.low, ci_high=math.inf if saturated else ci.high, saturated=saturated,
-            warnings=tuple(f"{r['well']}: {r['warnings']}" for r in g if r["warnings"]),
+            warnings=tuple(w for r in g for w in str(r["warnings"]).split("\n") if w),
+            volume_nl=volume, no_data=all(r["exported_state"] == "no data" for r in g),
         ))
     return pooled
+
+
+def pooled_volume(rows: list[dict], default: float) -> float:
+    """The droplet volume of pooled wells: their droplet-weighted mean (all equal unless per-well volumes are used)."""
+    vols = [(float(r.get("volume_nl") or default), r["accepted_droplets"]) for r in rows]
+    total = sum(n for _, n in vols)
+    if not total or len({v for v, _ in vols}) == 1:
+        return vols[0][0] if vols else default
+    return sum(v * n for v, n in vols) / total

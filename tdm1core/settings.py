@@ -14,9 +14,10 @@ from .errors import SettingsError
 if TYPE_CHECKING:
     from .targets import TargetMap
 
-__all__ = ["Settings", "CI_METHODS", "DEFAULT_SETTINGS"]
+__all__ = ["Settings", "CI_METHODS", "CONCENTRATION_SOURCES", "DEFAULT_SETTINGS"]
 
 CI_METHODS = ("log-log", "log", "plain")
+CONCENTRATION_SOURCES = ("recomputed", "exported")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class Settings:
         Droplet volume in nL for the older QuantaSoft layout (``TypeAssay``/``Assay``): 0.91.
     confidence_level
         Level of every confidence interval (0.95).
+    concentration_source
+        "recomputed" (default): concentrations from the droplet counts at the droplet volume set; "exported": where an
+        export's concentrations imply a per-well droplet volume (0.70-0.95 nL, as some instruments size droplets),
+        use that volume, so the numbers are the instrument's own.
     target_aliases
         The lab's own target names, as (name, assay) pairs, checked before the
         built-in aliases (see :mod:`tdm1core.targets`).
@@ -56,6 +61,7 @@ class Settings:
     legacy_droplet_volume_nl: float = 0.91
     confidence_level: float = 0.95
     km_ci_method: str = "log-log"
+    concentration_source: str = "recomputed"
     target_aliases: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
@@ -85,6 +91,11 @@ class Settings:
             raise SettingsError(
                 f"'km_ci_method' must be one of {', '.join(CI_METHODS)}, but was {self.km_ci_method!r}.",
                 column="km_ci_method",
+            )
+        if self.concentration_source not in CONCENTRATION_SOURCES:
+            raise SettingsError(
+                f"'concentration_source' must be one of {', '.join(CONCENTRATION_SOURCES)}, but was {self.concentration_source!r}.",
+                column="concentration_source",
             )
         object.__setattr__(self, "target_aliases", tuple((str(a), str(b)) for a, b in self.target_aliases))
         from .targets import TargetMap
@@ -124,6 +135,8 @@ class Settings:
             f"min {self.min_accepted_droplets:,} accepted droplets/well; "
             f"droplet volume {self.droplet_volume_nl:g} nL (older QuantaSoft {self.legacy_droplet_volume_nl:g} nL); "
             f"{self.confidence_level:.0%} CIs; KM CI method {self.km_ci_method}"
+            + ("" if self.concentration_source == "recomputed" else "; concentrations as exported (per-well droplet volumes)")
+            + ("; lab target aliases " + ", ".join(f"{a} → {b}" for a, b in self.target_aliases) if self.target_aliases else "")
         )
 
 

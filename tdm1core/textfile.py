@@ -23,3 +23,30 @@ def sniff_delimiter(header_line: str) -> str:
     if header_line.count("\t") > header_line.count(","):
         return "\t"
     return ","
+
+
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe", "utf-16-le"),
+         (b"\xfe\xff", "utf-16-be"))
+
+
+def decode_unicode(data: bytes) -> tuple[str, str] | None:
+    """UTF-16 or UTF-32 text (Excel's 'Unicode Text' export), by its byte-order mark or by the NUL-byte pattern of
+    ASCII text; None when the bytes are not such text (they are then decoded by :func:`decode_text`)."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(encoding), encoding.upper().replace("-", "-", 1) + " with BOM"
+            except UnicodeDecodeError:
+                return None
+    head = data[:4096]
+    if len(head) >= 8:
+        for encoding, width, offset in (("utf-32-le", 4, 0), ("utf-32-be", 4, 3), ("utf-16-le", 2, 0), ("utf-16-be", 2, 1)):
+            n = len(head) // width * width
+            chars = [head[i:i + width] for i in range(0, n, width)]
+            ascii_like = sum(1 for c in chars if c[offset] != 0 and all(b == 0 for j, b in enumerate(c) if j != offset))
+            if chars and ascii_like / len(chars) > 0.9:
+                try:
+                    return data[: len(data) // width * width].decode(encoding), encoding.upper()
+                except UnicodeDecodeError:
+                    return None
+    return None

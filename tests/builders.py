@@ -82,3 +82,89 @@ def old_qs_row(well: str, sample: str, assay: str, typeassay: str, pos: int, n: 
         "Positives": str(pos), "Negatives": str(n - pos), "AcceptedDroplets": str(n),
     }
     return [values.get(h, "") for h in OLD_QS_HEADER][:-1]  # data rows have one field fewer than the header
+
+
+# QuantaSoft Analysis Pro, 65 columns (shared/docs/ddpcr_formats.md §1c), verbatim
+QSAP_HEADER = (
+    "Well,Sample,Target,Conc(copies/µL),Status,Experiment,SampleType,TargetType,Supermix,DyeName(s),Copies/20µLWell,"
+    "TotalConfMax,TotalConfMin,PoissonConfMax,PoissonConfMin,Accepted Droplets,Positives,Negatives,Ch1+Ch2+,Ch1+Ch2-,"
+    "Ch1-Ch2+,Ch1-Ch2-,Linkage,CNV,TotalCNVMax,TotalCNVMin,PoissonCNVMax,PoissonCNVMin,ReferenceCopies,UnknownCopies,"
+    "Threshold1,Threshold2,Threshold3,ReferenceUsed,Ratio,TotalRatioMax,TotalRatioMin,PoissonRatioMax,PoissonRatioMin,"
+    "Fractional Abundance,TotalFractionalAbundanceMax,TotalFractionalAbundanceMin,PoissonFractionalAbundanceMax,"
+    "PoissonFractionalAbundanceMin,MeanAmplitudeOfPositives,MeanAmplitudeOfNegatives,MeanAmplitudeTotal,"
+    "ExperimentComments,MergedWells,TotalConfidenceMax68,TotalConfidenceMin68,PoissonConfidenceMax68,"
+    "PoissonConfidenceMin68,TotalCNVMax68,TotalCNVMin68,PoissonCNVMax68,PoissonCNVMin68,TotalRatioMax68,TotalRatioMin68,"
+    "PoissonRatioMax68,PoissonRatioMin68,TotalFractionalAbundanceMax68,TotalFractionalAbundanceMin68,"
+    "PoissonFractionalAbundanceMax68,PoissonFractionalAbundanceMin68"
+).split(",")
+# the reduced QX Manager set with ';' and decimal commas (16 columns)
+QXM_REDUCED_HEADER = ("Well;Sample description 1;Sample description 2;Sample description 3;Sample description 4;Target;"
+                      "Conc(copies/µL);Status;Experiment;SampleType;TargetType;Supermix;DyeName(s);Accepted Droplets;"
+                      "Positives;Negatives").split(";")
+# QX600 results: the 73-column QX Manager header plus the extra channel-pair columns (81 columns)
+QX600_HEADER = QXM_HEADER_B + ["Ch3+Ch4+", "Ch3+Ch4-", "Ch3-Ch4+", "Ch3-Ch4-", "Ch5+Ch6+", "Ch5+Ch6-", "Ch5-Ch6+", "Ch5-Ch6-"]
+
+
+def qsap_row(well: str, sample: str, target: str, dye: str, pos: int, n: int, conc_text: str | None = None,
+             status: str = "OK") -> list[str]:
+    values = {
+        "Well": well, "Sample": sample, "Target": target,
+        "Conc(copies/µL)": conc_text if conc_text is not None else repr(conc(pos, n)) if n else "No Call",
+        "Status": status, "Experiment": "DQ", "SampleType": "Unknown", "TargetType": "Unknown",
+        "Supermix": "ddPCR Supermix for Probes (No dUTP)", "DyeName(s)": dye, "Accepted Droplets": str(n),
+        "Positives": str(pos), "Negatives": str(n - pos), "MeanAmplitudeOfPositives": "8123.5",
+    }
+    return [values.get(h, "") for h in QSAP_HEADER]
+
+
+def qsap(rows: list[list[str]]) -> bytes:
+    return b"\xef\xbb\xbf" + "\r\n".join([",".join(QSAP_HEADER)] + [",".join(r) for r in rows]).encode("utf-8")
+
+
+def qsap_sample(sample: str, her2: int, eftud2: int, n: int = 16000, first: int = 0, mut: int = 0, wt: int = 700) -> list[list[str]]:
+    wells = [f"{r}{c:02d}" for c in range(1, 13) for r in "ABCDEFGH"]
+    rows = [qsap_row(wells[first], sample, "HER2", "FAM", her2, n), qsap_row(wells[first], sample, "EFTUD2", "HEX", eftud2, n)]
+    for i, h in enumerate(("E542K", "E545K", "H1047R"), start=1):
+        rows += [qsap_row(wells[first + i], sample, f"PIK3CA {h} MUT", "FAM", mut if h == "E545K" else 0, n),
+                 qsap_row(wells[first + i], sample, f"PIK3CA {h} WT", "HEX", wt, n)]
+    return rows
+
+
+def qxm_reduced(rows: list[tuple[str, str, str, str, str, int, int, float]]) -> bytes:
+    """(well, sample, target, dye, target type, positives, accepted, droplet volume nL) per row; decimal commas."""
+    lines = [";".join(QXM_REDUCED_HEADER)]
+    for well, sample, target, dye, ttype, pos, n, v in rows:
+        c = repr(conc(pos, n, v)).replace(".", ",")
+        lines.append(";".join([well, sample, "", "", "", target, c, "OK", "DQ", "Unknown", ttype,
+                               "ddPCR Supermix for Probes (No dUTP)", dye, str(n), str(pos), str(n - pos)]))
+    return b"\xef\xbb\xbf" + ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def xlsx_of(header: list[str], rows: list[list[str]], sheets_before: int = 0, numeric: bool = True) -> bytes:
+    """An .xlsx workbook as QX Manager saves results: numbers as numbers, the results on the first results sheet."""
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for i in range(sheets_before):
+        ws.title = f"Notes {i}"
+        ws.append(["Run notes", "plate 7"])
+        ws = wb.create_sheet()
+    ws.title = "Results"
+    ws.append(header)
+    for r in rows:
+        out = []
+        for v in r:
+            if numeric:
+                try:
+                    out.append(int(v) if v.isdigit() else float(v) if v not in ("", "No Call") else (v or None))
+                    continue
+                except ValueError:
+                    pass
+            out.append(v if v != "" else None)
+        ws.append(out)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -165,7 +165,8 @@ def test_a_volume_mismatch_is_reported_never_silent():
     data = ("\n".join([",".join(OLD_QS_HEADER)] + [",".join(r) for r in rows])).encode()
     export = read_export(data, "old.csv", Settings(legacy_droplet_volume_nl=0.85))
     assert any("0.91" in w for w in export.warnings)
-    assert all("differs from the exported" in w for w in export.wells["warnings"])
+    # explained per well: one plausible volume for both targets of the well, said on the well's rows
+    assert all("imply 0.910 nL droplets in A01" in w for w in export.wells["warnings"])
 
 
 def test_semicolon_delimiter_with_decimal_commas():

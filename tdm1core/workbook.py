@@ -1,0 +1,55 @@
+"""Opening .xlsx workbooks safely: zip members and sizes are checked before any XML is parsed (no zip bombs)."""
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any, Callable
+
+__all__ = ["MAX_MEMBERS", "MAX_UNCOMPRESSED", "is_xlsx", "check_zip", "open_workbook"]
+
+MAX_MEMBERS = 500
+MAX_UNCOMPRESSED = 200 * 1024 * 1024  # 200 MB of XML is far beyond any ddPCR results or patient workbook
+MAX_RATIO = 200  # a member that expands more than 200-fold is a bomb, not a spreadsheet
+
+
+def is_xlsx(data: bytes) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = set(z.namelist()[:MAX_MEMBERS + 1])
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        return False
+    return "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names)
+
+
+def check_zip(data: bytes, source: str, fail: Callable[..., Exception]) -> None:
+    """Refuse, in well under a second, a zip with too many members, too much uncompressed data or paths outside it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise fail(f"the workbook is damaged (not a readable zip: {exc}).", source,
+                   hint="Open and save it again in Excel, or export CSV from the ddPCR software.") from None
+    if len(infos) > MAX_MEMBERS:
+        raise fail(f"the workbook has {len(infos):,} parts; a real workbook has far fewer (limit {MAX_MEMBERS}).", source,
+                   hint="Save the sheet as CSV and upload that.")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_UNCOMPRESSED:
+        raise fail(f"the workbook expands to {total / 1e6:,.0f} MB (limit {MAX_UNCOMPRESSED / 1e6:.0f} MB): it is not "
+                   "read, as a file this large is a decompression bomb or not a results table.", source,
+                   hint="Save the sheet as CSV and upload that.")
+    for i in infos:
+        if i.filename.startswith(("/", "\\")) or ".." in i.filename.replace("\\", "/").split("/"):
+            raise fail(f"the workbook holds a path outside itself ({i.filename!r}); it is not read.", source)
+        if i.compress_size and i.file_size / i.compress_size > MAX_RATIO and i.file_size > 10 * 1024 * 1024:
+            raise fail(f"a part of the workbook expands {i.file_size / i.compress_size:,.0f}-fold "
+                       f"({i.file_size / 1e6:,.0f} MB): a decompression bomb; it is not read.", source)
+
+
+def open_workbook(data: bytes, source: str, fail: Callable[..., Exception]) -> Any:
+    import openpyxl
+
+    try:
+        return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds on damaged workbooks
+        raise fail(f"the Excel workbook cannot be read ({type(exc).__name__}): it is damaged or not a real workbook.", source,
+                   hint="Open and save it again in Excel, or export CSV from the ddPCR software.") from None
