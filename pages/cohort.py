@@ -19,14 +19,15 @@ with st.expander("Data: import into the database", expanded=False):
     table = st.file_uploader("Patient table (CSV or XLSX; template on Settings & help)", type=["csv", "xlsx"], key="cohort_table")
     if table is not None:
         try:
-            preview, _ = db.preview_patients(table.getvalue(), table.name)
+            preview, _ = db.preview_patients(table.getvalue(), table.name, s)
             st.write(f"**{table.name}**: {preview.summary()}.")
             if preview.changed:
                 st.dataframe(preview.changes_table(), hide_index=True, key="cohort_changes")
             if st.button("Apply to the database", key="cohort_apply", type="primary"):
-                st.session_state[MESSAGES] = [("success", db.import_patients(table.getvalue(), table.name, who()).message)]
+                st.session_state[MESSAGES] = [("success", db.import_patients(table.getvalue(), table.name, who(), settings=s).message)]
                 st.rerun()
         except InputError as exc:
+            st.session_state.pop(MESSAGES, None)  # an earlier "stored" notice must not stand under this rejection
             st.error("The patient table was rejected; nothing was stored.\n\n" + str(exc), icon=":material/error:")
     exports = st.file_uploader("ddPCR exports (CSV)", type=["csv", "txt"], accept_multiple_files=True, key="cohort_exports")
     if exports and st.button("Import the exports", key="cohort_import"):

@@ -380,6 +380,8 @@ def call_her2(sm: SampleMeasurements, settings: Settings = DEFAULT_SETTINGS) -> 
         reason += ", crosses the cut-off: borderline)" if borderline else ")"
     if ref is None:
         reason += "; EFTUD2 copies not given, so the reference minimum was not checked"
+    elif her2 is not None and set(her2.wells) == set(ref.wells) and any("nL droplets in" in w for w in her2.warnings):
+        reason += "; the droplet volume the export implies does not change this ratio (both targets share the well)"
     return Her2Call(ratio, ci, call, borderline, ref_copies, her2_copies, reason, cut)
 
 
@@ -448,8 +450,14 @@ def _qc(sm: SampleMeasurements, settings: Settings) -> tuple[QcRow, ...]:
 def call_sample(sm: SampleMeasurements, settings: Settings = DEFAULT_SETTINGS) -> SampleCalls:
     """HER2 and PIK3CA calls and QC for one sample."""
     qc = _qc(sm, settings)
-    warnings = tuple(f"{q.assay}: {q.warnings}" for q in qc if q.warnings)
-    return SampleCalls(sm.sample, call_her2(sm, settings), call_pik3ca(sm, settings), qc, warnings, settings, sm.source)
+    warnings: list[str] = []
+    for assay, m in sm.measurements.items():  # each warning stays one whole sentence
+        problem = _droplet_problem(m, settings)
+        if problem:
+            warnings.append(f"{assay}: {problem[0].upper() + problem[1:]}.")
+        warnings.extend(f"{assay}: {w}" for w in m.warnings)
+    warnings = list(dict.fromkeys(warnings))
+    return SampleCalls(sm.sample, call_her2(sm, settings), call_pik3ca(sm, settings), qc, tuple(warnings), settings, sm.source)
 
 
 def call_export(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) -> list[SampleCalls]:

@@ -41,6 +41,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             changes[name] = value
     if getattr(args, "ci", None):
         changes["km_ci_method"] = args.ci
+    if getattr(args, "concentration_source", None):
+        changes["concentration_source"] = args.concentration_source
     if getattr(args, "level", None):
         changes["confidence_level"] = args.level
     aliases = getattr(args, "alias", None) or []
@@ -62,6 +64,8 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
     g.add_argument("--reference-min", dest="reference_min_copies", type=float, help="EFTUD2 minimum copies (100)")
     g.add_argument("--min-droplets", dest="min_accepted_droplets", type=int, help="accepted droplets per well (10000)")
     g.add_argument("--droplet-volume", dest="droplet_volume_nl", type=float, help="droplet volume in nL (0.85)")
+    g.add_argument("--concentration-source", dest="concentration_source", choices=["recomputed", "exported"],
+                   help="recomputed from counts (default) or as exported (per-well droplet volumes)")
     g.add_argument("--alias", action="append", metavar="NAME=ASSAY", help="map a target name to an assay (HER2, EFTUD2, E545K MUT, ...)")
 
 
@@ -88,30 +92,38 @@ def _print_calls(result: Any) -> None:
 
 
 def cmd_call(args: argparse.Namespace) -> int:
-    from .calls import call_export
-    from .ddpcr import read_export
-    from .risk import LIMITS, PatientResult
+    from .risk import LIMITS
+    from .workflows import assess_upload, patient_result
 
     settings = _settings(args)
-    export = read_export(args.export, settings=settings)
-    calls = call_export(export, settings)
+    path = Path(args.export)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror}.", source=str(path)) from exc
+    assessment = assess_upload(data, path.name, settings)
+    export = assessment.export
+    calls = list(assessment.calls)
     if args.sample:
         chosen = [c for c in calls if c.sample == args.sample or c.sample.strip() == args.sample.strip()]
         if not chosen:
             raise InputError(f"sample {args.sample!r} is not in the export; it holds {', '.join(c.sample for c in calls)}.",
                              source=export.name, column="Sample")
         calls = chosen
-    results = [PatientResult.from_calls(c, args.er, args.pr) for c in calls]
+    results = [patient_result(c, args.er, args.pr) for c in calls]
     if args.json:
         out = []
         for r in results:
             d = r.to_dict()
             d["warnings"] = list(export.warnings) + d["warnings"]
             d["input"] = {"file": export.name, "sha256": export.sha256, "format": export.format}
+            d["provenance"] = assessment.provenance.to_dict()
             out.append(d)
         _dump(out)
         return 0
     print(f"{export.name}: {export.format}, {len(export.wells)} rows; droplet volume {export.volume_nl:g} nL")
+    for line in assessment.provenance.lines():
+        print(line)
     for w in export.warnings:
         print(f"warning: {w}")
     for r in results:
@@ -123,6 +135,7 @@ def cmd_call(args: argparse.Namespace) -> int:
 
 def cmd_wells(args: argparse.Namespace) -> int:
     from .ddpcr import read_export
+    from .provenance import mapped_targets
 
     settings = _settings(args)
     export = read_export(args.export, settings=settings)
@@ -130,13 +143,20 @@ def cmd_wells(args: argparse.Namespace) -> int:
     if args.json:
         cols = ["well", "sample", "target", "target_type", "channel", "status", "positives", "negatives", "accepted_droplets",
                 "concentration", "exported_concentration", "exported_state", "copies_per_20ul", "ci_low", "ci_high",
-                "merged", "merged_members", "saturated"]
+                "merged", "merged_members", "saturated", "volume_nl"]
         out = []
         for rec in w.to_dict(orient="records"):
             d = {k: rec[k] for k in cols}
-            d["warnings"] = [x for x in rec["warnings"].split("; ") if x]
+            d["warnings"] = [x for x in rec["warnings"].split("\n") if x]  # each one whole sentence
             out.append(d)
-        _dump(out)
+        if not args.with_meta:
+            _dump(out)  # the contract other programs read: a JSON array of well objects
+            return 0
+        _dump({"wells": out, "meta": {
+            "file": export.name, "sha256": export.sha256, "format": export.format, "encoding": export.encoding,
+            "droplet_volume_nl": export.volume_nl, "implied_droplet_volume_nl": export.inferred_volume_nl,
+            "warnings": list(export.warnings), "target_map": [str(m) for m in mapped_targets(export, settings)],
+            "settings": settings.to_dict()}})
         return 0
     import pandas as pd
 
@@ -174,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("wells", help="the normalised well table of any ddPCR export")
     p.add_argument("export", type=Path)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="a JSON array of well objects")
+    p.add_argument("--with-meta", action="store_true",
+                   help="with --json: an object {wells: [...], meta: {format, droplet volume, file warnings, target map, settings}}")
     _add_settings(p)
     p.set_defaults(func=cmd_wells)
 
@@ -385,6 +407,11 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def _import_settings(args: argparse.Namespace) -> Settings | None:
+    order = getattr(args, "date_order", None)
+    return Settings(date_order=order) if order else None
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from .store import Store
 
@@ -400,13 +427,13 @@ def cmd_import(args: argparse.Namespace) -> int:
             result = store.import_ddpcr(data, path.name, args.who)
         else:
             if args.preview:
-                preview, _ = store.preview_patients(data, path.name)
+                preview, _ = store.preview_patients(data, path.name, _import_settings(args))
                 print(f"{path.name}: {preview.summary()} (preview only; nothing stored)")
                 changes = preview.changes_table()
                 if len(changes):
                     print(changes.to_string(index=False))
                 continue
-            result = store.import_patients(data, path.name, args.who)
+            result = store.import_patients(data, path.name, args.who, settings=_import_settings(args))
         print(result.message)
     return status
 
@@ -463,6 +490,7 @@ def _register_store(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", help="database URL (default: TDM1_DATABASE_URL, else SQLite at TDM1_DB_PATH)")
     p.add_argument("--who", help="who is importing (default: TDM1_USER or the login name)")
     p.add_argument("--preview", action="store_true", help="patients: show what would change, store nothing")
+    p.add_argument("--date-order", choices=["DMY", "MDY"], help="patients: read DD/MM/YYYY (DMY) or MM/DD/YYYY (MDY) dates")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("db", help="database status, export, audit log, demo data")

@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 
 from .errors import CohortFormatError, Problem
-from .risk import assess_risk, hormone_receptor_group
+from .risk import RECEPTOR_SPELLINGS, assess_risk, hormone_receptor_group
 from .settings import DEFAULT_SETTINGS, Settings
-from .textfile import decode_text, sniff_delimiter
+from .textfile import decode_text, decode_unicode, sniff_delimiter
 
 __all__ = [
     "Field", "SCHEMA", "Cohort", "read_patient_table", "validate_patients", "load_cohort", "attach_ctdna",
-    "template_frame", "data_dictionary", "PRIOR_THERAPIES", "RESPONSES", "MAX_TABLE_BYTES", "CATEGORICAL_DERIVED",
+    "template_frame", "data_dictionary", "normalised_table", "PRIOR_THERAPIES", "RESPONSES", "MAX_TABLE_BYTES", "CATEGORICAL_DERIVED",
 ]
 
 MAX_TABLE_BYTES = 20 * 1024 * 1024
@@ -65,6 +65,9 @@ class Field:
     optional_column: bool = False  # may be left out of the header
 
 
+_RECEPTOR_ALIASES = {spelling: status for status, spellings in RECEPTOR_SPELLINGS.items() for spelling in spellings if spelling}
+_RECEPTOR_WORDS = "Accepted: " + "; ".join(f"{k}: {', '.join(x for x in v if x)}" for k, v in RECEPTOR_SPELLINGS.items()) + " (or blank)."
+
 SCHEMA: tuple[Field, ...] = (
     Field("patient_id", "Patient ID", "id", "Pseudonymous patient identifier (no names, no hospital numbers); unique.", "D01", required=True),
     Field("age", "Age, years", "int", "Age at the start of T-DM1, in whole years.", "62", minimum=18, maximum=110),
@@ -78,10 +81,10 @@ SCHEMA: tuple[Field, ...] = (
     Field("her2_primary", "HER2 status of primary site", "category", "IHC 3+, or IHC 2+ with FISH positive.", "IHC 3+",
           ("IHC 3+", "IHC 2+ and FISH+"), aliases={"3+": "IHC 3+", "ihc3+": "IHC 3+", "2+ fish+": "IHC 2+ and FISH+",
                                                     "ihc 2+/fish+": "IHC 2+ and FISH+", "ihc2+fish+": "IHC 2+ and FISH+"}),
-    Field("er_status", "ER status", "category", "Oestrogen receptor: positive when >= 10% of tumour cells stain.", "positive",
-          ("positive", "negative", "unknown"), aliases={"pos": "positive", "+": "positive", "neg": "negative", "-": "negative"}),
-    Field("pr_status", "PR status", "category", "Progesterone receptor: positive when >= 10% of tumour cells stain.", "negative",
-          ("positive", "negative", "unknown"), aliases={"pos": "positive", "+": "positive", "neg": "negative", "-": "negative"}),
+    Field("er_status", "ER status", "category", "Oestrogen receptor: positive when >= 10% of tumour cells stain. "
+          + _RECEPTOR_WORDS, "positive", ("positive", "negative", "unknown"), aliases=_RECEPTOR_ALIASES),
+    Field("pr_status", "PR status", "category", "Progesterone receptor: positive when >= 10% of tumour cells stain. "
+          + _RECEPTOR_WORDS, "negative", ("positive", "negative", "unknown"), aliases=_RECEPTOR_ALIASES),
     Field("adjuvant_chemotherapy", "Neoadjuvant or adjuvant chemotherapy", "category", "Regimen before recurrence ('none' if none).",
           "taxane + trastuzumab", ADJUVANT_REGIMENS),
     Field("adjuvant_endocrine", "Neoadjuvant or adjuvant endocrine therapy", "yesno", "yes / no.", "no", YES_NO),
@@ -90,11 +93,13 @@ SCHEMA: tuple[Field, ...] = (
     *(Field(name, f"Prior {label.lower()}", "yesno", f"{label} for metastatic disease before T-DM1"
             + (" (any setting, including adjuvant)" if name == "prior_anthracycline" else "") + ": yes / no.", "no", YES_NO)
       for name, label in PRIOR_THERAPIES.items()),
-    Field("tdm1_start_date", "T-DM1 start date", "date", "First T-DM1 dose, YYYY-MM-DD.", "2016-03-01"),
+    Field("tdm1_start_date", "T-DM1 start date", "date", "First T-DM1 dose, YYYY-MM-DD (DD/MM/YYYY or MM/DD/YYYY only "
+          "under the date_order setting), from 1990 on and not in the future.", "2016-03-01"),
     Field("first_response", "Response at first evaluation", "category", "RECIST 1.1 at the first evaluation: CR, PR, SD, PD or NE (not evaluable/unknown).", "SD", RESPONSES),
     Field("best_response", "Best response", "category", "Best RECIST 1.1 response to T-DM1: CR, PR, SD, PD or NE (unknown).", "PR", RESPONSES),
     Field("progression", "Progressed", "yesno", "yes: progression on the date below; no: censored at last follow-up on that date.", "yes", YES_NO),
-    Field("progression_or_last_followup_date", "Date of progression or last follow-up", "date", "YYYY-MM-DD.", "2016-09-15"),
+    Field("progression_or_last_followup_date", "Date of progression or last follow-up", "date",
+          "YYYY-MM-DD (as the start date); not before the T-DM1 start and not in the future.", "2016-09-15"),
     Field("ctdna_sample_id", "ctDNA sample ID", "text", "Sample name in the ddPCR export (blank when no ctDNA).", "P06"),
     Field("ttp_days", "Time to progression, days", "number",
           "Optional: days from T-DM1 start to progression or last follow-up when recorded directly (may be fractional); "
@@ -171,18 +176,23 @@ def read_patient_table(data: bytes, name: str = "patients.csv") -> pd.DataFrame:
     if len(data) > MAX_TABLE_BYTES:
         raise CohortFormatError(f"the file is {len(data) / 1e6:.1f} MB; the limit is {MAX_TABLE_BYTES / 1e6:.0f} MB.", source=name)
     if data[:4] == b"PK\x03\x04":
-        try:
-            frame = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False, engine="openpyxl")
-        except Exception as exc:  # openpyxl raises many types for broken workbooks
-            raise CohortFormatError(f"the Excel workbook cannot be read ({type(exc).__name__}).", source=name,
-                                    hint="Save it again from Excel as .xlsx, or as CSV.") from exc
+        frame = _read_xlsx_table(data, name)
     else:
-        if b"\x00" in data[:65536]:
+        unicode = decode_unicode(data)
+        if unicode is None and b"\x00" in data[:65536]:
             raise CohortFormatError("the file is binary, not a CSV or XLSX table.", source=name,
                                     hint="Save the table as CSV (comma separated) or .xlsx.")
-        text, _ = decode_text(data)
+        text = unicode[0] if unicode is not None else decode_text(data)[0]
+        if "\x00" in text:
+            raise CohortFormatError("the file holds NUL characters; it is not a text table.", source=name,
+                                    hint="Save the table as CSV (comma separated) or .xlsx.")
         lines = text.splitlines()
         sep = sniff_delimiter(lines[0] if lines else "")
+        if lines and lines[0].count(sep) + 1 > MAX_TABLE_COLUMNS:
+            raise CohortFormatError(f"the header has {lines[0].count(sep) + 1:,} columns; the limit is {MAX_TABLE_COLUMNS}.",
+                                    source=name, row=1, hint="A patient table has about 30 columns; check the delimiter.")
+        if len(lines) > MAX_TABLE_ROWS + 1:
+            raise CohortFormatError(f"the table has {len(lines) - 1:,} rows; the limit is {MAX_TABLE_ROWS:,}.", source=name)
         try:
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep, index_col=False)
         except (pd.errors.ParserError, ValueError) as exc:
@@ -194,28 +204,197 @@ def read_patient_table(data: bytes, name: str = "patients.csv") -> pd.DataFrame:
     return frame
 
 
-def _parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parsed dates and a mask of values that are not valid dates."""
-    text = values.str.slice(0, 10)
-    parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-    other = parsed.isna() & (values != "")
-    if other.any():
-        alt = pd.to_datetime(values[other], format="mixed", dayfirst=False, errors="coerce")
-        parsed.loc[other] = alt
-    bad = parsed.isna() & (values.str.lower().isin(_MISSING) == False)  # noqa: E712
-    return parsed, bad
+_ISO = r"\d{4}-\d{2}-\d{2}"
+_LOCAL = r"(\d{1,2})[/.](\d{1,2})[/.](\d{2,4})"
+EARLIEST_START = pd.Timestamp("1990-01-01")
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
-def validate_patients(raw: pd.DataFrame, source: str = "patient table", sha256: str | None = None,
-                      settings: Settings = DEFAULT_SETTINGS) -> Cohort:
-    """Validate and type a raw patient table; derive the study's variables.
+MAX_TABLE_COLUMNS = 300
+MAX_TABLE_ROWS = 200_000
 
-    Raises
-    ------
-    CohortFormatError
-        Listing every problem (row, column, value, allowed values).
-    """
+
+def _xlsx_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def _read_xlsx_table(data: bytes, name: str) -> pd.DataFrame:
+    """The first sheet as text; real date cells become YYYY-MM-DD; a formula with no computed value is refused."""
+    from openpyxl.utils import get_column_letter
+
+    from .workbook import check_zip, open_workbook
+
+    def fail(message: str, source: str, **kw: Any) -> CohortFormatError:
+        return CohortFormatError(message, source=source, hint=kw.get("hint") or "Save it again from Excel as .xlsx, or as CSV.")
+
+    check_zip(data, name, fail)
+    values_wb = open_workbook(data, name, fail)
+    formulas_wb = open_workbook_formulas(data, name, fail)
     problems: list[Problem] = []
+    try:
+        ws_v, ws_f = values_wb.worksheets[0], formulas_wb.worksheets[0]
+        rows: list[list[str]] = []
+        for r, (vals, forms) in enumerate(zip(ws_v.iter_rows(values_only=True), ws_f.iter_rows(values_only=True)), start=1):
+            if r > MAX_TABLE_ROWS + 1:
+                raise CohortFormatError(f"the sheet has more than {MAX_TABLE_ROWS:,} rows (the limit).", source=name)
+            if len(vals) > MAX_TABLE_COLUMNS:
+                raise CohortFormatError(f"the sheet has {len(vals):,} columns; the limit is {MAX_TABLE_COLUMNS}.", source=name)
+            row = []
+            for c, (v, f) in enumerate(zip(vals, forms), start=1):
+                if v is None and isinstance(f, str) and f.startswith("="):
+                    problems.append(Problem(f"cell {get_column_letter(c)}{r} holds a formula with no computed value ({f[:40]}): "
+                                            "open and save the file in Excel, or paste values.", r,
+                                            str(rows[0][c - 1]) if rows and c - 1 < len(rows[0]) else None))
+                row.append(_xlsx_value(v))
+            rows.append(row)
+    finally:
+        values_wb.close()
+        formulas_wb.close()
+    if problems:
+        raise CohortFormatError(f"{len(problems)} formula cell(s) have no computed value; nothing was loaded.", source=name,
+                                problems=problems[:MAX_LISTED],
+                                hint="Files written by scripts carry formulas without results: open and save them in Excel.")
+    if not rows:
+        raise CohortFormatError("the workbook's first sheet is empty.", source=name)
+    width = max(len(r) for r in rows)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    header = [h if h else f"column_{i + 1}" for i, h in enumerate(rows[0])]
+    return pd.DataFrame(rows[1:], columns=header, dtype=str)
+
+
+def open_workbook_formulas(data: bytes, source: str, fail: Any) -> Any:
+    import openpyxl
+
+    try:
+        return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception as exc:  # openpyxl raises many kinds on damaged workbooks
+        raise fail(f"the Excel workbook cannot be read ({type(exc).__name__}).", source) from None
+
+
+def _parse_dates(values: pd.Series, rows: pd.Series, column: str, date_order: str | None,
+                 problems: list[Problem]) -> pd.Series:
+    """Dates are never guessed: ISO ``YYYY-MM-DD`` (nothing after it) or real Excel date cells always; ``DD/MM/YYYY``,
+    ``DD.MM.YYYY`` or ``MM/DD/YYYY`` only under the ``date_order`` setting, for every row alike."""
+    text = values.fillna("")
+    iso = text.str.fullmatch(_ISO)
+    parsed = pd.to_datetime(text.where(iso), format="%Y-%m-%d", errors="coerce")
+    local = text.str.extract("^" + _LOCAL + "$")
+    is_local = local[0].notna()
+    for idx in text.index[is_local]:
+        d, m, y = (local.at[idx, k] for k in (0, 1, 2))
+        r, v = int(rows[idx]), text[idx]
+        if len(y) != 4:
+            _problem(problems, r, column, f"{v!r} has a two-digit year; write the year in full (YYYY-MM-DD).", v)
+            continue
+        if date_order is None:
+            _problem(problems, r, column, f"{v!r} is ambiguous (day/month or month/day?); use YYYY-MM-DD, or set date_order "
+                     "to DMY or MDY for the whole table.", v)
+            continue
+        day, month = (int(d), int(m)) if date_order == "DMY" else (int(m), int(d))
+        try:
+            parsed[idx] = pd.Timestamp(dt.date(int(y), month, day))
+        except ValueError:
+            _problem(problems, r, column, f"{v!r} is not a valid date read as {date_order}.", v)
+    other = ~iso & ~is_local & ~text.str.lower().isin(_MISSING)
+    for r, v in zip(rows[other], text[other]):
+        _problem(problems, int(r), column, f"{v!r} is not a date in YYYY-MM-DD form (nothing may follow the date).", v)
+    bad_iso = iso & parsed.isna()
+    for r, v in zip(rows[bad_iso], text[bad_iso]):
+        _problem(problems, int(r), column, f"{v!r} is not a valid date (impossible dates such as 2017-02-30 are rejected).", v)
+    return parsed
+
+
+def _id_key(value: str) -> str:
+    return value.translate(_INVISIBLE).strip().casefold()
+
+
+def _check_ids(col: pd.Series, rows: pd.Series, problems: list[Problem]) -> pd.Series:
+    """IDs are required and unique, where IDs differing only by case or invisible/surrounding spaces are the same."""
+    cleaned = col.map(lambda v: v.translate(_INVISIBLE).strip())
+    blank = cleaned == ""
+    for r in rows[blank]:
+        _problem(problems, int(r), "patient_id", "the patient ID is blank.")
+    keys = cleaned.map(str.casefold)
+    dup = keys.duplicated(keep=False) & ~blank
+    for _, group in rows[dup].groupby(keys[dup]):
+        shown = " and ".join(repr(col[i]) for i in group.index[:2])
+        _problem(problems, int(group.iloc[1]), "patient_id",
+                 f"duplicate patient ID {shown} (rows {', '.join(map(str, group))}): IDs that differ only by case or "
+                 "spaces are the same patient; IDs must be unique.", col[group.index[1]])
+    return cleaned
+
+
+def _check_numbers(f: Field, col: pd.Series, rows: pd.Series, problems: list[Problem]) -> pd.Series:
+    low = col.str.lower()
+    num = pd.to_numeric(col.where(~low.isin(_MISSING)), errors="coerce")
+    bad = (num.isna() & ~low.isin(_MISSING))
+    if f.kind == "int":
+        bad |= num.notna() & (num != num.round())
+    for r, v in zip(rows[bad], col[bad]):
+        _problem(problems, int(r), f.name, f"expected a {'whole ' if f.kind == 'int' else ''}number, found {v!r}.", v)
+    rng = num.notna() & ~bad & ((f.minimum is not None and num < f.minimum) | (f.maximum is not None and num > f.maximum))
+    for r, v in zip(rows[rng], col[rng]):
+        _problem(problems, int(r), f.name, f"{v} is outside the possible range {f.minimum}-{f.maximum}.", v)
+    kept = num.where(~bad & ~rng)
+    return kept.astype("Int64") if f.kind == "int" else kept.astype(float)
+
+
+def _check_categories(f: Field, col: pd.Series, rows: pd.Series, problems: list[Problem]) -> pd.Series:
+    low = col.str.lower()
+    canon = {a.lower(): a for a in f.allowed}
+    canon.update({k.lower(): v for k, v in f.aliases.items()})
+    if f.kind == "yesno":
+        canon.update({k: "yes" for k in _YES})
+        canon.update({k: "no" for k in _NO if k})
+    mapped = low.map(canon)
+    missing = low.isin(_MISSING) & mapped.isna()
+    bad = mapped.isna() & ~missing
+    for r, v in zip(rows[bad], col[bad]):
+        _problem(problems, int(r), f.name, f"unknown value {v!r}; allowed values: {', '.join(f.allowed)} (or blank if unknown).", v)
+    if f.name in ("er_status", "pr_status"):
+        mapped = mapped.fillna("unknown")
+    return mapped.where(mapped.notna(), None)
+
+
+def _check_dates_plausible(out: pd.DataFrame, rows: pd.Series, problems: list[Problem]) -> None:
+    start, end = out["tdm1_start_date"], out["progression_or_last_followup_date"]
+    today = pd.Timestamp(dt.date.today())
+    early = start.notna() & (start < EARLIEST_START)
+    for r, v in zip(rows[early], start[early]):
+        _problem(problems, int(r), "tdm1_start_date", f"{v.date()} is before 1990; T-DM1 was not given then (a typing error?).", v.date())
+    for column, values in (("tdm1_start_date", start), ("progression_or_last_followup_date", end)):
+        future = values.notna() & (values > today)
+        for r, v in zip(rows[future], values[future]):
+            _problem(problems, int(r), column, f"{v.date()} is in the future.", v.date())
+    negative = start.notna() & end.notna() & (end < start)
+    for r, s_, e in zip(rows[negative], start[negative], end[negative]):
+        _problem(problems, int(r), "progression_or_last_followup_date",
+                 f"{e.date()} is before the T-DM1 start {s_.date()}: time to progression would be negative.", e.date())
+
+
+def _check_cross_fields(out: pd.DataFrame, rows: pd.Series, problems: list[Problem]) -> None:
+    start, end = out["tdm1_start_date"], out["progression_or_last_followup_date"]
+    by_dates = (end - start).dt.days
+    disagree = out["ttp_days"].notna() & by_dates.notna() & ((out["ttp_days"] - by_dates).abs() >= 1)
+    for r, v, d in zip(rows[disagree], out["ttp_days"][disagree], by_dates[disagree]):
+        _problem(problems, int(r), "ttp_days", f"{v:g} days disagrees with the dates ({d:g} days apart); correct one of them or leave ttp_days blank.", v)
+    prog_no_date = (out["progression"] == "yes") & end.isna() & out["ttp_days"].isna()
+    for r in rows[prog_no_date]:
+        _problem(problems, int(r), "progression_or_last_followup_date", "progression is 'yes' but the date is missing.")
+    pd_first_not_best = (out["first_response"] == "PD") & out["best_response"].isin(["CR", "PR", "SD"])
+    for r in rows[pd_first_not_best]:
+        _problem(problems, int(r), "best_response", "the first evaluation is PD, so the best response cannot be CR, PR or SD.")
+
+
+def _check_header(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     raw = raw.copy()
     for f in SCHEMA:
         if f.optional_column and f.name not in raw.columns:
@@ -228,73 +407,42 @@ def validate_patients(raw: pd.DataFrame, source: str = "patient table", sha256: 
         )
     if len(raw) == 0:
         raise CohortFormatError("the table has a header but no patients.", source=source)
+    return raw
+
+
+def validate_patients(raw: pd.DataFrame, source: str = "patient table", sha256: str | None = None,
+                      settings: Settings = DEFAULT_SETTINGS) -> Cohort:
+    """Validate and type a raw patient table; derive the study's variables.
+
+    A pipeline of small checks, each one concern: the header, IDs, numbers, categories, dates, plausible dates,
+    cross-field rules. Every problem is collected; any problem rejects the table whole, listed by row.
+
+    Raises
+    ------
+    CohortFormatError
+        Listing every problem (row, column, value, allowed values), in row order.
+    """
+    problems: list[Problem] = []
+    raw = _check_header(raw, source)
     rows = pd.Series(np.arange(len(raw)) + 2, index=raw.index)  # spreadsheet row numbers
     out = pd.DataFrame(index=raw.index)
     for f in SCHEMA:
         col = raw[f.name]
-        low = col.str.lower()
         if f.kind == "id":
-            blank = col == ""
-            for r in rows[blank]:
-                _problem(problems, int(r), f.name, "the patient ID is blank.")
-            dup = col.duplicated(keep=False) & ~blank
-            for value, group in rows[dup].groupby(col[dup]):
-                _problem(problems, int(group.iloc[1]), f.name, f"duplicate patient ID {value!r} (rows {', '.join(map(str, group))}); IDs must be unique.", value)
-            out[f.name] = col
+            out[f.name] = _check_ids(col, rows, problems)
         elif f.kind == "text":
             out[f.name] = col.where(col != "", None)
         elif f.kind in ("int", "number"):
-            num = pd.to_numeric(col.where(~low.isin(_MISSING)), errors="coerce")
-            bad = (num.isna() & ~low.isin(_MISSING))
-            if f.kind == "int":
-                bad |= num.notna() & (num != num.round())
-            for r, v in zip(rows[bad], col[bad]):
-                _problem(problems, int(r), f.name, f"expected a {'whole ' if f.kind == 'int' else ''}number, found {v!r}.", v)
-            rng = num.notna() & ~bad & ((f.minimum is not None and num < f.minimum) | (f.maximum is not None and num > f.maximum))
-            for r, v in zip(rows[rng], col[rng]):
-                _problem(problems, int(r), f.name, f"{v} is outside the possible range {f.minimum}-{f.maximum}.", v)
-            kept = num.where(~bad & ~rng)
-            out[f.name] = kept.astype("Int64") if f.kind == "int" else kept.astype(float)
+            out[f.name] = _check_numbers(f, col, rows, problems)
         elif f.kind in ("category", "yesno"):
-            canon = {a.lower(): a for a in f.allowed}
-            canon.update({k.lower(): v for k, v in f.aliases.items()})
-            if f.kind == "yesno":
-                canon.update({k: "yes" for k in _YES})
-                canon.update({k: "no" for k in _NO if k})
-            mapped = low.map(canon)
-            missing = low.isin(_MISSING) & mapped.isna()
-            bad = mapped.isna() & ~missing
-            for r, v in zip(rows[bad], col[bad]):
-                _problem(problems, int(r), f.name, f"unknown value {v!r}; allowed values: {', '.join(f.allowed)} (or blank if unknown).", v)
-            if f.name in ("er_status", "pr_status"):
-                mapped = mapped.fillna("unknown")
-            out[f.name] = mapped.where(mapped.notna(), None)
+            out[f.name] = _check_categories(f, col, rows, problems)
         elif f.kind == "date":
-            parsed, bad = _parse_dates(col)
-            for r, v in zip(rows[bad], col[bad]):
-                _problem(problems, int(r), f.name, f"{v!r} is not a valid date (use YYYY-MM-DD; impossible dates such as 2017-02-30 are rejected).", v)
-            out[f.name] = parsed
-    # cross-field checks
-    start, end = out["tdm1_start_date"], out["progression_or_last_followup_date"]
-    negative = start.notna() & end.notna() & (end < start)
-    for r, s, e in zip(rows[negative], start[negative], end[negative]):
-        _problem(problems, int(r), "progression_or_last_followup_date",
-                 f"{e.date()} is before the T-DM1 start {s.date()}: time to progression would be negative.", e.date())
-    by_dates = (end - start).dt.days
-    disagree = out["ttp_days"].notna() & by_dates.notna() & ((out["ttp_days"] - by_dates).abs() >= 1)
-    for r, v, d in zip(rows[disagree], out["ttp_days"][disagree], by_dates[disagree]):
-        _problem(problems, int(r), "ttp_days", f"{v:g} days disagrees with the dates ({d:g} days apart); correct one of them or leave ttp_days blank.", v)
-    prog_no_date = (out["progression"] == "yes") & end.isna() & out["ttp_days"].isna()
-    for r in rows[prog_no_date]:
-        _problem(problems, int(r), "progression_or_last_followup_date", "progression is 'yes' but the date is missing.")
-    today = pd.Timestamp(dt.date.today())
-    future = (start > today) | (end > today)
-    for r in rows[future.fillna(False)]:
-        _problem(problems, int(r), "tdm1_start_date", "a date is in the future.")
-    pd_first_not_best = (out["first_response"] == "PD") & out["best_response"].isin(["CR", "PR", "SD"])
-    for r in rows[pd_first_not_best]:
-        _problem(problems, int(r), "best_response", "the first evaluation is PD, so the best response cannot be CR, PR or SD.")
+            out[f.name] = _parse_dates(col, rows, f.name, settings.date_order, problems)
+    _check_dates_plausible(out, rows, problems)
+    _check_cross_fields(out, rows, problems)
     if problems:
+        problems.sort(key=lambda p: (p.row if p.row is not None else 0, [f.name for f in SCHEMA].index(p.column)
+                                     if p.column in _BY_NAME else 99))
         shown = problems[:MAX_LISTED]
         more = len(problems) - len(shown)
         raise CohortFormatError(
@@ -307,6 +455,17 @@ def validate_patients(raw: pd.DataFrame, source: str = "patient table", sha256: 
             out[col] = raw[col].where(raw[col] != "", None)
     out = _derive(out)
     return Cohort(out.reset_index(drop=True), source, sha256, settings=settings)
+
+
+def normalised_table(raw: pd.DataFrame, cohort: Cohort) -> pd.DataFrame:
+    """The raw table with the validated IDs and dates written as the cohort read them (ISO dates)."""
+    out = raw.copy()
+    p = cohort.patients
+    out["patient_id"] = p["patient_id"].to_numpy()
+    for f in SCHEMA:
+        if f.kind == "date" and f.name in out:
+            out[f.name] = [v.date().isoformat() if pd.notna(v) else "" for v in p[f.name]]
+    return out
 
 
 def _derive(df: pd.DataFrame) -> pd.DataFrame:

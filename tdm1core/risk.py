@@ -50,9 +50,15 @@ LIMITS = (
     "withhold T-DM1. Research use only; not a diagnostic device."
 )
 
-_POS = {"pos", "positive", "+", "1", "yes", "y", "true", "p"}
-_NEG = {"neg", "negative", "-", "0", "no", "n", "false"}
-_UNK = {"", "unknown", "unk", "na", "n/a", "nan", "none", "?", "not done", "missing"}
+# One vocabulary for receptor status, in the page, the command line and the patient table (data dictionary):
+RECEPTOR_SPELLINGS = {
+    "positive": ("positive", "pos", "+", "1"),
+    "negative": ("negative", "neg", "-", "0"),
+    "unknown": ("unknown", "", "unk", "na", "n/a", "not done", "missing"),
+}
+_POS = set(RECEPTOR_SPELLINGS["positive"])
+_NEG = set(RECEPTOR_SPELLINGS["negative"])
+_UNK = set(RECEPTOR_SPELLINGS["unknown"])
 
 
 def parse_receptor(value: object, name: str = "receptor") -> str:
@@ -69,7 +75,8 @@ def parse_receptor(value: object, name: str = "receptor") -> str:
     if text in _UNK:
         return "unknown"
     raise InputError(f"{name} status must be positive, negative or unknown, but was {value!r}.", column=name,
-                     hint="Use pos / neg / unknown (positive when >= 10% of tumour cells stain).")
+                     hint="Use " + "; ".join(f"{k}: {', '.join(repr(x) for x in v if x)}" for k, v in RECEPTOR_SPELLINGS.items())
+                     + " (positive when >= 10% of tumour cells stain).")
 
 
 def hormone_receptor_group(er: str, pr: str) -> bool | None:

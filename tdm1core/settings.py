@@ -45,6 +45,9 @@ class Settings:
         "recomputed" (default): concentrations from the droplet counts at the droplet volume set; "exported": where an
         export's concentrations imply a per-well droplet volume (0.70-0.95 nL, as some instruments size droplets),
         use that volume, so the numbers are the instrument's own.
+    date_order
+        None (default): patient tables must use ISO dates (YYYY-MM-DD) or Excel date cells; "DMY" or "MDY": also read
+        DD/MM/YYYY (or DD.MM.YYYY) or MM/DD/YYYY, the same way for every row.
     target_aliases
         The lab's own target names, as (name, assay) pairs, checked before the
         built-in aliases (see :mod:`tdm1core.targets`).
@@ -62,6 +65,7 @@ class Settings:
     confidence_level: float = 0.95
     km_ci_method: str = "log-log"
     concentration_source: str = "recomputed"
+    date_order: str | None = None
     target_aliases: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
@@ -97,6 +101,8 @@ class Settings:
                 f"'concentration_source' must be one of {', '.join(CONCENTRATION_SOURCES)}, but was {self.concentration_source!r}.",
                 column="concentration_source",
             )
+        if self.date_order not in (None, "DMY", "MDY"):
+            raise SettingsError(f"'date_order' must be DMY, MDY or unset, but was {self.date_order!r}.", column="date_order")
         object.__setattr__(self, "target_aliases", tuple((str(a), str(b)) for a, b in self.target_aliases))
         from .targets import TargetMap
 

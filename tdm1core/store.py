@@ -373,12 +373,16 @@ class Store:
     def _stored_patients(self, conn: Any) -> dict[str, dict[str, str]]:
         return {r.patient_id: json.loads(r.data) for r in conn.execute(sa.select(patients.c.patient_id, patients.c.data))}
 
-    def preview_patients(self, data: bytes, name: str) -> tuple[PatientPreview, pd.DataFrame]:
-        """Validate a patient table and compare it with what is stored (nothing is written)."""
-        from .cohort import read_patient_table, validate_patients
+    def preview_patients(self, data: bytes, name: str, settings: Settings | None = None) -> tuple[PatientPreview, pd.DataFrame]:
+        """Validate a patient table and compare it with what is stored (nothing is written).
+
+        Dates are stored as ISO (YYYY-MM-DD) and IDs without invisible characters, whatever the table used, so a
+        stored patient never depends on the ``date_order`` setting it was read with."""
+        from .cohort import normalised_table, read_patient_table, validate_patients
 
         raw = read_patient_table(data, name)
-        validate_patients(raw, name)  # raises CohortFormatError with every problem
+        cohort = validate_patients(raw, name, settings=settings or DEFAULT_SETTINGS)  # raises CohortFormatError
+        raw = normalised_table(raw, cohort)
         sha = hashlib.sha256(data).hexdigest()
         with self.engine.connect() as conn:
             stored = self._stored_patients(conn)
@@ -396,9 +400,10 @@ class Store:
                 same += 1
         return PatientPreview(name, sha, tuple(new), tuple(changed), same), raw
 
-    def import_patients(self, data: bytes, name: str, who: str | None = None, demo: bool = False) -> ImportResult:
+    def import_patients(self, data: bytes, name: str, who: str | None = None, demo: bool = False,
+                        settings: Settings | None = None) -> ImportResult:
         """Validate and store a patient table in one transaction; changed patients keep their old values in the audit log."""
-        preview, raw = self.preview_patients(data, name)
+        preview, raw = self.preview_patients(data, name, settings)
         sha = preview.sha256
 
         def run() -> ImportResult:

@@ -27,7 +27,7 @@ def check_zip(data: bytes, source: str, fail: Callable[..., Exception]) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             infos = z.infolist()
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise fail(f"the workbook is damaged (not a readable zip: {exc}).", source,
+        raise fail(f"the Excel workbook cannot be read: it is damaged (not a readable zip: {exc}).", source,
                    hint="Open and save it again in Excel, or export CSV from the ddPCR software.") from None
     if len(infos) > MAX_MEMBERS:
         raise fail(f"the workbook has {len(infos):,} parts; a real workbook has far fewer (limit {MAX_MEMBERS}).", source,

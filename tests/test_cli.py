@@ -99,3 +99,37 @@ def test_km_bad_column_is_a_clear_error(tmp_path):
     f.write_text("t,e\n1,x\n")
     p = run("km", str(f), "--time", "t", "--event", "e")
     assert p.returncode == 2 and b"row 2" in p.stderr and b"'e'" in p.stderr and b"Traceback" not in p.stderr
+
+
+def test_wells_json_stays_an_array_and_with_meta_carries_the_file_warnings(tmp_path, capsys):
+    from builders import qxm_reduced
+    from tdm1core.cli import main
+
+    path = tmp_path / "aav.csv"
+    path.write_bytes(qxm_reduced([("H01", "S1", "HER2", "FAM", "Unknown", 1500, 17000, 0.75),
+                                  ("H01", "S1", "EFTUD2", "HEX", "Reference", 1000, 17000, 0.75)]))
+    assert main(["wells", str(path), "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert isinstance(plain, list) and plain[0]["well"] == "H01"
+    assert plain[0]["warnings"][0].startswith("Exported concentrations imply 0.750 nL droplets in H01")
+    assert main(["wells", str(path), "--json", "--with-meta", "--alias", "HbS=HER2"]) == 0
+    meta = json.loads(capsys.readouterr().out)
+    assert meta["wells"] == plain
+    assert meta["meta"]["format"] == "QX Manager (reduced column set)" and meta["meta"]["droplet_volume_nl"] == 0.85
+    assert any("per-well droplet volumes" in w for w in meta["meta"]["warnings"])
+    assert "HER2 (FAM) → HER2 [built-in]" in meta["meta"]["target_map"]
+    assert meta["meta"]["settings"]["target_aliases"] == {"HbS": "HER2"}
+
+
+def test_call_json_stamps_the_target_map_in_force(tmp_path, capsys):
+    from builders import qs17, sample_wells
+    from tdm1core.cli import main
+
+    wells = sample_wells("S1")
+    wells[0] = wells[0].__class__(**{**wells[0].__dict__, "ch1_target": "HbS"})
+    path = tmp_path / "hbs.csv"
+    path.write_bytes(qs17(wells))
+    assert main(["call", str(path), "--alias", "HbS=HER2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)[0]
+    assert "HbS (Ch1) → HER2 [lab alias]" in out["provenance"]["target_map"]
+    assert out["settings"]["target_aliases"] == {"HbS": "HER2"}

@@ -111,6 +111,7 @@ def test_concentration_source_exported_uses_each_wells_own_volume_and_leaves_rat
     assert exported_export.wells.iloc[0]["concentration"] == pytest.approx(conc(1500, 17000, 0.75), rel=1e-6)
     assert exported.pik3ca.hotspot("E545K").mutant_copies == pytest.approx(20 * conc(12, 16000, 0.901), rel=1e-6)
     assert exported.her2.ratio == pytest.approx(recomputed.her2.ratio, rel=1e-9)  # a duplex well's ratio ignores V
+    assert "does not change this ratio" in recomputed.her2.reason
 
 
 def test_a_well_whose_two_targets_imply_different_volumes_is_damage():
