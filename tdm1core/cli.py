@@ -417,24 +417,33 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     store = Store(args.db)
     status = 0
-    for path in args.files:
-        path = Path(path)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read the file: {exc.strerror}.", source=str(path)) from exc
-        if args.kind == "ddpcr":
-            result = store.import_ddpcr(data, path.name, args.who)
+    paths: list[Path] = []
+    for given in args.files:
+        path = Path(given)
+        if path.is_dir():  # a folder: every export in it, in name order
+            paths += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".txt", ".xlsx"))
         else:
-            if args.preview:
-                preview, _ = store.preview_patients(data, path.name, _import_settings(args))
-                print(f"{path.name}: {preview.summary()} (preview only; nothing stored)")
-                changes = preview.changes_table()
-                if len(changes):
-                    print(changes.to_string(index=False))
-                continue
-            result = store.import_patients(data, path.name, args.who, settings=_import_settings(args))
-        print(result.message)
+            paths.append(path)
+    contents = []
+    for path in paths:
+        try:
+            contents.append((path.read_bytes(), path.name))
+        except OSError as exc:
+            raise InputError(f"cannot read the file: {exc.strerror}; nothing was stored.", source=str(path)) from exc
+    if args.kind == "ddpcr":
+        # one transaction: every file is stored, or (when any is refused) none, and the error says so
+        for result in store.import_ddpcr_batch(contents, args.who):
+            print(result.message)
+        return status
+    for data, name in contents:
+        if args.preview:
+            preview, _ = store.preview_patients(data, name, _import_settings(args))
+            print(f"{name}: {preview.summary()} (preview only; nothing stored)")
+            changes = preview.changes_table()
+            if len(changes):
+                print(changes.to_string(index=False))
+            continue
+        print(store.import_patients(data, name, args.who, settings=_import_settings(args)).message)
     return status
 
 
@@ -517,3 +526,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # database errors at the boundary: one line, no SQL parameters, exit 2
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if not isinstance(exc, SQLAlchemyError):
+            raise
+        print(f"error: {database_error_message(exc)}", file=sys.stderr)
+        return 2
+
+
+def database_error_message(exc: Exception) -> str:
+    """A database error as one line that names the kind of failure and never quotes data."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    kind = type(getattr(exc, "orig", None) or exc).__name__
+    if isinstance(exc, OperationalError):
+        first = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200] if str(getattr(exc, "orig", exc)).strip() else kind
+        return (f"database: cannot use the database ({first}). Check the URL (--db or TDM1_DATABASE_URL) and that the "
+                "server is running and reachable.")
+    if isinstance(exc, DBAPIError):
+        return f"database: the database refused the change ({kind}); nothing was stored."
+    return f"database: {kind}."

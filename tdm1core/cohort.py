@@ -322,6 +322,9 @@ def _check_ids(col: pd.Series, rows: pd.Series, problems: list[Problem]) -> pd.S
     blank = cleaned == ""
     for r in rows[blank]:
         _problem(problems, int(r), "patient_id", "the patient ID is blank.")
+    long = cleaned.str.len() > 100
+    for r, v in zip(rows[long], cleaned[long]):
+        _problem(problems, int(r), "patient_id", f"the patient ID is {len(v)} characters long (at most 100).", v[:40] + "…")
     keys = cleaned.map(str.casefold)
     dup = keys.duplicated(keep=False) & ~blank
     for _, group in rows[dup].groupby(keys[dup]):

@@ -412,6 +412,11 @@ def _read_row(fields: list[str], row_no: int, layout: _Layout, index: dict[str, 
         problems.append(Problem(f"{well!r} is not a plate well (A01-P24, or M01 for merged wells): the row's cells look "
                                 "shifted or edited.", row_no, cols["well"], well))
         return None
+    for key, limit in (("sample", 200), ("target", 200), ("status", 50), ("merged", 500)):
+        if len(get(key)) > limit:  # the database columns hold this much; both databases behave alike
+            problems.append(Problem(f"the {key} is {len(get(key)):,} characters long (at most {limit}).", row_no,
+                                    cols.get(key), get(key)[:40] + "…"))
+            return None
     warnings: list[str] = []
     channel, kind = _channel_and_kind(layout, get)
     conc_text = get("conc").strip()

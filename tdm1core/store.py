@@ -85,8 +85,51 @@ def database_url(url: str | None = None) -> str:
     if os.environ.get("TDM1_DATABASE_URL"):
         return os.environ["TDM1_DATABASE_URL"]
     path = Path(os.environ.get("TDM1_DB_PATH", "data/tdm1.sqlite"))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+        os.chmod(path.parent, 0o700)
     return f"sqlite:///{path}"
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create the database's folder 0700 and the file 0600 (SQLite gives its -wal/-shm files the file's mode)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if p.exists() and p.stat().st_mode & 0o077 and p.stat().st_uid == os.geteuid():
+                os.chmod(p, 0o600)
+        except OSError:
+            pass
+
+
+class _file_lock:
+    """An exclusive lock on ``<database>.lock`` (no-op without a SQLite file): migrations run one at a time."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = Path(f"{path}.lock") if path is not None else None
+        self.fd: int | None = None
+
+    def __enter__(self) -> "_file_lock":
+        if self.path is not None:
+            import fcntl
+
+            self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fd is not None:
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
 
 
 def _who(who: str | None) -> str:
@@ -175,20 +218,39 @@ class Store:
 
     def __init__(self, url: str | None = None, migrate: bool = True) -> None:
         self.url = database_url(url)
-        kwargs: dict[str, Any] = {"future": True}
-        if self.url.startswith("sqlite"):
+        # hide_parameters: a database error never carries sample names or counts into a log or a message
+        kwargs: dict[str, Any] = {"future": True, "hide_parameters": True}
+        try:
+            parsed = sa.engine.make_url(self.url)
+        except sa.exc.ArgumentError:
+            raise InputError(f"the database URL {self.url.split('://')[0]}://… is not a valid URL.", source="database",
+                             hint="Use sqlite:///path/to/file.sqlite or postgresql+psycopg://user@host/dbname.") from None
+        self.sqlite_path: Path | None = None
+        if parsed.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"timeout": 30}
+            if parsed.database and parsed.database != ":memory:":
+                self.sqlite_path = Path(parsed.database)
+                _private_sqlite_file(self.sqlite_path)
         else:
             kwargs["pool_pre_ping"] = True
-        self.engine = sa.create_engine(self.url, **kwargs)
+        try:
+            self.engine = sa.create_engine(self.url, **kwargs)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+            raise InputError(f"the database URL cannot be used ({type(exc).__name__}).", source="database",
+                             hint="Use sqlite:///path/to/file.sqlite or postgresql+psycopg://user@host/dbname.") from None
         if self.engine.dialect.name == "sqlite":
             @sa.event.listens_for(self.engine, "connect")
             def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+                dbapi_conn.isolation_level = None  # SQLAlchemy's recipe: we emit BEGIN, so DDL is transactional too
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
+
+            @sa.event.listens_for(self.engine, "begin")
+            def _begin(conn: Any) -> None:
+                conn.exec_driver_sql("BEGIN")
         if migrate:
             self.migrate()
 
@@ -202,16 +264,38 @@ class Store:
         return cfg
 
     def migrate(self, revision: str = "head") -> None:
-        """Apply the Alembic migrations up to ``revision`` (an older database upgrades in place)."""
+        """Apply the Alembic migrations up to ``revision`` (an older database upgrades in place).
+
+        Serialised: a file lock beside a SQLite database, an advisory lock on PostgreSQL; all in one transaction
+        (DDL included), so a crash leaves the schema as it was. A half-initialised database left by an older version
+        (an empty ``alembic_version``) is recognised and repaired first."""
         from alembic import command
 
         def run() -> None:
             with self.engine.begin() as conn:
                 if conn.dialect.name == "postgresql":
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(451977)"))
+                self._repair_half_initialised(conn)
                 command.upgrade(self._alembic(conn), revision)
 
-        self._retry(run)
+        with _file_lock(self.sqlite_path):
+            self._retry(run)
+
+    def _repair_half_initialised(self, conn: Any) -> None:
+        insp = sa.inspect(conn)
+        tables = set(insp.get_table_names())
+        if "alembic_version" not in tables:
+            return
+        if conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar():
+            return
+        ours = [t for t in ("calls", "app_settings", "audit_log", "patients", "wells", "files") if t in tables]
+        rows = sum(int(conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar() or 0) for t in ours)
+        if rows == 0:
+            for t in ours + ["alembic_version"]:
+                conn.execute(sa.text(f"DROP TABLE {t}"))
+            return
+        stamp = "0002" if {"calls", "app_settings"} <= tables else "0001"
+        conn.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": stamp})
 
     def revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext
@@ -221,14 +305,21 @@ class Store:
 
     # ------------------------------------------------------------------ helpers
     def _retry(self, fn: Callable[[], T], attempts: int = 60) -> T:
+        """Run a transaction again when a concurrent writer got in the way: a locked SQLite database, a PostgreSQL
+        deadlock or serialization failure, or a unique key that another session inserted first (the retry then sees
+        that row and updates it, or reports the duplicate truthfully)."""
         for i in range(attempts):
             try:
                 return fn()
+            except IntegrityError:
+                if i >= 20:
+                    raise
             except OperationalError as exc:
                 text = str(exc).lower()
-                if ("locked" not in text and "busy" not in text and "deadlock" not in text) or i == attempts - 1:
+                if ("locked" not in text and "busy" not in text and "deadlock" not in text and "serializ" not in text) \
+                        or i == attempts - 1:
                     raise
-                time.sleep(min(0.05 * (1.5 ** i), 1.0) * (0.5 + random.random()))
+            time.sleep(min(0.05 * (1.5 ** i), 1.0) * (0.5 + random.random()))
         raise RuntimeError("unreachable")  # pragma: no cover
 
     def _audit(self, conn: Any, who: str | None, action: str, entity: str, detail: Any) -> None:
@@ -283,43 +374,73 @@ class Store:
 
         def run() -> ImportResult:
             with self.engine.begin() as conn:
-                file_id, duplicate = self._store_file(conn, "ddpcr", name, sha, data, export.format, who, demo)
-                if duplicate is not None and shown is not None:
-                    self._audit(conn, who, "save result", f"ddpcr file {duplicate.file_id}",
-                                {"name": name, "sha256": sha, "settings": settings.to_dict(), "shown_result": shown,
-                                 "note": "the file was already stored; the result shown on screen is recorded here"})
-                    return ImportResult("ddpcr", name, sha, duplicate.file_id, True,
-                                        duplicate.message + " The result shown on screen, with its settings, was recorded "
-                                        "in the audit log.")
-                if duplicate is not None or file_id is None:
-                    return duplicate or ImportResult("ddpcr", name, sha, None, True, "not stored")
-                records = export.wells[_WELL_COLS].to_dict("records")
-                for r in records:
-                    r["file_id"] = file_id
-                    if isinstance(r["exported_concentration"], float) and r["exported_concentration"] != r["exported_concentration"]:
-                        r["exported_concentration"] = None
-                    for k in ("merged", "saturated"):
-                        r[k] = bool(r[k])
-                    for k in ("row", "positives", "negatives", "accepted_droplets"):
-                        r[k] = int(r[k])
-                conn.execute(wells.insert(), records)
-                self._insert_calls(conn, file_id, sample_calls, settings)
-                detail: dict[str, Any] = {"name": name, "sha256": sha, "format": export.format, "wells": len(records),
-                                          "samples": [c.sample for c in sample_calls],
-                                          "settings": settings.to_dict()}
-                if shown is not None:
-                    detail["stored_as_shown"] = ("the calls were stored exactly as shown on screen, with the session's "
-                                                 "settings and target map")
-                    detail["shown_result"] = shown
-                self._audit(conn, who, "import", f"ddpcr file {file_id}", detail)
-                return ImportResult("ddpcr", name, sha, file_id, False,
-                                    f"Stored '{name}': {len(records)} well rows, {len(sample_calls)} sample(s).",
-                                    {"wells": len(records), "samples": len(sample_calls)})
+                return self._store_export(conn, data, name, export, sample_calls, settings, who, demo, shown)
 
-        try:
-            return self._retry(run)
-        except IntegrityError:  # another writer stored the same file at the same moment
-            return ImportResult("ddpcr", name, sha, None, True, f"'{name}' is already stored (same SHA-256); nothing was added.")
+        return self._retry(run)
+
+    def _store_export(self, conn: Any, data: bytes, name: str, export: Any, sample_calls: list, settings: Settings,
+                      who: str | None, demo: bool, shown: dict[str, Any] | None) -> ImportResult:
+        sha = export.sha256
+        file_id, duplicate = self._store_file(conn, "ddpcr", name, sha, data, export.format, who, demo)
+        if duplicate is not None and shown is not None:
+            self._audit(conn, who, "save result", f"ddpcr file {duplicate.file_id}",
+                        {"name": name, "sha256": sha, "settings": settings.to_dict(), "shown_result": shown,
+                         "note": "the file was already stored; the result shown on screen is recorded here"})
+            return ImportResult("ddpcr", name, sha, duplicate.file_id, True,
+                                duplicate.message + " The result shown on screen, with its settings, was recorded "
+                                "in the audit log.")
+        if duplicate is not None or file_id is None:
+            return duplicate or ImportResult("ddpcr", name, sha, None, True, "not stored")
+        records = export.wells[_WELL_COLS].to_dict("records")
+        for r in records:
+            r["file_id"] = file_id
+            if isinstance(r["exported_concentration"], float) and r["exported_concentration"] != r["exported_concentration"]:
+                r["exported_concentration"] = None
+            for k in ("merged", "saturated"):
+                r[k] = bool(r[k])
+            for k in ("row", "positives", "negatives", "accepted_droplets"):
+                r[k] = int(r[k])
+        conn.execute(wells.insert(), records)
+        self._insert_calls(conn, file_id, sample_calls, settings)
+        detail: dict[str, Any] = {"name": name, "sha256": sha, "format": export.format, "wells": len(records),
+                                  "samples": [c.sample for c in sample_calls],
+                                  "settings": settings.to_dict()}
+        if shown is not None:
+            detail["stored_as_shown"] = ("the calls were stored exactly as shown on screen, with the session's "
+                                         "settings and target map")
+            detail["shown_result"] = shown
+        self._audit(conn, who, "import", f"ddpcr file {file_id}", detail)
+        return ImportResult("ddpcr", name, sha, file_id, False,
+                            f"Stored '{name}': {len(records)} well rows, {len(sample_calls)} sample(s).",
+                            {"wells": len(records), "samples": len(sample_calls)})
+
+    def import_ddpcr_batch(self, files: list[tuple[bytes, str]], who: str | None = None,
+                           settings: Settings | None = None) -> list[ImportResult]:
+        """Import several exports as one transaction: every file is read and called first; if any is refused, the
+        error lists every refused file and nothing is stored."""
+        from .calls import call_export
+        from .ddpcr import read_export
+        from .errors import DdpcrFormatError, Problem
+
+        settings = settings or self.get_settings()
+        parsed, problems = [], []
+        for data, name in files:
+            try:
+                export = read_export(data, name, settings)
+                parsed.append((data, name, export, call_export(export, settings)))
+            except InputError as exc:
+                problems.append(Problem(str(exc).replace("\n", " ")))
+        if problems:
+            raise DdpcrFormatError(f"{len(problems)} of {len(files)} file(s) were refused, so none of the {len(files)} "
+                                   "was stored (a batch is all or nothing).", source="batch", problems=problems,
+                                   hint="Correct or leave out the refused files and import the batch again.")
+
+        def run() -> list[ImportResult]:
+            with self.engine.begin() as conn:
+                return [self._store_export(conn, data, name, export, calls, settings, who, False, None)
+                        for data, name, export, calls in parsed]
+
+        return self._retry(run)
 
     def _store_file(self, conn: Any, kind: str, name: str, sha: str, data: bytes, fmt: str, who: str | None,
                     demo: bool) -> tuple[int | None, ImportResult | None]:
@@ -433,10 +554,7 @@ class Store:
                                     f"Stored '{name}': {preview.summary()}.",
                                     {"new": len(inserts), "changed": len(changes), "unchanged": preview.unchanged})
 
-        try:
-            return self._retry(run)
-        except IntegrityError:
-            return ImportResult("patients", name, sha, None, True, f"'{name}' was stored by another session at the same moment.")
+        return self._retry(run)
 
     def link_sample(self, patient_id: str, sample: str, who: str | None = None) -> bool:
         """Set a stored patient's ctDNA sample ID (False when the patient is not stored)."""
@@ -613,7 +731,13 @@ class Store:
         from .export import to_csv_bytes
 
         out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InputError(f"'{out}' is a file, not a folder; nothing was exported.", source="db export",
+                             hint="Give a new or existing folder.") from None
+        except OSError as exc:
+            raise InputError(f"cannot create the folder '{out}': {exc.strerror}.", source="db export") from None
         written = []
         with self.engine.connect() as conn:
             tables = {
