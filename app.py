@@ -3,7 +3,11 @@ import streamlit as st
 
 from pages._common import VIA_APP_KEY, demo_state, settings
 
-st.set_page_config(page_title="T-DM1 ctDNA resistance flag", page_icon=":material/genetics:", layout="wide")
+from pathlib import Path
+
+# a local icon: no page load fetches anything from outside this server (hospital networks may be offline)
+st.set_page_config(page_title="T-DM1 ctDNA resistance flag", page_icon=str(Path(__file__).parent / ".streamlit" / "icon.png"),
+                   layout="wide")
 
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
 
 import pandas as pd
@@ -85,12 +86,28 @@ def banner() -> None:
     st.caption(EVIDENCE_LINE)
 
 
+_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:=\"'&@^%")
+
+
+def md(text: object) -> str:
+    """User-derived text (file, sample and target names, patient IDs, cell values quoted in errors) as literal
+    Markdown: every special character is escaped, so no link, image, HTML or colour directive can render."""
+    raw = str(text)
+    # GitHub-flavoured autolinks fire on bare URLs even when escaped: a zero-width space after "://" and "www"
+    # keeps them text (it does not show)
+    raw = re.sub(r"(?i)(:)(//)", "\\1\u200b\\2", raw)
+    raw = re.sub(r"(?i)\b(www)(\.)", "\\1\u200b\\2", raw)
+    raw = re.sub(r"(?i)(@)", "\\1\u200b", raw)
+    out = "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in raw)
+    return out.replace("\n", "  \n")
+
+
 def show_error(exc: Exception) -> None:
-    st.error(str(exc), icon=":material/error:")
+    st.error(md(str(exc)), icon=":material/error:")
 
 
 def stamp(s: Settings) -> None:
-    st.caption(f"Settings used: {s.describe()}. Software tdm1core {__version__}.")
+    st.caption(f"Settings used: {md(s.describe())}. Software tdm1core {__version__}.")
 
 
 # ------------------------------------------------------------------ cached core calls
@@ -210,6 +227,6 @@ def live_download(key: str) -> LiveDownload:
         holder = LiveDownload()
         st.session_state[f"_live_{key}"] = holder
     if holder.last_error:
-        st.error(holder.last_error, icon=":material/error:")
+        st.error(md(holder.last_error), icon=":material/error:")
         holder.last_error = None
     return holder

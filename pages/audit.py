@@ -1,7 +1,7 @@
 """Database & audit: what is stored, every import, deletion and settings change, and exports."""
 import streamlit as st
 
-from pages._common import downloads, page_header, settings, show_error, store, who
+from pages._common import md, downloads, page_header, settings, show_error, store, who
 from tdm1core import InputError
 from tdm1core.audit import readable_audit, readable_files
 
@@ -14,7 +14,7 @@ c1.metric("Files", status.files)
 c2.metric("Wells", status.wells)
 c3.metric("Patients", status.patients)
 c4.metric("Audit entries", status.audit_entries)
-st.caption(f"Database: {status.url} · schema revision {status.revision}")
+st.caption(f"Database: {md(status.url)} · schema revision {md(status.revision)}")
 
 st.subheader("Stored files")
 files = db.files_table()
@@ -29,7 +29,7 @@ if len(files):
     pending = st.session_state.get("audit_confirm_delete")
     if pending is not None and pending in set(files["id"]):
         row = files.set_index("id").loc[pending]
-        st.warning(f"Delete stored file {pending} ({row['kind']}, {row['name']}) with its wells and calls? "
+        st.warning(f"Delete stored file {pending} ({row['kind']}, {md(row['name'])}) with its wells and calls? "
                    "It is recorded in the audit log and cannot be undone.", icon=":material/warning:")
         y, n, _ = st.columns([1, 1, 3])
         if y.button("Yes, delete it", key="audit_delete_yes", type="primary"):

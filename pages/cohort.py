@@ -1,9 +1,9 @@
 """Cohort: data source, validation report, filters, Tables 1-4 and the flag's performance."""
 import streamlit as st
 
-from pages._common import no_patients_yet, current_cohort, downloads, page_header, settings, show_error, stamp, store, who
+from pages._common import md, no_patients_yet, current_cohort, downloads, page_header, settings, show_error, stamp, store, who
 from tdm1core import InputError
-from tdm1core.cohort import CATEGORICAL_DERIVED
+from tdm1core.cohort import column_label
 from tdm1core.report import Provenance, cohort_report
 from tdm1core.stats import FISHER_METHOD, analyse_cohort
 
@@ -20,7 +20,7 @@ with st.expander("Data: import into the database", expanded=False):
     if table is not None:
         try:
             preview, _ = db.preview_patients(table.getvalue(), table.name, s)
-            st.write(f"**{table.name}**: {preview.summary()}.")
+            st.write(f"**{md(table.name)}**: {preview.summary()}.")
             if preview.changed:
                 st.dataframe(preview.changes_table(), hide_index=True, key="cohort_changes")
             if st.button("Apply to the database", key="cohort_apply", type="primary"):
@@ -28,7 +28,7 @@ with st.expander("Data: import into the database", expanded=False):
                 st.rerun()
         except InputError as exc:
             st.session_state.pop(MESSAGES, None)  # an earlier "stored" notice must not stand under this rejection
-            st.error("The patient table was rejected; nothing was stored.\n\n" + str(exc), icon=":material/error:")
+            st.error("The patient table was rejected; nothing was stored.\n\n" + md(str(exc)), icon=":material/error:")
     exports = st.file_uploader("ddPCR exports (CSV)", type=["csv", "txt"], accept_multiple_files=True, key="cohort_exports")
     if exports and st.button("Import the exports", key="cohort_import"):
         messages = []
@@ -57,7 +57,7 @@ with st.expander("Data: import into the database", expanded=False):
                 st.session_state.pop("cohort_confirm_demo", None)
                 st.rerun()
 for kind, text in st.session_state.get(MESSAGES, []):
-    getattr(st, kind)(text)
+    getattr(st, kind)(md(text))
 
 try:
     cohort, calls = current_cohort()
@@ -69,7 +69,7 @@ if cohort is None:
     st.stop()
 
 for note in cohort.notes:
-    st.warning(note)
+    st.warning(md(note))
 
 with st.sidebar:
     st.subheader("Filters")
@@ -79,11 +79,11 @@ with st.sidebar:
         options = sorted(cohort.patients[col].dropna().unique())
         filters[col] = st.multiselect(label, options, key=f"cohort_filter_{col}")
 view = cohort.filter(**filters)
-st.caption(f"{view.n} of {cohort.n} patients shown ({view.n_ctdna} with ctDNA). Source: {cohort.source}.")
+st.caption(f"{view.n} of {cohort.n} patients shown ({view.n_ctdna} with ctDNA). Source: {md(cohort.source)}.")
 
 extra = st.multiselect("More characteristics for Table 4 (any categorical column)",
                        [c for c in cohort.categorical_columns() if c not in ("primary_resistance", "first_response")],
-                       key="cohort_table4_extra", format_func=lambda c: CATEGORICAL_DERIVED.get(c, c))
+                       key="cohort_table4_extra", format_func=column_label)
 stats = analyse_cohort(view, s, table4_columns=extra, calls=calls)
 note = "Includes synthetic demo data, not patient data." if "synthetic" in cohort.source else None
 

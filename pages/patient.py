@@ -3,7 +3,7 @@ import datetime as dt
 
 import streamlit as st
 
-from pages._common import (current_cohort, export_calls, flag_card, live_download, page_header, settings, settings_key,
+from pages._common import (md, current_cohort, export_calls, flag_card, live_download, page_header, settings, settings_key,
                            show_error, stamp, store, who)
 from tdm1core import InputError, ManualEntry
 from tdm1core.demo import demo_export_path
@@ -52,7 +52,7 @@ try:
             export = assessment.export
             provenance = assessment.provenance
             for w in export.warnings:
-                st.warning(w)
+                st.warning(md(w))
             samples = assessment.samples
             chosen = st.selectbox("Sample", samples, key="patient_sample") if len(samples) > 1 else samples[0]
             calls = assessment.sample(chosen)
@@ -80,7 +80,7 @@ flag = result.flag
 h = calls.her2
 flag_card(flag.status, flag.headline, f"Sample {calls.sample} · HER2 {h.call}" + (" (borderline)" if h.borderline else "")
           + f" · ER {er}, PR {pr}")
-st.markdown("**Why:**\n" + "\n".join(f"- {r}" for r in flag.reasons))
+st.markdown("**Why:**\n" + "\n".join(f"- {md(r)}" for r in flag.reasons))
 with st.expander("Evidence and limits", expanded=flag.status == "at risk"):
     st.write(EVIDENCE)
     st.write(LIMITS)
@@ -91,7 +91,7 @@ context = cohort.ratio_points() if cohort is not None else None
 if h.ratio is not None:
     st.plotly_chart(ratio_figure(h.ratio, h.ci.low if h.ci else None, h.ci.high if h.ci else None, h.cutoff,
                                  context, f"Sample {calls.sample}", h.borderline), key="patient_ratio_fig")
-st.write(h.reason)
+st.markdown(md(h.reason))
 if h.ci:
     st.caption(f"Ratio CI: {h.ci.method}.")
 st.subheader("PIK3CA hotspots")
@@ -102,7 +102,7 @@ st.write("PIK3CA-mutant: " + {True: "**yes**", False: "no", None: "not evaluable
 st.subheader("Quality control")
 st.dataframe(calls.qc_table(), hide_index=True, key="patient_qc")
 for w in calls.warnings:
-    st.warning(w)
+    st.warning(md(w))
 
 st.subheader("Cohort time to progression by flag")
 if cohort is None:
@@ -113,7 +113,7 @@ else:
                     key="patient_km")
 
 st.subheader("Download")
-st.caption(f"Patient ID: {result.patient_id or 'not given'} · collection date: {result.collection_date or 'not given'} · "
+st.caption(f"Patient ID: {md(result.patient_id or 'not given')} · collection date: {md(result.collection_date or 'not given')} · "
            f"ER {result.er}, PR {result.pr}. The files carry exactly these inputs.")
 d1, d2, d3, _ = st.columns([1, 1, 1, 3])
 d1.download_button("Calls (CSV)", to_csv_bytes(result.summary_table(), s, provenance.lines()), "tdm1_ctdna_result.csv", "text/csv",
@@ -124,7 +124,7 @@ pdf = live_download("patient_pdf")
 pdf.update(lambda result=result, provenance=provenance, context=context: patient_report(result, provenance, context))
 d3.download_button("PDF report", pdf, "tdm1_ctdna_report.pdf", "application/pdf", key="patient_pdf", type="primary")
 for line in provenance.lines():
-    st.caption(line)
+    st.caption(md(line))
 
 if assessment is not None and not provenance.demo:
     st.subheader("Save to the cohort database")
@@ -133,12 +133,12 @@ if assessment is not None and not provenance.demo:
     if st.button("Save", key="patient_save"):
         try:
             saved = save_result(store(), assessment, result, who())
-            st.success(saved.message)
+            st.success(md(saved.message))
             if patient_id:
                 if store().link_sample(patient_id, calls.sample, who()):
-                    st.success(f"Sample {calls.sample} linked to patient {patient_id}.")
+                    st.success(f"Sample {md(calls.sample)} linked to patient {md(patient_id)}.")
                 else:
-                    st.warning(f"Patient {patient_id} is not in the cohort database; import the patient table to link the sample.")
+                    st.warning(f"Patient {md(patient_id)} is not in the cohort database; import the patient table to link the sample.")
         except InputError as exc:
             show_error(exc)
 stamp(s)

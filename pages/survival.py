@@ -3,7 +3,7 @@ import streamlit as st
 
 from pages._common import no_patients_yet, page_header, current_cohort, downloads, settings, show_error, stamp
 from tdm1core import InputError
-from tdm1core.cohort import CATEGORICAL_DERIVED
+from tdm1core.cohort import column_label
 from tdm1core.figures import km_figure, km_plot_data
 from tdm1core.stats import km_by
 from tdm1core.stats.survival import CI_METHOD_LABELS, parse_times
@@ -22,7 +22,7 @@ if cohort is None:
 columns = cohort.categorical_columns()
 c1, c2, c3 = st.columns([2, 1, 2])
 group = c1.selectbox("Group by", columns, index=columns.index("flag"), key="survival_group",
-                     format_func=lambda c: CATEGORICAL_DERIVED.get(c, c))
+                     format_func=column_label)
 show_ci = c2.toggle("CI bands", value=True, key="survival_ci")
 times_text = c3.text_input("Numbers at risk at (days, comma-separated; blank = automatic)", key="survival_times")
 try:
@@ -36,7 +36,7 @@ if not km.groups:
     st.warning("No patient has both a time to progression and a value in this column.")
     st.stop()
 st.plotly_chart(km_figure(km, show_ci=show_ci, risk_times=risk_times,
-                          title=f"Time to progression by {CATEGORICAL_DERIVED.get(group, group)}"), key="survival_fig")
+                          title=f"Time to progression by {column_label(group)}"), key="survival_fig")
 
 st.dataframe(km.median_table(), hide_index=True, key="survival_medians")
 st.caption(f"Median CI: {CI_METHOD_LABELS[km.ci_method]}; blank = not reached (NA). Change the method on Settings & help.")

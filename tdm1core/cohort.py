@@ -29,7 +29,7 @@ from .textfile import decode_text, decode_unicode, sniff_delimiter
 
 __all__ = [
     "Field", "SCHEMA", "Cohort", "read_patient_table", "validate_patients", "load_cohort", "attach_ctdna",
-    "template_frame", "data_dictionary", "normalised_table", "PRIOR_THERAPIES", "RESPONSES", "MAX_TABLE_BYTES", "CATEGORICAL_DERIVED",
+    "template_frame", "data_dictionary", "normalised_table", "column_label", "PRIOR_THERAPIES", "RESPONSES", "MAX_TABLE_BYTES", "CATEGORICAL_DERIVED",
 ]
 
 MAX_TABLE_BYTES = 20 * 1024 * 1024
@@ -160,6 +160,14 @@ class Cohort:
                 mask &= df[col].isin(list(values))
         return Cohort(df[mask].reset_index(drop=True), self.source, self.sha256, self.unmatched_samples,
                       self.missing_samples, self.notes, self.settings)
+
+
+def column_label(column: str) -> str:
+    """What a person calls a column: the derived group's or the data dictionary's label, else the column name."""
+    if column in CATEGORICAL_DERIVED:
+        return CATEGORICAL_DERIVED[column]
+    f = _BY_NAME.get(column)
+    return f.label if f is not None else column
 
 
 _DERIVED_ALL = set(CATEGORICAL_DERIVED) | {"progression_event", "her2_ratio", "prior_lines_group", "synthetic"}

@@ -5,6 +5,7 @@ words and symbols so it reads without colour.
 """
 from __future__ import annotations
 
+import html
 import math
 from typing import Sequence
 
@@ -43,6 +44,12 @@ def km_plot_data(km: KaplanMeierResult) -> pd.DataFrame:
     return out
 
 
+def safe_label(text: object) -> str:
+    """A user-derived string (sample, category, file name) as plain text inside a Plotly label or hover: Plotly reads
+    a subset of HTML (links, tags) and ``%{...}`` templates in them, so both are neutralised."""
+    return html.escape(str(text), quote=True).replace("%", "&#37;").replace("{", "&#123;")
+
+
 def km_figure(km: KaplanMeierResult, highlight: str | None = None, show_ci: bool = True, risk_times: Sequence[float] | None = None,
               title: str = "Time to progression", time_unit: str = "days"):
     """Kaplan-Meier step curves, optional CI bands, censoring marks, median lines, log-rank p and a numbers-at-risk table."""
@@ -60,7 +67,8 @@ def km_figure(km: KaplanMeierResult, highlight: str | None = None, show_ci: bool
         t = g.table
         width = 4 if highlight is not None and g.group == highlight else 2
         opacity = 1.0 if highlight is None or g.group == highlight else 0.55
-        label = f"{g.group} (n={g.n}, events {g.events})" + (" ◀ this patient" if g.group == highlight else "")
+        group = safe_label(g.group)
+        label = f"{group} (n={g.n}, events {g.events})" + (" ◀ this patient" if g.group == highlight else "")
         x, y = _step(t["time"].to_numpy(), t["survival"].to_numpy())
         if show_ci:
             xl, lo = _step(t["time"].to_numpy(), t["lower"].to_numpy())
@@ -70,13 +78,13 @@ def km_figure(km: KaplanMeierResult, highlight: str | None = None, show_ci: bool
             fig.add_trace(go.Scatter(x=xl, y=lo, mode="lines", line=dict(width=0, shape="hv"), fill="tonexty",
                                      fillcolor=_rgba(colour, 0.15), showlegend=False, hoverinfo="skip", connectgaps=False), row=1, col=1)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=label, line=dict(color=colour, width=width, shape="hv"),
-                                 opacity=opacity, hovertemplate=f"{g.group}<br>day %{{x:.0f}}: S = %{{y:.2f}}<extra></extra>"),
+                                 opacity=opacity, hovertemplate=f"{group}<br>day %{{x:.0f}}: S = %{{y:.2f}}<extra></extra>"),
                       row=1, col=1)
         cens = t[t["n_censor"] > 0]
         if len(cens):
             fig.add_trace(go.Scatter(x=cens["time"], y=cens["survival"], mode="markers", showlegend=False,
                                      marker=dict(symbol="line-ns-open", size=10, color=colour, line=dict(width=2)),
-                                     hovertemplate=f"{g.group}: censored at day %{{x:.0f}}<extra></extra>"), row=1, col=1)
+                                     hovertemplate=f"{group}: censored at day %{{x:.0f}}<extra></extra>"), row=1, col=1)
         if g.median.reached:
             m = g.median.value
             fig.add_trace(go.Scatter(x=[0, m, m], y=[0.5, 0.5, 0], mode="lines", showlegend=False, hoverinfo="skip",
@@ -92,12 +100,13 @@ def km_figure(km: KaplanMeierResult, highlight: str | None = None, show_ci: bool
     fig.add_annotation(x=0.99, y=0.97, xref="x domain", yref="y domain", showarrow=False, align="right",
                        text="<br>".join(notes), font=dict(size=13), bgcolor="rgba(255,255,255,0.8)")
     fig.update_yaxes(title_text="Progression-free (proportion)", range=[0, 1.05], row=1, col=1)
-    fig.update_yaxes(tickvals=list(range(1, n_groups + 1)), ticktext=[g.group for g in reversed(km.groups)],
-                     range=[0.4, n_groups + 0.6], row=2, col=1, title_text="At risk", showgrid=False)
+    fig.update_yaxes(tickvals=list(range(1, n_groups + 1)), ticktext=[safe_label(g.group) for g in reversed(km.groups)],
+                     range=[0.4, n_groups + 0.6], row=2, col=1, title_text="Number at risk", showgrid=False)
     fig.update_xaxes(title_text=f"Time from T-DM1 start ({time_unit})", row=2, col=1, tickvals=list(risk_times))
     fig.update_xaxes(tickvals=list(risk_times), row=1, col=1)
-    fig.update_layout(title=title, height=560, margin=dict(l=60, r=20, t=60, b=50),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), template="plotly_white")
+    # the legend sits below the plot, so on a phone it never covers the title or the curves
+    fig.update_layout(title=safe_label(title), height=620, margin=dict(l=60, r=20, t=50, b=120),
+                      legend=dict(orientation="h", yanchor="top", y=-0.16, x=0), template="plotly_white")
     return fig
 
 
@@ -117,6 +126,7 @@ def ratio_figure(ratio: float | None, ci_low: float | None, ci_high: float | Non
                 fig.add_trace(go.Scatter(x=sub["ratio"], y=y, mode="markers", name=f"Cohort: {name}",
                                          marker=dict(color=colour, symbol=symbol, size=10),
                                          hovertemplate="%{x:.2f}<extra></extra>"))
+    label = safe_label(label)
     if ratio is not None and not math.isnan(ratio):
         err = None
         if ci_low is not None and ci_high is not None:
@@ -129,7 +139,9 @@ def ratio_figure(ratio: float | None, ci_low: float | None, ci_high: float | Non
     if borderline and ratio is not None:
         fig.add_annotation(x=math.log10(ratio), y=label, text="borderline: the CI crosses the cut-off", showarrow=True,
                            arrowhead=0, ay=-28, font=dict(size=13, color="#1a1a1a"), bgcolor="#FFF3CD", bordercolor="#7F6000")
-    fig.update_xaxes(type="log", title_text="HER2/EFTUD2 ratio (log scale)")
+    ticks = [t for t in (0.1, 0.2, 0.5, 0.7, 1, 1.25, 2, 5, 10, 20, 50, 100) if t != cutoff] + [cutoff]
+    fig.update_xaxes(type="log", title_text="HER2/EFTUD2 ratio (log scale)", tickvals=sorted(ticks),
+                     ticktext=[f"{t:g}" for t in sorted(ticks)])
     fig.update_layout(height=240 + 30 * len(rows), margin=dict(l=20, r=20, t=40, b=40), template="plotly_white",
                       showlegend=False)
     return fig
