@@ -37,7 +37,14 @@ def open_page(page: str) -> AppTest:
 def texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [m.value for m in at.caption] + [e.value for e in at.error] \
         + [w.value for w in at.warning] + [i.value for i in at.info] + [t.value for t in at.title]
-    return "\n".join(parts)
+    return shown("\n".join(parts))
+
+
+def shown(markdown: str) -> str:
+    """Markdown source as a person reads it: escapes dropped (user text is escaped), zero-width spaces removed."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "").replace("  \n", "\n")
 
 
 def frame(at: AppTest, column: str) -> pd.DataFrame:
@@ -117,7 +124,7 @@ def test_bad_exports_show_one_clear_error_and_no_exception(case):
     at.file_uploader(key="patient_upload").set_value(("bad.csv", data, "text/csv")).run()
     assert_clean(at)
     assert len(at.error) == 1
-    assert words in at.error[0].value and "'bad.csv'" in at.error[0].value
+    assert words in shown(at.error[0].value) and "'bad.csv'" in shown(at.error[0].value)
 
 
 def test_cohort_shows_table4_from_the_core():
@@ -152,7 +159,7 @@ def test_cohort_import_previews_then_applies_and_the_demo_can_be_removed():
     assert "34 of 34 patients shown" in texts(at)  # the preview stored nothing
     at.button(key="cohort_apply").click().run()
     assert_clean(at)
-    assert "54 of 54 patients shown" in texts(at) and "Stored 'mine.csv'" in "\n".join(x.value for x in at.success)
+    assert "54 of 54 patients shown" in texts(at) and "Stored 'mine.csv'" in shown("\n".join(x.value for x in at.success))
     # a demo patient that the user's own import changed is theirs now: removing the demo keeps it
     changed = pd.read_csv(io.BytesIO(DEMO_PATIENTS), dtype=str, keep_default_na=False).iloc[[0]]
     changed["age"] = str(int(changed["age"].iloc[0]) + 1)
@@ -163,7 +170,7 @@ def test_cohort_import_previews_then_applies_and_the_demo_can_be_removed():
     assert_clean(at)
     # one click only asks: nothing is deleted yet, and the question names what would go
     assert "55 of 55 patients shown" not in texts(at) and "54 of 54 patients shown" in texts(at)
-    question = "\n".join(w.value for w in at.warning)
+    question = shown("\n".join(w.value for w in at.warning))
     assert "2 demo file(s) with 128 well row(s) and 33 demo-only patient(s)" in question, question
     assert "1 patient(s) that your own imports changed are kept" in question
     at.button(key="cohort_remove_demo_yes").click().run()
@@ -182,7 +189,7 @@ def test_cohort_bad_upload_lists_every_error_and_stores_nothing():
     df.loc[3, "tdm1_start_date"] = "2016-02-30"
     at.file_uploader(key="cohort_table").set_value(("bad.csv", df.to_csv(index=False).encode(), "text/csv")).run()
     assert_clean(at)
-    err = "\n".join(e.value for e in at.error)
+    err = shown("\n".join(e.value for e in at.error))
     assert "nothing was stored" in err and "2 problem(s)" in err
     assert "row 2, column 'stage'" in err and "row 5, column 'tdm1_start_date'" in err
     assert "34 of 34 patients shown" in texts(at)
@@ -195,7 +202,7 @@ def test_importing_exports_reports_duplicates_and_rejects_bad_files():
     at.button(key="cohort_import").click().run()
     assert_clean(at)
     assert "already stored" in "\n".join(i.value for i in at.info)
-    assert "Rejected; nothing was stored" in at.error[0].value and "'bad.csv'" in at.error[0].value
+    assert "Rejected; nothing was stored" in shown(at.error[0].value) and "'bad.csv'" in shown(at.error[0].value)
 
 
 def test_patient_result_can_be_saved_and_linked():
@@ -207,7 +214,7 @@ def test_patient_result_can_be_saved_and_linked():
     at.text_input(key="patient_id").set_value("D01").run()
     at.button(key="patient_save").click().run()
     assert_clean(at)
-    ok = "\n".join(x.value for x in at.success)
+    ok = shown("\n".join(x.value for x in at.success))
     assert "Stored 'new.csv'" in ok and "linked to patient D01" in ok
     at.switch_page("pages/audit.py").run()
     assert_clean(at)
@@ -231,7 +238,7 @@ def test_bad_risk_times_show_an_error():
     at = open_page("pages/survival.py")
     at.text_input(key="survival_times").set_value("0, ninety").run()
     assert_clean(at)
-    assert "'ninety' is not a number of days" in at.error[0].value
+    assert "'ninety' is not a number of days" in shown(at.error[0].value)
 
 
 def test_every_setting_changes_what_pages_show():
@@ -281,7 +288,7 @@ def test_target_alias_editor_maps_numeric_qx_manager_targets():
     data = qxm(rows)
     at = open_page("pages/patient.py")
     at.file_uploader(key="patient_upload").set_value(("qx.csv", data, "text/csv")).run()
-    assert "cannot be mapped" in at.error[0].value and "'1'" in at.error[0].value
+    assert "cannot be mapped" in shown(at.error[0].value) and "'1'" in shown(at.error[0].value)
     at.switch_page("pages/settings.py").run()
     at.session_state["set_aliases"] = {"edited_rows": {}, "deleted_rows": [],
                                        "added_rows": [{"target name": "1", "assay": "HER2"}, {"target name": "2", "assay": "EFTUD2"}]}
@@ -301,7 +308,7 @@ def test_saving_settings_to_the_database_recomputes_calls_and_is_audited():
     at.button[0].click().run()
     at.button(key="set_save_db").click().run()
     assert_clean(at)
-    assert "16 stored call(s) recomputed" in "\n".join(x.value for x in at.success)
+    assert "16 stored call(s) recomputed" in shown("\n".join(x.value for x in at.success))
     at.switch_page("pages/audit.py").run()
     assert "settings change" in set(frame(at, "action")["action"])
 
