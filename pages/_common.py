@@ -190,9 +190,17 @@ class LiveDownload:
         import time
 
         deadline = time.monotonic() + timeout
-        time.sleep(0.05)  # let a rerun requested in the same gesture start
-        while time.monotonic() < deadline and _session_busy(self._session_id):
-            time.sleep(0.05)
+        idle_since = None
+        # the session must stay idle for a moment: a widget may commit its value (and request a rerun) a little after
+        # the click that started this download
+        while time.monotonic() < deadline:
+            if _session_busy(self._session_id):
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since >= 0.35:
+                return
+            time.sleep(0.03)
 
     def __call__(self) -> bytes:
         self._wait_until_idle()
