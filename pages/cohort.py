@@ -5,6 +5,7 @@ from pages._common import md, no_patients_yet, current_cohort, downloads, page_h
 from tdm1core import InputError
 from tdm1core.cohort import column_label
 from tdm1core.report import Provenance, cohort_report
+from tdm1core.export import for_display
 from tdm1core.stats import FISHER_METHOD, analyse_cohort
 
 page_header("Cohort")
@@ -96,12 +97,15 @@ with t2:
     st.dataframe(stats.table2, hide_index=True, key="cohort_t2")
     downloads(stats.table2, "table2_best_response", "cohort_t2_dl", s, note)
 with t3:
-    st.dataframe(stats.table3, hide_index=True, key="cohort_t3")
+    copies = {c: 1 for c in stats.table3.columns if c.endswith((" MUT", " WT"))}
+    st.dataframe(for_display(stats.table3, {"her2_ratio": 2, **copies}, first=["patient_id", "sample", "flag", "her2_ratio",
+                                                                             "her2_call", "pik3ca", "primary_resistance"]),
+                 hide_index=True, key="cohort_t3")
+    st.caption("Ratios to 2 decimals and copies per 20 µL to 1, as in the paper; the downloads keep full precision. NA = not measured.")
     downloads(stats.table3, "table3_ctdna", "cohort_t3_dl", s, note)
 with t4:
     st.caption(f"{FISHER_METHOD}. Primary resistance = progressive disease at the first RECIST 1.1 evaluation.")
-    st.dataframe(stats.table4.drop(columns="test"), hide_index=True, key="cohort_t4",
-                 column_config={"p_value": st.column_config.NumberColumn("p value", format="%.3f")})
+    st.dataframe(for_display(stats.table4.drop(columns="test"), {"p_value": 3}), hide_index=True, key="cohort_t4")
     downloads(stats.table4, "table4_primary_resistance", "cohort_t4_dl", s, note)
 with t5:
     p = stats.performance

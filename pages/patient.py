@@ -7,7 +7,7 @@ from pages._common import (md, current_cohort, export_calls, flag_card, live_dow
                            show_error, stamp, store, who)
 from tdm1core import InputError, ManualEntry
 from tdm1core.demo import demo_export_path
-from tdm1core.export import to_csv_bytes, to_json_bytes
+from tdm1core.export import for_display, to_csv_bytes, to_json_bytes
 from tdm1core.figures import km_figure, ratio_figure
 from tdm1core.provenance import DEMO_NOTICE, MANUAL_NOTICE, Provenance
 from tdm1core.report import patient_report
@@ -95,12 +95,12 @@ st.markdown(md(h.reason))
 if h.ci:
     st.caption(f"Ratio CI: {h.ci.method}.")
 st.subheader("PIK3CA hotspots")
-st.dataframe(calls.pik3ca_table(), hide_index=True, key="patient_pik3ca")
+st.dataframe(for_display(calls.pik3ca_table()), hide_index=True, key="patient_pik3ca")
 any_m = calls.pik3ca.any_mutant
 st.write("PIK3CA-mutant: " + {True: "**yes**", False: "no", None: "not evaluable"}[any_m])
 
 st.subheader("Quality control")
-st.dataframe(calls.qc_table(), hide_index=True, key="patient_qc")
+st.dataframe(for_display(calls.qc_table()), hide_index=True, key="patient_qc")
 for w in calls.warnings:
     st.warning(md(w))
 

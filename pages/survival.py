@@ -4,6 +4,7 @@ import streamlit as st
 from pages._common import no_patients_yet, page_header, current_cohort, downloads, settings, show_error, stamp
 from tdm1core import InputError
 from tdm1core.cohort import column_label
+from tdm1core.export import for_display
 from tdm1core.figures import km_figure, km_plot_data
 from tdm1core.stats import km_by
 from tdm1core.stats.survival import CI_METHOD_LABELS, parse_times
@@ -35,14 +36,15 @@ km = km_by(cohort, group, s, at=risk_times or ())
 if not km.groups:
     st.warning("No patient has both a time to progression and a value in this column.")
     st.stop()
-st.plotly_chart(km_figure(km, show_ci=show_ci, risk_times=risk_times,
-                          title=f"Time to progression by {column_label(group)}"), key="survival_fig")
-
-st.dataframe(km.median_table(), hide_index=True, key="survival_medians")
-st.caption(f"Median CI: {CI_METHOD_LABELS[km.ci_method]}; blank = not reached (NA). Change the method on Settings & help.")
+# key numbers first (on a phone they are read before the figure)
 if km.logrank is not None:
     lr = km.logrank
     st.markdown(f"**{lr.test_name}**: χ² = {lr.chi2:.3f}, df = {lr.df}, p = {lr.p:.4f}")
+st.dataframe(for_display(km.median_table(), {"median_days": 1, "ci_low": 1, "ci_high": 1}), hide_index=True,
+             key="survival_medians")
+st.caption(f"Median CI: {CI_METHOD_LABELS[km.ci_method]}; NA = not reached. Change the method on Settings & help.")
+st.plotly_chart(km_figure(km, show_ci=show_ci, risk_times=risk_times,
+                          title=f"Time to progression by {column_label(group)}"), key="survival_fig")
 if km.excluded:
     st.caption(f"{km.excluded} patient(s) without a time, event or group value were left out.")
 downloads(km_plot_data(km), "km_plotted_data", "survival_dl", s)

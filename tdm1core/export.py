@@ -15,7 +15,9 @@ import pandas as pd
 
 from .settings import Settings
 
-__all__ = ["safe_cell", "safe_frame", "to_csv_bytes", "to_xlsx_bytes", "to_json_bytes"]
+__all__ = ["safe_cell", "safe_frame", "to_csv_bytes", "to_xlsx_bytes", "to_json_bytes", "for_display", "NA"]
+
+NA = "NA"
 
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -49,7 +51,7 @@ def _settings_lines(settings: Settings | None, note: str | list[str] | tuple[str
 def to_csv_bytes(df: pd.DataFrame, settings: Settings | None = None, note: str | list[str] | tuple[str, ...] | None = None) -> bytes:
     """UTF-8 CSV (with BOM, so Excel reads µ), formula-safe; settings and note as trailing comment rows."""
     buf = io.StringIO()
-    safe_frame(df).to_csv(buf, index=False, lineterminator="\r\n")
+    safe_frame(df).to_csv(buf, index=False, lineterminator="\r\n", na_rep=NA)
     for line in _settings_lines(settings, note):
         buf.write(f"# {safe_cell(line)}\r\n".replace('"', "'"))
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
@@ -71,6 +73,27 @@ def to_xlsx_bytes(sheets: dict[str, pd.DataFrame], settings: Settings | None = N
                         cell.value = "'" + cell.value  # belt and braces: openpyxl would store it as a formula
                         cell.data_type = "s"
     return buf.getvalue()
+
+
+def for_display(df: pd.DataFrame, decimals: dict[str, int] | None = None, first: list[str] | None = None) -> pd.DataFrame:
+    """A table for reading: numbers rounded (per column), every missing or not-reached value shown as NA, and the
+    columns a reader needs first moved to the front. Downloads keep full precision."""
+    decimals = decimals or {}
+    out = df.copy()
+    if first:
+        out = out[[c for c in first if c in out.columns] + [c for c in out.columns if c not in first]]
+    for col in out.columns:
+        digits = decimals.get(col)
+        values = []
+        for v in out[col].tolist():
+            if v is None or (isinstance(v, float) and (math.isnan(v) or math.isinf(v))) or v is pd.NA or v is pd.NaT:
+                values.append(NA)
+            elif digits is not None and isinstance(v, (int, float)) and not isinstance(v, bool):
+                values.append(f"{v:.{digits}f}")
+            else:
+                values.append(v if isinstance(v, str) else (str(v) if not isinstance(v, (int, float)) else v))
+        out[col] = pd.Series(values, index=out.index, dtype=object)
+    return out
 
 
 def _clean(obj: Any) -> Any:
