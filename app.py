@@ -2,12 +2,19 @@
 import streamlit as st
 
 from pages._common import VIA_APP_KEY, demo_state, settings
+from tdm1core.access import serving_refusal
 
 from pathlib import Path
 
 # a local icon: no page load fetches anything from outside this server (hospital networks may be offline)
 st.set_page_config(page_title="T-DM1 ctDNA resistance flag", page_icon=str(Path(__file__).parent / ".streamlit" / "icon.png"),
                    layout="wide")
+
+refusal = serving_refusal(st.get_option("server.address"))
+if refusal:
+    st.title("T-DM1 ctDNA dashboard")
+    st.error(refusal, icon=":material/lock:")
+    st.stop()
 
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

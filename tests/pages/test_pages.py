@@ -339,3 +339,25 @@ def test_html_in_a_sample_name_is_shown_as_text_not_markup():
     assert_clean(at)
     card = next(m.value for m in at.markdown if 'role="status"' in m.value)
     assert "<img" not in card and "&lt;img src=x onerror=alert(1)&gt;" in card
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "", "192.0.2.7"])
+def test_the_app_serves_no_patient_data_beyond_loopback(address):
+    from streamlit import config
+
+    old = config.get_option("server.address")
+    config.set_option("server.address", address)
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    finally:
+        config.set_option("server.address", old)
+    body = texts(at)
+    assert "serves no patient data there" in body
+    assert "Patients" not in body and not at.dataframe and "P06" not in body
+
+
+def test_loopback_addresses_are_recognised():
+    from tdm1core.access import is_loopback
+
+    assert all(is_loopback(a) for a in ("127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost"))
+    assert not any(is_loopback(a) for a in ("", "0.0.0.0", "::", "10.0.0.5", "example.org"))
