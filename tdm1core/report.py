@@ -54,8 +54,9 @@ def _styles(base: float = 8.5) -> dict[str, Any]:
         "h": ParagraphStyle("h", fontName=bold, fontSize=base + 1.5, leading=base + 4, spaceBefore=5, spaceAfter=2),
         "body": ParagraphStyle("body", fontName=regular, fontSize=base, leading=base + 2.5),
         "small": ParagraphStyle("small", fontName=regular, fontSize=base - 1.5, leading=base + 0.5),
-        "cell": ParagraphStyle("cell", fontName=regular, fontSize=base - 0.5, leading=base + 1.5),
-        "cellb": ParagraphStyle("cellb", fontName=bold, fontSize=base - 0.5, leading=base + 1.5),
+        # table cells wrap between words only: a header never breaks mid-word ("Resistan/t")
+        "cell": ParagraphStyle("cell", fontName=regular, fontSize=base - 0.5, leading=base + 1.5, splitLongWords=0),
+        "cellb": ParagraphStyle("cellb", fontName=bold, fontSize=base - 0.5, leading=base + 1.5, splitLongWords=0),
         "flag": ParagraphStyle("flag", fontName=bold, fontSize=15, leading=19),
         "mono": ParagraphStyle("mono", fontName=regular, fontSize=base - 1.5, leading=base + 0.5, wordWrap="CJK"),
     }
@@ -120,7 +121,7 @@ def _notice(text: str, st: Any, width: float) -> Any:
     from reportlab.platypus import Table, TableStyle
 
     t = Table([[_p(text, st["flag"])]], colWidths=[width])
-    t.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 2, colors.HexColor("#D55E00")),
+    t.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), "DejaVuSans"), ("BOX", (0, 0), (-1, -1), 2, colors.HexColor("#D55E00")),
                            ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#FBE3D6")),
                            ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]))
     return t
@@ -375,7 +376,10 @@ def cohort_report(cohort: Any, stats: Any, provenance: Provenance, filters: dict
     s = stats.settings
     now = now or dt.datetime.now()
     synthetic = "synthetic" in cohort.source.lower()
-    story: list[Any] = [_p(f"{TITLE}: cohort report", st["title"]), _p(RUO, st["ruo"]), Spacer(1, 6)]
+    story: list[Any] = [_p(f"{TITLE}: cohort report", st["title"]), _p(RUO, st["ruo"])]
+    if synthetic:
+        story.append(_notice("SYNTHETIC DEMO DATA: not patient data", st, w))
+    story.append(Spacer(1, 6))
     info = [["Data source", cohort.source + (" — SYNTHETIC demo data, not patient data" if synthetic else "")],
             ["Patients", f"{cohort.n} ({cohort.n_ctdna} with ctDNA)"],
             ["Filters", ", ".join(f"{k} in {list(v)}" for k, v in (filters or {}).items() if v) or "none"],
@@ -388,6 +392,7 @@ def cohort_report(cohort: Any, stats: Any, provenance: Provenance, filters: dict
                     + (f" ({provenance.detail})" if provenance.detail else ""), st["small"]))
     story.append(_p(f"SHA-256: {provenance.sha256 or 'n/a'}", st["mono"]))
     story.append(_p(f"Settings: {s.describe()}", st["small"]))
+    story += _summary(cohort, stats, st, w)
     story.append(_p("Methods: Fisher's exact test, two-sided (as R fisher.test); Kaplan-Meier with Greenwood variance; median CI "
                     f"by {CI_METHOD_LABELS[s.km_ci_method]}; unstratified log-rank test (R survdiff, rho = 0); proportions with "
                     "exact Clopper-Pearson intervals.", st["small"]))
@@ -410,11 +415,11 @@ def cohort_report(cohort: Any, stats: Any, provenance: Provenance, filters: dict
         story += [_p("Table 3. ctDNA per patient (copies per 20 µL well)", st["h"]),
                   _table(frame_rows(stats.table3, t3cols, [_T3_HEADERS.get(c, c) for c in t3cols],
                                     {c: (lambda v: _fmt(v, 2)) if c == "her2_ratio" else (lambda v: _fmt(v, 1)) for c in t3cols}),
-                         [w / len(t3cols)] * len(t3cols), _styles(6.5))]
+                         _t3_widths(t3cols, w), _styles(6.5))]
     story += [_p("Table 4. Primary resistance by characteristic (Fisher's exact test, two-sided)", st["h"]),
               _table(frame_rows(stats.table4, ["characteristic", "group", "n", "resistant", "percent", "p_value"],
                                 ["Characteristic", "Group", "n", "Resistant", "%", "p"],
-                                {"p_value": lambda v: "" if v is None or v != v else f"{v:.3f}", "percent": lambda v: _fmt(v, 1)}),
+                                {"p_value": lambda v: "NA" if v is None or v != v else f"{v:.3f}", "percent": lambda v: _fmt(v, 1)}),
                      [0.3 * w, 0.28 * w, 0.08 * w, 0.12 * w, 0.1 * w, 0.12 * w], st)]
     p = stats.performance
     perf = [_p("The flag's performance against primary resistance", st["h"]),
@@ -442,5 +447,33 @@ def cohort_report(cohort: Any, stats: Any, provenance: Provenance, filters: dict
     if km.logrank is not None:
         lr = km.logrank
         story.append(_p(f"{lr.test_name}: chi-square {lr.chi2:.3f}, df {lr.df}, p = {lr.p:.4f}.", st["body"]))
-    doc.build(story, onFirstPage=_footer(s, "cohort report"), onLaterPages=_footer(s, "cohort report"))
+    mark = "SYNTHETIC DEMO DATA" if synthetic else None
+    doc.build(story, onFirstPage=_footer(s, "cohort report", mark), onLaterPages=_footer(s, "cohort report", mark))
     return buf.getvalue()
+
+
+def _t3_widths(columns: list[str], width: float) -> list[float]:
+    """Table 3 column widths by what they hold (names and calls wider than numbers)."""
+    weight = {"sample": 1.3, "her2_call": 1.6, "pik3ca": 1.2, "primary_resistance": 1.2, "flag": 1.4, "her2_ratio": 0.9}
+    raw = [weight.get(c, 0.85) for c in columns]
+    return [width * r / sum(raw) for r in raw]
+
+
+def _summary(cohort: Any, stats: Any, st: dict, w: float) -> list[Any]:
+    """Page 1's one-screen summary: patients, ctDNA, flag counts, the flag's performance, KM medians and log-rank."""
+    flags = cohort.patients["flag"].value_counts().to_dict()
+    p = stats.performance
+    rows = [["Summary", ""],
+            ["Patients", f"{cohort.n} ({cohort.n_ctdna} with ctDNA)"],
+            ["Flag", ", ".join(f"{k}: {v}" for k, v in sorted(flags.items())) or "no ctDNA calls"]]
+    for name, key in (("Sensitivity", "sensitivity"), ("Specificity", "specificity"), ("PPV", "ppv"), ("NPV", "npv")):
+        rows.append([f"Flag {name.lower() if name in ('Sensitivity', 'Specificity') else name}", getattr(p, key).format()])
+    km = stats.km
+    for g in km.groups:
+        rows.append([f"Median TTP, {g.group}", f"{_fmt(g.median.value, 1)} days ({km.level:.0%} CI {g.median.ci.format(1)}), "
+                                               f"n = {g.n}, {g.events} events"])
+    if km.logrank is not None:
+        lr = km.logrank
+        rows.append(["Log-rank test", f"p = {lr.p:.4f} (chi-square {lr.chi2:.2f}, df {lr.df})"])
+    return [_p("Summary", st["h"]), _table(rows, [0.3 * w, 0.7 * w], st),
+            _p(p.caveat, st["small"])]

@@ -115,3 +115,39 @@ def test_report_command_line(tmp_path):
     p = subprocess.run([sys.executable, "-m", "tdm1core", "report", "cohort", "--demo", "-o", str(out2)], cwd=ROOT, capture_output=True)
     assert p.returncode == 0, p.stderr
     assert "Table 4" in text_of(out2.read_bytes())[0]
+
+
+def test_demo_manual_entry_target_map_and_droplet_volume_are_stamped_on_the_patient_pdf():
+    from builders import qs17, sample_wells
+    from tdm1core.calls import ManualEntry
+    from tdm1core.workflows import assess_manual, assess_upload, patient_result
+
+    demo_a = assess_upload(demo_export_path().read_bytes(), "renamed.csv", Settings())
+    text, _ = text_of(patient_report(patient_result(demo_a.sample("P06"), "pos", "neg"), demo_a.provenance))
+    assert "SYNTHETIC DEMO DATA: not patient data" in text  # recognised by its bytes, whatever the file name
+    wells = sample_wells("S1")
+    wells[0] = wells[0].__class__(**{**wells[0].__dict__, "ch1_target": "HbS"})
+    s = Settings(target_aliases=(("HbS", "HER2"),), droplet_volume_nl=0.86)
+    lab = assess_upload(qs17(wells), "lab.csv", s)
+    text, _ = text_of(patient_report(patient_result(lab.sample("S1"), "pos", "neg"), lab.provenance))
+    flat = " ".join(text.split())
+    assert "HbS (Ch1) → HER2 [lab alias]" in flat and "Droplet volume used: 0.86 nL" in flat
+    assert "SYNTHETIC" not in text
+    calls, prov = assess_manual(ManualEntry(her2_ratio=1.1), Settings())
+    text, _ = text_of(patient_report(patient_result(calls, "pos", "neg"), prov))
+    assert "MANUAL ENTRY: numbers typed in by hand, no droplet QC" in " ".join(text.split())
+
+
+def test_cohort_pdf_page_one_summarises_and_headers_do_not_break_mid_word():
+    cohort, exports = _demo_cohort(Settings())
+    stats = analyse_cohort(cohort, Settings(), calls=[c for e in exports for c in call_export(e)])
+    pdf = cohort_report(cohort, stats, Provenance(cohort.source, cohort.sha256))
+    reader = PdfReader(io.BytesIO(pdf))
+    first = " ".join((reader.pages[0].extract_text() or "").split())
+    assert "SYNTHETIC DEMO DATA" in first
+    for words in ("Patients 34 (16 with ctDNA)", "at risk: 5, not flagged: 11", "Flag sensitivity 100% (4/4",
+                  "Median TTP, at risk 56.6 days (95% CI 36.0–NA)", "Log-rank test p = 0.0038"):
+        assert words in first, words
+    t3 = next(p.extract_text() for p in reader.pages if "Table 3." in (p.extract_text() or ""))
+    for broken in ("Resistan\n", "Flagge\n", "amplifie\n"):
+        assert broken not in t3
