@@ -2,12 +2,13 @@
 import pandas as pd
 import streamlit as st
 
-from pages._common import SETTINGS_KEY, page_header, settings, show_error, store, who
+from pages._common import SETTINGS_KEY, md, page_header, settings, show_error, store, who
 from tdm1core import InputError, Settings, __version__
 from tdm1core.cohort import data_dictionary, template_frame
 from tdm1core.demo import demo_files
 from tdm1core.export import to_csv_bytes, to_xlsx_bytes
-from tdm1core.targets import ASSAYS, alias_pairs
+from tdm1core.provenance import mapped_targets
+from tdm1core.targets import ASSAYS, check_alias_rows
 
 page_header("Settings & help")
 s = settings()
@@ -30,14 +31,28 @@ with st.form("settings_form"):
     source = c9.selectbox("Concentrations", ["recomputed", "exported"], index=["recomputed", "exported"].index(s.concentration_source),
                           key="set_source", help="recomputed: from the droplet counts at the volume set (default); exported: "
                           "where an export implies its own per-well droplet volume, use it (the instrument's numbers).")
-    st.markdown("**Target-name map**: your lab's target names → assays (checked before the built-in aliases)")
-    aliases = st.data_editor(pd.DataFrame(list(s.target_aliases), columns=["target name", "assay"]).astype(str),
-                             num_rows="dynamic", key="set_aliases", hide_index=True,
-                             column_config={"assay": st.column_config.SelectboxColumn("assay", options=list(ASSAYS))})
+    st.markdown("**Target-name map**: your lab's target names → assays (checked before the built-in aliases). "
+                "One row per name; clear both boxes of a row to remove it.")
+    alias_rows = []
+    existing = list(s.target_aliases)
+    for i in range(len(existing) + 3):
+        name0, assay0 = existing[i] if i < len(existing) else ("", None)
+        a1, a2 = st.columns([2, 1])
+        name = a1.text_input(f"Target name {i + 1}", value=name0, key=f"set_alias_name_{i}", max_chars=200,
+                             label_visibility="visible" if i == 0 else "collapsed", placeholder="e.g. HbS")
+        assay = a2.selectbox(f"Assay {i + 1}", [None] + list(ASSAYS), index=(list(ASSAYS).index(assay0) + 1) if assay0 else 0,
+                             format_func=lambda x: "choose an assay…" if x is None else x, key=f"set_alias_assay_{i}",
+                             label_visibility="visible" if i == 0 else "collapsed")
+        alias_rows.append((name, assay))
     applied = st.form_submit_button("Apply", type="primary")
 if applied:
-    pairs = alias_pairs(aliases.itertuples(index=False))
+    pairs, alias_problems = check_alias_rows(alias_rows)
+    for problem in alias_problems:
+        st.error(md(problem), icon=":material/error:")
     try:
+        if alias_problems:
+            raise InputError(f"{len(alias_problems)} target-map row(s) need attention; nothing was applied.",
+                             source="target map", hint="Correct the rows above and press Apply again.")
         st.session_state[SETTINGS_KEY] = Settings(
             her2_ratio_cutoff=her2, pik3ca_mutant_cutoff_copies=pik, reference_min_copies=ref, min_accepted_droplets=int(drops),
             droplet_volume_nl=vol, legacy_droplet_volume_nl=legacy, confidence_level=level, km_ci_method=ci,
@@ -54,7 +69,19 @@ if st.button("Save as the database default (recomputes the stored calls; recorde
 if st.button("Restore the study's defaults", key="set_reset"):
     st.session_state[SETTINGS_KEY] = Settings()
     st.rerun()
-st.caption(f"In use: {settings().describe()}")
+st.caption(f"In use: {md(settings().describe())}")
+
+with st.expander("Preview the target map on an export"):
+    preview = st.file_uploader("A ddPCR export (nothing is stored)", type=["csv", "txt", "xlsx"], key="set_map_preview")
+    if preview is not None:
+        try:
+            from tdm1core.ddpcr import read_export
+
+            export = read_export(preview.getvalue(), preview.name, settings())
+            st.dataframe(pd.DataFrame([m.__dict__ for m in mapped_targets(export, settings())])
+                         .rename(columns={"rule": "how"}), hide_index=True, key="set_map_table")
+        except InputError as exc:
+            show_error(exc)
 
 st.subheader("Patient table: data dictionary and template")
 st.dataframe(data_dictionary(), hide_index=True, key="help_dictionary")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["ASSAYS", "HOTSPOTS", "TargetMap", "normalise_name", "alias_pairs"]
+__all__ = ["ASSAYS", "HOTSPOTS", "TargetMap", "normalise_name", "check_alias_rows"]
 
 HOTSPOTS = ("E542K", "E545K", "H1047R")
 ASSAYS = ("HER2", "EFTUD2") + tuple(f"{h} {kind}" for h in HOTSPOTS for kind in ("MUT", "WT"))
@@ -42,14 +42,35 @@ EXAMPLES = (
 )
 
 
-def alias_pairs(rows: Iterable[Iterable[object]]) -> tuple[tuple[str, str], ...]:
-    """(name, assay) pairs from an edited table's rows, dropping blank or half-filled rows."""
-    out = []
-    for row in rows:
-        name, assay = (str(x).strip() if x is not None else "" for x in tuple(row)[:2])
-        if name and assay and name.lower() not in ("nan", "none") and assay.lower() not in ("nan", "none"):
-            out.append((name, assay))
-    return tuple(out)
+def check_alias_rows(rows: Iterable[tuple[str | None, str | None]]) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+    """The (alias, assay) pairs of an alias form, and a message for every row that cannot be used.
+
+    A blank row is skipped; a row with only one of the two filled, an unknown assay, or an alias given twice (as the
+    target map reads names: case and separators ignored) is a problem, never silently dropped."""
+    pairs: list[tuple[str, str]] = []
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for i, (alias, assay) in enumerate(rows, start=1):
+        a = (alias or "").strip()
+        b = (assay or "").strip()
+        if not a and not b:
+            continue
+        if not a:
+            problems.append(f"Row {i}: an assay ({b}) is chosen but the target name is blank; type the name or clear the row.")
+            continue
+        if not b:
+            problems.append(f"Row {i}: the target name {a!r} has no assay; choose one or clear the row.")
+            continue
+        if normalise_name(b) not in ASSAYS:
+            problems.append(f"Row {i}: {b!r} is not an assay; use one of {', '.join(ASSAYS)}.")
+            continue
+        key = normalise_name(a)
+        if key in seen:
+            problems.append(f"Row {i}: the target name {a!r} is already mapped in row {seen[key]}.")
+            continue
+        seen[key] = i
+        pairs.append((a, normalise_name(b)))
+    return tuple(pairs), problems
 
 
 def normalise_name(name: str) -> str:

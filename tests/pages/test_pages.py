@@ -291,11 +291,21 @@ def test_target_alias_editor_maps_numeric_qx_manager_targets():
     at.file_uploader(key="patient_upload").set_value(("qx.csv", data, "text/csv")).run()
     assert "cannot be mapped" in shown(at.error[0].value) and "'1'" in shown(at.error[0].value)
     at.switch_page("pages/settings.py").run()
-    at.session_state["set_aliases"] = {"edited_rows": {}, "deleted_rows": [],
-                                       "added_rows": [{"target name": "1", "assay": "HER2"}, {"target name": "2", "assay": "EFTUD2"}]}
+    # a half-filled row is not silently dropped: Apply says which row and applies nothing
+    at.text_input(key="set_alias_name_0").input("1")
+    at.selectbox(key="set_alias_assay_0").set_value("HER2")
+    at.text_input(key="set_alias_name_1").input("2")
+    at.button[0].click().run()
+    assert "Row 2: the target name '2' has no assay" in texts(at)
+    assert at.session_state["settings"].target_aliases == ()
+    at.selectbox(key="set_alias_assay_1").set_value("EFTUD2")
     at.button[0].click().run()
     assert_clean(at)
     assert at.session_state["settings"].target_aliases == (("1", "HER2"), ("2", "EFTUD2"))
+    # the preview shows what an export's targets map to, before any upload on the patient page
+    at.file_uploader(key="set_map_preview").set_value(("qx.csv", data, "text/csv")).run()
+    mapped = frame(at, "assay")
+    assert list(mapped["assay"]) == ["HER2", "EFTUD2"] and list(mapped["how"]) == ["lab alias", "lab alias"]
     at.switch_page("pages/patient.py").run()
     at.file_uploader(key="patient_upload").set_value(("qx.csv", data, "text/csv")).run()
     assert_clean(at)
