@@ -84,7 +84,7 @@ def for_display(df: pd.DataFrame, decimals: dict[str, int] | None = None, first:
         out = out[[c for c in first if c in out.columns] + [c for c in out.columns if c not in first]]
     for col in out.columns:
         digits = decimals.get(col)
-        values = []
+        values: list[Any] = []
         for v in out[col].tolist():
             if v is None or (isinstance(v, float) and (math.isnan(v) or math.isinf(v))) or v is pd.NA or v is pd.NaT:
                 values.append(NA)
