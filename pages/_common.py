@@ -131,6 +131,45 @@ def no_patients_yet() -> None:
     st.info(NO_PATIENTS, icon=":material/inbox:")
 
 
+@st.cache_data(show_spinner=False, max_entries=16, scope="session")
+def _cohort_statistics(url: str, version: int, settings_json: str, filters_json: str, extra_json: str) -> Any:
+    from tdm1core.stats import analyse_cohort
+
+    cohort, calls = _stored_cohort(url, version, settings_json)
+    view = cohort.filter(**json.loads(filters_json))
+    return view, analyse_cohort(view, Settings.from_dict(json.loads(settings_json)), table4_columns=json.loads(extra_json),
+                                calls=calls)
+
+
+def cohort_statistics(filters: dict[str, list], extra: list[str]) -> Any:
+    """The filtered cohort and its statistics, computed once per database version, settings and filters (per session)."""
+    st_ = store()
+    return _cohort_statistics(st_.url, st_.version(), settings_key(settings()),
+                              json.dumps({k: list(v) for k, v in filters.items()}, sort_keys=True, default=str),
+                              json.dumps(list(extra)))
+
+
+def _warm_up() -> None:
+    """Import the statistics and figure libraries in the background when the server first loads the pages, so a
+    person's first Cohort or Survival page does not wait for them."""
+    def run() -> None:
+        try:
+            import lifelines  # noqa: F401
+            import plotly.subplots  # noqa: F401
+            import tableone  # noqa: F401
+
+            import tdm1core.stats  # noqa: F401
+        except Exception:  # a warm-up never breaks the app
+            pass
+
+    import threading
+
+    threading.Thread(target=run, name="tdm1-warm-up", daemon=True).start()
+
+
+_warm_up()
+
+
 def current_cohort() -> tuple[Cohort | None, list]:
     """The stored cohort and its ctDNA calls (cached per database version and settings); None when no patient is stored."""
     st_ = store()

@@ -1,12 +1,12 @@
 """Cohort: data source, validation report, filters, Tables 1-4 and the flag's performance."""
 import streamlit as st
 
-from pages._common import md, no_patients_yet, current_cohort, downloads, page_header, settings, show_error, stamp, store, who
+from pages._common import cohort_statistics, md, no_patients_yet, current_cohort, downloads, page_header, settings, show_error, stamp, store, who
 from tdm1core import InputError
 from tdm1core.cohort import column_label
 from tdm1core.report import Provenance, cohort_report
 from tdm1core.export import for_display
-from tdm1core.stats import FISHER_METHOD, analyse_cohort
+from tdm1core.stats import FISHER_METHOD
 
 page_header("Cohort")
 s = settings()
@@ -79,13 +79,12 @@ with st.sidebar:
                        ("ctdna_available", "ctDNA available"), ("flag", "Risk flag")):
         options = sorted(cohort.patients[col].dropna().unique())
         filters[col] = st.multiselect(label, options, key=f"cohort_filter_{col}")
-view = cohort.filter(**filters)
-st.caption(f"{view.n} of {cohort.n} patients shown ({view.n_ctdna} with ctDNA). Source: {md(cohort.source)}.")
-
+caption = st.empty()
 extra = st.multiselect("More characteristics for Table 4 (any categorical column)",
                        [c for c in cohort.categorical_columns() if c not in ("primary_resistance", "first_response")],
                        key="cohort_table4_extra", format_func=column_label)
-stats = analyse_cohort(view, s, table4_columns=extra, calls=calls)
+view, stats = cohort_statistics(filters, extra)
+caption.caption(f"{view.n} of {cohort.n} patients shown ({view.n_ctdna} with ctDNA). Source: {md(cohort.source)}.")
 note = "Includes synthetic demo data, not patient data." if "synthetic" in cohort.source else None
 
 t1, t2, t3, t4, t5 = st.tabs(["Table 1: characteristics", "Best response", "ctDNA per patient",

@@ -92,6 +92,9 @@ def for_display(df: pd.DataFrame, decimals: dict[str, int] | None = None, first:
                 values.append(f"{v:.{digits}f}")
             else:
                 values.append(v if isinstance(v, str) else (str(v) if not isinstance(v, (int, float)) else v))
+        if any(not isinstance(v, str) for v in values) and any(isinstance(v, str) for v in values):
+            # one type per column (the browser's table needs it): numbers shown as they read
+            values = [v if isinstance(v, str) else (f"{v:g}" if isinstance(v, float) else str(v)) for v in values]
         out[col] = pd.Series(values, index=out.index, dtype=object)
     return out
 

@@ -42,3 +42,18 @@ def test_streamlit_config_sends_no_usage_statistics_and_limits_uploads():
     assert cfg["browser"]["gatherUsageStats"] is False
     assert 1 <= cfg["server"]["maxUploadSize"] <= 20
     assert cfg["client"]["toolbarMode"] in ("viewer", "minimal")
+
+
+def test_display_tables_show_na_and_keep_one_type_per_column():
+    import math
+
+    import pandas as pd
+    import pyarrow as pa
+
+    from tdm1core.export import for_display
+
+    df = pd.DataFrame({"ratio": [1.23456, math.nan], "n": [3, None], "p": [0.4381, float("inf")], "name": ["a", None]})
+    out = for_display(df, {"ratio": 2, "p": 3})
+    assert list(out["ratio"]) == ["1.23", "NA"] and list(out["p"]) == ["0.438", "NA"] and list(out["name"]) == ["a", "NA"]
+    assert list(out["n"]) == ["3", "NA"]
+    pa.Table.from_pandas(out)  # what st.dataframe does: never a mixed column
