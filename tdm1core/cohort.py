@@ -32,7 +32,7 @@ __all__ = [
     "template_frame", "data_dictionary", "normalised_table", "column_label", "PRIOR_THERAPIES", "RESPONSES", "MAX_TABLE_BYTES", "CATEGORICAL_DERIVED",
 ]
 
-MAX_TABLE_BYTES = 20 * 1024 * 1024
+MAX_TABLE_BYTES = 64 * 1024 * 1024  # a 100,000-patient registry table is ~25 MB; the app upload limit is 10 MB
 MAX_LISTED = 200
 RESPONSES = ("CR", "PR", "SD", "PD", "NE")
 YES_NO = ("yes", "no")
