@@ -47,7 +47,7 @@ def main() -> None:
         validate_patients(read_patient_table(data, "big.csv"), "big.csv")
         dt = time.perf_counter() - t0
         print(f"{f'read + validate {n:,} patients ({len(data) / 1e6:.1f} MB CSV)':<58}{dt:>9.2f}{dt / n * 1000:>12.3f}"
-              f"{peak_mb():>9.0f}  {"< 10 s, 500 MB" if n == 100_000 else ""}")
+              f"{peak_mb():>9.0f}  " + ("< 10 s, 500 MB" if n == 100_000 else ""))
 
 
 if __name__ == "__main__":
