@@ -192,8 +192,10 @@ def flag_card(status: str, headline: str, detail: str = "") -> None:
 
 def downloads(df: pd.DataFrame, name: str, key: str, s: Settings, note: str | None = None) -> None:
     c1, c2, _ = st.columns([1, 1, 4])
-    c1.download_button("CSV", to_csv_bytes(df, s, note), f"{name}.csv", "text/csv", key=f"{key}_csv")
-    c2.download_button("XLSX", to_xlsx_bytes({name: df}, s, note), f"{name}.xlsx",
+    # built when clicked (the table and settings are fixed here, so the file is exactly what the page shows);
+    # building six workbooks on every render would slow every page view
+    c1.download_button("CSV", lambda: to_csv_bytes(df, s, note), f"{name}.csv", "text/csv", key=f"{key}_csv")
+    c2.download_button("XLSX", lambda: to_xlsx_bytes({name: df}, s, note), f"{name}.xlsx",
                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx")
 
 

@@ -371,3 +371,73 @@ def test_loopback_addresses_are_recognised():
 
     assert all(is_loopback(a) for a in ("127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost"))
     assert not any(is_loopback(a) for a in ("", "0.0.0.0", "::", "10.0.0.5", "example.org"))
+
+
+def test_save_stores_the_result_shown_with_the_sessions_settings():
+    import sqlalchemy as sa
+
+    from builders import qs17, sample_wells
+    from tdm1core.settings import Settings
+
+    at = open_page("pages/patient.py")
+    at.session_state["settings"] = Settings(her2_ratio_cutoff=1.1, target_aliases=(("HbS", "HER2"),))
+    wells = sample_wells("NEW2", her2=1300, eftud2=1000)
+    wells[0] = wells[0].__class__(**{**wells[0].__dict__, "ch1_target": "HbS"})
+    at.file_uploader(key="patient_upload").set_value(("shown.csv", qs17(wells), "text/csv")).run()
+    assert_clean(at)
+    assert "amplified" in texts(at) and "not amplified" not in texts(at).split("Why:")[0]  # shown: amplified at 1.1
+    at.button(key="patient_save").click().run()
+    assert_clean(at)
+    store = open_store(f"sqlite:///{os.environ['TDM1_DB_PATH']}")
+    assert store.get_settings().her2_ratio_cutoff == 1.25  # the database default differs from the screen
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT c.her2_call, c.settings FROM calls c JOIN files f ON f.id = c.file_id "
+                                   "WHERE f.name = 'shown.csv'")).one()
+    assert row.her2_call == "amplified"  # what the user saw, not a re-call at 1.25 (which would be 'not amplified')
+    assert json.loads(row.settings)["her2_ratio_cutoff"] == 1.1
+    entry = json.loads(store.audit().iloc[0]["detail"])
+    assert "stored exactly as shown" in entry["stored_as_shown"]
+    assert entry["shown_result"]["her2_call"] == "amplified" and "HbS (Ch1) → HER2 [lab alias]" in entry["shown_result"]["target_map"]
+
+
+def test_audit_page_shows_readable_details_and_utc_iso_times():
+    at = open_page("pages/audit.py")
+    assert_clean(at)
+    log = frame(at, "when (UTC)")
+    assert log["when (UTC)"].str.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z").all()
+    assert not log["details"].str.startswith("{").any()
+    assert any("name: demo_patients.csv" in d for d in log["details"])
+
+
+def test_a_stale_stored_notice_does_not_stand_under_a_rejection():
+    at = open_page("pages/cohort.py")
+    df = pd.read_csv(io.BytesIO(DEMO_PATIENTS), dtype=str, keep_default_na=False).iloc[:3].copy()
+    df["patient_id"] = ["Z1", "Z2", "Z3"]
+    at.file_uploader(key="cohort_table").set_value(("ok.csv", df.to_csv(index=False).encode(), "text/csv")).run()
+    at.button(key="cohort_apply").click().run()
+    assert "Stored 'ok.csv'" in shown("\n".join(x.value for x in at.success))
+    df.loc[0, "stage"] = "stage 9"
+    at.file_uploader(key="cohort_table").set_value(("bad2.csv", df.to_csv(index=False).encode(), "text/csv")).run()
+    assert "The patient table was rejected" in texts(at)
+    assert not at.success  # the earlier green notice is gone
+
+
+def test_figures_label_ratio_ticks_as_numbers_and_name_the_at_risk_row():
+    from tdm1core.figures import km_figure, ratio_figure
+    from tdm1core.stats import km_by
+
+    fig = ratio_figure(1.11, 1.01, 1.21, 1.25)
+    assert list(fig.layout.xaxis.ticktext)[:6] == ["0.1", "0.2", "0.5", "0.7", "1", "1.25"]
+    from tdm1core.cli import _demo_cohort
+    from tdm1core.settings import Settings
+
+    cohort, _ = _demo_cohort(Settings())
+    km = km_figure(km_by(cohort, "hr_group", Settings()))
+    assert km.layout.yaxis2.title.text == "Number at risk"
+    assert km.layout.legend.y < 0  # below the plot, never over the title
+
+
+def test_group_by_choices_show_labels_not_column_names():
+    at = open_page("pages/survival.py")
+    options = at.selectbox(key="survival_group").options
+    assert "Prior s-1" in options and "prior_s1" not in options and "Risk flag" in options
