@@ -10,7 +10,9 @@ from .ddpcr import DdpcrExport, read_export
 from .errors import CohortFormatError, DdpcrFormatError, InputError, SettingsError, TargetMapError
 from .intervals import ConfidenceInterval
 from .risk import PatientResult, RiskAssessment, assess_risk
+from .provenance import Provenance
 from .settings import DEFAULT_SETTINGS, Settings
+from .workflows import UploadAssessment, assess_manual, assess_upload, patient_result, save_result
 
 __version__ = "0.1.0"
 
@@ -20,4 +22,5 @@ __all__ = [
     "InputError", "DdpcrFormatError", "TargetMapError", "CohortFormatError", "SettingsError",
     "DdpcrExport", "read_export", "ManualEntry", "SampleCalls", "call_export", "call_manual", "call_sample",
     "measure_export", "PatientResult", "RiskAssessment", "assess_risk",
+    "Provenance", "UploadAssessment", "assess_upload", "assess_manual", "patient_result", "save_result",
 ]

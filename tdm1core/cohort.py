@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -202,7 +203,13 @@ def read_patient_table(data: bytes, name: str = "patients.csv") -> pd.DataFrame:
         if len(lines) > MAX_TABLE_ROWS + 1:
             raise CohortFormatError(f"the table has {len(lines) - 1:,} rows; the limit is {MAX_TABLE_ROWS:,}.", source=name)
         try:
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep, index_col=False)
+            with warnings.catch_warnings():
+                # a row with more fields than the header would silently lose its extra cells: refuse it
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep, index_col=False)
+        except pd.errors.ParserWarning:
+            raise CohortFormatError("a row has more fields than the header, so its values would be lost or shifted.",
+                                    source=name, hint="Check the delimiter and that every row has as many fields as the header.") from None
         except (pd.errors.ParserError, ValueError) as exc:
             raise CohortFormatError(f"the CSV cannot be read ({str(exc).splitlines()[0]}).", source=name,
                                     hint="Check that every row has as many fields as the header.") from exc

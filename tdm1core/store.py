@@ -32,47 +32,58 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from .errors import InputError
 from .settings import DEFAULT_SETTINGS, Settings
 
-__all__ = ["Store", "DemoRemovalPlan", "ImportResult", "PatientPreview", "PatientChange", "StoreStatus", "database_url", "open_store"]
+__all__ = ["metadata", "Store", "DemoRemovalPlan", "ImportResult", "PatientPreview", "PatientChange", "StoreStatus", "database_url", "open_store"]
 
 T = TypeVar("T")
 metadata = sa.MetaData()
+# The same schema as the Alembic migrations (tdm1core/migrations); tests/test_schema.py checks that they never drift.
 files = sa.Table(
     "files", metadata,
-    sa.Column("id", sa.Integer, primary_key=True), sa.Column("kind", sa.String(20)), sa.Column("name", sa.String(500)),
-    sa.Column("sha256", sa.String(64)), sa.Column("size", sa.Integer), sa.Column("content", sa.LargeBinary),
-    sa.Column("format", sa.String(100)), sa.Column("uploaded_at", sa.DateTime(timezone=True)),
-    sa.Column("uploaded_by", sa.String(200)), sa.Column("demo", sa.Boolean),
+    sa.Column("id", sa.Integer, primary_key=True), sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("name", sa.String(500), nullable=False), sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False), sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("format", sa.String(100)), sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("uploaded_by", sa.String(200)), sa.Column("demo", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.UniqueConstraint("kind", "sha256", name="uq_files_kind_sha256"),
 )
 wells = sa.Table(
     "wells", metadata,
-    sa.Column("id", sa.Integer, primary_key=True), sa.Column("file_id", sa.Integer), sa.Column("row", sa.Integer),
-    sa.Column("well", sa.String(20)), sa.Column("sample", sa.String(500)), sa.Column("target", sa.String(500)),
-    sa.Column("target_type", sa.String(20)), sa.Column("channel", sa.String(20)), sa.Column("status", sa.String(50)),
-    sa.Column("positives", sa.Integer), sa.Column("negatives", sa.Integer), sa.Column("accepted_droplets", sa.Integer),
-    sa.Column("exported_concentration", sa.Float), sa.Column("exported_state", sa.String(20)),
-    sa.Column("merged", sa.Boolean), sa.Column("merged_members", sa.String(500)), sa.Column("saturated", sa.Boolean),
-    sa.Column("warnings", sa.Text),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("file_id", sa.Integer, sa.ForeignKey("files.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("row", sa.Integer), sa.Column("well", sa.String(20), nullable=False), sa.Column("sample", sa.String(500)),
+    sa.Column("target", sa.String(500)), sa.Column("target_type", sa.String(20)), sa.Column("channel", sa.String(20)),
+    sa.Column("status", sa.String(50)), sa.Column("positives", sa.Integer), sa.Column("negatives", sa.Integer),
+    sa.Column("accepted_droplets", sa.Integer), sa.Column("exported_concentration", sa.Float),
+    sa.Column("exported_state", sa.String(20)), sa.Column("merged", sa.Boolean), sa.Column("merged_members", sa.String(500)),
+    sa.Column("saturated", sa.Boolean), sa.Column("warnings", sa.Text),
 )
 patients = sa.Table(
     "patients", metadata,
-    sa.Column("id", sa.Integer, primary_key=True), sa.Column("patient_id", sa.String(200)), sa.Column("data", sa.Text),
-    sa.Column("source_file_id", sa.Integer), sa.Column("updated_at", sa.DateTime(timezone=True)), sa.Column("demo", sa.Boolean),
+    sa.Column("id", sa.Integer, primary_key=True), sa.Column("patient_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("source_file_id", sa.Integer, sa.ForeignKey("files.id", ondelete="SET NULL")),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("demo", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 audit_log = sa.Table(
     "audit_log", metadata,
-    sa.Column("id", sa.Integer, primary_key=True), sa.Column("at", sa.DateTime(timezone=True)), sa.Column("who", sa.String(200)),
-    sa.Column("action", sa.String(50)), sa.Column("entity", sa.String(200)), sa.Column("detail", sa.Text),
+    sa.Column("id", sa.Integer, primary_key=True), sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("who", sa.String(200)), sa.Column("action", sa.String(50), nullable=False), sa.Column("entity", sa.String(200)),
+    sa.Column("detail", sa.Text),
 )
 calls_t = sa.Table(
     "calls", metadata,
-    sa.Column("id", sa.Integer, primary_key=True), sa.Column("file_id", sa.Integer), sa.Column("sample", sa.String(500)),
-    sa.Column("her2_ratio", sa.Float), sa.Column("her2_call", sa.String(30)), sa.Column("her2_borderline", sa.Boolean),
-    sa.Column("pik3ca_any_mutant", sa.Boolean), sa.Column("result", sa.Text), sa.Column("settings", sa.Text),
-    sa.Column("computed_at", sa.DateTime(timezone=True)),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("file_id", sa.Integer, sa.ForeignKey("files.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("sample", sa.String(500), nullable=False), sa.Column("her2_ratio", sa.Float), sa.Column("her2_call", sa.String(30)),
+    sa.Column("her2_borderline", sa.Boolean), sa.Column("pik3ca_any_mutant", sa.Boolean),
+    sa.Column("result", sa.Text, nullable=False), sa.Column("settings", sa.Text, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
 )
 app_settings = sa.Table(
     "app_settings", metadata,
-    sa.Column("key", sa.String(50), primary_key=True), sa.Column("value", sa.Text), sa.Column("updated_at", sa.DateTime(timezone=True)),
+    sa.Column("key", sa.String(50), primary_key=True), sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 _WELL_COLS = [c.name for c in wells.columns if c.name not in ("id", "file_id")]
 MIGRATIONS = Path(__file__).with_name("migrations")

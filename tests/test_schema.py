@@ -1,0 +1,33 @@
+"""One schema: the SQLAlchemy tables in tdm1core.store and the Alembic migrations describe the same database."""
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from tdm1core.store import Store, metadata
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'schema.sqlite'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_migrations_and_tables_do_not_drift(url):
+    store = Store(url)  # upgrade head
+    with store.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
+        diff = compare_metadata(ctx, metadata)
+    assert diff == [], diff
+
+
+def test_the_drift_check_can_fail(url):
+    store = Store(url)
+    extra = sa.MetaData()
+    for t in metadata.tables.values():
+        t.to_metadata(extra)
+    sa.Table("not_migrated", extra, sa.Column("id", sa.Integer, primary_key=True))
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), extra)
+    assert any(d[0] == "add_table" and d[1].name == "not_migrated" for d in diff)
