@@ -7,13 +7,9 @@ Machine: the workplace's 2-core container. Needs /usr/bin/chromium and the playw
 """
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,28 +19,13 @@ PAGES = [("cohort-statistics", "Table 1: characteristics"), ("survival-analysis"
          ("patient-result", "Upload an export"), ("", "Where to go")]
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    port = _port()
-    env = dict(os.environ, TDM1_DB_PATH=str(Path(tempfile.mkdtemp()) / "bench.sqlite"))
-    env.pop("TDM1_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)], cwd=ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+    sys.path.insert(0, str(ROOT / "tests" / "browser"))
+    from test_browser import streamlit_server
+
+    with streamlit_server(Path(tempfile.mkdtemp()) / "bench.sqlite") as url:
         print(f"{'work':<62}{'seconds':>9}{'target':>9}")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -60,9 +41,6 @@ def main() -> None:
                     print(f"{f'{label}: /{path}':<62}{dt:>9.2f}{'' if fresh else '2':>9}")
                     fresh = False
             browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 if __name__ == "__main__":

@@ -580,7 +580,7 @@ def _check_concentrations(records: list[dict[str, Any]], volume: float, source: 
                     f"{abs(change):.0%} {'higher' if change > 0 else 'lower'} than those recomputed at {volume:g} nL")
             if settings.concentration_source == "exported":
                 volumes[well] = median
-                text += f", and the exported values are used (concentration_source = exported)."
+                text += ", and the exported values are used (concentration_source = exported)."
             else:
                 text += " (recomputed values are used; set concentration_source = exported to use the instrument's)."
             warnings[well] = text

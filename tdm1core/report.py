@@ -10,7 +10,6 @@ import datetime as dt
 import io
 import math
 import os
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 from . import __version__

@@ -381,7 +381,6 @@ class Store:
             sample_calls = None
         if sample_calls is None:
             sample_calls = call_export(export, settings)  # raises TargetMapError: nothing stored
-        sha = export.sha256
 
         def run() -> ImportResult:
             with self.engine.begin() as conn:

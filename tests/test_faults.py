@@ -23,13 +23,6 @@ from tdm1core.store import Store, open_store
 TEMPLATE = pd.read_csv(DEMO_DIR / "demo_patients.csv", dtype=str, keep_default_na=False).iloc[0].to_dict()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'faults.sqlite'}"
-    return request.getfixturevalue("postgres_url")
-
-
 def cli(*args, timeout=180):
     return subprocess.run([sys.executable, "-m", "tdm1core", *args], cwd=ROOT, capture_output=True, timeout=timeout,
                           env=dict(os.environ, TDM1_USER="tester"))

@@ -1,17 +1,9 @@
 """One schema: the SQLAlchemy tables in tdm1core.store and the Alembic migrations describe the same database."""
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from tdm1core.store import Store, metadata
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'schema.sqlite'}"
-    return request.getfixturevalue("postgres_url")
 
 
 def test_migrations_and_tables_do_not_drift(url):

@@ -17,13 +17,6 @@ DEMO_EXPORT = demo_export_path().read_bytes()
 DEMO_PATIENTS = (DEMO_DIR / "demo_patients.csv").read_bytes()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.sqlite'}"
-    return request.getfixturevalue("postgres_url")
-
-
 def counts(store):
     st = store.status()
     return (st.files, st.wells, st.patients, st.calls)

@@ -3,6 +3,7 @@
 Screenshots of every page are saved to artifacts/screenshots/. Skips with the reason where Chromium or
 Playwright is absent (`.ci/run` installs Chromium; never `playwright install`).
 """
+import contextlib
 import os
 import shutil
 import socket
@@ -29,13 +30,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's Chromium is not installed (apt-get install -y chromium; .ci/run does it)")
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install playwright)")
+@contextlib.contextmanager
+def streamlit_server(db_path: Path):
+    """`streamlit run app.py` on 127.0.0.1 with its database at ``db_path``; yields the URL, stops the server after."""
     port = _free_port()
-    env = dict(os.environ, TDM1_DB_PATH=str(tmp_path_factory.mktemp("browserdb") / "app.sqlite"))
+    env = dict(os.environ, TDM1_DB_PATH=str(db_path))
     env.pop("TDM1_DATABASE_URL", None)
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
                              "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -50,13 +49,28 @@ def server(tmp_path_factory):
             time.sleep(0.5)
     else:
         proc.kill()
-        pytest.fail("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
-    yield url
-    proc.terminate()
+        raise RuntimeError("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def needs_browser() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's Chromium is not installed (apt-get install -y chromium; .ci/run does it)")
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install playwright)")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    needs_browser()
+    with streamlit_server(tmp_path_factory.mktemp("browserdb") / "app.sqlite") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -4,17 +4,13 @@ The database is seeded before the server starts with a patient table and an expo
 sample names are Markdown images, links and HTML pointing at an outside host; the test records every request the
 browser makes on every page (including the page icon and fonts) and every link and image in the page.
 """
-import os
-import subprocess
 import sys
-import time
-import urllib.request
 from urllib.parse import urlparse
 
 import pandas as pd
 import pytest
 
-from test_browser import ARGS, CHROMIUM, ROOT, SHOTS, _free_port, _no_exception, _wait_idle
+from test_browser import ARGS, CHROMIUM, ROOT, SHOTS, _no_exception, _wait_idle, needs_browser, streamlit_server
 
 pytestmark = pytest.mark.browser
 EVIL = "evil.example"
@@ -23,9 +19,7 @@ HOSTILE_SAMPLES = [f"![](http://{EVIL}/s.png)", f"<a href=http://{EVIL}/a>A</a>"
 
 @pytest.fixture(scope="module")
 def hostile_server(tmp_path_factory):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's Chromium is not installed (apt-get install -y chromium; .ci/run does it)")
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    needs_browser()
     sys.path.insert(0, str(ROOT / "tests"))
     from builders import qs17, sample_wells
     from tdm1core.demo import DEMO_DIR
@@ -46,24 +40,8 @@ def hostile_server(tmp_path_factory):
     bad.loc[0, "stage"] = f"![](http://{EVIL}/err.png)"
     (folder / "bad.csv").write_bytes(bad.to_csv(index=False).encode())
     store.engine.dispose()
-    port = _free_port()
-    env = dict(os.environ, TDM1_DB_PATH=str(db))
-    env.pop("TDM1_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start")
-    yield url, folder
-    proc.terminate()
-    proc.wait(timeout=20)
+    with streamlit_server(db) as url:
+        yield url, folder
 
 
 def _text(pg) -> str:

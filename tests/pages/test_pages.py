@@ -2,7 +2,6 @@
 import io
 import json
 import os
-import math
 
 import pandas as pd
 import pytest
