@@ -15,17 +15,13 @@ import streamlit as st
 from tdm1core import Settings, __version__
 from tdm1core.cohort import Cohort
 from tdm1core.export import to_csv_bytes, to_xlsx_bytes
+from tdm1core.palette import FLAG_STYLE  # icon, colour (Okabe-Ito), background: the card reads without colour
 from tdm1core.store import Store, database_url, open_store
 from tdm1core.workflows import UploadAssessment, assess_upload
 
 SETTINGS_KEY = "settings"
 EVIDENCE_LINE = ("Exploratory evidence: in the study, all 4 primary-resistant patients of the 16 with ctDNA had HER2 not "
                  "amplified in ctDNA and an ER- and/or PR-positive tumour. Research use only; not a diagnostic device.")
-FLAG_STYLE = {  # icon, colour (Okabe-Ito), words: the card reads without colour
-    "at risk": ("⚠", "#D55E00", "#FBE3D6"),
-    "not flagged": ("✓", "#0072B2", "#DCEBF6"),
-    "incomplete": ("?", "#595959", "#EDEDED"),
-}
 
 
 @st.cache_resource(show_spinner="Opening the database…")

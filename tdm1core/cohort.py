@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import CohortFormatError, Problem
-from .risk import RECEPTOR_SPELLINGS, assess_risk, hormone_receptor_group
+from .risk import HR_NEGATIVE, HR_POSITIVE, RECEPTOR_SPELLINGS, assess_risk, hormone_receptor_group
 from .settings import DEFAULT_SETTINGS, Settings
 from .textfile import decode_text, decode_unicode, sniff_delimiter
 
@@ -493,7 +493,7 @@ def _derive(df: pd.DataFrame) -> pd.DataFrame:
     df["ttp_days"] = df["ttp_days"].where(df["ttp_days"].notna(), days)
     df["progression_event"] = df["progression"].map({"yes": 1, "no": 0}).astype("Int64")
     hr = [hormone_receptor_group(e, p) for e, p in zip(df["er_status"], df["pr_status"])]
-    df["hr_group"] = [None if h is None else ("ER and/or PR positive" if h else "ER and PR negative") for h in hr]
+    df["hr_group"] = [None if h is None else (HR_POSITIVE if h else HR_NEGATIVE) for h in hr]
     lines = df["prior_lines"]
     df["tdm1_line"] = [None if pd.isna(v) else ("second line or earlier" if v <= 1 else "later than second line") for v in lines]
     df["prior_lines_group"] = [None if pd.isna(v) else (">=5" if v >= 5 else str(int(v))) for v in lines]

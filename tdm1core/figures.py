@@ -16,8 +16,7 @@ from .stats.survival import KaplanMeierResult
 
 __all__ = ["PALETTE", "GROUP_COLOURS", "km_figure", "ratio_figure", "km_plot_data"]
 
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00", "#000000", "#F0E442"]
-GROUP_COLOURS = {"at risk": "#D55E00", "not flagged": "#0072B2", "incomplete": "#7F7F7F"}
+from .palette import GROUP_COLOURS, PALETTE  # noqa: E402  one palette for the screen and the PDF
 
 
 def _colour(group: str, i: int) -> str:

@@ -13,6 +13,7 @@ import os
 from typing import Any, Sequence
 
 from . import __version__
+from .palette import FLAG_STYLE
 from .provenance import Provenance
 from .settings import Settings
 
@@ -20,7 +21,7 @@ __all__ = ["patient_report", "cohort_report", "Provenance"]
 
 TITLE = "T-DM1 ctDNA resistance flag"
 RUO = "Research use only. Not a diagnostic device. Exploratory evidence (16 patients with ctDNA in one retrospective study)."
-FLAG_COLOURS = {"at risk": ("#D55E00", "#FBE3D6", "⚠"), "not flagged": ("#0072B2", "#DCEBF6", "✓"), "incomplete": ("#595959", "#EDEDED", "?")}
+FLAG_COLOURS = {status: (colour, background, icon) for status, (icon, colour, background) in FLAG_STYLE.items()}
 
 
 def _fonts() -> tuple[str, str]:
@@ -192,7 +193,8 @@ def _km_plot(km: Any, highlight: str | None, width: float = 6.8, height: float =
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .figures import GROUP_COLOURS, PALETTE, _nice_step
+    from .figures import _nice_step
+    from .palette import GROUP_COLOURS, PALETTE
 
     max_t = max((float(g.table["time"].max()) for g in km.groups if len(g.table)), default=1.0)
     step = _nice_step(max_t)

@@ -24,7 +24,7 @@ from .errors import InputError
 from .settings import DEFAULT_SETTINGS, Settings
 
 __all__ = [
-    "AT_RISK", "NOT_FLAGGED", "INCOMPLETE", "RECEPTOR_VALUES", "HEADLINES",
+    "AT_RISK", "NOT_FLAGGED", "INCOMPLETE", "RECEPTOR_VALUES", "HEADLINES", "HR_POSITIVE", "HR_NEGATIVE", "flag_status",
     "RiskAssessment", "PatientResult", "assess_risk", "parse_receptor", "hormone_receptor_group",
     "EVIDENCE", "LIMITS",
 ]
@@ -88,6 +88,18 @@ def hormone_receptor_group(er: str, pr: str) -> bool | None:
     return None
 
 
+HR_POSITIVE = "ER and/or PR positive"
+HR_NEGATIVE = "ER and PR negative"
+
+
+def flag_status(her2_amplified: bool | None, hr_positive: bool | None) -> str:
+    """The flag rule, in one place: at risk when HER2 is not amplified AND ER and/or PR positive; incomplete when
+    either is unknown (missing is never negative); not flagged otherwise."""
+    if her2_amplified is None or hr_positive is None:
+        return INCOMPLETE
+    return AT_RISK if (not her2_amplified and hr_positive) else NOT_FLAGGED
+
+
 @dataclass(frozen=True)
 class RiskAssessment:
     status: str
@@ -132,14 +144,10 @@ def assess_risk(her2_call: str | None, er: object, pr: object, settings: Setting
     else:
         missing.append("ER/PR status")
         reasons.append(f"Missing: hormone-receptor group cannot be decided ({receptors}); ER or PR positive, or both negative, is needed.")
-    if missing:
-        status = INCOMPLETE
-        if her2_call == AMPLIFIED or hr is False:
-            reasons.append("Whatever the missing value, this profile would not be flagged.")
-    elif her2_call == NOT_AMPLIFIED and hr:
-        status = AT_RISK
-    else:
-        status = NOT_FLAGGED
+    amplified = {AMPLIFIED: True, NOT_AMPLIFIED: False}.get(her2_call or "")
+    status = flag_status(amplified, hr)
+    if status == INCOMPLETE and (amplified is True or hr is False):
+        reasons.append("Whatever the missing value, this profile would not be flagged.")
     return RiskAssessment(status, HEADLINES[status], tuple(reasons), tuple(missing), EVIDENCE, LIMITS, settings)
 
 

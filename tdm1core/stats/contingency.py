@@ -16,6 +16,7 @@ from scipy import stats
 
 from ..cohort import Cohort
 from ..intervals import ConfidenceInterval
+from ..risk import AT_RISK, HR_NEGATIVE, HR_POSITIVE, NOT_FLAGGED, flag_status
 
 __all__ = ["FisherResult", "fisher", "table4", "STUDY_GROUPINGS", "Proportion", "Performance", "performance",
            "threshold_table", "FISHER_METHOD", "resistance_by"]
@@ -24,7 +25,7 @@ FISHER_METHOD = "Fisher's exact test, two-sided (as R fisher.test)"
 STUDY_GROUPINGS: list[tuple[str, str, list[str] | None, list[str] | None]] = [
     # characteristic, column, groups in order, display labels
     ("De novo stage IV or recurrent", "stage", ["de novo stage IV", "recurrent"], None),
-    ("Hormone receptor status", "hr_group", ["ER and/or PR positive", "ER and PR negative"], None),
+    ("Hormone receptor status", "hr_group", [HR_POSITIVE, HR_NEGATIVE], None),
     ("T-DM1 line", "tdm1_line", ["second line or earlier", "later than second line"], None),
     ("Prior anthracycline", "prior_anthracycline", ["yes", "no"], None),
     ("Prior pertuzumab", "prior_pertuzumab", ["yes", "no"], None),
@@ -191,7 +192,7 @@ class Performance:
 
     def table(self) -> pd.DataFrame:
         """The 2x2 table: flag (rows) by primary resistance (columns)."""
-        return pd.DataFrame({"flag": ["at risk", "not flagged"], "primary resistance": [self.tp, self.fn],
+        return pd.DataFrame({"flag": [AT_RISK, NOT_FLAGGED], "primary resistance": [self.tp, self.fn],
                              "no primary resistance": [self.fp, self.tn]})
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,10 +221,10 @@ def _performance(flagged: pd.Series, resistant: pd.Series, level: float, exclude
 def performance(cohort: Cohort, level: float = 0.95) -> Performance:
     """2x2 of the flag (at risk vs not flagged) against primary resistance; incomplete flags excluded."""
     df = cohort.patients
-    ok = df["flag"].isin(["at risk", "not flagged"]) & df["primary_resistance"].notna()
+    ok = df["flag"].isin([AT_RISK, NOT_FLAGGED]) & df["primary_resistance"].notna()
     excluded = int((df["ctdna_available"] == "yes").sum() - ok.sum())
     sub = df[ok]
-    return _performance(sub["flag"] == "at risk", sub["primary_resistance"] == "yes", level, excluded)
+    return _performance(sub["flag"] == AT_RISK, sub["primary_resistance"] == "yes", level, excluded)
 
 
 def threshold_table(cohort: Cohort, cutoffs: Sequence[float] = (1.0, 1.1, 1.2, 1.25, 1.3, 1.5, 2.0), level: float = 0.95) -> pd.DataFrame:
@@ -233,7 +234,8 @@ def threshold_table(cohort: Cohort, cutoffs: Sequence[float] = (1.0, 1.1, 1.2, 1
     sub = df[ok]
     rows = []
     for c in sorted(set(cutoffs)):
-        flagged = (sub["her2_ratio"] < c) & (sub["hr_group"] == "ER and/or PR positive")
+        status = [flag_status(bool(r >= c), g == HR_POSITIVE) for r, g in zip(sub["her2_ratio"], sub["hr_group"])]
+        flagged = pd.Series([x == AT_RISK for x in status], index=sub.index, dtype=bool)
         p = _performance(flagged, sub["primary_resistance"] == "yes", level, 0)
         rows.append({"her2_cutoff": c, "flagged": p.tp + p.fp, "tp": p.tp, "fp": p.fp, "fn": p.fn, "tn": p.tn,
                      "sensitivity": p.sensitivity.format(), "specificity": p.specificity.format(),
