@@ -252,7 +252,7 @@ def _read_xlsx_table(data: bytes, name: str) -> pd.DataFrame:
 
     check_zip(data, name, fail)
     values_wb = open_workbook(data, name, fail)
-    formulas_wb = open_workbook_formulas(data, name, fail)
+    formulas_wb = open_workbook(data, name, fail, data_only=False)
     problems: list[Problem] = []
     try:
         ws_v, ws_f = values_wb.worksheets[0], formulas_wb.worksheets[0]
@@ -283,15 +283,6 @@ def _read_xlsx_table(data: bytes, name: str) -> pd.DataFrame:
     rows = [r + [""] * (width - len(r)) for r in rows]
     header = [h if h else f"column_{i + 1}" for i, h in enumerate(rows[0])]
     return pd.DataFrame(rows[1:], columns=header, dtype=str)
-
-
-def open_workbook_formulas(data: bytes, source: str, fail: Any) -> Any:
-    import openpyxl
-
-    try:
-        return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except Exception as exc:  # openpyxl raises many kinds on damaged workbooks
-        raise fail(f"the Excel workbook cannot be read ({type(exc).__name__}).", source) from None
 
 
 def _parse_dates(values: pd.Series, rows: pd.Series, column: str, date_order: str | None,

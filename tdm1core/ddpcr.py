@@ -219,7 +219,7 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def _xlsx_table(data: bytes, source: str, settings_hint: str = "") -> _Table:
+def _xlsx_table(data: bytes, source: str) -> _Table:
     """The first sheet of an .xlsx workbook that carries a ddPCR results header (zip guarded before parsing)."""
     from .workbook import check_zip, open_workbook
 
@@ -239,16 +239,11 @@ def _xlsx_table(data: bytes, source: str, settings_hint: str = "") -> _Table:
                 while cells and cells[-1] == "":
                     cells.pop()
                 if header_at is None:
-                    if cells and cells[0].strip().lstrip("\ufeff") == "Well" and _layout_of([c.strip() for c in cells]) is not None:
-                        header_at = i
-                    else:
+                    if not (cells and cells[0].strip().lstrip("\ufeff") == "Well" and _layout_of([c.strip() for c in cells])):
                         if i > 30:
                             break
                         continue
-                if not any(c.strip() for c in cells) and header_at is not None and i > header_at:
-                    rows.append(cells)
-                    numbers.append(i)
-                    continue
+                    header_at = i
                 rows.append(cells)
                 numbers.append(i)
             if header_at is not None:
@@ -488,7 +483,7 @@ def _read_row(fields: list[str], row_no: int, layout: _Layout, index: dict[str, 
 # ---------------------------------------------------------------- checks over the rows
 
 def _check_field_counts(rows: list[list[str]], numbers: list[int], n_header: int, layout: _Layout,
-                        source: str) -> list[list[str]]:
+                        source: str) -> list[tuple[list[str], int]]:
     """Every data row has the header's field count in the file's one dialect (a trailing comma, or one short for the
     older QuantaSoft layout); a row that differs had a cell deleted or inserted, so its values are shifted."""
     allowed = {n_header, n_header + 1}
@@ -514,7 +509,7 @@ def _check_field_counts(rows: list[list[str]], numbers: list[int], n_header: int
             fields = fields[:-1]
         elif usual == n_header - 1:
             fields = fields + [""]
-        out.append(fields)
+        out.append((fields, row_no))
     return out
 
 
@@ -549,7 +544,7 @@ def _implied_volume(r: dict[str, Any]) -> float | None:
 
 
 def _check_concentrations(records: list[dict[str, Any]], volume: float, source: str, conc_col: str,
-                          settings: Settings) -> tuple[dict[str, float], dict[str, str]]:
+                          settings: Settings) -> tuple[dict[str, float], dict[str, tuple[float, str]]]:
     """Compare each exported concentration with the counts. A well whose rows all imply one plausible droplet volume
     (0.70-0.95 nL) is explained (said per well); any other disagreement is damage and refuses the file.
 
@@ -559,7 +554,7 @@ def _check_concentrations(records: list[dict[str, Any]], volume: float, source: 
     for r in records:
         by_well.setdefault(r["well"], []).append(r)
     volumes: dict[str, float] = {}
-    warnings: dict[str, str] = {}
+    warnings: dict[str, tuple[float, str]] = {}  # well -> (implied volume, the sentence that says so)
     problems: list[Problem] = []
     for well, rows in by_well.items():
         volumes[well] = volume
@@ -583,7 +578,7 @@ def _check_concentrations(records: list[dict[str, Any]], volume: float, source: 
                 text += ", and the exported values are used (concentration_source = exported)."
             else:
                 text += " (recomputed values are used; set concentration_source = exported to use the instrument's)."
-            warnings[well] = text
+            warnings[well] = (median, text)
             continue
         for r in off:
             recomputed = poisson.concentration(r["positives"], r["accepted_droplets"], volume)
@@ -644,12 +639,11 @@ def read_export(
                         column=layout.columns[key])
     volume = settings.legacy_droplet_volume_nl if layout.legacy_volume else settings.droplet_volume_nl
     body = _check_field_counts(table.rows[1:], table.row_numbers[1:], len(header), layout, source)
-    numbers = [n for f, n in zip(table.rows[1:], table.row_numbers[1:]) if any(x.strip() for x in f)]
     if not body:
         raise _fail("the file has a header but no data rows.", source, hint="Export again with the wells selected.")
     decimal_comma = table.delimiter == ";"
     problems: list[Problem] = []
-    records = [r for fields, row_no in zip(body, numbers)
+    records = [r for fields, row_no in body
                if (r := _read_row(fields, row_no, layout, index, decimal_comma, problems)) is not None]
     if problems:
         raise _fail(f"{len(problems)} problem(s) in the rows; no call is made from a damaged well.", source,
@@ -659,13 +653,14 @@ def read_export(
     return _assemble(records, well_volumes, volume_warnings, volume, settings, layout, table, source, digest)
 
 
-def _assemble(records: list[dict[str, Any]], well_volumes: dict[str, float], volume_warnings: dict[str, str], volume: float,
+def _assemble(records: list[dict[str, Any]], well_volumes: dict[str, float], volume_warnings: dict[str, tuple[float, str]],
+              volume: float,
               settings: Settings, layout: _Layout, table: _Table, source: str, digest: str) -> DdpcrExport:
     implied = [v for r in records if r["positives"] >= 100 and r["negatives"] >= 100 and (v := _implied_volume(r)) is not None]
     inferred = float(statistics.median(implied)) if implied else None
     file_warnings: list[str] = []
     if volume_warnings:
-        vols = [float(w.split(" nL")[0].split()[-1]) for w in volume_warnings.values()]
+        vols = [v for v, _ in volume_warnings.values()]
         file_warnings.append(f"The exported concentrations imply per-well droplet volumes of {min(vols):.3f}-{max(vols):.3f} nL "
                              f"in {len(vols)} well(s), not the {volume:g} nL set; HER2/EFTUD2 ratios within a well are "
                              "unaffected by the droplet volume.")
@@ -686,12 +681,12 @@ def _assemble(records: list[dict[str, Any]], well_volumes: dict[str, float], vol
         r["ci_low"], r["ci_high"] = ci.low, (math.inf if r["saturated"] else ci.high)
         del r["_decimals"]
         if r["well"] in volume_warnings:
-            r["warnings"].append(volume_warnings[r["well"]])
+            r["warnings"].append(volume_warnings[r["well"]][1])
         r["warnings"] = "\n".join(r["warnings"])
     singles = [r for r in records if not r["merged"]]
     if singles and all(r["target_type"] == "ntc" for r in singles):
         file_warnings.append("Every well is a no-template control.")
-    file_warnings.extend(volume_warnings.values())
+    file_warnings.extend(text for _, text in volume_warnings.values())
     wells = pd.DataFrame.from_records(records, columns=WELL_COLUMNS)
     return DdpcrExport(
         name=source, sha256=digest, format=layout.name, encoding=table.encoding, line_ending=table.line_ending,

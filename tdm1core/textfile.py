@@ -35,7 +35,7 @@ def decode_unicode(data: bytes) -> tuple[str, str] | None:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return data[len(bom):].decode(encoding), encoding.upper().replace("-", "-", 1) + " with BOM"
+                return data[len(bom):].decode(encoding), encoding.upper() + " with BOM"
             except UnicodeDecodeError:
                 return None
     head = data[:4096]

@@ -45,11 +45,12 @@ def check_zip(data: bytes, source: str, fail: Callable[..., Exception]) -> None:
                        f"({i.file_size / 1e6:,.0f} MB): a decompression bomb; it is not read.", source)
 
 
-def open_workbook(data: bytes, source: str, fail: Callable[..., Exception]) -> Any:
+def open_workbook(data: bytes, source: str, fail: Callable[..., Exception], data_only: bool = True) -> Any:
+    """The workbook, read only: cell values as Excel last computed them (``data_only``), or the formulas."""
     import openpyxl
 
     try:
-        return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
     except Exception as exc:  # openpyxl raises many kinds on damaged workbooks
         raise fail(f"the Excel workbook cannot be read ({type(exc).__name__}): it is damaged or not a real workbook.", source,
                    hint="Open and save it again in Excel, or export CSV from the ddPCR software.") from None

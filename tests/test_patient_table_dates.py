@@ -66,40 +66,38 @@ def test_problems_are_listed_in_row_order():
     assert rows == sorted(rows) == [2, 4, 5, 6]
 
 
-def test_excel_formula_without_a_cached_value_is_refused_with_its_cell():
+def workbook_of(t: pd.DataFrame, cells: dict[tuple[int, str], object] | None = None) -> bytes:
+    """The table as an .xlsx written by a script (openpyxl: no computed values are stored), with some cells replaced."""
     import openpyxl
 
-    t = table()
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(list(t.columns))
     for _, r in t.iterrows():
         ws.append(list(r.values))
-    col = list(t.columns).index("age") + 1
-    ws.cell(row=3, column=col, value="=60+2")  # written by a script: no computed value stored
+    for (row, column), value in (cells or {}).items():
+        ws.cell(row=row, column=list(t.columns).index(column) + 1, value=value)
     buf = io.BytesIO()
     wb.save(buf)
+    return buf.getvalue()
+
+
+def test_excel_formula_without_a_cached_value_is_refused_with_its_cell():
+    from openpyxl.utils import get_column_letter
+
+    t = table()
+    data = workbook_of(t, {(3, "age"): "=60+2"})  # written by a script: no computed value stored
     with pytest.raises(CohortFormatError) as info:
-        read_patient_table(buf.getvalue(), "script.xlsx")
+        read_patient_table(data, "script.xlsx")
     msg = str(info.value)
-    letter = openpyxl.utils.get_column_letter(col)
+    letter = get_column_letter(list(t.columns).index("age") + 1)
     assert f"cell {letter}3 holds a formula with no computed value" in msg and "patient ID is blank" not in msg
 
 
 def test_real_excel_date_cells_are_dates():
-    import openpyxl
-
     t = table()
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(list(t.columns))
-    for _, r in t.iterrows():
-        values = list(r.values)
-        values[list(t.columns).index("tdm1_start_date")] = dt.datetime(2016, 3, 1)
-        ws.append(values)
-    buf = io.BytesIO()
-    wb.save(buf)
-    c = validate_patients(read_patient_table(buf.getvalue(), "dates.xlsx"))
+    data = workbook_of(t, {(r, "tdm1_start_date"): dt.datetime(2016, 3, 1) for r in range(2, len(t) + 2)})
+    c = validate_patients(read_patient_table(data, "dates.xlsx"))
     assert c.patients.loc[0, "tdm1_start_date"].date() == dt.date(2016, 3, 1)
 
 
