@@ -145,6 +145,9 @@ class _Table:
     preamble: str  # the first few KB of text, for recognising other vendors' files
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")  # control characters other than tab and line ends
+
+
 def _decode(data: bytes, source: str) -> tuple[str, str]:
     if not data or not data.strip():
         raise _fail("the file is empty.", source)
@@ -164,7 +167,7 @@ def _decode(data: bytes, source: str) -> tuple[str, str]:
     if "\x00" in text:
         raise _fail("the file is binary (it contains NUL characters), not a text CSV export.", source)
     sample = text[:65536]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t") + sample.count("\ufffd")
+    controls = len(_CONTROL.findall(sample))
     if controls > max(3, len(sample) // 200):
         raise _fail("the file is not text (it holds many control characters).", source)
     return text, encoding

@@ -24,7 +24,7 @@ from .errors import InputError
 from .settings import DEFAULT_SETTINGS, Settings
 
 __all__ = [
-    "AT_RISK", "NOT_FLAGGED", "INCOMPLETE", "RECEPTOR_VALUES", "HEADLINES", "HR_POSITIVE", "HR_NEGATIVE", "flag_status",
+    "AT_RISK", "NOT_FLAGGED", "INCOMPLETE", "RECEPTOR_VALUES", "HEADLINES", "HR_POSITIVE", "HR_NEGATIVE", "flag_status", "is_at_risk",
     "RiskAssessment", "PatientResult", "assess_risk", "parse_receptor", "hormone_receptor_group",
     "EVIDENCE", "LIMITS",
 ]
@@ -92,12 +92,19 @@ HR_POSITIVE = "ER and/or PR positive"
 HR_NEGATIVE = "ER and PR negative"
 
 
+def is_at_risk(her2_amplified: Any, hr_positive: Any) -> Any:
+    """The flag rule, in one place: HER2 not amplified AND ER and/or PR positive. Takes booleans or boolean arrays
+    (elementwise, for cohort tables)."""
+    import numpy as np
+
+    return np.logical_and(np.logical_not(her2_amplified), hr_positive)
+
+
 def flag_status(her2_amplified: bool | None, hr_positive: bool | None) -> str:
-    """The flag rule, in one place: at risk when HER2 is not amplified AND ER and/or PR positive; incomplete when
-    either is unknown (missing is never negative); not flagged otherwise."""
+    """At risk / not flagged by :func:`is_at_risk`; incomplete when either input is unknown (missing is never negative)."""
     if her2_amplified is None or hr_positive is None:
         return INCOMPLETE
-    return AT_RISK if (not her2_amplified and hr_positive) else NOT_FLAGGED
+    return AT_RISK if bool(is_at_risk(her2_amplified, hr_positive)) else NOT_FLAGGED
 
 
 @dataclass(frozen=True)

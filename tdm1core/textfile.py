@@ -39,7 +39,7 @@ def decode_unicode(data: bytes) -> tuple[str, str] | None:
             except UnicodeDecodeError:
                 return None
     head = data[:4096]
-    if len(head) >= 8:
+    if b"\x00" in head and len(head) >= 8:  # ASCII text in UTF-16/32 without a BOM has NUL bytes; other text has none
         for encoding, width, offset in (("utf-32-le", 4, 0), ("utf-32-be", 4, 3), ("utf-16-le", 2, 0), ("utf-16-be", 2, 1)):
             n = len(head) // width * width
             chars = [head[i:i + width] for i in range(0, n, width)]

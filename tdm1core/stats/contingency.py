@@ -16,7 +16,7 @@ from scipy import stats
 
 from ..cohort import Cohort
 from ..intervals import ConfidenceInterval
-from ..risk import AT_RISK, HR_NEGATIVE, HR_POSITIVE, NOT_FLAGGED, flag_status
+from ..risk import AT_RISK, HR_NEGATIVE, HR_POSITIVE, NOT_FLAGGED, is_at_risk
 
 __all__ = ["FisherResult", "fisher", "table4", "STUDY_GROUPINGS", "Proportion", "Performance", "performance",
            "threshold_table", "FISHER_METHOD", "resistance_by"]
@@ -234,8 +234,8 @@ def threshold_table(cohort: Cohort, cutoffs: Sequence[float] = (1.0, 1.1, 1.2, 1
     sub = df[ok]
     rows = []
     for c in sorted(set(cutoffs)):
-        status = [flag_status(bool(r >= c), g == HR_POSITIVE) for r, g in zip(sub["her2_ratio"], sub["hr_group"])]
-        flagged = pd.Series([x == AT_RISK for x in status], index=sub.index, dtype=bool)
+        flagged = pd.Series(is_at_risk(sub["her2_ratio"].to_numpy() >= c, (sub["hr_group"] == HR_POSITIVE).to_numpy()),
+                            index=sub.index, dtype=bool)
         p = _performance(flagged, sub["primary_resistance"] == "yes", level, 0)
         rows.append({"her2_cutoff": c, "flagged": p.tp + p.fp, "tp": p.tp, "fp": p.fp, "fn": p.fn, "tn": p.tn,
                      "sensitivity": p.sensitivity.format(), "specificity": p.specificity.format(),
