@@ -42,7 +42,9 @@ def main() -> None:
     import os
     import tempfile
 
+    from tdm1core.settings import DEFAULT_SETTINGS
     from tdm1core.store import Store
+    from tdm1core.workflows import import_exports, import_patients
 
     tmp = Path(tempfile.mkdtemp())
     os.environ.pop("TDM1_DATABASE_URL", None)
@@ -55,8 +57,8 @@ def main() -> None:
         print(f"{'first render on the demo: ' + page:<52}{timed(at.run):>10.3f}{2:>8}")
     os.environ["TDM1_DB_PATH"] = str(tmp / "big.sqlite")
     big = Store(f"sqlite:///{tmp / 'big.sqlite'}")
-    big.import_patients(big_table(10_000), "big.csv")
-    big.import_ddpcr(demo_export_path().read_bytes(), "demo.csv")
+    import_patients(big, big_table(10_000), "big.csv", DEFAULT_SETTINGS)
+    import_exports(big, [(demo_export_path().read_bytes(), "demo.csv")], DEFAULT_SETTINGS)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     print(f"{'home, 10,000 patients (loads and validates them)':<52}{timed(at.run):>10.3f}{'':>8}")
     at.switch_page("pages/cohort.py")

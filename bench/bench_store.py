@@ -21,7 +21,9 @@ import pandas as pd  # noqa: E402
 
 from bench_ddpcr import plate  # noqa: E402
 from tdm1core.demo import DEMO_DIR  # noqa: E402
+from tdm1core.settings import DEFAULT_SETTINGS  # noqa: E402
 from tdm1core.store import Store  # noqa: E402
+from tdm1core.workflows import import_exports, import_patients  # noqa: E402
 
 
 def patients(n: int) -> bytes:
@@ -36,11 +38,11 @@ def run(label: str, url: str) -> None:
     store = Store(url)
     data = plate()
     t0 = time.perf_counter()
-    store.import_ddpcr(data, "plate.csv")
+    import_exports(store, [(data, "plate.csv")], DEFAULT_SETTINGS)
     t_plate = time.perf_counter() - t0
     table = patients(10_000)
     t0 = time.perf_counter()
-    store.import_patients(table, "patients.csv")
+    import_patients(store, table, "patients.csv", DEFAULT_SETTINGS)
     t_pat = time.perf_counter() - t0
     print(f"{label:<12}{'96-well export':<28}{t_plate:>10.3f}{0.2:>8}")
     print(f"{label:<12}{'10,000-patient table':<28}{t_pat:>10.3f}{5:>8}")

@@ -16,8 +16,8 @@ from tdm1core import Settings, __version__
 from tdm1core.cohort import Cohort
 from tdm1core.export import to_csv_bytes, to_xlsx_bytes
 from tdm1core.palette import FLAG_STYLE  # icon, colour (Okabe-Ito), background: the card reads without colour
-from tdm1core.store import Store, database_url, open_store
-from tdm1core.workflows import UploadAssessment, assess_upload
+from tdm1core.store import Store, database_url
+from tdm1core.workflows import UploadAssessment, assess_upload, cohort_view, open_store
 
 SETTINGS_KEY = "settings"
 EVIDENCE_LINE = ("Exploratory evidence: in the study, all 4 primary-resistant patients of the 16 with ctDNA had HER2 not "
@@ -44,7 +44,7 @@ def who() -> str:
 def settings() -> Settings:
     """This session's settings; they start from the database's saved settings."""
     if SETTINGS_KEY not in st.session_state:
-        st.session_state[SETTINGS_KEY] = store().get_settings()
+        st.session_state[SETTINGS_KEY] = store().saved_settings()
     return st.session_state[SETTINGS_KEY]
 
 
@@ -109,12 +109,14 @@ def stamp(s: Settings) -> None:
 # ------------------------------------------------------------------ cached core calls
 
 @st.cache_data(show_spinner=False, max_entries=8, scope="session")
-def _stored_cohort(url: str, version: int, settings_json: str) -> tuple[Cohort, list]:
-    return store().cohort(Settings.from_dict(json.loads(settings_json)))
+def _stored_cohort(url: str, version: int, settings_json: str) -> tuple[Cohort | None, pd.DataFrame]:
+    """The stored cohort with the stored calls (workflows.cohort_view: files are called once per settings, not per view)."""
+    view = cohort_view(store(), Settings.from_dict(json.loads(settings_json)))
+    return view.cohort, view.calls
 
 
 @st.cache_data(show_spinner=False, max_entries=16, scope="session")
-def export_calls(data: bytes, name: str, settings_json: str) -> UploadAssessment:
+def assessed_upload(data: bytes, name: str, settings_json: str) -> UploadAssessment:
     """The upload read and called with this session's settings (one computation for screen, downloads and save)."""
     return assess_upload(data, name, Settings.from_dict(json.loads(settings_json)))
 
@@ -166,7 +168,7 @@ def _warm_up() -> None:
 _warm_up()
 
 
-def current_cohort() -> tuple[Cohort | None, list]:
+def current_cohort() -> tuple[Cohort | None, pd.DataFrame]:
     """The stored cohort and its ctDNA calls (cached per database version and settings); None when no patient is stored."""
     st_ = store()
     return _stored_cohort(st_.url, st_.version(), settings_key(settings()))

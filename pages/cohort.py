@@ -3,6 +3,7 @@ import streamlit as st
 
 from pages._common import cohort_statistics, md, no_patients_yet, current_cohort, downloads, page_header, settings, show_error, stamp, store, who
 from tdm1core import InputError
+from tdm1core.workflows import import_exports, import_patients, preview_patients
 from tdm1core.cohort import column_label
 from tdm1core.report import Provenance, cohort_report
 from tdm1core.export import for_display
@@ -20,22 +21,22 @@ with st.expander("Data: import into the database", expanded=False):
     table = st.file_uploader("Patient table (CSV or XLSX; template on Settings & help)", type=["csv", "xlsx"], key="cohort_table")
     if table is not None:
         try:
-            preview, _ = db.preview_patients(table.getvalue(), table.name, s)
+            preview, _ = preview_patients(db, table.getvalue(), table.name, s)
             st.write(f"**{md(table.name)}**: {preview.summary()}.")
             if preview.changed:
                 st.dataframe(preview.changes_table(), hide_index=True, key="cohort_changes")
             if st.button("Apply to the database", key="cohort_apply", type="primary"):
-                st.session_state[MESSAGES] = [("success", db.import_patients(table.getvalue(), table.name, who(), settings=s).message)]
+                st.session_state[MESSAGES] = [("success", import_patients(db, table.getvalue(), table.name, s, who()).message)]
                 st.rerun()
         except InputError as exc:
             st.session_state.pop(MESSAGES, None)  # an earlier "stored" notice must not stand under this rejection
             st.error("The patient table was rejected; nothing was stored.\n\n" + md(str(exc)), icon=":material/error:")
-    exports = st.file_uploader("ddPCR exports (CSV)", type=["csv", "txt"], accept_multiple_files=True, key="cohort_exports")
+    exports = st.file_uploader("ddPCR exports (CSV, TXT or XLSX)", type=["csv", "txt", "xlsx"], accept_multiple_files=True, key="cohort_exports")
     if exports and st.button("Import the exports", key="cohort_import"):
         messages = []
         for f in exports:
             try:
-                r = db.import_ddpcr(f.getvalue(), f.name, who())
+                r = import_exports(db, [(f.getvalue(), f.name)], s, who())[0]
                 messages.append(("info" if r.duplicate else "success", r.message))
             except InputError as exc:
                 messages.append(("error", "Rejected; nothing was stored.\n\n" + str(exc)))

@@ -3,7 +3,7 @@ import datetime as dt
 
 import streamlit as st
 
-from pages._common import (md, current_cohort, export_calls, flag_card, live_download, page_header, settings, settings_key,
+from pages._common import (md, current_cohort, assessed_upload, flag_card, live_download, page_header, settings, settings_key,
                            show_error, stamp, store, who)
 from tdm1core import InputError, ManualEntry
 from tdm1core.demo import demo_export_path
@@ -48,7 +48,7 @@ try:
                                       key="patient_upload")
             data, name = (upload.getvalue(), upload.name) if upload is not None else (None, None)
         if data is not None:
-            assessment = export_calls(data, name, settings_key(s))
+            assessment = assessed_upload(data, name, settings_key(s))
             export = assessment.export
             provenance = assessment.provenance
             for w in export.warnings:

@@ -5,6 +5,7 @@ import streamlit as st
 from pages._common import SETTINGS_KEY, md, page_header, settings, show_error, store, who
 from tdm1core import InputError, Settings, __version__
 from tdm1core.cohort import data_dictionary, template_frame
+from tdm1core.workflows import apply_settings
 from tdm1core.demo import demo_files
 from tdm1core.export import to_csv_bytes, to_xlsx_bytes
 from tdm1core.provenance import mapped_targets
@@ -63,9 +64,9 @@ if applied:
         show_error(exc)
 if st.session_state.get("settings_message"):
     st.success(st.session_state.pop("settings_message"))
-if st.button("Save as the database default (recomputes the stored calls; recorded in the audit log)", key="set_save_db"):
-    n = store().set_settings(settings(), who())
-    st.success(f"Saved; {n} stored call(s) recomputed with these settings.")
+if st.button("Save as the database default (stored files are called with them once; recorded in the audit log)", key="set_save_db"):
+    n = apply_settings(store(), settings(), who())
+    st.success(f"Saved; {n} stored file(s) called with these settings (files already called with them are not read again).")
 if st.button("Restore the study's defaults", key="set_reset"):
     st.session_state[SETTINGS_KEY] = Settings()
     st.rerun()

@@ -35,7 +35,7 @@ from .targets import HOTSPOTS
 
 __all__ = [
     "Measurement", "SampleMeasurements", "ManualEntry", "Her2Call", "HotspotCall", "Pik3caCall",
-    "SampleCalls", "measure_export", "call_sample", "call_export", "call_manual",
+    "SampleCalls", "measure_export", "call_sample", "call_export", "call_manual", "calls_table", "CALL_TABLE_COLUMNS",
     "AMPLIFIED", "NOT_AMPLIFIED", "NOT_EVALUABLE", "POSITIVE", "NEGATIVE",
 ]
 
@@ -221,6 +221,30 @@ class SampleCalls:
             "settings": self.settings.to_dict(),
             "warnings": list(self.warnings),
         }
+
+
+CALL_TABLE_COLUMNS = ("sample", "her2_ratio", "her2_call", "her2_borderline", "pik3ca_any_mutant",
+                      *(f"{h} {kind}" for h in HOTSPOTS for kind in ("MUT", "WT")))
+
+
+def calls_table(sample_calls: "Any") -> "pd.DataFrame":
+    """What a cohort needs of each sample's calls, one row per sample (:data:`CALL_TABLE_COLUMNS`; copies per 20 µL).
+
+    The stored calls are read back in this shape, so a cohort view never has to parse a file again. A table already
+    in this shape is returned as it is."""
+    import pandas as pd
+
+    if isinstance(sample_calls, pd.DataFrame):
+        return sample_calls
+    rows = []
+    for c in sample_calls:
+        row: dict[str, Any] = {"sample": c.sample, "her2_ratio": _num(c.her2.ratio), "her2_call": c.her2.call,
+                               "her2_borderline": c.her2.borderline, "pik3ca_any_mutant": c.pik3ca.any_mutant}
+        for h in c.pik3ca.hotspots:
+            row[f"{h.hotspot} MUT"] = _num(h.mutant_copies)
+            row[f"{h.hotspot} WT"] = _num(h.wildtype_copies)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(CALL_TABLE_COLUMNS))
 
 
 # ---------------------------------------------------------------- measurements

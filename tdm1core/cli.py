@@ -32,7 +32,8 @@ def _dump(obj: Any) -> None:
     print(json.dumps(_clean(obj), indent=2, ensure_ascii=False, default=str))
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, base: Settings | None = None) -> Settings:
+    """The study's defaults (or ``base``, e.g. a database's saved settings) with the options given on the line."""
     changes: dict[str, Any] = {}
     for name in ("her2_ratio_cutoff", "pik3ca_mutant_cutoff_copies", "reference_min_copies", "min_accepted_droplets",
                  "droplet_volume_nl", "confidence_level"):
@@ -54,6 +55,10 @@ def _settings(args: argparse.Namespace) -> Settings:
             name, assay = a.split("=", 1)
             pairs.append((name, assay))
         changes["target_aliases"] = tuple(pairs)
+    if base is not None:
+        from dataclasses import replace
+
+        return replace(base, **changes)
     return Settings(**changes)
 
 
@@ -240,12 +245,28 @@ def _fmt_p(p: float) -> str:
 
 
 def cmd_cohort(args: argparse.Namespace) -> int:
-    from .calls import call_export
     from .stats import analyse_cohort
 
-    settings = _settings(args)
-    cohort, exports = _load_cohort(args, settings)
-    calls = [c for e in exports for c in call_export(e, settings)]
+    if args.db:  # the stored cohort with the stored calls for the settings in force (nothing is parsed twice)
+        if args.patients or args.demo or args.ddpcr:
+            raise InputError("--db reads the stored cohort; give either --db or a patient table (or --demo), not both.",
+                             column="--db")
+        from .store import Store
+        from .workflows import cohort_view
+
+        store = Store(args.db)
+        settings = _settings(args, store.saved_settings())
+        view = cohort_view(store, settings)
+        if view.cohort is None:
+            raise InputError("the database holds no patients yet.", source="database",
+                             hint="Import a patient table: python -m tdm1core import patients TABLE.csv --db URL")
+        cohort, calls = view.cohort, view.calls
+    else:
+        from .calls import call_export
+
+        settings = _settings(args)
+        cohort, exports = _load_cohort(args, settings)
+        calls = [c for e in exports for c in call_export(e, settings)]
     st = analyse_cohort(cohort, settings, args.group, args.table4_column or (), calls=calls)
     if args.json:
         d = st.to_dict()
@@ -336,6 +357,7 @@ def _register_research(sub: argparse._SubParsersAction) -> None:
     p.add_argument("patients", nargs="?", help="patient table, CSV or XLSX")
     p.add_argument("--demo", action="store_true", help="use the built-in synthetic demo cohort")
     p.add_argument("--ddpcr", action="append", metavar="EXPORT.csv", help="ddPCR export(s) with the patients' samples")
+    p.add_argument("--db", help="the stored cohort of this database (URL), with its saved settings and the options given")
     p.add_argument("--group", default="flag", help="KM grouping column (default: flag)")
     p.add_argument("--table4-column", action="append", help="extra categorical column for Table 4")
     p.add_argument("--ci", choices=["log-log", "log", "plain"], help="CI method of the KM median")
@@ -407,15 +429,20 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_report)
 
 
-def _import_settings(args: argparse.Namespace) -> Settings | None:
+def _import_settings(args: argparse.Namespace, saved: Settings) -> Settings:
+    """The database's saved settings, with ``--date-order`` when given."""
+    from dataclasses import replace
+
     order = getattr(args, "date_order", None)
-    return Settings(date_order=order) if order else None
+    return replace(saved, date_order=order) if order else saved
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from .store import Store
+    from .workflows import import_exports, import_patients, preview_patients
 
     store = Store(args.db)
+    settings = _import_settings(args, store.saved_settings())
     status = 0
     paths: list[Path] = []
     for given in args.files:
@@ -432,18 +459,18 @@ def cmd_import(args: argparse.Namespace) -> int:
             raise InputError(f"cannot read the file: {exc.strerror}; nothing was stored.", source=str(path)) from exc
     if args.kind == "ddpcr":
         # one transaction: every file is stored, or (when any is refused) none, and the error says so
-        for result in store.import_ddpcr_batch(contents, args.who):
+        for result in import_exports(store, contents, settings, args.who):
             print(result.message)
         return status
     for data, name in contents:
         if args.preview:
-            preview, _ = store.preview_patients(data, name, _import_settings(args))
+            preview, _ = preview_patients(store, data, name, settings)
             print(f"{name}: {preview.summary()} (preview only; nothing stored)")
             changes = preview.changes_table()
             if len(changes):
                 print(changes.to_string(index=False))
             continue
-        print(store.import_patients(data, name, args.who, settings=_import_settings(args)).message)
+        print(import_patients(store, data, name, settings, args.who).message)
     return status
 
 
@@ -466,7 +493,9 @@ def cmd_db(args: argparse.Namespace) -> int:
             print(p)
         return 0
     if args.action == "seed-demo":
-        print("seeded the synthetic demo" if store.seed_demo() else "not seeded: the database is not empty or was seeded before")
+        from .workflows import seed_demo
+
+        print("seeded the synthetic demo" if seed_demo(store) else "not seeded: the database is not empty or was seeded before")
         return 0
     if args.action == "remove-demo":
         plan = store.demo_removal_plan()

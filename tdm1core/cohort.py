@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import CohortFormatError, Problem
-from .risk import HR_NEGATIVE, HR_POSITIVE, RECEPTOR_SPELLINGS, assess_risk, hormone_receptor_group
+from .risk import HR_NEGATIVE, HR_POSITIVE, RECEPTOR_SPELLINGS, flag_statuses, hormone_receptor_group
 from .settings import DEFAULT_SETTINGS, Settings
 from .textfile import decode_text, decode_unicode, sniff_delimiter
 
@@ -496,43 +496,52 @@ def _derive(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def attach_ctdna(cohort: Cohort, calls: Iterable[Any], settings: Settings | None = None) -> Cohort:
-    """Join ctDNA calls (``SampleCalls``) to patients by ``ctdna_sample_id``; report unmatched samples."""
+def attach_ctdna(cohort: Cohort, calls: Any, settings: Settings | None = None) -> Cohort:
+    """Join ctDNA calls to patients by ``ctdna_sample_id``; report unmatched samples.
+
+    ``calls`` is a list of ``SampleCalls`` or a table in :func:`tdm1core.calls.calls_table`'s shape (the stored calls);
+    where two exports hold the same sample name, the later one is used."""
+    from .calls import calls_table
+
     settings = settings or cohort.settings
-    by_sample = {c.sample.strip(): c for c in calls}
+    table = calls_table(calls)
+    table = table.assign(sample=table["sample"].astype(str).str.strip()).drop_duplicates("sample", keep="last")
     df = cohort.patients.copy()
-    ratio: list[float] = []
-    her2: list[str | None] = []
-    pik: list[str | None] = []
-    flag: list[str | None] = []
-    missing = []
-    for sid, er, pr in zip(df["ctdna_sample_id"], df["er_status"], df["pr_status"]):
-        c = by_sample.get(str(sid).strip()) if sid is not None else None
-        if c is None:
-            if sid is not None:
-                missing.append(str(sid))
-            ratio.append(np.nan)
-            her2.append(None)
-            pik.append(None)
-            flag.append(None)
-            continue
-        ratio.append(np.nan if c.her2.ratio is None else float(c.her2.ratio))
-        her2.append(c.her2.call)
-        pik.append({True: "mutation positive", False: "mutation negative", None: "not evaluable"}[c.pik3ca.any_mutant])
-        flag.append(assess_risk(c.her2.call, er, pr, settings).status)
-    df["her2_ratio"] = ratio
-    df["her2_ctdna"] = her2
-    df["pik3ca_ctdna"] = pik
-    df["flag"] = flag
-    df["ctdna_available"] = np.where(df["her2_ctdna"].notna(), "yes", "no")
-    linked = {str(s).strip() for s in df["ctdna_sample_id"].dropna()}
-    unmatched = tuple(s for s in by_sample if s not in linked)
+    sid = df["ctdna_sample_id"].astype(object)
+    key = sid.where(sid.isna(), sid.astype(str).str.strip())
+    joined = pd.DataFrame({"sample": key}).merge(table, on="sample", how="left", validate="many_to_one")
+    found = joined["her2_call"].notna().to_numpy()
+
+    def only_found(values: Any) -> Any:  # None for patients without ctDNA
+        out = np.asarray(values, dtype=object).copy()
+        out[~found] = None
+        return out
+
+    df["her2_ratio"] = pd.to_numeric(joined["her2_ratio"], errors="coerce").to_numpy(dtype=float)
+    df["her2_ctdna"] = only_found(joined["her2_call"].to_numpy(dtype=object))
+    mutant = joined["pik3ca_any_mutant"].to_numpy(dtype=object)
+    pik = np.where(mutant == True, "mutation positive",  # noqa: E712  (object array: True, False or None)
+                   np.where(mutant == False, "mutation negative", "not evaluable"))  # noqa: E712
+    df["pik3ca_ctdna"] = only_found(pik)
+    hr = df["hr_group"].map({HR_POSITIVE: True, HR_NEGATIVE: False})
+    df["flag"] = only_found(flag_statuses(df["her2_ctdna"].to_numpy(dtype=object), hr.to_numpy(dtype=object)))
+    df["ctdna_available"] = np.where(found, "yes", "no")
+    missing = [str(s) for s, ok in zip(sid, found) if s is not None and s == s and not ok]
+    linked = set(key.dropna())
+    unmatched = tuple(s for s in table["sample"] if s not in linked)
     notes = list(cohort.notes)
     if unmatched:
-        notes.append(f"{len(unmatched)} sample(s) in the ddPCR export(s) match no patient: {', '.join(unmatched)}.")
+        notes.append(f"{len(unmatched)} sample(s) in the ddPCR export(s) match no patient: {_listed(unmatched)}.")
     if missing:
-        notes.append(f"{len(missing)} patient sample ID(s) are in no ddPCR export: {', '.join(missing)}.")
+        notes.append(f"{len(missing)} patient sample ID(s) are in no ddPCR export: {_listed(missing)}.")
     return Cohort(df, cohort.source, cohort.sha256, unmatched, tuple(missing), tuple(notes), settings)
+
+
+def _listed(names: Iterable[str], limit: int = 20) -> str:
+    """Names for a notice: all of them up to ``limit``, then how many more (a registry has thousands)."""
+    names = list(names)
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
 def load_cohort(data: bytes, name: str = "patients.csv", exports: Iterable[Any] = (), settings: Settings = DEFAULT_SETTINGS) -> Cohort:

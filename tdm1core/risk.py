@@ -107,6 +107,20 @@ def flag_status(her2_amplified: bool | None, hr_positive: bool | None) -> str:
     return AT_RISK if bool(is_at_risk(her2_amplified, hr_positive)) else NOT_FLAGGED
 
 
+def flag_statuses(her2_calls: Any, hr_positive: Any) -> Any:
+    """:func:`flag_status` for whole columns: HER2 calls (strings, None where there is none) and hormone-receptor
+    positivity (True / False / None). Returns an object array of statuses."""
+    import numpy as np
+    import pandas as pd
+
+    calls = pd.Series(her2_calls, dtype=object).reset_index(drop=True)
+    hr = pd.Series(hr_positive, dtype=object).reset_index(drop=True)
+    amplified = calls.map({AMPLIFIED: True, NOT_AMPLIFIED: False})
+    known = (amplified.notna() & hr.notna()).to_numpy()
+    at_risk = is_at_risk(amplified.to_numpy() == True, hr.to_numpy() == True)  # noqa: E712  (object arrays)
+    return np.where(~known, INCOMPLETE, np.where(at_risk, AT_RISK, NOT_FLAGGED)).astype(object)
+
+
 @dataclass(frozen=True)
 class RiskAssessment:
     status: str

@@ -118,6 +118,13 @@ class Settings:
         data["target_aliases"] = {a: b for a, b in self.target_aliases}
         return data
 
+    def fingerprint(self) -> str:
+        """A short hash of every setting and the target map: the key of stored calls, stamped on outputs."""
+        import hashlib
+        import json
+
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Settings":
         known = {f.name for f in fields(cls)}

@@ -8,8 +8,9 @@ Alembic migrations (``tdm1core/migrations``), applied automatically when a store
 * The same file (same SHA-256) is stored once; importing it again says so.
 * Patient-table imports can be previewed (new, changed with old → new values, unchanged) and keep the
   previous values in the audit log when applied.
-* Calls are recomputed from the stored files whenever the settings change; each stored call records the
-  settings it was made with, and the audit log records the change.
+* Storage only: nothing here reads a file or makes a call. :mod:`tdm1core.workflows` reads and calls, then stores.
+* Stored calls are keyed by the file (its SHA-256 is unique) and the hash of the settings and target map that made
+  them (``call_sets`` says which files are done for which settings), so a cohort view reads them instead of parsing.
 * SQLite runs in WAL mode with a busy timeout and retries; PostgreSQL uses ordinary transactions.
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from .errors import InputError
 from .settings import DEFAULT_SETTINGS, Settings
 
-__all__ = ["metadata", "Store", "DemoRemovalPlan", "ImportResult", "PatientPreview", "PatientChange", "StoreStatus", "database_url", "open_store"]
+__all__ = ["metadata", "Store", "DemoRemovalPlan", "ImportResult", "PatientPreview", "PatientChange", "StoreStatus", "database_url"]
 
 T = TypeVar("T")
 metadata = sa.MetaData()
@@ -77,9 +78,27 @@ calls_t = sa.Table(
     sa.Column("file_id", sa.Integer, sa.ForeignKey("files.id", ondelete="CASCADE"), nullable=False, index=True),
     sa.Column("sample", sa.String(500), nullable=False), sa.Column("her2_ratio", sa.Float), sa.Column("her2_call", sa.String(30)),
     sa.Column("her2_borderline", sa.Boolean), sa.Column("pik3ca_any_mutant", sa.Boolean),
-    sa.Column("result", sa.Text, nullable=False), sa.Column("settings", sa.Text, nullable=False),
+    sa.Column("result", sa.Text, nullable=False),
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("settings_hash", sa.String(64), nullable=False, index=True),
+    *(sa.Column(f"{h.lower()}_{kind}", sa.Float) for h in ("E542K", "E545K", "H1047R") for kind in ("mutant", "wildtype")),
+    sa.UniqueConstraint("file_id", "sample", "settings_hash", name="uq_calls_file_sample_settings"),
 )
+# one row per (file, settings hash) called: a file is parsed and called once per settings (see workflows.cohort_view)
+call_sets = sa.Table(
+    "call_sets", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("file_id", sa.Integer, sa.ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("settings_hash", sa.String(64), nullable=False, index=True),
+    sa.Column("settings", sa.Text, nullable=False), sa.Column("samples", sa.Integer, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("file_id", "settings_hash", name="uq_call_sets_file_settings"),
+)
+# the stored calls table's columns by the names of tdm1core.calls.CALL_TABLE_COLUMNS
+_CALL_COLUMNS = {"sample": "sample", "her2_ratio": "her2_ratio", "her2_call": "her2_call",
+                 "her2_borderline": "her2_borderline", "pik3ca_any_mutant": "pik3ca_any_mutant",
+                 **{f"{h.lower()}_{kind}": f"{h} {short}" for h in ("E542K", "E545K", "H1047R")
+                    for kind, short in (("mutant", "MUT"), ("wildtype", "WT"))}}
 app_settings = sa.Table(
     "app_settings", metadata,
     sa.Column("key", sa.String(50), primary_key=True), sa.Column("value", sa.Text, nullable=False),
@@ -299,13 +318,13 @@ class Store:
             return
         if conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar():
             return
-        ours = [t for t in ("calls", "app_settings", "audit_log", "patients", "wells", "files") if t in tables]
+        ours = [t for t in ("call_sets", "calls", "app_settings", "audit_log", "patients", "wells", "files") if t in tables]
         rows = sum(int(conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar() or 0) for t in ours)
         if rows == 0:
             for t in ours + ["alembic_version"]:
                 conn.execute(sa.text(f"DROP TABLE {t}"))
             return
-        stamp = "0002" if {"calls", "app_settings"} <= tables else "0001"
+        stamp = "0003" if "call_sets" in tables else ("0002" if {"calls", "app_settings"} <= tables else "0001")
         conn.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": stamp})
 
     def revision(self) -> str | None:
@@ -338,59 +357,62 @@ class Store:
                                                detail=json.dumps(detail, default=str, ensure_ascii=False)))
 
     # ------------------------------------------------------------------ settings
-    def get_settings(self) -> Settings:
+    def saved_settings(self) -> Settings:
+        """The settings saved for everyone (a new session starts from them); the defaults until any are saved."""
         with self.engine.connect() as conn:
             value = conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == "current")).scalar()
         return Settings.from_dict(json.loads(value)) if value else DEFAULT_SETTINGS
 
-    def set_settings(self, settings: Settings, who: str | None = None) -> int:
-        """Store new settings, recompute every stored call with them, and record the change. Returns the calls recomputed."""
-        old = self.get_settings()
-
-        def run() -> int:
+    def save_settings(self, settings: Settings, who: str | None = None) -> dict[str, tuple[Any, Any]]:
+        """Save the settings and record what changed (old → new) in the audit log. Returns the changes."""
+        def run() -> dict[str, tuple[Any, Any]]:
             with self.engine.begin() as conn:
-                value = json.dumps(settings.to_dict(), sort_keys=True)
-                updated = conn.execute(app_settings.update().where(app_settings.c.key == "current")
-                                       .values(value=value, updated_at=_now())).rowcount
-                if not updated:
-                    conn.execute(app_settings.insert().values(key="current", value=value, updated_at=_now()))
-                n = self._recompute_calls(conn, settings)
-                changed = {k: (v, settings.to_dict()[k]) for k, v in old.to_dict().items() if settings.to_dict()[k] != v}
-                self._audit(conn, who, "settings change", "settings", {"changed": changed, "calls_recomputed": n})
-                return n
+                value = conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == "current")).scalar()
+                old = (Settings.from_dict(json.loads(value)) if value else DEFAULT_SETTINGS).to_dict()
+                new = settings.to_dict()
+                text = json.dumps(new, sort_keys=True)
+                if value is None:
+                    conn.execute(app_settings.insert().values(key="current", value=text, updated_at=_now()))
+                else:
+                    conn.execute(app_settings.update().where(app_settings.c.key == "current").values(value=text, updated_at=_now()))
+                changed = {k: (v, new[k]) for k, v in old.items() if new[k] != v}
+                self._audit(conn, who, "settings change", "settings",
+                            {"changed": changed, "settings_hash": settings.fingerprint()})
+                return changed
 
         return self._retry(run)
 
-    # ------------------------------------------------------------------ ddPCR files
-    def import_ddpcr(self, data: bytes, name: str, who: str | None = None, demo: bool = False, *,
-                     settings: Settings | None = None, export: Any = None, sample_calls: list | None = None,
-                     shown: dict[str, Any] | None = None) -> ImportResult:
-        """Parse, then store the file, its wells and its calls in one transaction (nothing on error).
+    # ------------------------------------------------------------------ ddPCR files and their calls
+    def store_export(self, data: bytes, export: Any, sample_calls: list, settings: Settings, who: str | None = None,
+                     demo: bool = False, shown: dict[str, Any] | None = None) -> ImportResult:
+        """Store a read export as received, its wells and its calls (made with ``settings``) in one transaction.
 
-        ``settings`` defaults to the database's; a page saving what it shows passes the session's settings
-        with the export and calls it displayed (``shown`` describes the displayed result for the audit log),
-        so the stored calls are exactly the ones on screen.
-        """
-        from .calls import call_export
-        from .ddpcr import read_export
-
-        if settings is None:
-            settings = self.get_settings()
-        if export is None or export.sha256 != hashlib.sha256(data).hexdigest():
-            export = read_export(data, name, settings)  # raises DdpcrFormatError: nothing stored
-            sample_calls = None
-        if sample_calls is None:
-            sample_calls = call_export(export, settings)  # raises TargetMapError: nothing stored
+        The export must have been read from ``data`` (same SHA-256). ``shown`` describes the result a page displayed,
+        for the audit log, when a person saves what is on screen."""
+        if export.sha256 != hashlib.sha256(data).hexdigest():
+            raise ValueError("the export was not read from these bytes")  # a programming error, never user input
 
         def run() -> ImportResult:
             with self.engine.begin() as conn:
-                return self._store_export(conn, data, name, export, sample_calls, settings, who, demo, shown)
+                return self._store_export(conn, data, export, sample_calls, settings, who, demo, shown)
 
         return self._retry(run)
 
-    def _store_export(self, conn: Any, data: bytes, name: str, export: Any, sample_calls: list, settings: Settings,
+    def store_exports(self, items: list[tuple[bytes, Any, list]], settings: Settings, who: str | None = None) -> list[ImportResult]:
+        """Store several read exports (bytes, export, calls) as one transaction: all of them or none."""
+        for data, export, _ in items:
+            if export.sha256 != hashlib.sha256(data).hexdigest():
+                raise ValueError("an export was not read from its bytes")
+
+        def run() -> list[ImportResult]:
+            with self.engine.begin() as conn:
+                return [self._store_export(conn, data, export, calls, settings, who, False, None) for data, export, calls in items]
+
+        return self._retry(run)
+
+    def _store_export(self, conn: Any, data: bytes, export: Any, sample_calls: list, settings: Settings,
                       who: str | None, demo: bool, shown: dict[str, Any] | None) -> ImportResult:
-        sha = export.sha256
+        sha, name = export.sha256, export.name
         file_id, duplicate = self._store_file(conn, "ddpcr", name, sha, data, export.format, who, demo)
         if duplicate is not None and shown is not None:
             self._audit(conn, who, "save result", f"ddpcr file {duplicate.file_id}",
@@ -411,10 +433,10 @@ class Store:
             for k in ("row", "positives", "negatives", "accepted_droplets"):
                 r[k] = int(r[k])
         conn.execute(wells.insert(), records)
-        self._insert_calls(conn, file_id, sample_calls, settings)
+        self._insert_call_set(conn, file_id, sample_calls, settings)
         detail: dict[str, Any] = {"name": name, "sha256": sha, "format": export.format, "wells": len(records),
                                   "samples": [c.sample for c in sample_calls],
-                                  "settings": settings.to_dict()}
+                                  "settings": settings.to_dict(), "settings_hash": settings.fingerprint()}
         if shown is not None:
             detail["stored_as_shown"] = ("the calls were stored exactly as shown on screen, with the session's "
                                          "settings and target map")
@@ -423,34 +445,6 @@ class Store:
         return ImportResult("ddpcr", name, sha, file_id, False,
                             f"Stored '{name}': {len(records)} well rows, {len(sample_calls)} sample(s).",
                             {"wells": len(records), "samples": len(sample_calls)})
-
-    def import_ddpcr_batch(self, files: list[tuple[bytes, str]], who: str | None = None,
-                           settings: Settings | None = None) -> list[ImportResult]:
-        """Import several exports as one transaction: every file is read and called first; if any is refused, the
-        error lists every refused file and nothing is stored."""
-        from .calls import call_export
-        from .ddpcr import read_export
-        from .errors import DdpcrFormatError, Problem
-
-        settings = settings or self.get_settings()
-        parsed, problems = [], []
-        for data, name in files:
-            try:
-                export = read_export(data, name, settings)
-                parsed.append((data, name, export, call_export(export, settings)))
-            except InputError as exc:
-                problems.append(Problem(str(exc).replace("\n", " ")))
-        if problems:
-            raise DdpcrFormatError(f"{len(problems)} of {len(files)} file(s) were refused, so none of the {len(files)} "
-                                   "was stored (a batch is all or nothing).", source="batch", problems=problems,
-                                   hint="Correct or leave out the refused files and import the batch again.")
-
-        def run() -> list[ImportResult]:
-            with self.engine.begin() as conn:
-                return [self._store_export(conn, data, name, export, calls, settings, who, False, None)
-                        for data, name, export, calls in parsed]
-
-        return self._retry(run)
 
     def _store_file(self, conn: Any, kind: str, name: str, sha: str, data: bytes, fmt: str, who: str | None,
                     demo: bool) -> tuple[int | None, ImportResult | None]:
@@ -464,78 +458,97 @@ class Store:
             uploaded_at=_now(), uploaded_by=_who(who), demo=demo)).inserted_primary_key[0]
         return file_id, None
 
-    def _insert_calls(self, conn: Any, file_id: int, sample_calls: Iterable[Any], settings: Settings) -> int:
-        settings_json = json.dumps(settings.to_dict(), sort_keys=True)
-        rows = [{"file_id": file_id, "sample": c.sample, "her2_ratio": c.her2.ratio, "her2_call": c.her2.call,
-                 "her2_borderline": c.her2.borderline, "pik3ca_any_mutant": c.pik3ca.any_mutant,
-                 "result": json.dumps(_clean(c.to_dict()), ensure_ascii=False), "settings": settings_json,
-                 "computed_at": _now()} for c in sample_calls]
+    def _insert_call_set(self, conn: Any, file_id: int, sample_calls: Iterable[Any], settings: Settings) -> int:
+        """The calls of one file for one settings hash, and the row that says they are complete."""
+        from .calls import calls_table
+
+        h = settings.fingerprint()
+        sample_calls = list(sample_calls)
+        table = calls_table(sample_calls)
+        now = _now()
+        rows = []
+        for c, rec in zip(sample_calls, table.to_dict("records")):
+            row = {col: _clean(rec[key]) for col, key in _CALL_COLUMNS.items()}
+            row.update(file_id=file_id, settings_hash=h, computed_at=now,
+                       result=json.dumps(_clean(c.to_dict()), ensure_ascii=False))
+            rows.append(row)
+        conn.execute(call_sets.insert().values(file_id=file_id, settings_hash=h, samples=len(rows), computed_at=now,
+                                               settings=json.dumps(settings.to_dict(), sort_keys=True)))
         if rows:
             conn.execute(calls_t.insert(), rows)
         return len(rows)
 
-    def _recompute_calls(self, conn: Any, settings: Settings) -> int:
-        from .calls import call_export
-        from .ddpcr import read_export
-
-        conn.execute(calls_t.delete())
-        n = 0
-        for row in conn.execute(sa.select(files.c.id, files.c.name, files.c.content).where(files.c.kind == "ddpcr")):
-            export = read_export(bytes(row.content), row.name, settings)
-            n += self._insert_calls(conn, row.id, call_export(export, settings), settings)
-        return n
-
-    def exports(self, settings: Settings | None = None) -> list[Any]:
-        """The stored ddPCR files, parsed again (from the bytes as received) with the given settings."""
-        from .ddpcr import read_export
-
-        settings = settings or self.get_settings()
+    def files_without_calls(self, settings_hash: str) -> list[int]:
+        """The stored ddPCR files that have no calls for these settings yet (their ids, oldest first)."""
+        done = sa.select(call_sets.c.file_id).where(call_sets.c.settings_hash == settings_hash)
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(files.c.name, files.c.content).where(files.c.kind == "ddpcr").order_by(files.c.id)).all()
-        return [read_export(bytes(r.content), r.name, settings) for r in rows]
+            return list(conn.execute(sa.select(files.c.id).where(files.c.kind == "ddpcr", files.c.id.not_in(done))
+                                     .order_by(files.c.id)).scalars())
+
+    def file_contents(self, file_ids: list[int]) -> list[tuple[int, str, bytes]]:
+        """(id, name, bytes as received) of the given stored files."""
+        if not file_ids:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(files.c.id, files.c.name, files.c.content).where(files.c.id.in_(file_ids))
+                                .order_by(files.c.id)).all()
+        return [(r.id, r.name, bytes(r.content)) for r in rows]
+
+    def store_calls(self, computed: list[tuple[int, list]], settings: Settings) -> int:
+        """Store calls computed for stored files with ``settings`` ((file id, calls) pairs), in one transaction.
+
+        A file another session has just called with the same settings is left as it is (the calls are the same
+        computation). Returns the number of calls stored."""
+        h = settings.fingerprint()
+
+        def run() -> int:
+            with self.engine.begin() as conn:
+                done = set(conn.execute(sa.select(call_sets.c.file_id).where(
+                    call_sets.c.settings_hash == h, call_sets.c.file_id.in_([f for f, _ in computed]))).scalars())
+                present = set(conn.execute(sa.select(files.c.id).where(files.c.id.in_([f for f, _ in computed]))).scalars())
+                return sum(self._insert_call_set(conn, fid, calls, settings) for fid, calls in computed
+                           if fid not in done and fid in present)
+
+        return self._retry(run) if computed else 0
+
+    def calls_table(self, settings_hash: str) -> pd.DataFrame:
+        """The stored calls for these settings, in :func:`tdm1core.calls.calls_table`'s shape (oldest file first)."""
+        from .calls import CALL_TABLE_COLUMNS
+
+        cols = [calls_t.c[c].label(key) for c, key in _CALL_COLUMNS.items()]
+        q = sa.select(*cols).where(calls_t.c.settings_hash == settings_hash).order_by(calls_t.c.file_id, calls_t.c.id)
+        with self.engine.connect() as conn:
+            df = pd.DataFrame(conn.execute(q).all(), columns=list(_CALL_COLUMNS.values()))
+        for c in ("her2_borderline", "pik3ca_any_mutant"):
+            df[c] = df[c].astype(object).where(df[c].notna(), None)
+        return df[list(CALL_TABLE_COLUMNS)]
 
     def stored_calls(self) -> pd.DataFrame:
+        """Every stored call (all settings), with its file and settings hash."""
         with self.engine.connect() as conn:
             return pd.read_sql(sa.select(calls_t.c.file_id, calls_t.c.sample, calls_t.c.her2_ratio, calls_t.c.her2_call,
-                                         calls_t.c.her2_borderline, calls_t.c.pik3ca_any_mutant, calls_t.c.settings,
+                                         calls_t.c.her2_borderline, calls_t.c.pik3ca_any_mutant, calls_t.c.settings_hash,
                                          calls_t.c.computed_at).order_by(calls_t.c.id), conn)
 
     # ------------------------------------------------------------------ patients
+    def stored_patients(self) -> dict[str, dict[str, str]]:
+        """Patient ID → the stored row (as imported, normalised)."""
+        with self.engine.connect() as conn:
+            return self._stored_patients(conn)
+
     def _stored_patients(self, conn: Any) -> dict[str, dict[str, str]]:
         return {r.patient_id: json.loads(r.data) for r in conn.execute(sa.select(patients.c.patient_id, patients.c.data))}
 
-    def preview_patients(self, data: bytes, name: str, settings: Settings | None = None) -> tuple[PatientPreview, pd.DataFrame]:
-        """Validate a patient table and compare it with what is stored (nothing is written).
-
-        Dates are stored as ISO (YYYY-MM-DD) and IDs without invisible characters, whatever the table used, so a
-        stored patient never depends on the ``date_order`` setting it was read with."""
-        from .cohort import normalised_table, read_patient_table, validate_patients
-
-        raw = read_patient_table(data, name)
-        cohort = validate_patients(raw, name, settings=settings or DEFAULT_SETTINGS)  # raises CohortFormatError
-        raw = normalised_table(raw, cohort)
-        sha = hashlib.sha256(data).hexdigest()
+    def patient_rows(self) -> list[dict[str, str]]:
+        """The stored patients' rows, in the order they were first stored."""
         with self.engine.connect() as conn:
-            stored = self._stored_patients(conn)
-        new, changed, same = [], [], 0
-        for rec in raw.to_dict("records"):
-            pid = rec["patient_id"]
-            old = stored.get(pid)
-            if old is None:
-                new.append(pid)
-                continue
-            diff = {k: (old.get(k, ""), v) for k, v in rec.items() if str(old.get(k, "")) != str(v)}
-            if diff:
-                changed.append(PatientChange(pid, diff))
-            else:
-                same += 1
-        return PatientPreview(name, sha, tuple(new), tuple(changed), same), raw
+            return [json.loads(d) for d in conn.execute(sa.select(patients.c.data).order_by(patients.c.id)).scalars()]
 
-    def import_patients(self, data: bytes, name: str, who: str | None = None, demo: bool = False,
-                        settings: Settings | None = None) -> ImportResult:
-        """Validate and store a patient table in one transaction; changed patients keep their old values in the audit log."""
-        preview, raw = self.preview_patients(data, name, settings)
-        sha = preview.sha256
+    def store_patients(self, data: bytes, name: str, records: list[dict[str, str]], who: str | None = None,
+                       demo: bool = False) -> ImportResult:
+        """Store a validated, normalised patient table (``records``) and the file it came from in one transaction;
+        changed patients keep their old values in the audit log."""
+        sha = hashlib.sha256(data).hexdigest()
 
         def run() -> ImportResult:
             with self.engine.begin() as conn:
@@ -544,8 +557,8 @@ class Store:
                     return duplicate or ImportResult("patients", name, sha, None, True, "not stored")
                 stored = self._stored_patients(conn)
                 now = _now()
-                inserts, changes = [], []
-                for rec in raw.to_dict("records"):
+                inserts, changes, unchanged = [], [], 0
+                for rec in records:
                     pid = rec["patient_id"]
                     if pid not in stored:
                         inserts.append({"patient_id": pid, "data": json.dumps(rec, ensure_ascii=False), "source_file_id": file_id,
@@ -556,13 +569,15 @@ class Store:
                             data=json.dumps(rec, ensure_ascii=False), source_file_id=file_id, updated_at=now))
                         changes.append({"patient_id": pid, "previous": {k: stored[pid].get(k) for k in rec if stored[pid].get(k) != rec[k]},
                                         "new": {k: rec[k] for k in rec if stored[pid].get(k) != rec[k]}})
+                    else:
+                        unchanged += 1
                 if inserts:
                     conn.execute(patients.insert(), inserts)
                 self._audit(conn, who, "import", f"patient file {file_id}",
-                            {"name": name, "sha256": sha, "new": len(inserts), "changed": changes, "unchanged": preview.unchanged})
+                            {"name": name, "sha256": sha, "new": len(inserts), "changed": changes, "unchanged": unchanged})
                 return ImportResult("patients", name, sha, file_id, False,
-                                    f"Stored '{name}': {preview.summary()}.",
-                                    {"new": len(inserts), "changed": len(changes), "unchanged": preview.unchanged})
+                                    f"Stored '{name}': {len(inserts)} new, {len(changes)} changed, {unchanged} unchanged patient(s).",
+                                    {"new": len(inserts), "changed": len(changes), "unchanged": unchanged})
 
         return self._retry(run)
 
@@ -602,6 +617,7 @@ class Store:
                 if row is None:
                     return False
                 conn.execute(calls_t.delete().where(calls_t.c.file_id == file_id))
+                conn.execute(call_sets.delete().where(call_sets.c.file_id == file_id))
                 conn.execute(wells.delete().where(wells.c.file_id == file_id))
                 conn.execute(patients.update().where(patients.c.source_file_id == file_id).values(source_file_id=None))
                 conn.execute(files.delete().where(files.c.id == file_id))
@@ -616,19 +632,16 @@ class Store:
             return not conn.execute(sa.select(sa.func.count()).select_from(files)).scalar() and \
                 not conn.execute(sa.select(sa.func.count()).select_from(patients)).scalar()
 
-    def seed_demo(self, who: str = "demo seed") -> bool:
-        """Seed the synthetic demo into an empty database (once). True when it seeded."""
-        from .demo import DEMO_DIR, demo_export_path
-
+    def demo_seeded(self) -> bool:
+        """True once the synthetic demo was seeded (it is then never seeded again, even after its removal)."""
         with self.engine.connect() as conn:
-            seeded = conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(audit_log.c.action == "demo seeded")).scalar()
-        if seeded or not self.is_empty():
-            return False
-        self.import_ddpcr(demo_export_path().read_bytes(), demo_export_path().name, who, demo=True)
-        self.import_patients((DEMO_DIR / "demo_patients.csv").read_bytes(), "demo_patients.csv", who, demo=True)
+            return bool(conn.execute(sa.select(sa.func.count()).select_from(audit_log)
+                                     .where(audit_log.c.action == "demo seeded")).scalar())
+
+    def record(self, action: str, entity: str, detail: Any, who: str | None = None) -> None:
+        """Add an entry to the audit log."""
         with self.engine.begin() as conn:
-            self._audit(conn, who, "demo seeded", "demo", {"note": "synthetic demo data, not patient data"})
-        return True
+            self._audit(conn, who, action, entity, detail)
 
     def has_demo(self) -> bool:
         with self.engine.connect() as conn:
@@ -678,6 +691,7 @@ class Store:
                     conn.execute(patients.delete().where(patients.c.id.in_(demo_only)))
                 for fid in demo_files:
                     conn.execute(calls_t.delete().where(calls_t.c.file_id == fid))
+                    conn.execute(call_sets.delete().where(call_sets.c.file_id == fid))
                     conn.execute(wells.delete().where(wells.c.file_id == fid))
                     conn.execute(patients.update().where(patients.c.source_file_id == fid).values(source_file_id=None))
                     conn.execute(files.delete().where(files.c.id == fid))
@@ -689,27 +703,6 @@ class Store:
         return self._retry(run)
 
     # ------------------------------------------------------------------ reading
-    def cohort(self, settings: Settings | None = None) -> tuple[Any, list]:
-        """The stored patients as a validated Cohort with the stored ddPCR files' calls joined.
-
-        ``(None, calls)`` when no patient is stored yet (an empty database is a value, not an error).
-        """
-        from .calls import call_export
-        from .cohort import attach_ctdna, validate_patients
-
-        settings = settings or self.get_settings()
-        with self.engine.connect() as conn:
-            rows = [json.loads(d) for d in conn.execute(sa.select(patients.c.data).order_by(patients.c.id)).scalars()]
-        source = {"demo": "database: built-in synthetic demo", "mixed": "database: your data and the synthetic demo",
-                  "real": "database", "empty": "database (empty)"}[self.demo_state()]
-        all_calls = [c for e in self.exports(settings) for c in call_export(e, settings)]
-        if not rows:
-            return None, all_calls  # an empty database is a normal state, not an error
-        raw = pd.DataFrame(rows).fillna("").astype(str)
-        cohort = validate_patients(raw, source, None, settings)
-        cohort = attach_ctdna(cohort, all_calls, settings)
-        return cohort, all_calls
-
     def version(self) -> int:
         """Changes whenever anything is written (for cache keys)."""
         with self.engine.connect() as conn:
@@ -772,11 +765,3 @@ def _clean(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_clean(v) for v in obj]
     return obj
-
-
-def open_store(url: str | None = None, seed_demo: bool = True) -> Store:
-    """Open (create and migrate) the store; seed the synthetic demo into a fresh database."""
-    store = Store(url)
-    if seed_demo:
-        store.seed_demo()
-    return store

@@ -1,10 +1,15 @@
-"""Use cases: from an upload (or typed numbers) to a result, a report and a stored row.
+"""Use cases: from an upload (or typed numbers) to a result, a report and a stored row; from the store to a cohort.
 
 Pages and the command line call these, always passing the settings explicitly, so that what is shown,
-downloaded and stored is one computation.
+downloaded and stored is one computation. The flow goes one way: read (:mod:`ddpcr`, :mod:`cohort`) → call
+(:mod:`calls`) → assess (:mod:`risk`) → store (:mod:`store`, which never reads a file or makes a call).
+
+Stored calls are keyed by the file and :meth:`Settings.fingerprint` (the settings and the target map):
+:func:`cohort_view` reads them and calls only the files that have no calls for the settings in force, once.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,24 +22,31 @@ from .risk import PatientResult
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from .store import ImportResult, Store
+    import pandas as pd
+
+    from .cohort import Cohort
+    from .store import ImportResult, PatientPreview, Store
 
 __all__ = ["UploadAssessment", "assess_upload", "assess_manual", "patient_result", "save_result", "is_demo_export",
-           "settings_hash"]
+           "settings_hash", "import_exports", "preview_patients", "import_patients", "apply_settings", "ensure_calls",
+           "CohortView", "cohort_view", "seed_demo", "open_store"]
 
 
 def settings_hash(settings: Settings) -> str:
     """A short hash of the settings and target map (stamped on stored results and audit entries)."""
-    import json
-
-    return hashlib.sha256(json.dumps(settings.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+    return settings.fingerprint()
 
 
 def is_demo_export(sha256: str) -> bool:
     """True when the bytes are the built-in synthetic demo export."""
+    return sha256 == _demo_sha256()
+
+
+@functools.lru_cache(maxsize=1)
+def _demo_sha256() -> str:
     from .demo import demo_export_path
 
-    return sha256 == hashlib.sha256(demo_export_path().read_bytes()).hexdigest()
+    return hashlib.sha256(demo_export_path().read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -85,7 +97,153 @@ def save_result(store: "Store", assessment: UploadAssessment, result: PatientRes
         "her2_ratio": result.calls.her2.ratio, "er": result.er, "pr": result.pr,
         "settings_hash": settings_hash(assessment.settings), "target_map": list(assessment.provenance.target_map),
     }
-    return store.import_ddpcr(assessment.data, assessment.export.name, who,
-                              settings=assessment.settings, export=assessment.export, sample_calls=list(assessment.calls),
+    return store.store_export(assessment.data, assessment.export, list(assessment.calls), assessment.settings, who,
                               shown=shown)
+
+
+# ------------------------------------------------------------------ imports
+
+def import_exports(store: "Store", files: "list[tuple[bytes, str]]", settings: Settings, who: str | None = None,
+                   demo: bool = False) -> "list[ImportResult]":
+    """Read and call every export, then store them all in one transaction. If any file is refused, the error lists
+    every refused file (row and column) and nothing is stored."""
+    from .errors import DdpcrFormatError, Problem
+
+    items, problems = [], []
+    for data, name in files:
+        try:
+            a = assess_upload(data, name, settings)
+            items.append((data, a.export, list(a.calls)))
+        except InputError as exc:
+            if len(files) == 1:
+                raise
+            problems.append(Problem(str(exc).replace("\n", " ")))
+    if problems:
+        raise DdpcrFormatError(f"{len(problems)} of {len(files)} file(s) were refused, so none of the {len(files)} "
+                               "was stored (a batch is all or nothing).", source="batch", problems=problems,
+                               hint="Correct or leave out the refused files and import the batch again.")
+    if demo:
+        return [store.store_export(data, export, calls, settings, who, demo=True) for data, export, calls in items]
+    return store.store_exports(items, settings, who)
+
+
+def preview_patients(store: "Store", data: bytes, name: str, settings: Settings) -> "tuple[PatientPreview, list[dict]]":
+    """Validate a patient table and compare it with what is stored (nothing is written).
+
+    Returns the preview and the normalised rows that :func:`import_patients` stores: dates as ISO (YYYY-MM-DD) and
+    IDs without invisible characters, whatever the table used, so a stored patient never depends on the
+    ``date_order`` it was read with."""
+    from .cohort import normalised_table, read_patient_table, validate_patients
+    from .store import PatientChange, PatientPreview
+
+    raw = read_patient_table(data, name)
+    cohort = validate_patients(raw, name, settings=settings)  # raises CohortFormatError: nothing stored
+    records = normalised_table(raw, cohort).to_dict("records")
+    stored = store.stored_patients()
+    new, changed, same = [], [], 0
+    for rec in records:
+        pid = rec["patient_id"]
+        old = stored.get(pid)
+        if old is None:
+            new.append(pid)
+            continue
+        diff = {k: (old.get(k, ""), v) for k, v in rec.items() if str(old.get(k, "")) != str(v)}
+        if diff:
+            changed.append(PatientChange(pid, diff))
+        else:
+            same += 1
+    return PatientPreview(name, hashlib.sha256(data).hexdigest(), tuple(new), tuple(changed), same), records
+
+
+def import_patients(store: "Store", data: bytes, name: str, settings: Settings, who: str | None = None,
+                    demo: bool = False) -> "ImportResult":
+    """Validate and store a patient table in one transaction (nothing on error)."""
+    _, records = preview_patients(store, data, name, settings)
+    return store.store_patients(data, name, records, who, demo)
+
+
+# ------------------------------------------------------------------ settings and stored calls
+
+def ensure_calls(store: "Store", settings: Settings, chunk: int = 200) -> int:
+    """Call, with ``settings``, every stored export that has no calls for them yet, and store those calls.
+
+    Returns the number of files read (0 when everything was already called: nothing is parsed). A stored file
+    that these settings cannot read is refused with the file named; nothing is stored for it."""
+    todo = store.files_without_calls(settings.fingerprint())
+    for start in range(0, len(todo), chunk):
+        computed = []
+        for file_id, name, data in store.file_contents(todo[start:start + chunk]):
+            export = read_export(data, name, settings)
+            computed.append((file_id, call_export(export, settings)))
+        store.store_calls(computed, settings)
+    return len(todo)
+
+
+def apply_settings(store: "Store", settings: Settings, who: str | None = None) -> int:
+    """Save the settings for everyone (audited) and call every stored file with them now, once, so no page view
+    has to. Returns the number of files called."""
+    store.save_settings(settings, who)
+    return ensure_calls(store, settings)
+
+
+@dataclass(frozen=True)
+class CohortView:
+    """The stored patients with the stored calls for one settings hash joined (``cohort`` is None when no patient
+    is stored yet: an empty database is a state, not an error)."""
+
+    cohort: "Cohort | None"
+    calls: "pd.DataFrame"
+    settings: Settings
+    files_called: int  # files read and called for this view (0 when every call was already stored)
+
+    @property
+    def settings_hash(self) -> str:
+        return self.settings.fingerprint()
+
+
+_SOURCES = {"demo": "database: built-in synthetic demo", "mixed": "database: your data and the synthetic demo",
+            "real": "database", "empty": "database (empty)"}
+
+
+def cohort_view(store: "Store", settings: Settings, filters: "dict[str, list] | None" = None) -> CohortView:
+    """The stored cohort with the stored calls for ``settings``; calls only the files not yet called with them."""
+    import pandas as pd
+
+    from .cohort import attach_ctdna, validate_patients
+
+    called = ensure_calls(store, settings)
+    calls = store.calls_table(settings.fingerprint())
+    rows = store.patient_rows()
+    if not rows:
+        return CohortView(None, calls, settings, called)
+    raw = pd.DataFrame(rows).fillna("").astype(str)
+    cohort = attach_ctdna(validate_patients(raw, _SOURCES[store.demo_state()], None, settings), calls, settings)
+    if filters:
+        cohort = cohort.filter(**filters)
+    return CohortView(cohort, calls, settings, called)
+
+
+# ------------------------------------------------------------------ the demo and opening a store
+
+def seed_demo(store: "Store", who: str = "demo seed") -> bool:
+    """Seed the synthetic demo into an empty database (once: never again after it was removed). True when it seeded."""
+    from .demo import DEMO_DIR, demo_export_path
+
+    if store.demo_seeded() or not store.is_empty():
+        return False
+    settings = store.saved_settings()
+    import_exports(store, [(demo_export_path().read_bytes(), demo_export_path().name)], settings, who, demo=True)
+    import_patients(store, (DEMO_DIR / "demo_patients.csv").read_bytes(), "demo_patients.csv", settings, who, demo=True)
+    store.record("demo seeded", "demo", {"note": "synthetic demo data, not patient data"}, who)
+    return True
+
+
+def open_store(url: str | None = None, seed: bool = True) -> "Store":
+    """Open (create and migrate) the store; seed the synthetic demo into a fresh database."""
+    from .store import Store
+
+    store = Store(url)
+    if seed:
+        seed_demo(store)
+    return store
 

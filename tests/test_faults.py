@@ -18,7 +18,9 @@ import sqlalchemy as sa
 from builders import qs17, sample_wells
 from conftest import ROOT
 from tdm1core.demo import DEMO_DIR
-from tdm1core.store import Store, open_store
+from tdm1core.settings import DEFAULT_SETTINGS
+from tdm1core.store import Store
+from tdm1core.workflows import import_exports, open_store
 
 TEMPLATE = pd.read_csv(DEMO_DIR / "demo_patients.csv", dtype=str, keep_default_na=False).iloc[0].to_dict()
 
@@ -79,7 +81,7 @@ def test_sixteen_first_imports_into_a_fresh_sqlite_database_all_land(tmp_path):
     for r in runs:
         assert r.returncode == 0, r.stderr.decode()[-800:]
     st = Store(url).status()
-    assert st.files == 16 and st.wells == 16 * 8 and st.revision == "0002"
+    assert st.files == 16 and st.wells == 16 * 8 and st.revision == "0003"
 
 
 def test_a_kill_during_the_first_open_never_leaves_an_unopenable_database(tmp_path):
@@ -91,7 +93,7 @@ def test_a_kill_during_the_first_open_never_leaves_an_unopenable_database(tmp_pa
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         store = Store(url)  # opens, finishing or repairing the schema
-        assert store.revision() == "0002"
+        assert store.revision() == "0003"
         assert store.status().files == 0
 
 
@@ -103,7 +105,7 @@ def test_a_half_initialised_database_from_an_older_version_is_repaired(tmp_path)
         conn.execute(sa.text("CREATE TABLE files (id INTEGER PRIMARY KEY)"))
     eng.dispose()
     store = open_store(url)
-    assert store.revision() == "0002" and store.status().patients == 34
+    assert store.revision() == "0003" and store.status().patients == 34
 
 
 def test_ddl_is_transactional_on_sqlite(tmp_path):
@@ -136,7 +138,7 @@ def test_a_batch_with_one_bad_file_stores_nothing_and_says_so(url, tmp_path):
 def test_sqlite_database_and_folder_are_private(tmp_path):
     db = tmp_path / "private" / "app.sqlite"
     store = open_store(f"sqlite:///{db}")
-    store.import_ddpcr(qs17(sample_wells("M1")), "m.csv")
+    import_exports(store, [(qs17(sample_wells("M1")), "m.csv")], DEFAULT_SETTINGS)
     assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
     for p in (db, db.with_name("app.sqlite-wal"), db.with_name("app.sqlite-shm")):
         if p.exists():
@@ -174,11 +176,11 @@ def test_both_databases_refuse_what_one_of_them_could_not_store(url):
     store = Store(url)
     long_name = "S" * 600
     with pytest.raises(Exception) as info:
-        store.import_ddpcr(qs17(sample_wells(long_name)), "long.csv")
+        import_exports(store, [(qs17(sample_wells(long_name)), "long.csv")], DEFAULT_SETTINGS)
     assert "characters long" in str(info.value)
     nul = qs17(sample_wells("N1")) + b"\n" + b"A" * 70000 + b"\x00"
     with pytest.raises(Exception) as info:
-        store.import_ddpcr(nul, "nul.csv")
+        import_exports(store, [(nul, "nul.csv")], DEFAULT_SETTINGS)
     assert "NUL" in str(info.value)
     assert store.status().files == 0
 

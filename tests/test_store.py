@@ -10,11 +10,17 @@ import sqlalchemy as sa
 from builders import qs17, sample_wells
 from tdm1core.demo import DEMO_DIR, demo_export_path
 from tdm1core.errors import CohortFormatError, DdpcrFormatError, TargetMapError
-from tdm1core.settings import Settings
-from tdm1core.store import Store, open_store
+from tdm1core.settings import DEFAULT_SETTINGS, Settings
+from tdm1core.store import Store
+from tdm1core.workflows import apply_settings, cohort_view, import_exports, import_patients, open_store, preview_patients, seed_demo
 
 DEMO_EXPORT = demo_export_path().read_bytes()
 DEMO_PATIENTS = (DEMO_DIR / "demo_patients.csv").read_bytes()
+
+
+def imp(store, data, name, who=None):
+    """One export through the use case, with the study's settings."""
+    return import_exports(store, [(data, name)], DEFAULT_SETTINGS, who)[0]
 
 
 def counts(store):
@@ -25,11 +31,12 @@ def counts(store):
 def test_fresh_database_is_created_migrated_and_seeded(url):
     store = open_store(url)
     st = store.status()
-    assert st.revision == "0002"
+    assert st.revision == "0003"
     assert (st.files, st.wells, st.patients, st.calls) == (2, 128, 34, 16)
-    cohort, calls = store.cohort()
-    assert cohort.n == 34 and cohort.n_ctdna == 16 and "synthetic demo" in cohort.source
-    assert not open_store(url).seed_demo()  # seeded once only
+    view = cohort_view(store, DEFAULT_SETTINGS)
+    assert view.cohort.n == 34 and view.cohort.n_ctdna == 16 and "synthetic demo" in view.cohort.source
+    assert view.files_called == 0  # the seed stored the calls for these settings
+    assert not seed_demo(open_store(url))  # seeded once only
 
 
 @pytest.mark.parametrize("bad,error", [(b"", DdpcrFormatError), (DEMO_EXPORT[:4000], DdpcrFormatError),
@@ -38,7 +45,7 @@ def test_a_bad_ddpcr_file_leaves_the_counts_unchanged(url, bad, error):
     store = open_store(url)
     before = counts(store), store.status().audit_entries
     with pytest.raises(error):
-        store.import_ddpcr(bad, "bad.csv")
+        imp(store, bad, "bad.csv")
     assert (counts(store), store.status().audit_entries) == before
 
 
@@ -48,53 +55,148 @@ def test_a_bad_patient_table_stores_nothing(url):
     df = pd.read_csv(DEMO_DIR / "demo_patients.csv", dtype=str, keep_default_na=False)
     df.loc[2, "best_response"] = "great"
     with pytest.raises(CohortFormatError):
-        store.import_patients(df.to_csv(index=False).encode(), "bad.csv")
+        import_patients(store, df.to_csv(index=False).encode(), "bad.csv", DEFAULT_SETTINGS)
     assert counts(store) == before
 
 
 def test_a_duplicate_file_is_stored_once(url):
     store = Store(url)
-    first = store.import_ddpcr(DEMO_EXPORT, "a.csv")
-    second = store.import_ddpcr(DEMO_EXPORT, "renamed.csv")
+    first = imp(store, DEMO_EXPORT, "a.csv")
+    second = imp(store, DEMO_EXPORT, "renamed.csv")
     assert not first.duplicate and second.duplicate and "already stored" in second.message
     assert store.status().files == 1 and store.status().wells == 128
 
 
 def test_patient_update_is_previewed_and_old_values_are_audited(url):
     store = Store(url)
-    store.import_patients(DEMO_PATIENTS, "v1.csv")
+    import_patients(store, DEMO_PATIENTS, "v1.csv", DEFAULT_SETTINGS)
     df = pd.read_csv(DEMO_DIR / "demo_patients.csv", dtype=str, keep_default_na=False)
     df.loc[0, "best_response"] = "SD" if df.loc[0, "best_response"] != "SD" else "PR"
     old = pd.read_csv(DEMO_DIR / "demo_patients.csv", dtype=str, keep_default_na=False).loc[0, "best_response"]
     data = df.to_csv(index=False).encode()
-    preview, _ = store.preview_patients(data, "v2.csv")
+    preview, _ = preview_patients(store, data, "v2.csv", DEFAULT_SETTINGS)
     assert preview.new == () and preview.unchanged == 33 and len(preview.changed) == 1
     assert preview.changed[0].changes == {"best_response": (old, df.loc[0, "best_response"])}
     assert store.status().audit_entries == 1  # the preview wrote nothing
-    store.import_patients(data, "v2.csv")
+    import_patients(store, data, "v2.csv", DEFAULT_SETTINGS)
     detail = json.loads(store.audit().iloc[0]["detail"])
     assert detail["changed"][0]["previous"] == {"best_response": old}
 
 
 def test_changing_a_cutoff_changes_the_calls_and_is_audited(url):
     store = Store(url)
-    store.import_ddpcr(DEMO_EXPORT, "demo.csv")
+    imp(store, DEMO_EXPORT, "demo.csv")
     before = store.stored_calls().set_index("sample")
     assert before.loc["P14", "her2_call"] == "not amplified"
-    assert json.loads(before.loc["P14", "settings"])["her2_ratio_cutoff"] == 1.25
-    n = store.set_settings(Settings(her2_ratio_cutoff=1.2), who="tester")
-    after = store.stored_calls().set_index("sample")
-    assert n == 16 and after.loc["P14", "her2_call"] == "amplified"
-    assert json.loads(after.loc["P14", "settings"])["her2_ratio_cutoff"] == 1.2
+    assert before.loc["P14", "settings_hash"] == DEFAULT_SETTINGS.fingerprint()
+    new = Settings(her2_ratio_cutoff=1.2)
+    n = apply_settings(store, new, who="tester")
+    assert n == 1  # the one stored file, called once with the new settings
+    after = store.stored_calls()
+    now = after[after["settings_hash"] == new.fingerprint()].set_index("sample")
+    assert len(now) == 16 and now.loc["P14", "her2_call"] == "amplified"
+    # the calls for the old settings are kept (switching back reads no file)
+    assert (after["settings_hash"] == DEFAULT_SETTINGS.fingerprint()).sum() == 16
     entry = store.audit().iloc[0]
     assert entry["action"] == "settings change" and entry["who"] == "tester"
     assert json.loads(entry["detail"])["changed"] == {"her2_ratio_cutoff": [1.25, 1.2]}
-    assert store.get_settings().her2_ratio_cutoff == 1.2
+    assert store.saved_settings().her2_ratio_cutoff == 1.2
+
+
+def _count_reads(monkeypatch):
+    """Count every export the use cases read (the only way from stored bytes to calls)."""
+    import tdm1core.workflows as wf
+
+    reads = []
+    real = wf.read_export
+
+    def counting(data, name, settings):
+        reads.append(name)
+        return real(data, name, settings)
+
+    monkeypatch.setattr(wf, "read_export", counting)
+    return reads
+
+
+def test_a_second_cohort_load_parses_no_file(url, monkeypatch):
+    store = open_store(url)
+    for i in range(3):
+        imp(store, qs17(sample_wells(f"X{i}", her2=1000 + i, eftud2=900)), f"x{i}.csv")
+    reads = _count_reads(monkeypatch)
+    s = Settings(her2_ratio_cutoff=1.3)  # settings no stored call was made with
+    first = cohort_view(store, s)
+    assert first.files_called == 4 and len(reads) == 4  # the demo export and three others, once each
+    second = cohort_view(store, s)
+    assert second.files_called == 0 and len(reads) == 4  # read from the stored calls: no file parsed
+    pd.testing.assert_frame_equal(first.cohort.patients, second.cohort.patients)
+    # the stored calls give what calling the files again gives
+    from tdm1core.calls import call_export, calls_table
+    from tdm1core.ddpcr import read_export
+
+    fresh = calls_table([c for data, name in [(DEMO_EXPORT, "d.csv")] for c in call_export(read_export(data, name, s), s)])
+    stored = second.calls[second.calls["sample"].isin(fresh["sample"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(stored, fresh, check_dtype=False)
+    assert cohort_view(store, DEFAULT_SETTINGS).files_called == 0  # the study's settings were stored at import
+
+
+def test_a_file_called_to_no_sample_is_marked_done(url):
+    """A call set records that a file was called with these settings even when it gave no sample, so it is not read
+    again on every view."""
+    store = Store(url)
+    fid = imp(store, qs17(sample_wells("Y1")), "y1.csv").file_id
+    s = Settings(her2_ratio_cutoff=1.3)
+    assert store.files_without_calls(s.fingerprint()) == [fid]
+    assert store.store_calls([(fid, [])], s) == 0
+    assert store.files_without_calls(s.fingerprint()) == []
+    assert store.store_calls([(fid, [])], s) == 0  # a second session storing the same call set changes nothing
+
+
+def test_two_sessions_calling_the_same_files_store_one_call_set(url):
+    import threading
+
+    store = open_store(url)
+    s = Settings(her2_ratio_cutoff=1.4)
+    errors = []
+
+    def view():
+        try:
+            cohort_view(Store(url), s)
+        except Exception as exc:  # pragma: no cover - the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=view) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    calls = store.stored_calls()
+    assert (calls["settings_hash"] == s.fingerprint()).sum() == 16
+
+
+def test_calls_stored_by_an_older_version_are_kept_with_their_settings_hash(url):
+    store = Store(url, migrate=False)
+    store.migrate("0002")
+    old = Settings(her2_ratio_cutoff=1.1)
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO files (kind, name, sha256, size, content, uploaded_at, demo) VALUES "
+                             "('ddpcr', 'old.csv', :sha, 3, :content, CURRENT_TIMESTAMP, :f)"),
+                     {"sha": "a" * 64, "content": b"old", "f": False})
+        fid = conn.execute(sa.text("SELECT id FROM files")).scalar()
+        result = {"pik3ca": {"E545K": {"mutant_copies": 7.5, "wildtype_copies": 900.0}}}
+        conn.execute(sa.text("INSERT INTO calls (file_id, sample, her2_ratio, her2_call, result, settings, computed_at) "
+                             "VALUES (:f, 'OLD1', 1.15, 'amplified', :r, :s, CURRENT_TIMESTAMP)"),
+                     {"f": fid, "r": json.dumps(result), "s": json.dumps(old.to_dict(), sort_keys=True)})
+    upgraded = Store(url)
+    assert upgraded.revision() == "0003"
+    table = upgraded.calls_table(old.fingerprint())
+    assert table["sample"].tolist() == ["OLD1"] and table.loc[0, "E545K MUT"] == 7.5 and table.loc[0, "E545K WT"] == 900.0
+    assert upgraded.files_without_calls(old.fingerprint()) == []  # never read again for the settings it was called with
 
 
 def test_demo_can_be_removed(url):
     store = open_store(url)
-    store.import_ddpcr(qs17(sample_wells("MINE")), "mine.csv")
+    imp(store, qs17(sample_wells("MINE")), "mine.csv")
     plan = store.demo_removal_plan()
     assert (plan.files, plan.patients, plan.kept_patients) == (2, 34, 0)
     assert store.status().patients == 34  # a plan changes nothing
@@ -112,7 +214,7 @@ def test_demo_removal_keeps_patients_the_user_changed(url):
     demo = pd.read_csv(DEMO_DIR / "demo_patients.csv", dtype=str, keep_default_na=False)
     mine = demo.iloc[[2, 5]].copy()
     mine["age"] = [str(int(a) + 1) for a in mine["age"]]
-    store.import_patients(mine.to_csv(index=False).encode(), "corrections.csv", who="me")
+    import_patients(store, mine.to_csv(index=False).encode(), "corrections.csv", DEFAULT_SETTINGS, who="me")
     done = store.remove_demo(who="tester")
     assert (done.patients, done.kept_patients) == (32, 2)
     cohort_ids = {json.loads(r)["patient_id"] for r in pd.read_sql("select data from patients", store.engine)["data"]}
@@ -130,8 +232,8 @@ def test_first_migration_upgrades_to_the_newest(url):
         conn.execute(sa.text("INSERT INTO audit_log (at, who, action, entity, detail) VALUES (CURRENT_TIMESTAMP, 'old', 'import', 'x', '{}')"))
     assert "calls" not in sa.inspect(store.engine).get_table_names()
     upgraded = Store(url)  # opening applies the migrations
-    assert upgraded.revision() == "0002"
-    assert {"calls", "app_settings"} <= set(sa.inspect(upgraded.engine).get_table_names())
+    assert upgraded.revision() == "0003"
+    assert {"calls", "app_settings", "call_sets"} <= set(sa.inspect(upgraded.engine).get_table_names())
     assert upgraded.status().audit_entries == 1  # data kept
 
 
@@ -146,10 +248,12 @@ def test_export_writes_every_table(url, tmp_path):
 def _worker(args):
     url, i = args
     from builders import qs17, sample_wells
+    from tdm1core.settings import DEFAULT_SETTINGS
     from tdm1core.store import Store
+    from tdm1core.workflows import import_exports
 
     data = qs17(sample_wells(f"S{i}", her2=1000 + i, eftud2=900 + i))
-    return Store(url).import_ddpcr(data, f"plate{i}.csv", who=f"proc{i}").duplicate
+    return import_exports(Store(url), [(data, f"plate{i}.csv")], DEFAULT_SETTINGS, who=f"proc{i}")[0].duplicate
 
 
 def test_eight_processes_importing_eight_files_all_land(url):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import pandas as pd
 
@@ -105,20 +106,25 @@ def table2(cohort: Cohort) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def table3(cohort: Cohort, calls: list | None = None) -> pd.DataFrame:
-    """Table 3: ctDNA per patient (HER2 ratio, mutant / wild-type copies per hotspot, calls)."""
+def table3(cohort: Cohort, calls: Any = None) -> pd.DataFrame:
+    """Table 3: ctDNA per patient (HER2 ratio, mutant / wild-type copies per hotspot, calls).
+
+    ``calls``: ``SampleCalls`` or the stored calls table (:func:`tdm1core.calls.calls_table`), for the copies."""
+    from ..calls import CALL_TABLE_COLUMNS, calls_table
+
     df = cohort.patients
     have = df[df["ctdna_available"] == "yes"]
-    by_sample = {c.sample.strip(): c for c in (calls or [])}
-    rows = []
-    cols = ["patient_id", "ctdna_sample_id", "her2_ratio", "her2_ctdna", "pik3ca_ctdna", "primary_resistance", "flag"]
-    for pid, sid, ratio, her2, pik, res, flag in zip(*(have[c].tolist() for c in cols)):
-        row = {"patient_id": pid, "sample": sid, "her2_ratio": ratio, "her2_call": her2}
-        c = by_sample.get(str(sid).strip())
-        if c is not None:
-            for h in c.pik3ca.hotspots:
-                row[f"{h.hotspot} MUT"] = h.mutant_copies
-                row[f"{h.hotspot} WT"] = h.wildtype_copies
-        row.update({"pik3ca": pik, "primary_resistance": res, "flag": flag})
-        rows.append(row)
-    return pd.DataFrame(rows)
+    out = pd.DataFrame({"patient_id": have["patient_id"].to_numpy(), "sample": have["ctdna_sample_id"].to_numpy(),
+                        "her2_ratio": have["her2_ratio"].to_numpy(), "her2_call": have["her2_ctdna"].to_numpy()})
+    copies = [c for c in CALL_TABLE_COLUMNS if c.endswith((" MUT", " WT"))]
+    if calls is not None and len(calls):
+        table = calls_table(calls)
+        table = table.assign(sample=table["sample"].astype(str).str.strip()).drop_duplicates("sample", keep="last")
+        key = pd.DataFrame({"sample": out["sample"].astype(str).str.strip()})
+        found = key.merge(table[["sample", *copies]], on="sample", how="left")
+        for c in copies:
+            out[c] = pd.to_numeric(found[c], errors="coerce").to_numpy(dtype=float)
+    out["pik3ca"] = have["pik3ca_ctdna"].to_numpy()
+    out["primary_resistance"] = have["primary_resistance"].to_numpy()
+    out["flag"] = have["flag"].to_numpy()
+    return out

@@ -23,19 +23,21 @@ def hostile_server(tmp_path_factory):
     sys.path.insert(0, str(ROOT / "tests"))
     from builders import qs17, sample_wells
     from tdm1core.demo import DEMO_DIR
+    from tdm1core.settings import DEFAULT_SETTINGS
     from tdm1core.store import Store
+    from tdm1core.workflows import import_exports, import_patients
 
     folder = tmp_path_factory.mktemp("hostile")
     db = folder / "app.sqlite"
     store = Store(f"sqlite:///{db}")
     export = qs17(sample_wells(HOSTILE_SAMPLES[0], her2=800, eftud2=1000) + sample_wells(HOSTILE_SAMPLES[1], well0=4))
     (folder / "hostile.csv").write_bytes(export)
-    store.import_ddpcr(export, f"[x](http://{EVIL}/f).csv", who="tester")
+    import_exports(store, [(export, f"[x](http://{EVIL}/f).csv")], DEFAULT_SETTINGS, who="tester")
     t = pd.read_csv(DEMO_DIR / "demo_patients.csv", dtype=str, keep_default_na=False).iloc[:6].copy()
     t["patient_id"] = [f"![](http://{EVIL}/id{i}.png)" for i in range(6)]
     t["ctdna_sample_id"] = [HOSTILE_SAMPLES[0], HOSTILE_SAMPLES[1], "", "", "", ""]
     t["site"] = [f"<img src=http://{EVIL}/i.png>", f"[link](http://{EVIL}/l)"] * 3
-    store.import_patients(t.to_csv(index=False).encode(), "hostile_patients.csv", who="tester")
+    import_patients(store, t.to_csv(index=False).encode(), "hostile_patients.csv", DEFAULT_SETTINGS, who="tester")
     bad = t.copy()
     bad.loc[0, "stage"] = f"![](http://{EVIL}/err.png)"
     (folder / "bad.csv").write_bytes(bad.to_csv(index=False).encode())

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from tdm1core.calls import call_export
 from tdm1core.ddpcr import read_export
 from tdm1core.demo import DEMO_DIR, demo_export_path
-from tdm1core.store import open_store
+from tdm1core.workflows import open_store
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 PAGES = ["pages/home.py", "pages/patient.py", "pages/cohort.py", "pages/survival.py", "pages/audit.py", "pages/settings.py"]
@@ -318,7 +318,14 @@ def test_saving_settings_to_the_database_recomputes_calls_and_is_audited():
     at.button[0].click().run()
     at.button(key="set_save_db").click().run()
     assert_clean(at)
-    assert "16 stored call(s) recomputed" in shown("\n".join(x.value for x in at.success))
+    assert "1 stored file(s) called with these settings" in shown("\n".join(x.value for x in at.success))
+    import os
+
+    from tdm1core.settings import Settings
+    from tdm1core.store import Store
+
+    stored = Store(f"sqlite:///{os.environ['TDM1_DB_PATH']}").calls_table(Settings(her2_ratio_cutoff=1.2).fingerprint())
+    assert len(stored) == 16 and stored.set_index("sample").loc["P14", "her2_call"] == "amplified"  # 1.23 >= 1.2
     at.switch_page("pages/audit.py").run()
     assert "settings change" in set(frame(at, "action")["action"])
 
@@ -327,7 +334,7 @@ def test_saving_settings_to_the_database_recomputes_calls_and_is_audited():
 def test_every_page_works_on_an_empty_database(page, tmp_path):
     import os
 
-    from tdm1core.store import open_store
+    from tdm1core.workflows import open_store
 
     open_store(f"sqlite:///{os.environ['TDM1_DB_PATH']}").remove_demo()  # seeded once, emptied: not seeded again
     at = open_page(page)
@@ -388,9 +395,10 @@ def test_save_stores_the_result_shown_with_the_sessions_settings():
     at.button(key="patient_save").click().run()
     assert_clean(at)
     store = open_store(f"sqlite:///{os.environ['TDM1_DB_PATH']}")
-    assert store.get_settings().her2_ratio_cutoff == 1.25  # the database default differs from the screen
+    assert store.saved_settings().her2_ratio_cutoff == 1.25  # the database default differs from the screen
     with store.engine.connect() as conn:
-        row = conn.execute(sa.text("SELECT c.her2_call, c.settings FROM calls c JOIN files f ON f.id = c.file_id "
+        row = conn.execute(sa.text("SELECT c.her2_call, s.settings FROM calls c JOIN files f ON f.id = c.file_id "
+                                   "JOIN call_sets s ON s.file_id = c.file_id AND s.settings_hash = c.settings_hash "
                                    "WHERE f.name = 'shown.csv'")).one()
     assert row.her2_call == "amplified"  # what the user saw, not a re-call at 1.25 (which would be 'not amplified')
     assert json.loads(row.settings)["her2_ratio_cutoff"] == 1.1
