@@ -152,9 +152,7 @@ def _warm_up() -> None:
     person's first Cohort or Survival page does not wait for them."""
     def run() -> None:
         try:
-            import lifelines  # noqa: F401
             import plotly.subplots  # noqa: F401
-            import tableone  # noqa: F401
 
             import tdm1core.stats  # noqa: F401
         except Exception:  # a warm-up never breaks the app

@@ -17,6 +17,7 @@ from .stats.survival import KaplanMeierResult
 __all__ = ["PALETTE", "GROUP_COLOURS", "km_figure", "ratio_figure", "km_plot_data"]
 
 from .palette import GROUP_COLOURS, PALETTE  # noqa: E402  one palette for the screen and the PDF
+from .axes import time_axis_step  # noqa: E402  one time axis for the screen and the PDF
 
 
 def _colour(group: str, i: int) -> str:
@@ -57,7 +58,7 @@ def km_figure(km: KaplanMeierResult, highlight: str | None = None, show_ci: bool
 
     max_t = max((float(g.table["time"].max()) for g in km.groups if len(g.table)), default=1.0)
     if risk_times is None:
-        step = _nice_step(max_t)
+        step = time_axis_step(max_t)
         risk_times = list(np.arange(0, max_t + step / 2, step))
     n_groups = max(len(km.groups), 1)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.78, 0.22], vertical_spacing=0.1)
@@ -144,13 +145,6 @@ def ratio_figure(ratio: float | None, ci_low: float | None, ci_high: float | Non
     fig.update_layout(height=240 + 30 * len(rows), margin=dict(l=20, r=20, t=40, b=40), template="plotly_white",
                       showlegend=False)
     return fig
-
-
-def _nice_step(max_t: float) -> float:
-    for step in (30, 60, 90, 180, 365, 730, 1825):
-        if max_t / step <= 8:
-            return float(step)
-    return float(10 ** math.ceil(math.log10(max_t / 8)))
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:

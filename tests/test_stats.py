@@ -116,16 +116,47 @@ def test_user_picked_column_in_table4(demo):
     assert set(t4[t4.characteristic == "pathology"]["group"]) == {"invasive ductal carcinoma", "medullary carcinoma", "poorly differentiated adenocarcinoma"}
 
 
-def test_fast_table1_for_large_cohorts_equals_tableone(demo, monkeypatch):
+def _table1_by_tableone(cohort):
+    """Table 1 computed independently by tableone (the test's oracle), in the app's layout."""
+    import warnings
+
+    from tableone import TableOne
+
+    from tdm1core.stats.descriptive import _YESNO, TABLE1_LABELS, table1_order
+
+    data = cohort.patients[list(TABLE1_LABELS)].copy()
+    data["age"] = data["age"].astype(float)
+    for col in data.columns:
+        if col != "age":
+            data[col] = data[col].astype(object).where(data[col].notna(), None)
+    present_yes = [c for c in _YESNO if (data[c] == "yes").any()]
+    order = table1_order(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = TableOne(data, columns=list(TABLE1_LABELS), categorical=[c for c in TABLE1_LABELS if c != "age"],
+                     nonnormal=["age"], min_max=["age"], decimals={"age": 0}, order=order,
+                     limit={c: 1 for c in present_yes}, missing=False, rename=TABLE1_LABELS).tableone
+    rows = []
+    for (name, level), value in t.iloc[:, 0].items():
+        label = name.split(", n (%)")[0].split(", median [min,max]")[0]
+        if name == "n":
+            rows.append({"characteristic": "Patients, n", "group": "", "value": str(value)})
+        elif name.endswith("median [min,max]"):
+            rows.append({"characteristic": label, "group": "median (range)",
+                         "value": str(value).replace("[", "(").replace("]", ")").replace(",", "–")})
+        else:
+            rows.append({"characteristic": label, "group": level, "value": str(value)})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("n", [34, 3000])
+def test_table1_equals_tableone(demo, n):
     from dataclasses import replace
 
     import numpy as np
 
     from tdm1core.stats import descriptive
 
-    rng = np.random.default_rng(0)
-    big = replace(demo, patients=demo.patients.iloc[rng.integers(0, 34, 3000)].reset_index(drop=True))
-    with_tableone = descriptive.table1(big)
-    monkeypatch.setattr(descriptive, "TABLEONE_MAX_ROWS", 100)
-    fast = descriptive.table1(big)
-    pd.testing.assert_frame_equal(with_tableone, fast)
+    rng = np.random.default_rng(n)
+    cohort = demo if n == 34 else replace(demo, patients=demo.patients.iloc[rng.integers(0, 34, n)].reset_index(drop=True))
+    pd.testing.assert_frame_equal(descriptive.table1(cohort), _table1_by_tableone(cohort))

@@ -2,15 +2,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import pandas as pd
 
-from ..cohort import Cohort
 from ..settings import DEFAULT_SETTINGS, Settings
-from .contingency import FISHER_METHOD, Performance, fisher, performance, resistance_by, table4, threshold_table
-from .descriptive import table1, table2, table3
 from .survival import CI_METHOD_LABELS, KaplanMeierResult, kaplan_meier
+
+if TYPE_CHECKING:
+    from ..cohort import Cohort
+    from .contingency import FISHER_METHOD, Performance, fisher, performance, resistance_by, table4, threshold_table
+    from .descriptive import table1, table2, table3
+
+# the cohort tables load with their first use, so that ``python -m tdm1core km`` reads only the survival code
+_WHERE = {"FISHER_METHOD": "contingency", "Performance": "contingency", "fisher": "contingency",
+          "performance": "contingency", "resistance_by": "contingency", "table4": "contingency",
+          "threshold_table": "contingency", "table1": "descriptive", "table2": "descriptive", "table3": "descriptive"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tdm1core.stats' has no attribute {name!r}")
 
 __all__ = [
     "CohortStatistics", "analyse_cohort", "km_by", "table1", "table2", "table3", "table4", "performance",
@@ -53,6 +70,9 @@ class CohortStatistics:
 def analyse_cohort(cohort: Cohort, settings: Settings = DEFAULT_SETTINGS, km_group: str = "flag",
                    table4_columns: Sequence[str] = (), at: Sequence[float] = (), calls: list | None = None) -> CohortStatistics:
     """Tables 1-4, the flag's performance (with the cut-off table) and Kaplan-Meier by ``km_group``."""
+    from .contingency import performance, table4, threshold_table
+    from .descriptive import table1, table2, table3
+
     cutoffs = sorted({1.0, 1.1, 1.2, 1.3, 1.5, 2.0, settings.her2_ratio_cutoff})
     return CohortStatistics(
         table1=table1(cohort), table2=table2(cohort), table3=table3(cohort, calls), table4=table4(cohort, table4_columns),

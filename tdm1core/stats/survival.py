@@ -1,8 +1,7 @@
 """Kaplan-Meier time to progression and the log-rank test, matching R's ``survival``.
 
 * Survival: the Kaplan-Meier product-limit estimate, with Greenwood's variance
-  G(t) = sum d / (n (n - d)) (event counts and numbers at risk from lifelines'
-  event table).
+  G(t) = sum d / (n (n - d)), from the event counts and numbers at risk (numpy; no lifelines).
 * Pointwise confidence bands as R's ``survfit(conf.type=...)``:
   ``log`` S·exp(∓z√G) (upper capped at 1, NA where S = 0); ``log-log``
   exp(-exp(log(-log S) ∓ z√G / log S)) (NA where S is 0 or 1); ``plain``
@@ -13,8 +12,9 @@
   the bands (Brookmeyer-Crowley style inversion). NA (``nan``) where not reached.
   lifelines differs here (exact comparison, finite limits where R says NA), so
   the rule is implemented directly and pinned to R's output in the tests.
-* Log-rank: unstratified, R's ``survdiff(rho = 0)``, via lifelines'
-  ``multivariate_logrank_test`` (equal to R to ~1e-14).
+* Log-rank: unstratified, R's ``survdiff(rho = 0)``: observed minus expected events per group at each event
+  time, the hypergeometric variance, chi-square on k - 1 degrees of freedom (implemented here with numpy;
+  pinned to R's output in the tests, and checked against lifelines' ``multivariate_logrank_test``).
 """
 from __future__ import annotations
 
@@ -42,9 +42,30 @@ _TOL = math.sqrt(np.finfo(float).eps)
 
 
 def _z(level: float) -> float:
-    from scipy.stats import norm
+    """The normal quantile for a two-sided ``level`` (the standard library's; no scipy import for a KM)."""
+    from statistics import NormalDist
 
-    return float(norm.ppf(1 - (1 - level) / 2))
+    return NormalDist().inv_cdf(1 - (1 - level) / 2)
+
+
+def chi2_sf(x: float, df: int) -> float:
+    """P(X >= x) for a chi-square with integer ``df``: the closed form of the regularised upper incomplete gamma
+    Q(df/2, x/2) (a finite sum; erfc for odd df). Equal to scipy.stats.chi2.sf to ~1e-14 (tested)."""
+    if x <= 0:
+        return 1.0
+    h = x / 2
+    if df % 2 == 0:
+        term, total = 1.0, 1.0
+        for i in range(1, df // 2):
+            term *= h / i
+            total += term
+        return min(1.0, math.exp(-h) * total)
+    total = math.erfc(math.sqrt(h))
+    term = math.sqrt(h) / math.gamma(1.5)  # h^(1/2) / Γ(3/2)
+    for i in range(1, (df + 1) // 2):
+        total += math.exp(-h) * term
+        term *= h / (i + 0.5)
+    return min(1.0, total)
 
 
 @dataclass(frozen=True)
@@ -291,14 +312,37 @@ def parse_times(text: str | None) -> list[float]:
 
 
 def logrank(time: Sequence[float], event: Sequence[int], group: Sequence[Any]) -> LogRankResult | None:
-    """Unstratified log-rank test across the groups (None with fewer than two groups)."""
-    from lifelines.statistics import multivariate_logrank_test
-
-    g = pd.Series(group).astype(str).to_numpy()
-    if len(set(g)) < 2:
+    """Unstratified log-rank test across the groups (None with fewer than two groups), as R's ``survdiff``."""
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(event, dtype=float) > 0
+    labels, g = np.unique(pd.Series(group).astype(str).to_numpy(), return_inverse=True)
+    k = len(labels)
+    if k < 2:
         return None
-    res = multivariate_logrank_test(np.asarray(time, dtype=float), g, np.asarray(event, dtype=int))
-    return LogRankResult(float(res.test_statistic), int(res.degrees_of_freedom), float(res.p_value))
+    event_times = np.unique(t[e])
+    at_risk = np.empty((k, len(event_times)))
+    deaths = np.empty((k, len(event_times)))
+    for j in range(k):
+        tj = np.sort(t[g == j])
+        at_risk[j] = len(tj) - np.searchsorted(tj, event_times, side="left")
+        dj = np.sort(t[(g == j) & e])
+        deaths[j] = np.searchsorted(dj, event_times, side="right") - np.searchsorted(dj, event_times, side="left")
+    n = at_risk.sum(axis=0)
+    d = deaths.sum(axis=0)
+    observed = deaths.sum(axis=1)
+    expected = (at_risk * (d / n)).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(n > 1, d * (n - d) / (n * n * (n - 1)), 0.0)  # hypergeometric variance factor per time
+    v = np.diag((at_risk * (n * w)).sum(axis=1)) - (at_risk * w) @ at_risk.T
+    # as R: groups with no expected event are left out, and the degrees of freedom count the groups kept
+    keep = expected > 0
+    df = int(keep.sum()) - 1
+    if df < 1:
+        return LogRankResult(0.0, max(df, 0), math.nan)
+    diff = (observed - expected)[keep][1:]
+    vv = v[np.ix_(keep, keep)][1:, 1:]
+    chi2 = float(diff @ np.linalg.solve(vv, diff))
+    return LogRankResult(chi2, df, chi2_sf(chi2, df))
 
 
 def kaplan_meier(
