@@ -35,7 +35,7 @@ from .targets import HOTSPOTS
 
 __all__ = [
     "Measurement", "SampleMeasurements", "ManualEntry", "Her2Call", "HotspotCall", "Pik3caCall",
-    "SampleCalls", "measure_export", "call_sample", "call_export", "call_manual", "calls_table", "CALL_TABLE_COLUMNS",
+    "SampleCalls", "measure_export", "call_sample", "call_export", "call_manual", "calls_table", "call_row", "CALL_TABLE_COLUMNS",
     "AMPLIFIED", "NOT_AMPLIFIED", "NOT_EVALUABLE", "POSITIVE", "NEGATIVE",
 ]
 
@@ -227,6 +227,16 @@ CALL_TABLE_COLUMNS = ("sample", "her2_ratio", "her2_call", "her2_borderline", "p
                       *(f"{h} {kind}" for h in HOTSPOTS for kind in ("MUT", "WT")))
 
 
+def call_row(c: "SampleCalls") -> dict[str, Any]:
+    """One sample's row of :func:`calls_table`."""
+    row: dict[str, Any] = {"sample": c.sample, "her2_ratio": _num(c.her2.ratio), "her2_call": c.her2.call,
+                           "her2_borderline": c.her2.borderline, "pik3ca_any_mutant": c.pik3ca.any_mutant}
+    for h in c.pik3ca.hotspots:
+        row[f"{h.hotspot} MUT"] = _num(h.mutant_copies)
+        row[f"{h.hotspot} WT"] = _num(h.wildtype_copies)
+    return row
+
+
 def calls_table(sample_calls: "Any") -> "pd.DataFrame":
     """What a cohort needs of each sample's calls, one row per sample (:data:`CALL_TABLE_COLUMNS`; copies per 20 µL).
 
@@ -236,14 +246,7 @@ def calls_table(sample_calls: "Any") -> "pd.DataFrame":
 
     if isinstance(sample_calls, pd.DataFrame):
         return sample_calls
-    rows = []
-    for c in sample_calls:
-        row: dict[str, Any] = {"sample": c.sample, "her2_ratio": _num(c.her2.ratio), "her2_call": c.her2.call,
-                               "her2_borderline": c.her2.borderline, "pik3ca_any_mutant": c.pik3ca.any_mutant}
-        for h in c.pik3ca.hotspots:
-            row[f"{h.hotspot} MUT"] = _num(h.mutant_copies)
-            row[f"{h.hotspot} WT"] = _num(h.wildtype_copies)
-        rows.append(row)
+    rows = [call_row(c) for c in sample_calls]
     return pd.DataFrame(rows, columns=list(CALL_TABLE_COLUMNS))
 
 

@@ -459,8 +459,15 @@ def cmd_import(args: argparse.Namespace) -> int:
             raise InputError(f"cannot read the file: {exc.strerror}; nothing was stored.", source=str(path)) from exc
     if args.kind == "ddpcr":
         # one transaction: every file is stored, or (when any is refused) none, and the error says so
-        for result in import_exports(store, contents, settings, args.who):
-            print(result.message)
+        results = import_exports(store, contents, settings, args.who)
+        if len(results) <= 20:
+            for result in results:
+                print(result.message)
+        else:  # a registry import: a summary, not thousands of lines
+            stored = [r for r in results if not r.duplicate]
+            print(f"Stored {len(stored)} of {len(results)} file(s): {sum(r.counts.get('wells', 0) for r in stored)} well "
+                  f"rows, {sum(r.counts.get('samples', 0) for r in stored)} sample(s); "
+                  f"{len(results) - len(stored)} already stored (same SHA-256), unchanged.")
         return status
     for data, name in contents:
         if args.preview:

@@ -357,14 +357,17 @@ def _check_numbers(f: Field, col: pd.Series, rows: pd.Series, problems: list[Pro
 
 
 def _check_categories(f: Field, col: pd.Series, rows: pd.Series, problems: list[Problem]) -> pd.Series:
-    low = col.str.lower()
     canon = {a.lower(): a for a in f.allowed}
     canon.update({k.lower(): v for k, v in f.aliases.items()})
     if f.kind == "yesno":
         canon.update({k: "yes" for k in _YES})
         canon.update({k: "no" for k in _NO if k})
-    mapped = low.map(canon)
-    missing = low.isin(_MISSING) & mapped.isna()
+    # each distinct spelling is looked up once (a registry column holds 100,000 cells but a handful of values)
+    codes, uniques = pd.factorize(col, use_na_sentinel=False)
+    lows = [str(u).lower() for u in uniques]
+    mapped = pd.Series(np.array([canon.get(u) for u in lows] + [None], dtype=object)[codes], index=col.index)
+    is_missing = np.array([u in _MISSING for u in lows] + [False], dtype=bool)[codes]
+    missing = pd.Series(is_missing, index=col.index) & mapped.isna()
     bad = mapped.isna() & ~missing
     for r, v in zip(rows[bad], col[bad]):
         _problem(problems, int(r), f.name, f"unknown value {v!r}; allowed values: {', '.join(f.allowed)} (or blank if unknown).", v)

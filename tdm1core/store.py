@@ -423,7 +423,8 @@ class Store:
                                 "in the audit log.")
         if duplicate is not None or file_id is None:
             return duplicate or ImportResult("ddpcr", name, sha, None, True, "not stored")
-        records = export.wells[_WELL_COLS].to_dict("records")
+        w = export.wells
+        records = [dict(zip(_WELL_COLS, row)) for row in zip(*(w[c].tolist() for c in _WELL_COLS))]
         for r in records:
             r["file_id"] = file_id
             if isinstance(r["exported_concentration"], float) and r["exported_concentration"] != r["exported_concentration"]:
@@ -460,15 +461,14 @@ class Store:
 
     def _insert_call_set(self, conn: Any, file_id: int, sample_calls: Iterable[Any], settings: Settings) -> int:
         """The calls of one file for one settings hash, and the row that says they are complete."""
-        from .calls import calls_table
+        from .calls import call_row
 
         h = settings.fingerprint()
-        sample_calls = list(sample_calls)
-        table = calls_table(sample_calls)
         now = _now()
         rows = []
-        for c, rec in zip(sample_calls, table.to_dict("records")):
-            row = {col: _clean(rec[key]) for col, key in _CALL_COLUMNS.items()}
+        for c in sample_calls:
+            rec = call_row(c)
+            row = {col: _clean(rec.get(key)) for col, key in _CALL_COLUMNS.items()}
             row.update(file_id=file_id, settings_hash=h, computed_at=now,
                        result=json.dumps(_clean(c.to_dict()), ensure_ascii=False))
             rows.append(row)

@@ -32,3 +32,36 @@ def test_the_core_never_imports_streamlit():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not any(n.split(".")[0] == "streamlit" for n in names), path
+
+
+def _outside_the_api(paths):
+    """``from tdm1core... import name`` lines whose name is not in that module's __all__."""
+    import importlib
+
+    offenders = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            module = node.module or ""
+            if node.level:  # the command line's relative imports, inside tdm1core
+                module = "tdm1core" + ("." + module if module else "")
+            if not module.startswith("tdm1core"):
+                continue
+            public = set(getattr(importlib.import_module(module), "__all__", ()))
+            offenders += [f"{path.name}: from {module} import {a.name}" for a in node.names
+                          if a.name not in public and a.name != "__version__"]
+    return offenders
+
+
+def test_what_pages_and_the_cli_import_from_the_core_is_in_its_public_api():
+    """Every name app.py, a page or the command line takes from a core module is listed in that module's __all__
+    (or, for the package itself, in tdm1core.__all__): the public API is what the product really uses."""
+    sources = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), ROOT / "tdm1core" / "cli.py"]
+    assert _outside_the_api(sources) == []
+
+
+def test_the_api_check_can_fail(tmp_path):
+    page = tmp_path / "page.py"
+    page.write_text("from tdm1core.store import _clean, Store\nfrom tdm1core.workflows import cohort_view\n")
+    assert _outside_the_api([page]) == ["page.py: from tdm1core.store import _clean"]

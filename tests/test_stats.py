@@ -160,3 +160,19 @@ def test_table1_equals_tableone(demo, n):
     rng = np.random.default_rng(n)
     cohort = demo if n == 34 else replace(demo, patients=demo.patients.iloc[rng.integers(0, 34, n)].reset_index(drop=True))
     pd.testing.assert_frame_equal(descriptive.table1(cohort), _table1_by_tableone(cohort))
+
+
+from hypothesis import given, settings as hyp_settings, strategies as hs  # noqa: E402
+
+
+@hyp_settings(max_examples=150, deadline=None)
+@given(hs.integers(1, 5000), hs.floats(0, 1), hs.sampled_from([0.8, 0.9, 0.95, 0.99]))
+def test_clopper_pearson_equals_scipy_binomtest(n, frac, level):
+    from scipy import stats
+
+    from tdm1core.stats.contingency import _prop
+
+    k = round(frac * n)
+    ours = _prop(k, n, level).ci
+    ref = stats.binomtest(k, n).proportion_ci(confidence_level=level, method="exact")
+    assert ours.low == pytest.approx(ref.low, abs=1e-9) and ours.high == pytest.approx(ref.high, abs=1e-9)

@@ -173,8 +173,14 @@ class Proportion:
 def _prop(k: int, n: int, level: float) -> Proportion:
     if n == 0:
         return Proportion(0, 0, ConfidenceInterval(math.nan, math.nan, level, "Clopper-Pearson exact"))
-    ci = stats.binomtest(k, n).proportion_ci(confidence_level=level, method="exact")
-    return Proportion(k, n, ConfidenceInterval(float(ci.low), float(ci.high), level, "Clopper-Pearson exact"))
+    from scipy.special import betaincinv
+
+    # Clopper-Pearson from the beta quantiles, as R's binom.test (scipy's binomtest finds the same limits by root
+    # search, which is slow at registry size); tested equal to binomtest
+    alpha = 1 - level
+    low = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, alpha / 2))
+    high = 1.0 if k == n else float(betaincinv(k + 1, n - k, 1 - alpha / 2))
+    return Proportion(k, n, ConfidenceInterval(low, high, level, "Clopper-Pearson exact"))
 
 
 @dataclass(frozen=True)
