@@ -94,6 +94,13 @@ call_sets = sa.Table(
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("file_id", "settings_hash", name="uq_call_sets_file_settings"),
 )
+# the validated patient table per state of the stored patients (tdm1core.cohort_snapshot; workflows.cohort_view)
+cohort_snapshots = sa.Table(
+    "cohort_snapshots", metadata,
+    sa.Column("id", sa.Integer, primary_key=True), sa.Column("revision", sa.String(100), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False), sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("revision", name="uq_cohort_snapshots_revision"),
+)
 # the stored calls table's columns by the names of tdm1core.calls.CALL_TABLE_COLUMNS
 _CALL_COLUMNS = {"sample": "sample", "her2_ratio": "her2_ratio", "her2_call": "her2_call",
                  "her2_borderline": "her2_borderline", "pik3ca_any_mutant": "pik3ca_any_mutant",
@@ -318,13 +325,13 @@ class Store:
             return
         if conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar():
             return
-        ours = [t for t in ("call_sets", "calls", "app_settings", "audit_log", "patients", "wells", "files") if t in tables]
+        ours = [t for t in ("cohort_snapshots", "call_sets", "calls", "app_settings", "audit_log", "patients", "wells", "files") if t in tables]
         rows = sum(int(conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar() or 0) for t in ours)
         if rows == 0:
             for t in ours + ["alembic_version"]:
                 conn.execute(sa.text(f"DROP TABLE {t}"))
             return
-        stamp = "0003" if "call_sets" in tables else ("0002" if {"calls", "app_settings"} <= tables else "0001")
+        stamp = "0004" if "cohort_snapshots" in tables else "0003" if "call_sets" in tables else ("0002" if {"calls", "app_settings"} <= tables else "0001")
         conn.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": stamp})
 
     def revision(self) -> str | None:
@@ -542,7 +549,52 @@ class Store:
     def patient_rows(self) -> list[dict[str, str]]:
         """The stored patients' rows, in the order they were first stored."""
         with self.engine.connect() as conn:
-            return [json.loads(d) for d in conn.execute(sa.select(patients.c.data).order_by(patients.c.id)).scalars()]
+            data = list(conn.execute(sa.select(patients.c.data).order_by(patients.c.id)).scalars())
+        return json.loads("[" + ",".join(data) + "]") if data else []  # one parse, not one per patient
+
+    def patients_revision(self) -> str:
+        """Changes with every write to the stored patients: a counter kept in the same transaction as each write,
+        with the table's count, largest id and latest update (so a change made outside this class shows too)."""
+        with self.engine.connect() as conn:
+            counter = conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == "patients_revision")).scalar()
+            count, top, latest = conn.execute(sa.select(sa.func.count(), sa.func.max(patients.c.id),
+                                                        sa.func.max(patients.c.updated_at))).one()
+        return hashlib.sha256(f"{counter}|{count}|{top}|{latest}".encode()).hexdigest()[:32]
+
+    def _patients_changed(self, conn: Any) -> None:
+        value = conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == "patients_revision")).scalar()
+        if value is None:
+            conn.execute(app_settings.insert().values(key="patients_revision", value="1", updated_at=_now()))
+        else:
+            conn.execute(app_settings.update().where(app_settings.c.key == "patients_revision")
+                         .values(value=str(int(value) + 1), updated_at=_now()))
+
+    def cohort_snapshot(self, revision: str) -> bytes | None:
+        """The stored snapshot of the validated patient table for this revision, if any."""
+        with self.engine.connect() as conn:
+            data = conn.execute(sa.select(cohort_snapshots.c.data).where(cohort_snapshots.c.revision == revision)).scalar()
+        return bytes(data) if data is not None else None
+
+    def save_cohort_snapshot(self, revision: str, data: bytes) -> None:
+        """Keep this snapshot (only the newest is kept; another session saving the same one first is fine)."""
+        def run() -> None:
+            with self.engine.begin() as conn:
+                if conn.execute(sa.select(cohort_snapshots.c.id).where(cohort_snapshots.c.revision == revision)).first():
+                    return
+                conn.execute(cohort_snapshots.delete())
+                conn.execute(cohort_snapshots.insert().values(revision=revision, data=data, created_at=_now()))
+
+        self._retry(run)
+
+    def patient_table(self) -> pd.DataFrame:
+        """The stored patients as a table of text (blank where a row lacks a column), in the order first stored."""
+        table = pd.DataFrame.from_records(self.patient_rows())
+        if table.isna().to_numpy().any():  # a column some rows lack (an older import)
+            table = table.fillna("")
+        for c in table.columns:
+            if table[c].dtype != object:
+                table[c] = table[c].astype(str)
+        return table
 
     def store_patients(self, data: bytes, name: str, records: list[dict[str, str]], who: str | None = None,
                        demo: bool = False) -> ImportResult:
@@ -573,6 +625,7 @@ class Store:
                         unchanged += 1
                 if inserts:
                     conn.execute(patients.insert(), inserts)
+                self._patients_changed(conn)
                 self._audit(conn, who, "import", f"patient file {file_id}",
                             {"name": name, "sha256": sha, "new": len(inserts), "changed": changes, "unchanged": unchanged})
                 return ImportResult("patients", name, sha, file_id, False,
@@ -593,6 +646,7 @@ class Store:
                 rec["ctdna_sample_id"] = sample
                 conn.execute(patients.update().where(patients.c.patient_id == patient_id)
                              .values(data=json.dumps(rec, ensure_ascii=False), updated_at=_now()))
+                self._patients_changed(conn)
                 self._audit(conn, who, "link sample", f"patient {patient_id}", {"previous": previous, "new": sample})
                 return True
 
@@ -605,6 +659,7 @@ class Store:
                 if old is None:
                     return False
                 conn.execute(patients.delete().where(patients.c.patient_id == patient_id))
+                self._patients_changed(conn)
                 self._audit(conn, who, "delete", f"patient {patient_id}", {"previous": json.loads(old)})
                 return True
 
@@ -695,6 +750,7 @@ class Store:
                     conn.execute(wells.delete().where(wells.c.file_id == fid))
                     conn.execute(patients.update().where(patients.c.source_file_id == fid).values(source_file_id=None))
                     conn.execute(files.delete().where(files.c.id == fid))
+                self._patients_changed(conn)
                 plan = DemoRemovalPlan(len(demo_files), n_wells, len(demo_only), kept_total)
                 self._audit(conn, who, "delete", "demo", {"file_ids": demo_files, **plan.to_dict(),
                                                           "note": "synthetic demo removed after confirmation"})

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["UploadAssessment", "assess_upload", "assess_manual", "patient_result", "save_result", "is_demo_export",
            "settings_hash", "import_exports", "preview_patients", "import_patients", "apply_settings", "ensure_calls",
-           "CohortView", "cohort_view", "seed_demo", "open_store"]
+           "CohortView", "cohort_view", "stored_patients", "seed_demo", "open_store"]
 
 
 def settings_hash(settings: Settings) -> str:
@@ -159,7 +159,10 @@ def import_patients(store: "Store", data: bytes, name: str, settings: Settings, 
                     demo: bool = False) -> "ImportResult":
     """Validate and store a patient table in one transaction (nothing on error)."""
     _, records = preview_patients(store, data, name, settings)
-    return store.store_patients(data, name, records, who, demo)
+    result = store.store_patients(data, name, records, who, demo)
+    if not result.duplicate:
+        stored_patients(store, settings)  # validated once here, so no page view has to
+    return result
 
 
 # ------------------------------------------------------------------ settings and stored calls
@@ -205,19 +208,41 @@ _SOURCES = {"demo": "database: built-in synthetic demo", "mixed": "database: you
             "real": "database", "empty": "database (empty)"}
 
 
+def stored_patients(store: "Store", settings: Settings) -> "Cohort | None":
+    """The stored patients, validated and derived: read from the stored snapshot for the patients' current revision,
+    else validated now and the snapshot stored (see :mod:`tdm1core.cohort_snapshot`). None when none is stored."""
+    import zlib
+
+    from .cohort import Cohort, validate_patients
+    from .cohort_snapshot import decode_table, derivation_fingerprint, encode_table
+
+    source = _SOURCES[store.demo_state()]
+    key = f"{store.patients_revision()}-{derivation_fingerprint()}"
+    data = store.cohort_snapshot(key)
+    if data is not None:
+        try:
+            return Cohort(decode_table(data), source, None, settings=settings)
+        except (ValueError, KeyError, TypeError, zlib.error):
+            pass  # a damaged snapshot is never used: the table is validated again and the snapshot replaced
+    raw = store.patient_table()
+    if not len(raw):
+        return None
+    cohort = validate_patients(raw, source, None, settings)
+    if store.patients_revision() == key.split("-")[0]:  # nobody wrote meanwhile: the snapshot matches its key
+        store.save_cohort_snapshot(key, encode_table(cohort.patients))
+    return cohort
+
+
 def cohort_view(store: "Store", settings: Settings, filters: "dict[str, list] | None" = None) -> CohortView:
     """The stored cohort with the stored calls for ``settings``; calls only the files not yet called with them."""
-    import pandas as pd
-
-    from .cohort import attach_ctdna, validate_patients
+    from .cohort import attach_ctdna
 
     called = ensure_calls(store, settings)
     calls = store.calls_table(settings.fingerprint())
-    rows = store.patient_rows()
-    if not rows:
+    patients = stored_patients(store, settings)
+    if patients is None:
         return CohortView(None, calls, settings, called)
-    raw = pd.DataFrame(rows).fillna("").astype(str)
-    cohort = attach_ctdna(validate_patients(raw, _SOURCES[store.demo_state()], None, settings), calls, settings)
+    cohort = attach_ctdna(patients, calls, settings)
     if filters:
         cohort = cohort.filter(**filters)
     return CohortView(cohort, calls, settings, called)

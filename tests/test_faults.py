@@ -81,7 +81,7 @@ def test_sixteen_first_imports_into_a_fresh_sqlite_database_all_land(tmp_path):
     for r in runs:
         assert r.returncode == 0, r.stderr.decode()[-800:]
     st = Store(url).status()
-    assert st.files == 16 and st.wells == 16 * 8 and st.revision == "0003"
+    assert st.files == 16 and st.wells == 16 * 8 and st.revision == "0004"
 
 
 def test_a_kill_during_the_first_open_never_leaves_an_unopenable_database(tmp_path):
@@ -93,7 +93,7 @@ def test_a_kill_during_the_first_open_never_leaves_an_unopenable_database(tmp_pa
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         store = Store(url)  # opens, finishing or repairing the schema
-        assert store.revision() == "0003"
+        assert store.revision() == "0004"
         assert store.status().files == 0
 
 
@@ -105,7 +105,7 @@ def test_a_half_initialised_database_from_an_older_version_is_repaired(tmp_path)
         conn.execute(sa.text("CREATE TABLE files (id INTEGER PRIMARY KEY)"))
     eng.dispose()
     store = open_store(url)
-    assert store.revision() == "0003" and store.status().patients == 34
+    assert store.revision() == "0004" and store.status().patients == 34
 
 
 def test_ddl_is_transactional_on_sqlite(tmp_path):

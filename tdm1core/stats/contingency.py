@@ -122,13 +122,15 @@ def resistance_by(cohort: Cohort, column: str, groups: list[str] | None = None, 
                   display: list[str] | None = None) -> pd.DataFrame:
     """Primary resistance by the groups of one column: n, resistant n (%), Fisher p (rows with known resistance)."""
     df = cohort.patients
-    known = df[df["primary_resistance"].notna() & df[column].notna()]
-    values = groups if groups is not None else sorted(known[column].astype(str).unique())
-    values = [v for v in values if (known[column].astype(str) == v).any()] if groups is None else values
+    known = df[column].notna() & df["primary_resistance"].notna()
+    key = df.loc[known, column].astype(str)
+    resistant = (df.loc[known, "primary_resistance"] == "yes")
+    n_by = key.value_counts()
+    r_by = resistant.groupby(key).sum()
+    values = groups if groups is not None else sorted(n_by.index)
     rows, table = [], []
     for i, v in enumerate(values):
-        sub = known[known[column].astype(str) == v]
-        n, r = len(sub), int((sub["primary_resistance"] == "yes").sum())
+        n, r = int(n_by.get(v, 0)), int(r_by.get(v, 0))
         table.append([r, n - r])
         rows.append({"characteristic": label or column, "group": (display[i] if display else v), "n": n, "resistant": r,
                      "percent": round(100 * r / n, 1) if n else math.nan})
