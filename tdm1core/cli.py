@@ -29,7 +29,14 @@ def _clean(obj: Any) -> Any:
 
 
 def _dump(obj: Any) -> None:
-    print(json.dumps(_clean(obj), indent=2, ensure_ascii=False, default=str))
+    """JSON on standard output: indented on a terminal, compact when piped (the C encoder: a registry's Table 3 is
+    100,000 rows); NaN and infinity become null (JSON has neither)."""
+    indent = 2 if sys.stdout.isatty() else None
+    try:
+        text = json.dumps(obj, indent=indent, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError:  # a NaN or an infinity somewhere: clean it, then encode
+        text = json.dumps(_clean(obj), indent=indent, ensure_ascii=False, default=str)
+    print(text)
 
 
 def _settings(args: argparse.Namespace, base: Settings | None = None) -> Settings:
@@ -269,11 +276,12 @@ def cmd_cohort(args: argparse.Namespace) -> int:
         calls = [c for e in exports for c in call_export(e, settings)]
     st = analyse_cohort(cohort, settings, args.group, args.table4_column or (), calls=calls)
     if args.json:
-        d = st.to_dict()
-        d["source"] = cohort.source
-        d["n"] = cohort.n
-        d["notes"] = list(cohort.notes)
-        _dump(d)
+        if sys.stdout.isatty():
+            d = st.to_dict()
+            d.update(source=cohort.source, n=cohort.n, notes=list(cohort.notes))
+            _dump(d)
+        else:  # piped: compact, every table by pandas' C encoder
+            print(st.to_json(source=cohort.source, n=cohort.n, notes=list(cohort.notes)))
         return 0
     import pandas as pd
 

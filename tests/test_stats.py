@@ -176,3 +176,28 @@ def test_clopper_pearson_equals_scipy_binomtest(n, frac, level):
     ours = _prop(k, n, level).ci
     ref = stats.binomtest(k, n).proportion_ci(confidence_level=level, method="exact")
     assert ours.low == pytest.approx(ref.low, abs=1e-9) and ours.high == pytest.approx(ref.high, abs=1e-9)
+
+
+def test_the_json_of_the_statistics_equals_their_dict(demo):
+    """cohort --json piped uses pandas' encoder for the tables; it must say exactly what to_dict says."""
+    import json
+
+    st = analyse_cohort(demo)
+    fast, slow = json.loads(st.to_json(n=demo.n)), json.loads(json.dumps(st.to_dict(), default=str))
+    slow["n"] = demo.n
+
+    def same(x, y, where=""):
+        if isinstance(y, dict):
+            assert set(x) == set(y), where
+            for k in y:
+                same(x[k], y[k], f"{where}/{k}")
+        elif isinstance(y, list):
+            assert len(x) == len(y), where
+            for i, (a, b) in enumerate(zip(x, y)):
+                same(a, b, f"{where}[{i}]")
+        elif isinstance(y, float) and not isinstance(y, bool):
+            assert x == pytest.approx(y, rel=1e-13), where
+        else:
+            assert x == y, where
+
+    same(fast, slow)
