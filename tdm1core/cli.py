@@ -321,38 +321,54 @@ def _print_km(km, group: str | None) -> None:
 
 
 def cmd_km(args: argparse.Namespace) -> int:
-    import pandas as pd
+    """Kaplan-Meier on any CSV. Reads the file with the csv module and numpy (no pandas: the command is a whole
+    process, and most of its time would be imports)."""
+    import csv
 
-    from .stats.survival import kaplan_meier
+    from .stats.survival import kaplan_meier, parse_times
+    from .textfile import decode_text
 
     settings = Settings(km_ci_method=args.ci, confidence_level=args.level)
     path = Path(args.table)
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        text = decode_text(path.read_bytes())[0]
+        rows = list(csv.reader(text.splitlines()))
+    except OSError as exc:
+        raise InputError(f"cannot read the table ({exc.strerror}).", source=path.name) from exc
+    except csv.Error as exc:
         raise InputError(f"cannot read the table ({exc}).", source=path.name, hint="Give a CSV file with a header row.") from exc
+    if not rows or not any(h.strip() for h in rows[0]):
+        raise InputError("cannot read the table (no header row).", source=path.name, hint="Give a CSV file with a header row.")
+    header = [h.strip() for h in rows[0]]
     for col in [args.time, args.event] + ([args.group] if args.group else []):
-        if col not in df.columns:
-            raise InputError(f"no column {col!r}; the columns are {', '.join(df.columns)}.", source=path.name, column=col)
-    time = pd.to_numeric(df[args.time].str.strip(), errors="coerce")
-    bad = time.isna() & (df[args.time].str.strip() != "")
-    if bad.any():
-        i = int(bad.idxmax())
-        raise InputError(f"expected a number, found {df[args.time][i]!r}.", source=path.name, row=i + 2, column=args.time)
-    if (time < 0).any():
-        i = int((time < 0).idxmax())
-        raise InputError("times cannot be negative.", source=path.name, row=i + 2, column=args.time)
-    ev_map = {"1": 1, "0": 0, "true": 1, "false": 0, "yes": 1, "no": 0, "": None}
-    event = df[args.event].str.strip().str.lower().map(ev_map)
-    bad = event.isna() & (df[args.event].str.strip() != "")
-    if bad.any():
-        i = int(bad.idxmax())
-        raise InputError(f"the event must be 1/0 or true/false, found {df[args.event][i]!r}.", source=path.name, row=i + 2, column=args.event)
-    from .stats.survival import parse_times
-
-    at = parse_times(args.at)
-    group = df[args.group].where(df[args.group].str.strip() != "", None) if args.group else None
-    res = kaplan_meier(time, event, group, settings.km_ci_method, settings.confidence_level, at)
+        if col not in header:
+            raise InputError(f"no column {col!r}; the columns are {', '.join(header)}.", source=path.name, column=col)
+    it, ie = header.index(args.time), header.index(args.event)
+    ig = header.index(args.group) if args.group else None
+    ev_map = {"1": 1.0, "0": 0.0, "true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
+    times, events, groups = [], [], []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(v.strip() for v in row):
+            continue  # a blank line
+        if len(row) != len(header):
+            raise InputError(f"the row has {len(row)} fields but the header has {len(header)}.", source=path.name, row=line)
+        t_text, e_text = row[it].strip(), row[ie].strip().lower()
+        try:
+            t = float(t_text) if t_text else math.nan
+        except ValueError:
+            raise InputError(f"expected a number, found {row[it]!r}.", source=path.name, row=line, column=args.time) from None
+        if not math.isnan(t) and (t < 0 or math.isinf(t)):
+            raise InputError("times cannot be negative." if t < 0 else "a time must be a finite number.",
+                             source=path.name, row=line, column=args.time)
+        if e_text and e_text not in ev_map:
+            raise InputError(f"the event must be 1/0 or true/false, found {row[ie]!r}.", source=path.name, row=line,
+                             column=args.event)
+        times.append(t)
+        events.append(ev_map.get(e_text, math.nan))
+        if ig is not None:
+            groups.append(row[ig].strip() or None)
+    res = kaplan_meier(times, events, groups if ig is not None else None, settings.km_ci_method, settings.confidence_level,
+                       parse_times(args.at))
     if args.json:
         _dump(res.to_dict())
         return 0

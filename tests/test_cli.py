@@ -133,3 +133,16 @@ def test_call_json_stamps_the_target_map_in_force(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)[0]
     assert "HbS (Ch1) → HER2 [lab alias]" in out["provenance"]["target_map"]
     assert out["settings"]["target_aliases"] == {"HbS": "HER2"}
+
+
+@pytest.mark.parametrize("body,words", [
+    ("time,event\n10,1\nabc,0\n", "row 3"),
+    ("time,event\n10,1\n-4,0\n", "cannot be negative"),
+    ("time,event\n10,1\n12,maybe\n", "1/0 or true/false"),
+    ("time,event\n10,1\n12,0,extra\n", "fields"),
+])
+def test_km_refuses_a_bad_table_by_row_and_column(tmp_path, body, words):
+    path = tmp_path / "t.csv"
+    path.write_text(body)
+    p = run("km", str(path), "--time", "time", "--event", "event")
+    assert p.returncode == 2 and words in p.stderr.decode() and b"Traceback" not in p.stderr, p.stderr

@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
-import pandas as pd
-
 from ..settings import DEFAULT_SETTINGS, Settings
 from .survival import CI_METHOD_LABELS, KaplanMeierResult, kaplan_meier
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..cohort import Cohort
     from .contingency import FISHER_METHOD, Performance, fisher, performance, resistance_by, table4, threshold_table
     from .descriptive import table1, table2, table3

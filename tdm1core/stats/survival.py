@@ -18,12 +18,15 @@
 """
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from ..intervals import ConfidenceInterval
 from ..settings import CI_METHODS
@@ -101,26 +104,33 @@ class SurvivalAt:
                 "ci_low": c(self.ci_low), "ci_high": c(self.ci_high)}
 
 
+TABLE_COLUMNS = ("time", "n_risk", "n_event", "n_censor", "survival", "std_err", "lower", "upper")
+
+
 @dataclass(frozen=True)
 class KMGroup:
     group: str
     n: int
     events: int
-    table: pd.DataFrame  # time, n_risk, n_event, n_censor, survival, std_err, lower, upper
+    columns: dict[str, np.ndarray] = field(repr=False, compare=False)  # TABLE_COLUMNS, one entry per distinct time
     median: MedianSurvival
     at: tuple[SurvivalAt, ...] = ()
+
+    @functools.cached_property
+    def table(self) -> "pd.DataFrame":
+        """The estimate as a table: time, n_risk, n_event, n_censor, survival, std_err, lower, upper (as R's summary)."""
+        import pandas as pd
+
+        return pd.DataFrame({c: self.columns[c] for c in TABLE_COLUMNS})
 
     @property
     def censored(self) -> int:
         return self.n - self.events
 
     def n_at_risk(self, times: Sequence[float]) -> list[int]:
-        t = self.table
-        out = []
-        for x in times:
-            later = t[t["time"] >= x]
-            out.append(int(later["n_risk"].iloc[0]) if len(later) else 0)
-        return out
+        t, n_risk = self.columns["time"], self.columns["n_risk"]
+        k = np.searchsorted(t, np.asarray(times, dtype=float), side="left")  # first time >= x
+        return [int(n_risk[i]) if i < len(t) else 0 for i in k]
 
 
 @dataclass(frozen=True)
@@ -142,8 +152,10 @@ class KaplanMeierResult:
     def group(self, name: str) -> KMGroup:
         return next(g for g in self.groups if g.group == name)
 
-    def median_table(self) -> pd.DataFrame:
+    def median_table(self) -> "pd.DataFrame":
         """Per group: n, events, censored, median and its CI (NaN = not reached / NA), with the method."""
+        import pandas as pd
+
         return pd.DataFrame([
             {"group": g.group, "n": g.n, "events": g.events, "censored": g.censored, "median_days": g.median.value,
              "ci_low": g.median.ci.low, "ci_high": g.median.ci.high, "level": self.level, "ci_method": self.ci_method}
@@ -241,7 +253,7 @@ def _findq(x: np.ndarray, y: np.ndarray, p: float = 0.5) -> float:
     return float(quant)
 
 
-def _km_table(time: np.ndarray, event: np.ndarray, method: str, level: float) -> pd.DataFrame:
+def _km_table(time: np.ndarray, event: np.ndarray, method: str, level: float) -> dict[str, np.ndarray]:
     order = np.argsort(time, kind="mergesort")
     t, e = time[order], event[order]
     uniq, start, counts = np.unique(t, return_index=True, return_counts=True)
@@ -256,35 +268,35 @@ def _km_table(time: np.ndarray, event: np.ndarray, method: str, level: float) ->
     lower, upper = _bands(s, g, method, level)
     with np.errstate(invalid="ignore"):
         std_err = s * np.sqrt(g)
-    return pd.DataFrame({
+    return {
         "time": uniq.astype(float), "n_risk": n_risk.astype(int), "n_event": d.astype(int),
         "n_censor": (counts - d).astype(int), "survival": s, "std_err": np.where(np.isfinite(std_err), std_err, np.nan),
         "lower": lower, "upper": upper, "_g": g,
-    })
+    }
 
 
-def _median(table: pd.DataFrame, level: float) -> MedianSurvival:
-    x = np.concatenate([[0.0], table["time"].to_numpy()])
+def _median(table: dict[str, np.ndarray], level: float) -> MedianSurvival:
+    x = np.concatenate([[0.0], table["time"]])
 
     def q(col: str) -> float:
-        y = np.concatenate([[0.0], 1 - table[col].to_numpy()])
+        y = np.concatenate([[0.0], 1 - table[col]])
         return _findq(x, y)
 
     return MedianSurvival(q("survival"), ConfidenceInterval(q("lower"), q("upper"), level, "inversion of the pointwise bands"))
 
 
-def _at(table: pd.DataFrame, times: Sequence[float], method: str, level: float) -> tuple[SurvivalAt, ...]:
+def _at(table: dict[str, np.ndarray], times: Sequence[float], method: str, level: float) -> tuple[SurvivalAt, ...]:
     out = []
-    tt = table["time"].to_numpy()
+    tt = table["time"]
     for x in times:
         k = int(np.searchsorted(tt, x, side="right")) - 1  # last time <= x
         later = np.searchsorted(tt, x, side="left")
-        n_risk = int(table["n_risk"].iloc[later]) if later < len(tt) else 0
+        n_risk = int(table["n_risk"][later]) if later < len(tt) else 0
         if k < 0:
             # before the first observed time R's summary() reports S = 1 with bands of 1
             out.append(SurvivalAt(float(x), 1.0, 0.0, n_risk, 1.0, 1.0))
             continue
-        s, g = float(table["survival"].iloc[k]), float(table["_g"].iloc[k])
+        s, g = float(table["survival"][k]), float(table["_g"][k])
         lo, hi = _bands(np.array([s]), np.array([g]), method, level)
         se = s * math.sqrt(g) if math.isfinite(g) else math.nan
         out.append(SurvivalAt(float(x), s, se, n_risk, float(lo[0]), float(hi[0])))
@@ -315,7 +327,7 @@ def logrank(time: Sequence[float], event: Sequence[int], group: Sequence[Any]) -
     """Unstratified log-rank test across the groups (None with fewer than two groups), as R's ``survdiff``."""
     t = np.asarray(time, dtype=float)
     e = np.asarray(event, dtype=float) > 0
-    labels, g = np.unique(pd.Series(group).astype(str).to_numpy(), return_inverse=True)
+    labels, g = np.unique(np.array([str(x) for x in group], dtype=object).astype(str), return_inverse=True)
     k = len(labels)
     if k < 2:
         return None
@@ -347,7 +359,7 @@ def logrank(time: Sequence[float], event: Sequence[int], group: Sequence[Any]) -
 
 def kaplan_meier(
     time: Sequence[float],
-    event: Sequence[int],
+    event: Sequence[float],
     group: Sequence[Any] | None = None,
     ci_method: str = "log-log",
     level: float = 0.95,
@@ -361,23 +373,60 @@ def kaplan_meier(
         from ..errors import SettingsError
 
         raise SettingsError(f"the CI method must be one of {', '.join(CI_METHODS)}, but was {ci_method!r}.", column="ci")
-    df = pd.DataFrame({"time": pd.to_numeric(pd.Series(time), errors="coerce"),
-                       "event": pd.to_numeric(pd.Series(event), errors="coerce")})
-    df["group"] = pd.Series(group, dtype=object).to_numpy() if group is not None else "all"
-    ok = df["time"].notna() & df["event"].notna() & df["group"].notna()
+    t = _numbers(time)
+    e = _numbers(event)
+    if group is None:
+        groups_in = np.full(len(t), "all", dtype=object)
+    else:
+        groups_in = np.array([None if _missing(x) else str(x) for x in _values(group)], dtype=object)
+    if not (len(t) == len(e) == len(groups_in)):
+        raise ValueError("time, event and group must have the same length")
+    ok = ~np.isnan(t) & ~np.isnan(e) & np.array([x is not None for x in groups_in], dtype=bool)
     excluded = int((~ok).sum())
-    df = df[ok]
-    df["group"] = df["group"].astype(str)
+    t, e, gr = t[ok], e[ok], groups_in[ok]
     groups = []
-    for name in sorted(df["group"].unique(), key=_natural):
-        sub = df[df["group"] == name]
-        tab = _km_table(sub["time"].to_numpy(float), sub["event"].to_numpy(float), ci_method, level)
+    for name in sorted(set(gr.tolist()), key=_natural):
+        mask = gr == name
+        tab = _km_table(t[mask], e[mask], ci_method, level)
         groups.append(KMGroup(
-            group=name, n=len(sub), events=int(sub["event"].sum()), table=tab.drop(columns="_g"),
-            median=_median(tab, level), at=_at(tab, at, ci_method, level),
+            group=name, n=int(mask.sum()), events=int(e[mask].sum()),
+            columns={c: tab[c] for c in TABLE_COLUMNS}, median=_median(tab, level), at=_at(tab, at, ci_method, level),
         ))
-    lr = logrank(df["time"], df["event"], df["group"]) if group is not None else None
+    lr = logrank(t, e, gr) if group is not None else None
     return KaplanMeierResult(tuple(groups), lr, ci_method, level, excluded)
+
+
+def _values(x: Any) -> list:
+    return x.tolist() if hasattr(x, "tolist") else list(x)
+
+
+def _missing(x: Any) -> bool:
+    if x is None:
+        return True
+    try:
+        return bool(x != x) or str(x) in ("<NA>", "NaT")
+    except (TypeError, ValueError):  # pd.NA cannot be compared
+        return True
+
+
+def _numbers(x: Any) -> np.ndarray:
+    """Numbers as floats, NaN where missing or not a number (pandas' to_numeric(errors='coerce'), without pandas)."""
+    if isinstance(x, np.ndarray) and x.dtype.kind in "fiub":
+        return x.astype(float)
+    if hasattr(x, "to_numpy") and getattr(x, "dtype", None) is not None and getattr(x.dtype, "kind", "O") in "fiub":
+        return np.asarray(x.to_numpy(dtype=float, na_value=np.nan), dtype=float)
+    if isinstance(x, list):
+        try:  # numbers and None (NaN); anything else is looked at one by one below
+            return np.asarray(x, dtype=float)
+        except (TypeError, ValueError):
+            pass
+    out = np.empty(len(x), dtype=float)
+    for i, v in enumerate(_values(x)):
+        try:
+            out[i] = math.nan if _missing(v) else float(v)
+        except (TypeError, ValueError):
+            out[i] = math.nan
+    return out
 
 
 def _natural(value: str) -> tuple:
