@@ -13,19 +13,10 @@ from typing import Any
 
 from . import __version__
 from .errors import InputError
+from .jsontext import json_safe
 from .settings import Settings
 
 __all__ = ["main", "build_parser"]
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return None if math.isnan(obj) or math.isinf(obj) else obj
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
 
 
 def _dump(obj: Any) -> None:
@@ -35,7 +26,7 @@ def _dump(obj: Any) -> None:
     try:
         text = json.dumps(obj, indent=indent, ensure_ascii=False, default=str, allow_nan=False)
     except ValueError:  # a NaN or an infinity somewhere: clean it, then encode
-        text = json.dumps(_clean(obj), indent=indent, ensure_ascii=False, default=str)
+        text = json.dumps(json_safe(obj), indent=indent, ensure_ascii=False, default=str)
     print(text)
 
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import pandas as pd
 
+from .jsontext import json_safe
 from .settings import Settings
 
-__all__ = ["safe_cell", "safe_frame", "to_csv_bytes", "to_xlsx_bytes", "to_json_bytes", "for_display", "NA"]
+__all__ = ["safe_cell", "safe_frame", "to_csv_bytes", "to_xlsx_bytes", "to_json_bytes", "for_display", "json_safe", "NA"]
 
 NA = "NA"
 
@@ -99,15 +100,5 @@ def for_display(df: pd.DataFrame, decimals: dict[str, int] | None = None, first:
     return out
 
 
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return None if math.isnan(obj) or math.isinf(obj) else obj
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def to_json_bytes(obj: Any) -> bytes:
-    return json.dumps(_clean(obj), indent=2, ensure_ascii=False, default=str).encode("utf-8")
+    return json.dumps(json_safe(obj), indent=2, ensure_ascii=False, default=str).encode("utf-8")

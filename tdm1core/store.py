@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .errors import InputError
+from .jsontext import json_safe
 from .settings import DEFAULT_SETTINGS, Settings
 
 __all__ = ["metadata", "Store", "DemoRemovalPlan", "ImportResult", "PatientPreview", "PatientChange", "StoreStatus", "database_url"]
@@ -475,9 +476,9 @@ class Store:
         rows = []
         for c in sample_calls:
             rec = call_row(c)
-            row = {col: _clean(rec.get(key)) for col, key in _CALL_COLUMNS.items()}
+            row = {col: json_safe(rec.get(key)) for col, key in _CALL_COLUMNS.items()}
             row.update(file_id=file_id, settings_hash=h, computed_at=now,
-                       result=json.dumps(_clean(c.to_dict()), ensure_ascii=False))
+                       result=json.dumps(json_safe(c.to_dict()), ensure_ascii=False))
             rows.append(row)
         conn.execute(call_sets.insert().values(file_id=file_id, settings_hash=h, samples=len(rows), computed_at=now,
                                                settings=json.dumps(settings.to_dict(), sort_keys=True)))
@@ -811,13 +812,3 @@ class Store:
             path.write_bytes(to_csv_bytes(df))
             written.append(path)
         return written
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return None if obj != obj or obj in (float("inf"), float("-inf")) else obj
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
