@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from scipy import optimize, stats
 
 from .intervals import ConfidenceInterval
 
@@ -53,7 +52,9 @@ WALD_MIN = 100
 
 @lru_cache(maxsize=64)
 def z_value(level: float) -> float:
-    return float(stats.norm.ppf(0.5 + level / 2))
+    from statistics import NormalDist  # exact to double precision; no scipy import for a cohort view
+
+    return NormalDist().inv_cdf(0.5 + level / 2)
 
 
 def concentration(positives: int, accepted: int, volume_nl: float) -> float:
@@ -77,6 +78,8 @@ def gamma_hpd(count: int, level: float) -> tuple[float, float]:
     shape = count + 1
     if count == 0:
         return 0.0, -math.log(1 - level)
+    from scipy import optimize, stats  # loaded with the first interval at 0-100 positives, not with the module
+
     dist = stats.gamma(shape)
 
     def gap(p: float) -> float:

@@ -1,7 +1,9 @@
 """Fisher's exact tests (Table 4) and the flag's diagnostic performance.
 
-Fisher: two-sided, as R's ``fisher.test`` (scipy; equal to R to ~1e-12 for 2x2;
-r x c tables by the exact network algorithm of scipy, same p-value definition).
+Fisher: two-sided, as R's ``fisher.test``: the sum of the hypergeometric probabilities of the tables with the
+observed margins that are no more probable than the observed one (relative tolerance 1e-7, as R). 2x2 tables over
+the whole support at once (numpy), r x c tables by enumeration where feasible, else a seeded Monte Carlo p-value
+(scipy, as R's ``simulate.p.value``). Tested equal to scipy's ``fisher_exact`` and pinned to R.
 Proportions: exact Clopper-Pearson intervals.
 """
 from __future__ import annotations
@@ -12,7 +14,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..cohort import Cohort
 from ..intervals import ConfidenceInterval
@@ -39,33 +40,57 @@ STUDY_GROUPINGS: list[tuple[str, str, list[str] | None, list[str] | None]] = [
 class FisherResult:
     p_value: float
     table: tuple[tuple[int, ...], ...]
-    odds_ratio: float | None  # conditional MLE (as R), 2x2 only
     method: str = FISHER_METHOD
+
+    def odds_ratio(self) -> float | None:
+        """The conditional maximum-likelihood odds ratio (as R's fisher.test), 2x2 tables only."""
+        arr = np.asarray(self.table, dtype=int)
+        if arr.shape != (2, 2):
+            return None
+        from scipy import stats
+
+        try:
+            return float(stats.contingency.odds_ratio(arr, kind="conditional").statistic)
+        except (ValueError, ZeroDivisionError):
+            return None
 
 
 def fisher(table: Sequence[Sequence[int]]) -> FisherResult:
     arr = np.asarray(table, dtype=int)
     arr = arr[arr.sum(axis=1) > 0][:, arr.sum(axis=0) > 0] if arr.size else arr
     if arr.ndim != 2 or arr.shape[0] < 2 or arr.shape[1] < 2:
-        return FisherResult(math.nan, tuple(map(tuple, np.asarray(table, dtype=int).tolist())), None)
+        return FisherResult(math.nan, tuple(map(tuple, np.asarray(table, dtype=int).tolist())))
     if arr.shape == (2, 2):
-        p = float(stats.fisher_exact(arr).pvalue)
-        try:
-            odds = float(stats.contingency.odds_ratio(arr, kind="conditional").statistic)
-        except (ValueError, ZeroDivisionError):
-            odds = None
+        p = _fisher_2x2(arr)
     else:
         exact = _fisher_rxc_exact(arr)
         if exact is not None:
             p = exact
         else:
+            from scipy import stats
+
             mc = stats.MonteCarloMethod(n_resamples=100_000, rng=np.random.default_rng(20190601))
             p = float(stats.fisher_exact(arr, method=mc).pvalue)
-            return FisherResult(min(p, 1.0), tuple(map(tuple, arr.tolist())), None,
+            return FisherResult(min(p, 1.0), tuple(map(tuple, arr.tolist())),
                                 "Fisher's exact test, Monte Carlo p-value from 100,000 tables (too large to enumerate; "
                                 "as R fisher.test(simulate.p.value=TRUE))")
-        odds = None
-    return FisherResult(min(p, 1.0), tuple(map(tuple, arr.tolist())), odds)
+    return FisherResult(min(p, 1.0), tuple(map(tuple, arr.tolist())))
+
+
+def _fisher_2x2(arr: np.ndarray) -> float:
+    """R's two-sided p for a 2x2 table: every table with these margins, at once."""
+    (a, b), (c, d) = arr.tolist()
+    r1, c1, n = a + b, a + c, a + b + c + d
+    x = np.arange(max(0, r1 + c1 - n), min(r1, c1) + 1)
+
+    def lf(v: Any) -> Any:
+        return np.vectorize(math.lgamma, otypes=[float])(np.asarray(v, dtype=float) + 1)
+
+    logp = -(lf(x) + lf(r1 - x) + lf(c1 - x) + lf(n - r1 - c1 + x))
+    observed = -(math.lgamma(a + 1) + math.lgamma(b + 1) + math.lgamma(c + 1) + math.lgamma(d + 1))
+    keep = logp <= observed + math.log1p(1e-7)
+    top = logp.max()  # scaled, so nothing underflows at registry size
+    return float(np.exp(logp[keep] - top).sum() / np.exp(logp - top).sum())
 
 
 def _fisher_rxc_exact(arr: np.ndarray, limit: int = 300_000) -> float | None:
