@@ -88,26 +88,28 @@ view, stats = cohort_statistics(filters, extra)
 caption.caption(f"{view.n} of {cohort.n} patients shown ({view.n_ctdna} with ctDNA). Source: {md(cohort.source)}.")
 note = "Includes synthetic demo data, not patient data." if "synthetic" in cohort.source else None
 
-t1, t2, t3, t4, t5 = st.tabs(["Table 1: characteristics", "Best response", "ctDNA per patient",
-                              "Primary resistance (Fisher)", "Flag performance"])
-with t1:
+SECTIONS = ["Table 1: characteristics", "Best response", "ctDNA per patient", "Primary resistance (Fisher)",
+            "Flag performance"]
+# one section at a time (a choice that wraps on a phone, unlike a row of tabs; and only what is shown is sent)
+section = st.radio("Show", SECTIONS, horizontal=True, key="cohort_section", label_visibility="collapsed")
+if section == SECTIONS[0]:
     st.dataframe(stats.table1, hide_index=True, height=600, key="cohort_t1")
     downloads(stats.table1, "table1_characteristics", "cohort_t1_dl", s, note)
-with t2:
+elif section == SECTIONS[1]:
     st.dataframe(stats.table2, hide_index=True, key="cohort_t2")
     downloads(stats.table2, "table2_best_response", "cohort_t2_dl", s, note)
-with t3:
+elif section == SECTIONS[2]:
     copies = {c: 1 for c in stats.table3.columns if c.endswith((" MUT", " WT"))}
     st.dataframe(for_display(stats.table3, {"her2_ratio": 2, **copies}, first=["patient_id", "sample", "flag", "her2_ratio",
                                                                              "her2_call", "pik3ca", "primary_resistance"]),
                  hide_index=True, key="cohort_t3")
     st.caption("Ratios to 2 decimals and copies per 20 µL to 1, as in the paper; the downloads keep full precision. NA = not measured.")
     downloads(stats.table3, "table3_ctdna", "cohort_t3_dl", s, note)
-with t4:
+elif section == SECTIONS[3]:
     st.caption(f"{FISHER_METHOD}. Primary resistance = progressive disease at the first RECIST 1.1 evaluation.")
     st.dataframe(for_display(stats.table4.drop(columns="test"), {"p_value": 3}), hide_index=True, key="cohort_t4")
     downloads(stats.table4, "table4_primary_resistance", "cohort_t4_dl", s, note)
-with t5:
+else:
     p = stats.performance
     st.markdown(f"**Flag vs primary resistance** (patients with ctDNA and a complete flag; {p.excluded} excluded)")
     c1, c2 = st.columns(2)

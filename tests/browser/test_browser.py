@@ -253,6 +253,27 @@ def test_phone_layout_of_the_patient_page(server, browser):
     context.close()
 
 
+def test_cohort_sections_wrap_and_stay_on_screen_on_a_phone(server, browser):
+    """Issue 11: on a 390 px phone every section of the cohort page can be seen and chosen (no tab row scrolling out
+    of view), and the chosen section's table is shown."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = context.new_page()
+    pg.goto(f"{server}/cohort-statistics")
+    _wait_idle(pg)
+    _no_exception(pg)
+    names = ["Table 1: characteristics", "Best response", "ctDNA per patient", "Primary resistance (Fisher)",
+             "Flag performance"]
+    pg.get_by_text(names[0], exact=True).first.scroll_into_view_if_needed()
+    for name in names:  # all of them on screen at once, without scrolling sideways (a tab row would not fit)
+        box = pg.get_by_text(name, exact=True).first.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (name, box)
+    pg.get_by_text("Flag performance", exact=True).first.click()
+    _wait_idle(pg)
+    pg.get_by_text("Other HER2 ratio cut-offs").first.wait_for(timeout=30_000)
+    pg.screenshot(path=str(SHOTS / "phone_cohort_flag_performance.png"))
+    context.close()
+
+
 def test_removing_the_demo_asks_first_and_names_the_counts(server, browser):
     """Last in the module: it empties the demo database the other tests read."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})

@@ -129,6 +129,7 @@ def test_bad_exports_show_one_clear_error_and_no_exception(case):
 def test_cohort_shows_table4_from_the_core():
     at = open_page("pages/cohort.py")
     assert_clean(at)
+    at.radio(key="cohort_section").set_value("Primary resistance (Fisher)").run()
     t4 = frame(at, "p_value")
     hr = t4[t4.characteristic == "Hormone receptor status"]
     assert list(hr["n"]) == [17, 17] and list(hr["resistant"]) == [6, 3]
@@ -137,8 +138,13 @@ def test_cohort_shows_table4_from_the_core():
 
 def test_cohort_offers_every_table_and_the_pdf_summary():
     at = open_page("pages/cohort.py")
-    labels = [b.label for b in at.get("download_button")]
-    assert labels.count("CSV") >= 5 and labels.count("XLSX") >= 5 and "PDF summary of this cohort" in labels
+    sections = at.radio(key="cohort_section").options
+    assert len(sections) == 5 and "PDF summary of this cohort" in [b.label for b in at.get("download_button")]
+    for name in sections:  # one section at a time; each has its table's CSV and XLSX
+        at.radio(key="cohort_section").set_value(name).run()
+        assert_clean(at)
+        labels = [b.label for b in at.get("download_button")]
+        assert labels.count("CSV") == 1 and labels.count("XLSX") == 1, name
 
 
 def test_cohort_filter_changes_the_tables():
