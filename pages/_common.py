@@ -108,11 +108,27 @@ def stamp(s: Settings) -> None:
 
 # ------------------------------------------------------------------ cached core calls
 
-@st.cache_data(show_spinner=False, max_entries=8, scope="session")
+def _memo(name: str, key: tuple, compute: Any, keep: int) -> Any:
+    """This session's last ``keep`` results of ``compute`` by ``key``, kept in session state (private to the session,
+    like ``cache_data(scope="session")``, but without pickling: a registry cohort is not copied on every rerun)."""
+    box = st.session_state.setdefault(f"_memo_{name}", {})
+    if key in box:
+        box[key] = box.pop(key)  # most recently used last
+        return box[key]
+    value = compute()
+    box[key] = value
+    while len(box) > keep:
+        box.pop(next(iter(box)))
+    return value
+
+
 def _stored_cohort(url: str, version: int, settings_json: str) -> tuple[Cohort | None, pd.DataFrame]:
     """The stored cohort with the stored calls (workflows.cohort_view: files are called once per settings, not per view)."""
-    view = cohort_view(store(), Settings.from_dict(json.loads(settings_json)))
-    return view.cohort, view.calls
+    def compute() -> tuple[Cohort | None, pd.DataFrame]:
+        view = cohort_view(store(), Settings.from_dict(json.loads(settings_json)))
+        return view.cohort, view.calls
+
+    return _memo("cohort", (url, version, settings_json), compute, keep=2)
 
 
 @st.cache_data(show_spinner=False, max_entries=16, scope="session")
@@ -129,14 +145,16 @@ def no_patients_yet() -> None:
     st.info(NO_PATIENTS, icon=":material/inbox:")
 
 
-@st.cache_data(show_spinner=False, max_entries=16, scope="session")
 def _cohort_statistics(url: str, version: int, settings_json: str, filters_json: str, extra_json: str) -> Any:
     from tdm1core.stats import analyse_cohort
 
-    cohort, calls = _stored_cohort(url, version, settings_json)
-    view = cohort.filter(**json.loads(filters_json))
-    return view, analyse_cohort(view, Settings.from_dict(json.loads(settings_json)), table4_columns=json.loads(extra_json),
-                                calls=calls)
+    def compute() -> Any:
+        cohort, calls = _stored_cohort(url, version, settings_json)
+        view = cohort.filter(**json.loads(filters_json))
+        return view, analyse_cohort(view, Settings.from_dict(json.loads(settings_json)),
+                                    table4_columns=json.loads(extra_json), calls=calls)
+
+    return _memo("statistics", (url, version, settings_json, filters_json, extra_json), compute, keep=4)
 
 
 def cohort_statistics(filters: dict[str, list], extra: list[str]) -> Any:
