@@ -23,3 +23,15 @@ def test_the_drift_check_can_fail(url):
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), extra)
     assert any(d[0] == "add_table" and d[1].name == "not_migrated" for d in diff)
+
+
+def test_the_head_revision_the_store_knows_is_alembics_head():
+    """Store.migrate skips Alembic when the database is at HEAD_REVISION; it must be the newest migration."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from tdm1core.store import HEAD_REVISION, MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION
