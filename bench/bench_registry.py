@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 
 def write_inputs(folder: Path, n: int, per_file: int) -> Path:
@@ -147,14 +148,9 @@ def main() -> None:
     dbs = [("SQLite", lambda n: f"sqlite:///{tmp / f'registry_{n}.sqlite'}")]
     stop = None
     if not args.no_postgres:
-        pg = os.environ.get("TDM1_BENCH_POSTGRES_URL")
-        if not pg:
-            from conftest import _start_postgres
+        from bench_store import bench_postgres
 
-            pg, stop = _start_postgres(Path(tempfile.mkdtemp(prefix="tdm1pgreg-")))
-            if stop is None:
-                print(f"PostgreSQL skipped: {pg}")
-                pg = None
+        pg, stop = bench_postgres("tdm1pgreg-")
         if pg:
             base = pg
 

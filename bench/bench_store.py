@@ -26,6 +26,21 @@ from tdm1core.store import Store  # noqa: E402
 from tdm1core.workflows import import_exports, import_patients  # noqa: E402
 
 
+def bench_postgres(prefix: str = "tdm1pgbench-"):
+    """(url, stop) of the PostgreSQL server to benchmark: TDM1_BENCH_POSTGRES_URL, else a throw-away server started as
+    the tests do; (None, None) with the reason printed when none can start."""
+    url = os.environ.get("TDM1_BENCH_POSTGRES_URL")
+    if url:
+        return url, None
+    from conftest import _start_postgres
+
+    url, stop = _start_postgres(Path(tempfile.mkdtemp(prefix=prefix)))
+    if stop is None:
+        print(f"PostgreSQL skipped: {url}")
+        return None, None
+    return url, stop
+
+
 def patients(n: int) -> bytes:
     demo = pd.read_csv(DEMO_DIR / "demo_patients.csv", dtype=str, keep_default_na=False)
     rows = demo.sample(n, replace=True, random_state=1).reset_index(drop=True)
@@ -53,15 +68,7 @@ def main() -> None:
     print(f"{'database':<12}{'import':<28}{'seconds':>10}{'target':>8}")
     tmp = Path(tempfile.mkdtemp())
     run("SQLite", f"sqlite:///{tmp / 'bench.sqlite'}")
-    url = os.environ.get("TDM1_BENCH_POSTGRES_URL")
-    stop = None
-    if not url:
-        from conftest import _start_postgres
-
-        url, stop = _start_postgres(Path(tempfile.mkdtemp(prefix="tdm1pgbench-")))
-        if stop is None:
-            print(f"PostgreSQL  skipped: {url}")
-            url = None
+    url, stop = bench_postgres()
     if url:
         try:
             run("PostgreSQL", url)

@@ -5,8 +5,9 @@ exploratory (16 patients with ctDNA in one retrospective study).
 """
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_getattr
 
 # Lazily imported (PEP 562): ``python -m tdm1core km`` loads the survival code, not the ddPCR reader and scipy.stats.
 _WHERE = {
@@ -33,12 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors
                             import_exports, import_patients, open_store, patient_result, preview_patients, save_result)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'tdm1core' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE, globals())
 
 
 def __dir__() -> list[str]:

@@ -217,7 +217,8 @@ def stored_patients(store: "Store", settings: Settings) -> "Cohort | None":
     from .cohort_snapshot import decode_table, derivation_fingerprint, encode_table
 
     source = _SOURCES[store.demo_state()]
-    key = f"{store.patients_revision()}-{derivation_fingerprint()}"
+    revision = store.patients_revision()
+    key = f"{revision}-{derivation_fingerprint()}"
     data = store.cohort_snapshot(key)
     if data is not None:
         try:
@@ -228,7 +229,7 @@ def stored_patients(store: "Store", settings: Settings) -> "Cohort | None":
     if not len(raw):
         return None
     cohort = validate_patients(raw, source, None, settings)
-    if store.patients_revision() == key.split("-")[0]:  # nobody wrote meanwhile: the snapshot matches its key
+    if store.patients_revision() == revision:  # nobody wrote meanwhile: the snapshot matches its key
         store.save_cohort_snapshot(key, encode_table(cohort.patients))
     return cohort
 

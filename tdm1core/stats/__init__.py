@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
+from .._lazy import lazy_getattr
 from ..settings import DEFAULT_SETTINGS, Settings
 from .survival import CI_METHOD_LABELS, KaplanMeierResult, kaplan_meier
 
@@ -20,14 +21,7 @@ _WHERE = {"FISHER_METHOD": "contingency", "Performance": "contingency", "fisher"
           "threshold_table": "contingency", "table1": "descriptive", "table2": "descriptive", "table3": "descriptive"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        from importlib import import_module
-
-        value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'tdm1core.stats' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE, globals())
 
 __all__ = [
     "CohortStatistics", "analyse_cohort", "km_by", "table1", "table2", "table3", "table4", "performance",
