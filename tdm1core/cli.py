@@ -250,10 +250,20 @@ def cmd_cohort(args: argparse.Namespace) -> int:
             raise InputError("--db reads the stored cohort; give either --db or a patient table (or --demo), not both.",
                              column="--db")
         from .store import Store
-        from .workflows import cohort_view
+        from .workflows import cohort_statistics_json, cohort_view
 
         store = Store(args.db)
         settings = _settings(args, store.saved_settings())
+        if args.json:  # the stored statistics for this state of the data (computed and stored when missing)
+            text = cohort_statistics_json(store, settings, args.group, tuple(args.table4_column or ()))
+            if text is None:
+                raise InputError("the database holds no patients yet.", source="database",
+                                 hint="Import a patient table: python -m tdm1core import patients TABLE.csv --db URL")
+            if sys.stdout.isatty():
+                _dump(json.loads(text))
+            else:
+                print(text)
+            return 0
         view = cohort_view(store, settings)
         if view.cohort is None:
             raise InputError("the database holds no patients yet.", source="database",
@@ -454,7 +464,7 @@ def _import_settings(args: argparse.Namespace, saved: Settings) -> Settings:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from .store import Store
-    from .workflows import import_exports, import_patients, preview_patients
+    from .workflows import cohort_statistics_json, import_exports, import_patients, preview_patients
 
     store = Store(args.db)
     settings = _import_settings(args, store.saved_settings())
@@ -475,6 +485,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.kind == "ddpcr":
         # one transaction: every file is stored, or (when any is refused) none, and the error says so
         results = import_exports(store, contents, settings, args.who)
+        del contents
         if len(results) <= 20:
             for result in results:
                 print(result.message)
@@ -483,16 +494,20 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"Stored {len(stored)} of {len(results)} file(s): {sum(r.counts.get('wells', 0) for r in stored)} well "
                   f"rows, {sum(r.counts.get('samples', 0) for r in stored)} sample(s); "
                   f"{len(results) - len(stored)} already stored (same SHA-256), unchanged.")
-        return status
-    for data, name in contents:
+    else:
+        for data, name in contents:
+            if args.preview:
+                preview, _ = preview_patients(store, data, name, settings)
+                print(f"{name}: {preview.summary()} (preview only; nothing stored)")
+                changes = preview.changes_table()
+                if len(changes):
+                    print(changes.to_string(index=False))
+                continue
+            print(import_patients(store, data, name, settings, args.who).message)
         if args.preview:
-            preview, _ = preview_patients(store, data, name, settings)
-            print(f"{name}: {preview.summary()} (preview only; nothing stored)")
-            changes = preview.changes_table()
-            if len(changes):
-                print(changes.to_string(index=False))
-            continue
-        print(import_patients(store, data, name, settings, args.who).message)
+            return status
+    # the statistics 'cohort --db URL --json' answers with, for the saved settings, made once now
+    cohort_statistics_json(store, store.saved_settings())
     return status
 
 

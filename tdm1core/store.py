@@ -24,15 +24,17 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .errors import InputError
 from .jsontext import json_safe
 from .settings import DEFAULT_SETTINGS, Settings
+
+if TYPE_CHECKING:  # pandas is imported where a table is built: a stored answer is read without it
+    import pandas as pd
 
 __all__ = ["metadata", "Store", "DemoRemovalPlan", "ImportResult", "PatientPreview", "PatientChange", "StoreStatus", "database_url"]
 
@@ -213,6 +215,8 @@ class PatientPreview:
         return f"{len(self.new)} new, {len(self.changed)} changed, {self.unchanged} unchanged patient(s)"
 
     def changes_table(self) -> pd.DataFrame:
+        import pandas as pd
+
         rows = [{"patient_id": c.patient_id, "column": col, "stored": old, "new": new}
                 for c in self.changed for col, (old, new) in c.changes.items()]
         return pd.DataFrame(rows, columns=["patient_id", "column", "stored", "new"])
@@ -493,6 +497,7 @@ class Store:
             rows.append(row)
         conn.execute(call_sets.insert().values(file_id=file_id, settings_hash=h, samples=len(rows), computed_at=now,
                                                settings=json.dumps(settings.to_dict(), sort_keys=True)))
+        self._calls_changed(conn)
         if rows:
             conn.execute(calls_t.insert(), rows)
         return len(rows)
@@ -532,6 +537,8 @@ class Store:
 
     def calls_table(self, settings_hash: str) -> pd.DataFrame:
         """The stored calls for these settings, in :func:`tdm1core.calls.calls_table`'s shape (oldest file first)."""
+        import pandas as pd
+
         from .calls import CALL_TABLE_COLUMNS
 
         cols = [calls_t.c[c].label(key) for c, key in _CALL_COLUMNS.items()]
@@ -544,6 +551,8 @@ class Store:
 
     def stored_calls(self) -> pd.DataFrame:
         """Every stored call (all settings), with its file and settings hash."""
+        import pandas as pd
+
         with self.engine.connect() as conn:
             return pd.read_sql(sa.select(calls_t.c.file_id, calls_t.c.sample, calls_t.c.her2_ratio, calls_t.c.her2_call,
                                          calls_t.c.her2_borderline, calls_t.c.pik3ca_any_mutant, calls_t.c.settings_hash,
@@ -573,33 +582,57 @@ class Store:
                                                         sa.func.max(patients.c.updated_at))).one()
         return hashlib.sha256(f"{counter}|{count}|{top}|{latest}".encode()).hexdigest()[:32]
 
+    def calls_revision(self) -> str:
+        """Changes with every write to the stored files and calls (the same scheme as :meth:`patients_revision`)."""
+        with self.engine.connect() as conn:
+            counter = conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == "calls_revision")).scalar()
+            n_files, top_file = conn.execute(sa.select(sa.func.count(), sa.func.max(files.c.id))).one()
+            n_sets, top_set = conn.execute(sa.select(sa.func.count(), sa.func.max(call_sets.c.id))).one()
+        return hashlib.sha256(f"{counter}|{n_files}|{top_file}|{n_sets}|{top_set}".encode()).hexdigest()[:32]
+
     def _patients_changed(self, conn: Any) -> None:
-        value = conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == "patients_revision")).scalar()
+        self._count_up(conn, "patients_revision")
+
+    def _calls_changed(self, conn: Any) -> None:
+        self._count_up(conn, "calls_revision")
+
+    def _count_up(self, conn: Any, key: str) -> None:
+        """Move a revision counter on, inside the caller's transaction."""
+        value = conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == key)).scalar()
         if value is None:
-            conn.execute(app_settings.insert().values(key="patients_revision", value="1", updated_at=_now()))
+            conn.execute(app_settings.insert().values(key=key, value="1", updated_at=_now()))
         else:
-            conn.execute(app_settings.update().where(app_settings.c.key == "patients_revision")
+            conn.execute(app_settings.update().where(app_settings.c.key == key)
                          .values(value=str(int(value) + 1), updated_at=_now()))
 
     def cohort_snapshot(self, revision: str) -> bytes | None:
-        """The stored snapshot of the validated patient table for this revision, if any."""
+        """The stored snapshot for this key, if any: the validated patient table (keyed by the patients' revision)
+        or, under a key starting ``statistics:``, the cohort's statistics (see :mod:`tdm1core.stored_statistics`)."""
         with self.engine.connect() as conn:
             data = conn.execute(sa.select(cohort_snapshots.c.data).where(cohort_snapshots.c.revision == revision)).scalar()
         return bytes(data) if data is not None else None
 
-    def save_cohort_snapshot(self, revision: str, data: bytes) -> None:
-        """Keep this snapshot (only the newest is kept; another session saving the same one first is fine)."""
+    def save_cohort_snapshot(self, revision: str, data: bytes, keep: int = 1) -> None:
+        """Keep this snapshot and the newest ``keep - 1`` others of its kind (patient table or statistics); another
+        session saving the same one first is fine."""
+        statistics = cohort_snapshots.c.revision.like("statistics:%")
+        same_kind = statistics if revision.startswith("statistics:") else sa.not_(statistics)
+
         def run() -> None:
             with self.engine.begin() as conn:
                 if conn.execute(sa.select(cohort_snapshots.c.id).where(cohort_snapshots.c.revision == revision)).first():
                     return
-                conn.execute(cohort_snapshots.delete())
+                kept = list(conn.execute(sa.select(cohort_snapshots.c.id).where(same_kind)
+                                         .order_by(cohort_snapshots.c.id.desc()).limit(max(0, keep - 1))).scalars())
+                conn.execute(cohort_snapshots.delete().where(same_kind, cohort_snapshots.c.id.not_in(kept)))
                 conn.execute(cohort_snapshots.insert().values(revision=revision, data=data, created_at=_now()))
 
         self._retry(run)
 
     def patient_table(self) -> pd.DataFrame:
         """The stored patients as a table of text (blank where a row lacks a column), in the order first stored."""
+        import pandas as pd
+
         table = pd.DataFrame.from_records(self.patient_rows())
         if table.isna().to_numpy().any():  # a column some rows lack (an older import)
             table = table.fillna("")
@@ -688,6 +721,7 @@ class Store:
                 conn.execute(wells.delete().where(wells.c.file_id == file_id))
                 conn.execute(patients.update().where(patients.c.source_file_id == file_id).values(source_file_id=None))
                 conn.execute(files.delete().where(files.c.id == file_id))
+                self._calls_changed(conn)
                 self._audit(conn, who, "delete", f"{row.kind} file {file_id}", {"name": row.name, "sha256": row.sha256})
                 return True
 
@@ -763,6 +797,7 @@ class Store:
                     conn.execute(patients.update().where(patients.c.source_file_id == fid).values(source_file_id=None))
                     conn.execute(files.delete().where(files.c.id == fid))
                 self._patients_changed(conn)
+                self._calls_changed(conn)
                 plan = DemoRemovalPlan(len(demo_files), n_wells, len(demo_only), kept_total)
                 self._audit(conn, who, "delete", "demo", {"file_ids": demo_files, **plan.to_dict(),
                                                           "note": "synthetic demo removed after confirmation"})
@@ -786,6 +821,8 @@ class Store:
         return StoreStatus(safe_url, *counts, revision=self.revision())
 
     def audit(self, limit: int | None = None) -> pd.DataFrame:
+        import pandas as pd
+
         q = sa.select(audit_log).order_by(audit_log.c.id.desc())
         if limit:
             q = q.limit(limit)
@@ -793,12 +830,16 @@ class Store:
             return pd.read_sql(q, conn)
 
     def files_table(self) -> pd.DataFrame:
+        import pandas as pd
+
         with self.engine.connect() as conn:
             return pd.read_sql(sa.select(files.c.id, files.c.kind, files.c.name, files.c.sha256, files.c.size, files.c.format,
                                          files.c.uploaded_at, files.c.uploaded_by, files.c.demo).order_by(files.c.id), conn)
 
     def export_all(self, directory: str | Path) -> list[Path]:
         """Every table as a formula-safe CSV in ``directory`` (file contents as SHA-256 only)."""
+        import pandas as pd
+
         from .export import to_csv_bytes
 
         out = Path(directory)

@@ -11,25 +11,27 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .calls import ManualEntry, SampleCalls, call_export, call_manual
-from .ddpcr import DdpcrExport, read_export
 from .errors import InputError
 from .provenance import Provenance, mapped_targets
-from .risk import PatientResult
 from .settings import Settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # reading and calling (numpy, pandas) are imported where used: a stored answer needs neither
     import pandas as pd
+
+    from .calls import ManualEntry, SampleCalls
+    from .ddpcr import DdpcrExport
+    from .risk import PatientResult
 
     from .cohort import Cohort
     from .store import ImportResult, PatientPreview, Store
 
 __all__ = ["UploadAssessment", "assess_upload", "assess_manual", "patient_result", "save_result", "is_demo_export",
            "settings_hash", "import_exports", "preview_patients", "import_patients", "apply_settings", "ensure_calls",
-           "CohortView", "cohort_view", "stored_patients", "seed_demo", "open_store"]
+           "CohortView", "cohort_view", "stored_patients", "cohort_statistics_json", "code_fingerprint", "seed_demo", "open_store"]
 
 
 def settings_hash(settings: Settings) -> str:
@@ -73,8 +75,10 @@ class UploadAssessment:
 
 def assess_upload(data: bytes, name: str, settings: Settings) -> UploadAssessment:
     """Read an export and call every sample with ``settings`` (raises :class:`InputError`)."""
-    export = read_export(data, name, settings)
-    calls = tuple(call_export(export, settings))
+    from . import calls as calling, ddpcr
+
+    export = ddpcr.read_export(data, name, settings)
+    calls = tuple(calling.call_export(export, settings))
     tmap = tuple(str(m) for m in mapped_targets(export, settings))
     prov = Provenance(export.name, export.sha256, export.format, demo=is_demo_export(export.sha256),
                       droplet_volume_nl=export.volume_nl, target_map=tmap)
@@ -82,11 +86,15 @@ def assess_upload(data: bytes, name: str, settings: Settings) -> UploadAssessmen
 
 
 def assess_manual(entry: ManualEntry, settings: Settings) -> tuple[SampleCalls, Provenance]:
+    from .calls import call_manual
+
     return call_manual(entry, settings), Provenance.manual_entry()
 
 
 def patient_result(calls: SampleCalls, er: object, pr: object, patient_id: str | None = None,
                    collection_date: str | None = None) -> PatientResult:
+    from .risk import PatientResult
+
     return PatientResult.from_calls(calls, er, pr, (patient_id or "").strip() or None, collection_date or None)
 
 
@@ -173,11 +181,13 @@ def ensure_calls(store: "Store", settings: Settings, chunk: int = 200) -> int:
     Returns the number of files read (0 when everything was already called: nothing is parsed). A stored file
     that these settings cannot read is refused with the file named; nothing is stored for it."""
     todo = store.files_without_calls(settings.fingerprint())
+    if todo:
+        from . import calls as calling, ddpcr
     for start in range(0, len(todo), chunk):
         computed = []
         for file_id, name, data in store.file_contents(todo[start:start + chunk]):
-            export = read_export(data, name, settings)
-            computed.append((file_id, call_export(export, settings)))
+            export = ddpcr.read_export(data, name, settings)
+            computed.append((file_id, calling.call_export(export, settings)))
         store.store_calls(computed, settings)
     return len(todo)
 
@@ -247,6 +257,56 @@ def cohort_view(store: "Store", settings: Settings, filters: "dict[str, list] | 
     if filters:
         cohort = cohort.filter(**filters)
     return CohortView(cohort, calls, settings, called)
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of this package's source (a new version of any of it never reads statistics an old one stored)."""
+    from pathlib import Path
+
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _statistics_key(store: "Store", settings: Settings, group: str, table4_columns: "tuple[str, ...]") -> str:
+    parts = [store.patients_revision(), store.calls_revision(), settings.fingerprint(), code_fingerprint(),
+             json.dumps([group, list(table4_columns)])]
+    return "statistics:" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:40]
+
+
+def cohort_statistics_json(store: "Store", settings: Settings, group: str = "flag",
+                           table4_columns: "tuple[str, ...]" = ()) -> str | None:
+    """The stored cohort's statistics with ``settings`` as compact JSON (what ``cohort --db URL --json`` prints):
+    :meth:`CohortStatistics.to_json` with the cohort's source, size and notes. None when no patient is stored.
+
+    Derived data with one home: the text is stored under a key made of the patients' and the calls' revisions,
+    the settings hash, the grouping and a hash of this package's code, so it is computed once per state of the
+    data and read back afterwards (no pandas import, no file parsed); any write, setting or code change makes a
+    new key, so a stale answer is never read. A damaged stored text (zlib's checksum) is computed again."""
+    import zlib
+
+    table4_columns = tuple(table4_columns)
+    ensure_calls(store, settings)  # the calls for these settings exist before the key is taken
+    key = _statistics_key(store, settings, group, table4_columns)
+    data = store.cohort_snapshot(key)
+    if data is not None:
+        try:
+            return zlib.decompress(data).decode("utf-8")
+        except (zlib.error, UnicodeDecodeError):
+            pass
+    view = cohort_view(store, settings)
+    if view.cohort is None:
+        return None
+    from .stats import analyse_cohort
+
+    cohort = view.cohort
+    st = analyse_cohort(cohort, settings, group, table4_columns, calls=view.calls)
+    text = st.to_json(source=cohort.source, n=cohort.n, notes=list(cohort.notes))
+    if _statistics_key(store, settings, group, table4_columns) == key:  # nobody wrote meanwhile
+        store.save_cohort_snapshot(key, zlib.compress(text.encode("utf-8"), 6), keep=4)
+    return text
 
 
 # ------------------------------------------------------------------ the demo and opening a store

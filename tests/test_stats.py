@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from compare import assert_same_values
 from tdm1core.cohort import load_cohort
 from tdm1core.ddpcr import read_export
 from tdm1core.demo import DEMO_DIR, demo_export_path
@@ -178,6 +179,21 @@ def test_clopper_pearson_equals_scipy_binomtest(n, frac, level):
     assert ours.low == pytest.approx(ref.low, abs=1e-9) and ours.high == pytest.approx(ref.high, abs=1e-9)
 
 
+@hyp_settings(max_examples=300, deadline=None)
+@given(hs.integers(1, 100_000), hs.floats(0, 1), hs.floats(1e-4, 1 - 1e-4))
+def test_beta_distribution_and_quantile_equal_scipy_at_registry_size(n, frac, p):
+    """The plain-Python incomplete beta and its inverse (no scipy import for a cohort) against scipy.special."""
+    from scipy.special import betainc, betaincinv
+
+    from tdm1core.stats.special import beta_cdf, beta_quantile
+
+    a = max(1, round(frac * n))
+    b = n - a + 1
+    x = beta_quantile(p, a, b)
+    assert x == pytest.approx(float(betaincinv(a, b, p)), abs=1e-11)
+    assert beta_cdf(x, a, b) == pytest.approx(float(betainc(a, b, x)), abs=1e-11)
+
+
 def test_the_json_of_the_statistics_equals_their_dict(demo):
     """cohort --json piped uses pandas' encoder for the tables; it must say exactly what to_dict says."""
     import json
@@ -186,21 +202,7 @@ def test_the_json_of_the_statistics_equals_their_dict(demo):
     fast, slow = json.loads(st.to_json(n=demo.n)), json.loads(json.dumps(st.to_dict(), default=str))
     slow["n"] = demo.n
 
-    def same(x, y, where=""):
-        if isinstance(y, dict):
-            assert set(x) == set(y), where
-            for k in y:
-                same(x[k], y[k], f"{where}/{k}")
-        elif isinstance(y, list):
-            assert len(x) == len(y), where
-            for i, (a, b) in enumerate(zip(x, y)):
-                same(a, b, f"{where}[{i}]")
-        elif isinstance(y, float) and not isinstance(y, bool):
-            assert x == pytest.approx(y, rel=1e-13), where
-        else:
-            assert x == y, where
-
-    same(fast, slow)
+    assert_same_values(fast, slow)
 
 
 @hyp_settings(max_examples=200, deadline=None)

@@ -105,16 +105,16 @@ def test_changing_a_cutoff_changes_the_calls_and_is_audited(url):
 
 def _count_reads(monkeypatch):
     """Count every export the use cases read (the only way from stored bytes to calls)."""
-    import tdm1core.workflows as wf
+    import tdm1core.ddpcr as ddpcr
 
     reads = []
-    real = wf.read_export
+    real = ddpcr.read_export
 
     def counting(data, name, settings):
         reads.append(name)
         return real(data, name, settings)
 
-    monkeypatch.setattr(wf, "read_export", counting)
+    monkeypatch.setattr(ddpcr, "read_export", counting)
     return reads
 
 

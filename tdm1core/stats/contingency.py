@@ -200,13 +200,13 @@ class Proportion:
 def _prop(k: int, n: int, level: float) -> Proportion:
     if n == 0:
         return Proportion(0, 0, ConfidenceInterval(math.nan, math.nan, level, "Clopper-Pearson exact"))
-    from scipy.special import betaincinv
+    from .special import beta_quantile
 
     # Clopper-Pearson from the beta quantiles, as R's binom.test (scipy's binomtest finds the same limits by root
     # search, which is slow at registry size); tested equal to binomtest
     alpha = 1 - level
-    low = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, alpha / 2))
-    high = 1.0 if k == n else float(betaincinv(k + 1, n - k, 1 - alpha / 2))
+    low = 0.0 if k == 0 else beta_quantile(alpha / 2, k, n - k + 1)
+    high = 1.0 if k == n else beta_quantile(1 - alpha / 2, k + 1, n - k)
     return Proportion(k, n, ConfidenceInterval(low, high, level, "Clopper-Pearson exact"))
 
 

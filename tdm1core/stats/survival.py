@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 from ..intervals import ConfidenceInterval
 from ..settings import CI_METHODS
+from .special import chi2_sf
 
 __all__ = [
     "MedianSurvival", "SurvivalAt", "KMGroup", "LogRankResult", "KaplanMeierResult",
@@ -49,26 +50,6 @@ def _z(level: float) -> float:
     from statistics import NormalDist
 
     return NormalDist().inv_cdf(1 - (1 - level) / 2)
-
-
-def chi2_sf(x: float, df: int) -> float:
-    """P(X >= x) for a chi-square with integer ``df``: the closed form of the regularised upper incomplete gamma
-    Q(df/2, x/2) (a finite sum; erfc for odd df). Equal to scipy.stats.chi2.sf to ~1e-14 (tested)."""
-    if x <= 0:
-        return 1.0
-    h = x / 2
-    if df % 2 == 0:
-        term, total = 1.0, 1.0
-        for i in range(1, df // 2):
-            term *= h / i
-            total += term
-        return min(1.0, math.exp(-h) * total)
-    total = math.erfc(math.sqrt(h))
-    term = math.sqrt(h) / math.gamma(1.5)  # h^(1/2) / Γ(3/2)
-    for i in range(1, (df + 1) // 2):
-        total += math.exp(-h) * term
-        term *= h / (i + 0.5)
-    return min(1.0, total)
 
 
 @dataclass(frozen=True)
