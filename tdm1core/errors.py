@@ -4,6 +4,7 @@
 
     InputError (ValueError)
      ├── DdpcrFormatError   a ddPCR export that cannot be read
+     │    └── DropletFormatError  a per-droplet amplitude file or plate (folder, zip) that cannot be read
      ├── TargetMapError     targets that cannot be mapped to the study's assays
      ├── CohortFormatError  a patient table with errors (all of them, at once)
      └── SettingsError      a setting out of range
@@ -19,6 +20,7 @@ __all__ = [
     "InputError",
     "DdpcrFormatError",
     "TargetMapError",
+    "DropletFormatError",
     "CohortFormatError",
     "SettingsError",
     "Problem",
@@ -93,6 +95,10 @@ class DdpcrFormatError(InputError):
 
 class TargetMapError(DdpcrFormatError):
     kind = "ddPCR export"
+
+
+class DropletFormatError(DdpcrFormatError):
+    kind = "droplet file"
 
 
 class CohortFormatError(InputError):
