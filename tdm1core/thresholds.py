@@ -224,6 +224,31 @@ def _valley(x: np.ndarray, lo: float, hi: float, h: float) -> float:
     return float((c[starts[k]] + c[ends[k]]) / 2)
 
 
+def _conditional_pass(well: DropletWell, thresholds: DropletThresholds, positive: dict[str, np.ndarray],
+                      first: list["ChannelClassification"]) -> list["ChannelClassification"]:
+    """The two-dimensional refinement of the automatic method for duplex wells: Ch1 is thresholded again within the
+    droplets negative, and within those positive, in Ch2; then Ch2 within Ch1's refined classes; twice. A negative
+    cluster shifted by spectral crosstalk is so judged against its own centre and spread (quadrant gates that may
+    step at the other channel's threshold). A part keeps the first-pass threshold unless its negative cluster sits
+    more than 3 SD away from the whole channel's (no crosstalk, nothing to correct) or it has fewer than 100 droplets."""
+    by_channel = {c.channel: c for c in first}
+    details = {ch: dict(by_channel[ch].detail) for ch in ("Ch1", "Ch2")}
+    for _ in range(2):
+        for ch, other in (("Ch1", "Ch2"), ("Ch2", "Ch1")):
+            x = well.channel(ch)
+            pos = positive[ch]
+            split = positive[other].copy()
+            for label, subset in ((f"{other}-", ~split), (f"{other}+", split)):
+                auto = auto_threshold(x[subset], thresholds.q, thresholds.min_cluster) if subset.sum() >= 100 else None
+                centre, sd = by_channel[ch].detail["negative_centre"], by_channel[ch].detail["negative_sd"]
+                shifted = auto is not None and abs(auto.negative_centre - centre) > 3 * sd
+                t = auto.threshold if shifted else by_channel[ch].threshold
+                pos[subset] = x[subset] >= t
+                details[ch][f"threshold among {label}"] = t
+    return [ChannelClassification(c.channel, c.method, c.threshold, 0, 0, 0, c.rain, details.get(c.channel, c.detail))
+            for c in first]
+
+
 @dataclass(frozen=True)
 class ChannelClassification:
     channel: str
@@ -306,6 +331,8 @@ def classify_well(well: DropletWell, thresholds: DropletThresholds,
         if n and auto.rain / n > thresholds.rain_warning_fraction:
             warnings.append(f"{ch}: heavy rain, {auto.rain:,} droplets ({auto.rain / n:.1%}) between the clusters; "
                             "check the droplet plot and the threshold.")
+    if thresholds.method == "auto" and {"Ch1", "Ch2"} <= set(positive):
+        out = _conditional_pass(well, thresholds, positive, out)
     # a droplet unclassified in one channel is out of every channel's count (the well's accepted droplets)
     final = []
     for c in out:
