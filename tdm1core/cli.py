@@ -94,17 +94,85 @@ def _print_calls(result: Any) -> None:
         print(f"  warning: {w}")
 
 
+def _read_path(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror}.", source=str(path)) from exc
+
+
+def _is_droplet_path(path: Path) -> bool:
+    """A folder, a zip or a per-droplet amplitude file (by its name or its first line)."""
+    from .plate import _is_droplet_file
+
+    if path.is_dir() or path.suffix.lower() == ".zip":
+        return True
+    try:
+        with path.open("rb") as f:
+            head = f.read(400)
+    except OSError:
+        return False
+    return _is_droplet_file(head, path.name)
+
+
+def _droplet_files(path: Path, results: Path | None) -> list[tuple[bytes, str]]:
+    """The files of a droplet PATH (one file, a folder's files or a zip) and the results export, as (bytes, name)."""
+    if path.is_dir():
+        files = [(_read_path(p), p.name) for p in sorted(path.iterdir())
+                 if p.is_file() and p.suffix.lower() in (".csv", ".txt", ".xlsx", ".zip")]
+        if not files:
+            raise InputError("the folder holds no CSV or zip files.", source=str(path))
+    else:
+        files = [(_read_path(path), path.name)]
+    if results is not None:
+        files.append((_read_path(results), results.name))
+    return files
+
+
+def _thresholds(args: argparse.Namespace):
+    from .thresholds import DropletThresholds
+
+    return DropletThresholds.parse(getattr(args, "threshold", None) or "instrument")
+
+
+def cmd_droplets(args: argparse.Namespace) -> int:
+    from .plate import classify_plate, plate_summary, read_plate
+
+    settings = _settings(args)
+    thresholds = _thresholds(args)
+    plate = read_plate(_droplet_files(Path(args.path), args.results), settings, source=Path(args.path).name)
+    summary = plate_summary(classify_plate(plate, thresholds))
+    if args.json:
+        _dump(summary)
+        return 0
+    print(f"{plate.name}: {len(plate.wells)} well(s), {plate.wells[0].format}; names from {plate.names_source or 'none'}")
+    print(f"Droplet classification: {thresholds.describe()}")
+    for w in plate.warnings:
+        print(f"warning: {w}")
+    for r in summary:
+        chans = "; ".join(f"{ch} {r['targets'][ch]}: {pos} positive"
+                          + (f" (threshold {r['threshold']['values'][ch]:.0f})" if r['threshold']['values'].get(ch) is not None else "")
+                          for ch, pos in zip(r["targets"], r["positives"].values()))
+        rain = sum(v for v in r["rain"].values() if v)
+        print(f"{r['well']}  {r['sample']}: {r['droplets']:,} droplets; {chans}" + (f"; rain {rain:,}" if r["rain"] else ""))
+        for w in r["warnings"]:
+            print(f"    warning: {w}")
+    return 0
+
+
 def cmd_call(args: argparse.Namespace) -> int:
     from .risk import LIMITS
-    from .workflows import assess_upload, patient_result
+    from .workflows import assess_droplets, assess_upload, patient_result
 
     settings = _settings(args)
     path = Path(args.export)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror}.", source=str(path)) from exc
-    assessment = assess_upload(data, path.name, settings)
+    if args.results is not None or _is_droplet_path(path):  # droplet files: classified here, then the same calls
+        assessment, _ = assess_droplets(_droplet_files(path, args.results), settings, _thresholds(args))
+    else:
+        if args.threshold:
+            raise InputError("--threshold applies to droplet files (an amplitude file, a folder or a zip), not to a "
+                             "results export, whose droplets were classified by the instrument.", column="--threshold")
+        assessment = assess_upload(_read_path(path), path.name, settings)
     export = assessment.export
     calls = list(assessment.calls)
     if args.sample:
@@ -187,13 +255,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("call", help="HER2/PIK3CA calls, QC and the flag for the samples of a ddPCR export")
-    p.add_argument("export", type=Path)
+    p.add_argument("export", type=Path, help="a results export, or droplet files: an amplitude file, a folder or a zip")
     p.add_argument("--sample")
     p.add_argument("--er", default="unknown", help="pos | neg | unknown")
     p.add_argument("--pr", default="unknown", help="pos | neg | unknown")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--results", type=Path, metavar="EXPORT.csv",
+                   help="with droplet files: the plate's results export or sample sheet (sample and target names)")
+    p.add_argument("--threshold", help="with droplet files: instrument (default), auto, or ch1=V,ch2=V (A04:ch1=V for one well)")
     _add_settings(p)
     p.set_defaults(func=cmd_call)
+
+    p = sub.add_parser("droplets", help="classify per-droplet amplitude files (one file, a folder or a zip of a plate)")
+    p.add_argument("path", help="an <Plate>_<Well>_Amplitude.csv file, a folder of them, or a zip")
+    p.add_argument("--threshold", default="instrument", help="instrument (default), auto, or ch1=V,ch2=V (A04:ch1=V for one well)")
+    p.add_argument("--results", type=Path, metavar="EXPORT.csv", help="the plate's results export or sample sheet (names)")
+    p.add_argument("--json", action="store_true", help="a JSON array, one object per well")
+    _add_settings(p)
+    p.set_defaults(func=cmd_droplets)
 
     p = sub.add_parser("wells", help="the normalised well table of any ddPCR export")
     p.add_argument("export", type=Path)

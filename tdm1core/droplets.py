@@ -168,11 +168,12 @@ def _layout(header: list[str], source: str, header_row: int) -> tuple[str, list[
     return FORMAT_QXM_DROPLETS, [f"Ch{i}" for i in range(1, len(amplitude) + 1)], targets, trailing
 
 
-def _locate_bad_cell(body: bytes, first_line: int, n_fields: int, n_amp: int, delimiter: str, decimal_comma: bool,
+def _locate_bad_cell(body: bytes, first_line: int, header: list[str], n_amp: int, delimiter: str, decimal_comma: bool,
                      classes_kind: str) -> Problem | None:
     """The first cell that is not what the layout says (slow: only after the fast reader refused the file)."""
     import csv
 
+    n_fields = len(header)
     lines = body.decode("utf-8", "replace").splitlines()
     for i, fields in enumerate(csv.reader(lines, delimiter=delimiter)):
         line = first_line + i
@@ -184,8 +185,8 @@ def _locate_bad_cell(body: bytes, first_line: int, n_fields: int, n_amp: int, de
         for j in range(n_amp):
             t = fields[j].strip().replace(",", ".") if decimal_comma else fields[j].strip()
             if not re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?", t):
-                return Problem(f"expected an amplitude (a number), found {fields[j]!r}.", line, f"Ch{j + 1} amplitude",
-                               fields[j][:40])
+                return Problem(f"expected an amplitude (a number), found {fields[j]!r}." if t else
+                               "the amplitude is blank (a cell was cleared).", line, header[j], fields[j][:40])
         for j in range(n_amp, n_fields):
             t = fields[j].strip()
             if t == "" and j == n_fields - 1 and classes_kind == "trailing":
@@ -193,7 +194,7 @@ def _locate_bad_cell(body: bytes, first_line: int, n_fields: int, n_amp: int, de
             ok = t in ("0", "1", "2", "3", "4") if classes_kind == "cluster" else t in ("0", "1", "u", "U", "")
             if not ok:
                 what = "a cluster code 0-4" if classes_kind == "cluster" else "a class 0, 1 or u"
-                return Problem(f"expected {what}, found {t!r}.", line, f"column {j + 1}", t[:40])
+                return Problem(f"expected {what}, found {t!r}.", line, header[j] or f"column {j + 1}", t[:40])
     return None
 
 
@@ -227,7 +228,7 @@ def read_droplets(data: bytes, name: str = "droplets.csv") -> DropletWell:
                                 decimal="," if decimal_comma else ".", skip_blank_lines=False, engine="c",
                                 na_filter=True, keep_default_na=False, na_values=[""], index_col=False)
         except (ValueError, pd.errors.ParserError) as exc:
-            problem = _locate_bad_cell(body, first_data_line, n_fields, n_amp, delimiter, decimal_comma,
+            problem = _locate_bad_cell(body, first_data_line, header, n_amp, delimiter, decimal_comma,
                                        "cluster" if kind == "cluster" else ("trailing" if trailing else "classes"))
             if problem is None:
                 raise _fail(f"the droplet rows cannot be read ({exc}).", source) from None

@@ -63,6 +63,8 @@ class Provenance:
     manual: bool = False
     droplet_volume_nl: float | None = None
     target_map: tuple[str, ...] = field(default=())
+    droplets: str | None = None  # how droplets were classified, when the calls come from droplet files
+    files: tuple[tuple[str, str], ...] = ()  # (name, SHA-256) of each file read, when there were several
 
     @classmethod
     def manual_entry(cls) -> "Provenance":
@@ -83,6 +85,11 @@ class Provenance:
         out.append(f"Input SHA-256: {self.sha256 or 'not applicable (manual entry)'}.")
         if self.droplet_volume_nl is not None:
             out.append(f"Droplet volume used: {self.droplet_volume_nl:g} nL.")
+        if self.droplets:
+            out.append(f"Droplet classification: {self.droplets}.")
+        if self.files:
+            out.append(f"Files read: {len(self.files)} (their SHA-256 are in the JSON and the audit; the input SHA-256 "
+                       "above is the hash of all of them).")
         if self.target_map:
             out.append("Target map: " + "; ".join(self.target_map) + ".")
         return out
@@ -90,4 +97,5 @@ class Provenance:
     def to_dict(self) -> dict[str, Any]:
         return {"file_name": self.file_name, "sha256": self.sha256, "format": self.detail, "demo": self.demo,
                 "manual_entry": self.manual, "droplet_volume_nl": self.droplet_volume_nl,
-                "target_map": list(self.target_map), "notices": list(self.notices)}
+                "target_map": list(self.target_map), "notices": list(self.notices), "droplet_classification": self.droplets,
+                "files": [{"name": n, "sha256": h} for n, h in self.files]}

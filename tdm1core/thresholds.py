@@ -202,7 +202,10 @@ def auto_threshold(x: np.ndarray, q: float = 9.0, min_cluster: int = 30) -> Auto
     negative_edge = m + 5 * s
     rain = int(((x > negative_edge) & (x < threshold)).sum())
     if positive_centre is not None:
-        upper = x[x > positive_centre]
+        # the positive cluster's centre and spread from its upper half (rain lies below it)
+        pos = x[x >= threshold]
+        positive_centre = float(np.median(pos))
+        upper = pos[pos > positive_centre]
         sp = float(np.median(upper - positive_centre)) / 0.6745 if upper.size >= 10 else 0.0
         if sp > 0:
             rain += int(((x >= threshold) & (x < positive_centre - 5 * sp)).sum())
@@ -229,8 +232,8 @@ def _conditional_pass(well: DropletWell, thresholds: DropletThresholds, positive
     """The two-dimensional refinement of the automatic method for duplex wells: Ch1 is thresholded again within the
     droplets negative, and within those positive, in Ch2; then Ch2 within Ch1's refined classes; twice. A negative
     cluster shifted by spectral crosstalk is so judged against its own centre and spread (quadrant gates that may
-    step at the other channel's threshold). A part keeps the first-pass threshold unless its negative cluster sits
-    more than 3 SD away from the whole channel's (no crosstalk, nothing to correct) or it has fewer than 100 droplets."""
+    step at the other channel's threshold). The parts keep the one-channel threshold unless their negative clusters
+    sit more than 3 SD apart (no crosstalk, nothing to correct) or one has fewer than 100 droplets."""
     by_channel = {c.channel: c for c in first}
     details = {ch: dict(by_channel[ch].detail) for ch in ("Ch1", "Ch2")}
     for _ in range(2):
@@ -238,11 +241,14 @@ def _conditional_pass(well: DropletWell, thresholds: DropletThresholds, positive
             x = well.channel(ch)
             pos = positive[ch]
             split = positive[other].copy()
-            for label, subset in ((f"{other}-", ~split), (f"{other}+", split)):
-                auto = auto_threshold(x[subset], thresholds.q, thresholds.min_cluster) if subset.sum() >= 100 else None
-                centre, sd = by_channel[ch].detail["negative_centre"], by_channel[ch].detail["negative_sd"]
-                shifted = auto is not None and abs(auto.negative_centre - centre) > 3 * sd
-                t = auto.threshold if shifted else by_channel[ch].threshold
+            parts = [(f"{other}-", ~split), (f"{other}+", split)]
+            autos = [auto_threshold(x[subset], thresholds.q, thresholds.min_cluster) if subset.sum() >= 100 else None
+                     for _, subset in parts]
+            sd = by_channel[ch].detail["negative_sd"]
+            # crosstalk: the two parts' negative clusters sit apart; otherwise the one-channel threshold stands
+            shifted = all(a is not None for a in autos) and abs(autos[0].negative_centre - autos[1].negative_centre) > 3 * sd
+            for (label, subset), auto in zip(parts, autos):
+                t = auto.threshold if shifted and auto is not None else by_channel[ch].threshold
                 pos[subset] = x[subset] >= t
                 details[ch][f"threshold among {label}"] = t
     return [ChannelClassification(c.channel, c.method, c.threshold, 0, 0, 0, c.rain, details.get(c.channel, c.detail))

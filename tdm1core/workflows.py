@@ -24,12 +24,14 @@ if TYPE_CHECKING:  # reading and calling (numpy, pandas) are imported where used
 
     from .calls import ManualEntry, SampleCalls
     from .ddpcr import DdpcrExport
+    from .plate import PlateClassification
     from .risk import PatientResult
+    from .thresholds import DropletThresholds
 
     from .cohort import Cohort
     from .store import ImportResult, PatientPreview, Store
 
-__all__ = ["UploadAssessment", "assess_upload", "assess_manual", "patient_result", "save_result", "is_demo_export",
+__all__ = ["UploadAssessment", "assess_upload", "assess_droplets", "assess_manual", "patient_result", "save_result", "is_demo_export",
            "settings_hash", "import_exports", "preview_patients", "import_patients", "apply_settings", "ensure_calls",
            "CohortView", "cohort_view", "stored_patients", "cohort_statistics_json", "code_fingerprint", "seed_demo", "open_store"]
 
@@ -85,6 +87,23 @@ def assess_upload(data: bytes, name: str, settings: Settings) -> UploadAssessmen
     return UploadAssessment(export, calls, prov, settings, data)
 
 
+def assess_droplets(files: "list[tuple[bytes, str]]", settings: Settings,
+                    thresholds: "DropletThresholds") -> "tuple[UploadAssessment, PlateClassification]":
+    """Read a plate of droplet files (a zip, a folder's files, with the results export or sample sheet), classify
+    its droplets with ``thresholds``, and call every sample through the unchanged pipeline."""
+    from . import calls as calling
+    from .plate import classify_plate, plate_export, read_plate
+
+    plate = read_plate(files, settings)
+    classified = classify_plate(plate, thresholds)
+    export = plate_export(classified, settings)
+    calls = tuple(calling.call_export(export, settings))
+    prov = Provenance(export.name, export.sha256, export.format, droplet_volume_nl=export.volume_nl,
+                      target_map=tuple(str(m) for m in mapped_targets(export, settings)),
+                      droplets=thresholds.describe(), files=plate.files)
+    return UploadAssessment(export, calls, prov, settings, b""), classified
+
+
 def assess_manual(entry: ManualEntry, settings: Settings) -> tuple[SampleCalls, Provenance]:
     from .calls import call_manual
 
@@ -100,6 +119,10 @@ def patient_result(calls: SampleCalls, er: object, pr: object, patient_id: str |
 
 def save_result(store: "Store", assessment: UploadAssessment, result: PatientResult, who: str | None = None) -> "ImportResult":
     """Store the export with exactly the calls shown (the session's settings and target map), and audit it."""
+    if assessment.provenance.droplets:
+        raise InputError("results made from droplet files cannot be saved to the database yet; save the PDF or the "
+                         "JSON, or save the result of the plate's results export.", source=assessment.export.name,
+                         hint="Storing droplet plates is listed under the README's limitations.")
     shown: dict[str, Any] = {
         "sample": result.calls.sample, "flag": result.flag.status, "her2_call": result.calls.her2.call,
         "her2_ratio": result.calls.her2.ratio, "er": result.er, "pr": result.pr,

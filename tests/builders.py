@@ -168,3 +168,90 @@ def xlsx_of(header: list[str], rows: list[list[str]], sheets_before: int = 0, nu
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# ------------------------------------------------------------------ per-droplet amplitude files (formats doc section 4)
+
+QXM_DROPLET_PREAMBLE = ("Target Value of 0 = negative", "Target Value of 1 = positive",
+                        "Target Value of u = unclassified (Advanced Classification Mode)", "")
+
+
+def droplet_csv(amplitudes, layout: str = "qs", clusters=None, classes: dict | None = None, newline: str | None = None,
+                bom: bool | None = None) -> bytes:
+    """A per-droplet file: ``qs`` (Ch1 Amplitude,Ch2 Amplitude,Cluster), ``qs_old`` (Assay1 ...), ``qs_bare`` (no
+    Cluster), ``qxm`` (4 preamble lines, Ch1Amplitude,...,<targets>, trailing comma, CRLF and BOM by default) and
+    ``qx600`` (six channels). ``classes`` maps QX Manager target names to '0'/'1'/'u' strings per droplet."""
+    import numpy as np
+
+    a = np.asarray(amplitudes, dtype=float)
+    n, k = a.shape
+    if layout in ("qs", "qs_old", "qs_bare"):
+        names = ["Assay1 Amplitude", "Assay2 Amplitude"] if layout == "qs_old" else ["Ch1 Amplitude", "Ch2 Amplitude"]
+        lines = [",".join(names + ([] if layout == "qs_bare" else ["Cluster"]))]
+        codes = clusters if clusters is not None else np.ones(n, dtype=int)
+        for i in range(n):
+            cells = [repr(float(a[i, 0])), repr(float(a[i, 1]))] + ([] if layout == "qs_bare" else [str(int(codes[i]))])
+            lines.append(",".join(cells))
+        nl, b = newline or "\n", bool(bom)
+    else:
+        classes = classes or {}
+        header = [f"Ch{j + 1}Amplitude" for j in range(k)] + list(classes)
+        lines = list(QXM_DROPLET_PREAMBLE) + [",".join(header) + ","]
+        cols = list(classes.values())
+        for i in range(n):
+            lines.append(",".join([f"{a[i, j]:.3f}" for j in range(k)] + [str(c[i]) for c in cols]) + ",")
+        nl, b = newline or "\r\n", True if bom is None else bom
+    text = nl.join(lines) + nl
+    return (b"\xef\xbb\xbf" if b else b"") + text.encode("utf-8")
+
+
+def duplex_droplets(rng, n: int = 15000, ch1_pos: int = 3, ch2_pos: int = 4500, crosstalk: float = 0.0,
+                    rain: bool = False):
+    """Synthetic duplex droplets with known truth: (amplitudes (n, 2), Ch1 truth, Ch2 truth).
+
+    Ch1 (FAM, e.g. PIK3CA mutant): negatives N(1000, 90), positives N(8000, 500); Ch2 (HEX, wild type / EFTUD2):
+    negatives N(2000, 120), positives N(6000, 300). ``crosstalk`` adds that much FAM to Ch2-positive droplets.
+    ``rain``: 1 % of the negatives trail upwards (an exponential tail of 1 SD) and a third of the positives are only
+    partly amplified (uniform between half and 95 % of the positive centre): they are still positive."""
+    import numpy as np
+
+    t1 = np.zeros(n, dtype=bool)
+    t1[rng.choice(n, ch1_pos, replace=False)] = True
+    t2 = np.zeros(n, dtype=bool)
+    t2[rng.choice(n, ch2_pos, replace=False)] = True
+    ch1 = np.where(t1, rng.normal(8000, 500, n), rng.normal(1000, 90, n) + crosstalk * t2)
+    ch2 = np.where(t2, rng.normal(6000, 300, n), rng.normal(2000, 120, n))
+    if rain:
+        for x, t, sd, centre in ((ch1, t1, 90, 8000), (ch2, t2, 120, 6000)):
+            neg = np.flatnonzero(~t)
+            trail = rng.choice(neg, neg.size // 100, replace=False)
+            x[trail] += rng.exponential(sd, trail.size)
+            pos = np.flatnonzero(t)
+            if pos.size:
+                part = rng.choice(pos, max(1, pos.size // 3), replace=False)
+                x[part] = rng.uniform(0.5 * centre, 0.95 * centre, part.size)
+    return np.column_stack([ch1, ch2]), t1, t2
+
+
+def cluster_codes(ch1_positive, ch2_positive):
+    """QuantaSoft's Cluster codes from two positive masks (1 = Ch1-Ch2-, 2 = Ch1+Ch2-, 3 = Ch1+Ch2+, 4 = Ch1-Ch2+)."""
+    import numpy as np
+
+    return np.select([~ch1_positive & ~ch2_positive, ch1_positive & ~ch2_positive, ch1_positive & ch2_positive],
+                     [1, 2, 3], 4)
+
+
+def plate_droplet_files(wells: list[DuplexWell], plate: str = "Run1", seed: int = 0, layout: str = "qs") -> list[tuple[bytes, str]]:
+    """One amplitude file per duplex well whose instrument classes give exactly the well's positives per channel."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for w in wells:
+        amp, t1, t2 = duplex_droplets(rng, w.accepted, w.ch1_positives, w.ch2_positives)
+        if layout == "qxm":
+            data = droplet_csv(amp, "qxm", classes={w.ch1_target: np.where(t1, "1", "0"), w.ch2_target: np.where(t2, "1", "0")})
+        else:
+            data = droplet_csv(amp, layout, clusters=cluster_codes(t1, t2))
+        out.append((data, f"{plate}_{w.well}_Amplitude.csv"))
+    return out
