@@ -13,7 +13,7 @@ from tdm1core.demo import DEMO_DIR, demo_export_path
 from tdm1core.workflows import open_store
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
-PAGES = ["pages/home.py", "pages/patient.py", "pages/cohort.py", "pages/survival.py", "pages/audit.py", "pages/settings.py"]
+PAGES = ["pages/home.py", "pages/patient.py", "pages/droplets.py", "pages/cohort.py", "pages/survival.py", "pages/audit.py", "pages/settings.py"]
 DEMO_EXPORT = demo_export_path().read_bytes()
 DEMO_PATIENTS = (DEMO_DIR / "demo_patients.csv").read_bytes()
 
@@ -454,3 +454,57 @@ def test_group_by_choices_show_labels_not_column_names():
     at = open_page("pages/survival.py")
     options = at.selectbox(key="survival_group").options
     assert "Prior s-1" in options and "prior_s1" not in options and "Risk flag" in options
+
+
+# ------------------------------------------------------------------ droplets
+
+def _zipped_plate(wells, layout="qs") -> bytes:
+    import zipfile
+
+    from builders import plate_droplet_files, qs17
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for data, name in plate_droplet_files(wells, "Run1", seed=4, layout=layout) + [(qs17(wells), "Run1_results.csv")]:
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_droplets_page_shows_the_plate_a_well_and_the_calls_of_a_zipped_plate():
+    from builders import sample_wells
+
+    wells = sample_wells("P1", her2=2600, eftud2=1000, e545k_mut=5) + sample_wells("P2", her2=800, eftud2=1000, well0=4)
+    at = open_page("pages/droplets.py")
+    at.file_uploader(key="droplet_upload").set_value([("Run1.zip", _zipped_plate(wells), "application/zip")]).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    body = texts(at)
+    assert "8 well(s)" in body and "Run1_results.csv" in body and "droplets classified by the instrument" in body
+    assert at.selectbox(key="droplet_well").value == "A01"
+    frames = [d.value for d in at.dataframe]
+    calls = next(f for f in frames if "HER2/EFTUD2 ratio" in f.columns)
+    truth = {c.sample: c for c in call_export(read_export(__import__("builders").qs17(wells), "r.csv"))}
+    assert list(calls["sample"]) == ["P1", "P2"]
+    for _, row in calls.iterrows():
+        assert row["HER2"] == truth[row["sample"]].her2.call
+        assert row["HER2/EFTUD2 ratio"] == round(truth[row["sample"]].her2.ratio, 2)
+    assert calls.set_index("sample").loc["P1", "PIK3CA mutant"] == "detected"
+    # the well of the E545K duplex of P1, automatic thresholds: the same five mutant droplets
+    at.radio(key="droplet_method").set_value("Automatic thresholds").run()
+    at.selectbox(key="droplet_well").set_value("C01").run()
+    well_table = next(d.value for d in at.dataframe if "unclassified" in d.value.columns)
+    assert well_table.set_index("channel").loc["Ch1", "positive"] == 5
+    assert "automatic thresholds" in texts(at)
+
+
+def test_droplets_page_manual_thresholds_and_a_bad_zip():
+    from builders import sample_wells
+
+    at = open_page("pages/droplets.py")
+    at.file_uploader(key="droplet_upload").set_value([("Run1.zip", _zipped_plate(sample_wells("P1")), "application/zip")]).run()
+    at.radio(key="droplet_method").set_value("Manual thresholds").run()
+    assert "Type a threshold" in texts(at)
+    at.number_input(key="droplet_thr_ch1").set_value(4000.0).run()
+    at.number_input(key="droplet_thr_ch2").set_value(4000.0).run()
+    assert not at.exception and "manual thresholds (positive at or above): Ch1 4000, Ch2 4000" in texts(at)
+    at.file_uploader(key="droplet_upload").set_value([("bad.zip", b"PK\x03\x04broken", "application/zip")]).run()
+    assert not at.exception and "damaged" in " ".join(e.value for e in at.error)

@@ -1,0 +1,157 @@
+"""Droplets: a plate's per-droplet amplitude files, the thresholds, the plate view, a well's droplet plots, the calls."""
+import json
+
+import pandas as pd
+import streamlit as st
+
+from pages._common import _memo, downloads, md, page_header, settings, settings_key, show_error, stamp
+from tdm1core import InputError, Settings
+from tdm1core.droplet_plots import channel_1d_figure, plate_figure, plate_status, well_2d_figure
+from tdm1core.plate import droplet_table, plate_summary
+from tdm1core.thresholds import DropletThresholds
+from tdm1core.workflows import assess_droplets
+
+page_header("Droplets")
+s = settings()
+st.caption("For the lab: the droplets behind each call. Upload a plate as a **zip** of its `<Plate>_<Well>_Amplitude.csv` "
+           "files with the plate's results export (or a sample sheet `Well,Sample,TargetType,Target`), or the files "
+           "themselves. Calls are made from the droplets as classified here, with the settings of this session.")
+
+uploads = st.file_uploader("Droplet amplitude files, a zipped plate, and the results export", type=["csv", "txt", "zip"],
+                           accept_multiple_files=True, key="droplet_upload")
+method = st.radio("Droplet classification", ["Instrument classes", "Automatic thresholds", "Manual thresholds"],
+                  horizontal=True, key="droplet_method",
+                  help="Instrument: QuantaSoft's clusters or QX Manager's classes (the results export's counts). "
+                       "Automatic: per well, the negative cluster's far fence or the density valley (method on the "
+                       "Settings & help page and in the README). Manual: positive at or above your threshold.")
+
+
+def _assess(files: list[tuple[bytes, str]], settings_json: str, thresholds_json: str):
+    def compute():
+        t = json.loads(thresholds_json)
+        thresholds = DropletThresholds(method=t["method"], channels=tuple(tuple(x) for x in t["channels"]),
+                                       wells=tuple(tuple(x) for x in t["wells"]))
+        try:
+            return assess_droplets(files, Settings.from_dict(json.loads(settings_json)), thresholds), None
+        except InputError as exc:
+            if "no sample or target names" not in str(exc):
+                raise
+            from tdm1core.plate import classify_plate, read_plate
+
+            return (None, classify_plate(read_plate(files, Settings.from_dict(json.loads(settings_json))), thresholds)), exc
+
+    key = tuple((n, len(d), hash(d)) for d, n in files) + (settings_json, thresholds_json)
+    return _memo("droplets", key, compute, keep=3)
+
+
+if not uploads:
+    st.info("No droplet files yet. Export 'Amplitude and Cluster Data' in QuantaSoft (Options menu) or the amplitude "
+            "data in QX Manager, zip the folder with the plate's results CSV, and upload the zip.", icon=":material/upload_file:")
+    st.stop()
+
+files = [(u.getvalue(), u.name) for u in uploads]
+manual: list[tuple[str, float]] = []
+overrides: list[tuple[str, str, float]] = st.session_state.setdefault("droplet_overrides", [])
+if method == "Manual thresholds":
+    c1, c2, _ = st.columns([1, 1, 2])
+    v1 = c1.number_input("Ch1 (FAM) threshold", value=None, step=50.0, key="droplet_thr_ch1")
+    v2 = c2.number_input("Ch2 (HEX/VIC) threshold", value=None, step=50.0, key="droplet_thr_ch2")
+    manual = [(ch, v) for ch, v in (("Ch1", v1), ("Ch2", v2)) if v is not None]
+    if not manual and not overrides:
+        st.info("Type a threshold for at least one channel (a droplet at or above it is positive).", icon=":material/tune:")
+        st.stop()
+code = {"Instrument classes": "instrument", "Automatic thresholds": "auto", "Manual thresholds": "manual"}[method]
+thresholds_json = json.dumps({"method": code, "channels": manual if code == "manual" else [],
+                              "wells": overrides if code == "manual" else []})
+try:
+    (assessment, classified), names_error = _assess(files, settings_key(s), thresholds_json)
+except InputError as exc:
+    show_error(exc)
+    st.stop()
+
+plate = classified.plate
+st.markdown(f"**Plate** {md(plate.name)}: {len(plate.wells)} well(s), {md(plate.wells[0].format)}; names from "
+            f"{md(plate.names_source or 'none')}. **Classification:** {md(classified.thresholds.describe())}.")
+for w in plate.warnings:
+    st.warning(md(w))
+if names_error is not None:
+    st.warning(md(str(names_error)))
+
+# ------------------------------------------------------------------ the plate
+wells = [c.well.well for c in classified.wells]
+choice_key = "droplet_well"
+if st.session_state.get(choice_key) not in wells:
+    st.session_state[choice_key] = wells[0]
+fig = plate_figure(classified, s.min_accepted_droplets, selected=st.session_state[choice_key])
+event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="droplet_plate", width="stretch",
+                        config={"displaylogo": False})
+points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
+    getattr(getattr(event, "selection", None), "points", [])
+clicked = next((p.get("customdata") for p in points if p.get("customdata") in wells), None)
+if clicked and clicked != st.session_state.get("_droplet_last_click"):
+    st.session_state["_droplet_last_click"] = clicked
+    st.session_state[choice_key] = clicked
+    st.rerun()
+well = st.selectbox("Well", wells, key=choice_key, format_func=lambda w: f"{w} · {plate.sample_of(w)}")
+c = classified.well(well)
+names = {n.channel: n.target.strip() for n in plate.names_of(well)}
+
+# ------------------------------------------------------------------ one well
+status = plate_status(c, bool(names), s.min_accepted_droplets)
+st.subheader(f"Well {well}: {plate.sample_of(well)}", anchor=False)
+st.markdown(f"{c.accepted:,} droplets · status: **{status}**" + (" · clusters: " + ", ".join(
+    f"{k} {v:,}" for k, v in c.clusters().items()) if c.clusters() else ""))
+for w in c.warnings:
+    st.warning(md(w))
+rows = [{"channel": ch.channel, "target": names.get(ch.channel, ""), "threshold": "instrument" if ch.threshold is None
+         else round(ch.threshold, 1), "positive": ch.positives, "negative": ch.negatives, "unclassified": ch.unclassified,
+         "rain": "" if ch.rain is None else ch.rain} for ch in c.channels]
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+if "Ch1" in c.well.channels and "Ch2" in c.well.channels:
+    st.plotly_chart(well_2d_figure(c, names), width="stretch", key="droplet_2d", config={"displaylogo": False})
+cols = st.columns(2)
+for i, ch in enumerate(c.well.channels[:6]):
+    cols[i % 2].plotly_chart(channel_1d_figure(c, ch, names.get(ch)), width="stretch", key=f"droplet_1d_{ch}",
+                             config={"displaylogo": False})
+if code == "manual":
+    with st.expander(f"A threshold for well {well} only"):
+        o1, o2, o3 = st.columns([1, 1, 1])
+        och = o1.selectbox("Channel", list(c.well.channels), key="droplet_override_channel")
+        ov = o2.number_input("Threshold", value=None, step=50.0, key="droplet_override_value")
+        if o3.button("Set for this well", key="droplet_override_set", disabled=ov is None):
+            st.session_state["droplet_overrides"] = [x for x in overrides if not (x[0] == well and x[1] == och)] + [(well, och, ov)]
+            st.rerun()
+        if overrides:
+            st.caption("Well thresholds: " + ", ".join(f"{w} {ch} {v:g}" for w, ch, v in overrides))
+            if st.button("Clear the well thresholds", key="droplet_override_clear"):
+                st.session_state["droplet_overrides"] = []
+                st.rerun()
+
+table = droplet_table(c)
+downloads(table, f"droplets_{plate.name}_{well}", "droplet_well_dl", s,
+          note=f"Droplets of well {well} of {plate.name}; classification: {classified.thresholds.describe()}")
+
+# ------------------------------------------------------------------ the calls and the plate summary
+summary = plate_summary(classified)
+flat = pd.DataFrame([{
+    "well": r["well"], "sample": r["sample"], "droplets": r["droplets"],
+    **{f"{ch} target": t for ch, t in r["targets"].items()},
+    **{f"{t} positive": v for t, v in r["positives"].items()},
+    **{f"{ch} threshold": ("instrument" if v is None else round(v, 1)) for ch, v in r["threshold"]["values"].items()},
+    "rain": sum(v for v in r["rain"].values() if v) if r["rain"] else "", "warnings": " | ".join(r["warnings"]),
+} for r in summary])
+st.subheader("Plate summary", anchor=False)
+st.dataframe(flat, hide_index=True, width="stretch")
+downloads(flat, f"plate_summary_{plate.name}", "droplet_plate_dl", s,
+          note=f"Plate {plate.name}; classification: {classified.thresholds.describe()}")
+if assessment is not None:
+    st.subheader("Calls from these droplets", anchor=False)
+    calls = pd.DataFrame([{
+        "sample": x.sample, "HER2/EFTUD2 ratio": None if x.her2.ratio is None else round(x.her2.ratio, 2),
+        "HER2": x.her2.call, "PIK3CA mutant": {True: "detected", False: "not detected", None: "not evaluable"}[x.pik3ca.any_mutant],
+        "QC": "ok" if all(q.ok for q in x.qc) else "check",
+    } for x in assessment.calls])
+    st.dataframe(calls, hide_index=True, width="stretch")
+    st.caption("For the patient's flag (with ER/PR), the report and the PDF, use the Patient result page with the "
+               "plate's results export, or `python -m tdm1core call PLATE.zip --threshold ...` on the command line.")
+stamp(s)
