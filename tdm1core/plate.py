@@ -100,7 +100,7 @@ def read_zip(data: bytes, source: str) -> list[tuple[bytes, str]]:
         if total > MAX_UNCOMPRESSED:
             raise _fail(f"the zip expands to {total / 1e6:,.0f} MB (limit {MAX_UNCOMPRESSED / 1e6:,.0f} MB): it is not "
                         "read, as a plate this large is a decompression bomb or not a plate.", source)
-        out = []
+        wanted = []
         for i in infos:
             parts = i.filename.replace("\\", "/").split("/")
             if i.filename.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", i.filename):
@@ -111,14 +111,40 @@ def read_zip(data: bytes, source: str) -> list[tuple[bytes, str]]:
             base = parts[-1]
             if parts[0] == "__MACOSX" or base.startswith("._") or base.startswith("~$") or not base:
                 continue
-            try:
-                content = z.read(i)
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError) as exc:
-                raise _fail(f"'{i.filename}' in the zip cannot be read ({exc}).", source) from None
-            if len(content) != i.file_size:
-                raise _fail(f"'{i.filename}' in the zip is not the size its header says.", source)
-            out.append((content, "/".join(parts)))
-    return out
+            wanted.append((i, "/".join(parts)))
+    contents = _in_threads(lambda item: _member(data, item[0], source), wanted)
+    return [(content, name) for content, (_, name) in zip(contents, wanted)]
+
+
+_local = __import__("threading").local()
+
+
+def _member(data: bytes, info: zipfile.ZipInfo, source: str) -> bytes:
+    """One member's bytes (each thread reads through its own ZipFile over the same bytes; zlib releases the GIL)."""
+    held = getattr(_local, "zip", None)  # (the bytes, their ZipFile): holding the bytes keeps the pair true
+    if held is None or held[0] is not data:
+        held = (data, zipfile.ZipFile(io.BytesIO(data)))
+        _local.zip = held
+    z = held[1]
+    try:
+        content = z.read(info)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
+        raise _fail(f"'{info.filename}' in the zip cannot be read ({exc}).", source) from None
+    if len(content) != info.file_size:
+        raise _fail(f"'{info.filename}' in the zip is not the size its header says.", source)
+    return content
+
+
+def _in_threads(work: Any, items: list) -> list:
+    """``work`` over ``items`` on up to four threads, results in order; the first failure in order is raised."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(4, os.cpu_count() or 1, len(items))
+    if workers <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tdm1-plate") as pool:
+        return list(pool.map(work, items))
 
 
 def _is_droplet_file(data: bytes, name: str) -> bool:
@@ -149,7 +175,7 @@ def read_plate(files: Iterable[tuple[bytes, str]], settings: Settings = DEFAULT_
         raise _fail("more than one names file (results export or sample sheet) was given: "
                     + ", ".join(repr(n) for _, n in other_csv) + "; it cannot be told which names the wells.", label,
                     hint="Give one results export (or sample sheet) per plate.")
-    wells = [read_droplets(d, n) for d, n in droplet_items]
+    wells = _read_all(droplet_items)
     if len(wells) > 1:
         missing = [w.name for w in wells if w.well is None]
         if missing:
@@ -194,6 +220,11 @@ def read_plate(files: Iterable[tuple[bytes, str]], settings: Settings = DEFAULT_
     return DropletPlate(name=plates[0] if len(plates) == 1 else (label if not plates else ", ".join(plates)),
                         wells=tuple(wells), names=names, names_source=names_source, results=results,
                         files=tuple(files), warnings=tuple(warnings))
+
+
+def _read_all(items: list[tuple[bytes, str]]) -> list[DropletWell]:
+    """Every droplet file read on up to four threads (the CSV reader and SHA-256 release the GIL)."""
+    return _in_threads(lambda item: read_droplets(*item), items)
 
 
 def _well_order(w: DropletWell) -> tuple:

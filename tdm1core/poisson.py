@@ -72,21 +72,70 @@ def copies_per_20ul(conc: float) -> float:
     return 20.0 * conc
 
 
+def _gamma_upper(shape: int, x: float) -> float:
+    """Q(shape, x) = P(X > x) for X ~ Gamma(integer shape, 1): e^-x sum_{k<shape} x^k / k! (in logs, no overflow)."""
+    if x <= 0:
+        return 1.0
+    log_x = math.log(x)
+    terms = [k * log_x - x - math.lgamma(k + 1) for k in range(shape)]
+    top = max(terms)
+    return min(1.0, math.exp(top) * math.fsum(math.exp(t - top) for t in terms))
+
+
+def _lower_end(count: int, hi: float) -> float:
+    """The x in (0, count) with the Gamma(count + 1) density equal to that at ``hi`` (count ln x - x equal),
+    by Newton steps kept inside a bisection bracket."""
+    target = count * math.log(hi) - hi
+    lo_b, hi_b = 0.0, float(count)
+    x = count * math.exp((target - count * math.log(count) + count) / count)  # the left tail's own solution, a start
+    x = min(max(x, 1e-300), count * (1 - 1e-15))
+    for _ in range(200):
+        g = count * math.log(x) - x - target
+        if g > 0:
+            hi_b = x
+        else:
+            lo_b = x
+        step = g / (count / x - 1)
+        new = x - step
+        if not lo_b < new < hi_b:
+            new = (lo_b + hi_b) / 2 if lo_b > 0 else hi_b / 2
+        if abs(new - x) <= 1e-15 * x:
+            return new
+        x = new
+    return x
+
+
 @lru_cache(maxsize=4096)
 def gamma_hpd(count: int, level: float) -> tuple[float, float]:
-    """Highest-posterior-density interval of Gamma(count + 1, 1)."""
-    shape = count + 1
+    """Highest-posterior-density interval of Gamma(count + 1, 1): the ends have equal density and the interval holds
+    ``level`` (plain Python: the upper end by Newton steps inside a bisection bracket on the coverage; no scipy, so a
+    call does not import it). Checked against scipy.stats.gamma in the tests."""
     if count == 0:
         return 0.0, -math.log(1 - level)
-    from scipy import optimize, stats  # loaded with the first interval at 0-100 positives, not with the module
-
-    dist = stats.gamma(shape)
-
-    def gap(p: float) -> float:
-        return float(dist.pdf(dist.ppf(p)) - dist.pdf(dist.ppf(p + level)))
-
-    p = optimize.brentq(gap, 1e-12, 1 - level - 1e-12, xtol=1e-14)
-    return float(dist.ppf(p)), float(dist.ppf(p + level))
+    shape = count + 1
+    lo_b, hi_b = float(count), count + 40.0 * math.sqrt(shape) + 40.0
+    hi = count + 1.96 * math.sqrt(shape)
+    log_norm = math.lgamma(shape)
+    for _ in range(200):
+        lo = _lower_end(count, hi)
+        coverage = _gamma_upper(shape, lo) - _gamma_upper(shape, hi)
+        f = coverage - level
+        if abs(f) < 1e-14:
+            break
+        if f > 0:
+            hi_b = hi
+        else:
+            lo_b = hi
+        density_hi = math.exp(count * math.log(hi) - hi - log_norm)
+        slope = density_hi * (1 - (count / hi - 1) / (count / lo - 1))  # d coverage / d hi along equal densities
+        new = hi - f / slope if slope > 0 else (lo_b + hi_b) / 2
+        if not lo_b < new < hi_b:
+            new = (lo_b + hi_b) / 2
+        if abs(new - hi) <= 1e-14 * hi:
+            hi = new
+            break
+        hi = new
+    return _lower_end(count, hi), hi
 
 
 def concentration_ci(positives: int, accepted: int, volume_nl: float, level: float = 0.95) -> ConfidenceInterval:

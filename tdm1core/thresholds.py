@@ -147,16 +147,38 @@ class AutoThreshold:
     rain: int
 
 
-def _bandwidth(x: np.ndarray) -> float:
+def _quantile(xs: np.ndarray, p: float) -> float:
+    """The ``p`` quantile of sorted ``xs`` (numpy's default linear interpolation)."""
+    i = p * (xs.size - 1)
+    lo = int(math.floor(i))
+    hi = min(lo + 1, xs.size - 1)
+    return float(xs[lo] + (xs[hi] - xs[lo]) * (i - lo))
+
+
+def _median(xs: np.ndarray) -> float:
+    n = xs.size
+    return float((xs[(n - 1) // 2] + xs[n // 2]) / 2)
+
+
+def _count(xs: np.ndarray, lo: float = -math.inf, hi: float = math.inf, closed_low: bool = False) -> int:
+    """How many of sorted ``xs`` lie in (lo, hi) (or [lo, hi) with ``closed_low``)."""
+    return max(0, int(np.searchsorted(xs, hi, "left") - np.searchsorted(xs, lo, "left" if closed_low else "right")))
+
+
+def _bandwidth(xs: np.ndarray) -> float:
     """Silverman's rule of thumb, 0.9 min(SD, IQR / 1.349) n^(-1/5) (robust to a second cluster through the IQR)."""
-    q75, q25 = np.percentile(x, [75, 25])
-    spread = min(float(np.std(x)), float(q75 - q25) / 1.349) or float(np.std(x)) or 1.0
-    return 0.9 * spread * x.size ** -0.2
+    sd = float(np.std(xs))
+    spread = min(sd, (_quantile(xs, 0.75) - _quantile(xs, 0.25)) / 1.349) or sd or 1.0
+    return 0.9 * spread * xs.size ** -0.2
 
 
-def _smoothed_histogram(x: np.ndarray, lo: float, hi: float, h: float, bins: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """A kernel density estimate on a grid: the histogram of ``x`` on [lo, hi] smoothed by a Gaussian of SD ``h``."""
-    counts, edges = np.histogram(x, bins=bins, range=(lo, hi))
+def _smoothed_histogram(xs: np.ndarray, lo: float, hi: float, h: float, bins: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """A kernel density estimate on a grid: the histogram of sorted ``xs`` on [lo, hi] (as numpy.histogram counts it)
+    smoothed by a Gaussian of SD ``h``."""
+    edges = np.linspace(lo, hi, bins + 1)
+    at = np.searchsorted(xs, edges, "left")
+    at[-1] = np.searchsorted(xs, hi, "right")
+    counts = np.diff(at).astype(np.float64)
     sigma = max(1.0, h / ((hi - lo) / bins))
     half = int(min(bins, math.ceil(4 * sigma)))
     kernel = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
@@ -164,59 +186,60 @@ def _smoothed_histogram(x: np.ndarray, lo: float, hi: float, h: float, bins: int
     return density, (edges[:-1] + edges[1:]) / 2
 
 
-def auto_threshold(x: np.ndarray, q: float = 9.0, min_cluster: int = 30) -> AutoThreshold | None:
+def auto_threshold(x: np.ndarray, q: float = 9.0, min_cluster: int = 30, presorted: bool = False) -> AutoThreshold | None:
     """The automatic threshold of one channel's amplitudes (module docstring); None with fewer than 100 droplets."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.size < 100:
+    xs = np.asarray(x, dtype=np.float64) if presorted else np.sort(np.asarray(x, dtype=np.float64))
+    n = xs.size
+    if n < 100:
         return None
-    h = _bandwidth(x)
-    lo, hi = (float(v) for v in np.percentile(x, [0.1, 99.9]))
+    h = _bandwidth(xs)
+    lo, hi = _quantile(xs, 0.001), _quantile(xs, 0.999)
     if not hi > lo:
-        lo, hi = float(x.min()) - 1.0, float(x.max()) + 1.0
-    density, centres = _smoothed_histogram(x, lo, hi, h)
+        lo, hi = float(xs[0]) - 1.0, float(xs[-1]) + 1.0
+    density, centres = _smoothed_histogram(xs, lo, hi, h)
+    top = float(density.max())
     all_peaks = np.flatnonzero((density[1:-1] >= density[:-2]) & (density[1:-1] > density[2:])) + 1
-    peaks = all_peaks[density[all_peaks] >= 0.1 * density.max()] if all_peaks.size else np.array([int(np.argmax(density))])
-    if not peaks.size:
-        peaks = np.array([int(np.argmax(density))])
-    m = float(centres[peaks[0]])
-    below = x[x < m]
-    s = float(np.median(m - below)) / 0.6745 if below.size >= 10 else 0.0
+    peaks = all_peaks[density[all_peaks] >= 0.1 * top]
+    m = float(centres[peaks[0]] if peaks.size else centres[int(np.argmax(density))])
+    k = int(np.searchsorted(xs, m, "left"))
+    s = (m - _median(xs[:k])) / 0.6745 if k >= 10 else 0.0
     if not s > 0:
-        s = max(float(np.subtract(*np.percentile(x, [75, 25]))) / 1.349, 1e-6 * max(1.0, abs(m)), 1e-9)
+        s = max((_quantile(xs, 0.75) - _quantile(xs, 0.25)) / 1.349, 1e-6 * max(1.0, abs(m)), 1e-9)
     fence = m + 0.6745 * s + q * 1.349 * s
     edge = m + 5 * s  # the negative cluster's edge: no automatic threshold below it
-    # a positive cluster: a density peak beyond the edge that reaches 2 % of the highest and holds min_cluster droplets
-    candidates = [int(p) for p in all_peaks if centres[p] > edge and density[p] >= 0.02 * density.max()
-                  and int(((x > centres[p] - 3 * h) & (x < centres[p] + 3 * h)).sum()) >= min_cluster]
+    # a positive cluster: a density peak beyond the edge that reaches 2 % of the highest and holds min_cluster droplets,
+    # joined to the negative cluster by a dip to half its height or less (a shallower dip is a shoulder: crosstalk)
+    from_edge = int(np.searchsorted(centres, edge))
+    candidates = [int(p) for p in all_peaks if centres[p] > edge and density[p] >= 0.02 * top
+                  and _count(xs, centres[p] - 3 * h, centres[p] + 3 * h) >= min_cluster
+                  and density[from_edge:p + 1].min() <= 0.5 * density[p]]
     positive_centre = None
     threshold = fence
-    # a peak that a shallow dip joins to the negative cluster is part of it (spectral crosstalk, a shoulder)
-    candidates = [p for p in candidates
-                  if density[int(np.searchsorted(centres, edge)):p + 1].min() <= 0.5 * density[p]]
+    beyond = n - int(np.searchsorted(xs, fence, "right"))
     if candidates:
         positive_centre = float(centres[candidates[0]])
-        threshold = _valley(x, edge, positive_centre, h) if positive_centre - edge > 2 * h else edge
-    elif (x > fence).sum() >= min_cluster:  # a cluster beyond the histogram's 99.9th percentile
-        positive_centre = float(np.median(x[x > fence]))
-        threshold = _valley(x, edge, positive_centre, h) if positive_centre - edge > 2 * h else fence
-    negative_edge = m + 5 * s
-    rain = int(((x > negative_edge) & (x < threshold)).sum())
+        threshold = _valley(xs, edge, positive_centre, h) if positive_centre - edge > 2 * h else edge
+    elif beyond >= min_cluster:  # a cluster beyond the histogram's 99.9th percentile
+        positive_centre = _median(xs[n - beyond:])
+        threshold = _valley(xs, edge, positive_centre, h) if positive_centre - edge > 2 * h else fence
+    rain = _count(xs, edge, threshold)
     if positive_centre is not None:
         # the positive cluster's centre and spread from its upper half (rain lies below it)
-        pos = x[x >= threshold]
-        positive_centre = float(np.median(pos))
-        upper = pos[pos > positive_centre]
-        sp = float(np.median(upper - positive_centre)) / 0.6745 if upper.size >= 10 else 0.0
+        pos = xs[int(np.searchsorted(xs, threshold, "left")):]
+        positive_centre = _median(pos)
+        upper = pos[int(np.searchsorted(pos, positive_centre, "right")):]
+        sp = (_median(upper) - positive_centre) / 0.6745 if upper.size >= 10 else 0.0
         if sp > 0:
-            rain += int(((x >= threshold) & (x < positive_centre - 5 * sp)).sum())
+            rain += _count(xs, threshold, positive_centre - 5 * sp, closed_low=True)
     return AutoThreshold(float(threshold), m, s, float(fence), positive_centre, rain)
 
 
-def _valley(x: np.ndarray, lo: float, hi: float, h: float) -> float:
-    """The deepest point of the density of ``x`` between ``lo`` and ``hi`` (the middle of a flat stretch), the ends
-    left out (they are the clusters' own slopes): the middle of the longest stretch within 1 % of the bottom."""
+def _valley(xs: np.ndarray, lo: float, hi: float, h: float) -> float:
+    """The deepest point of the density of sorted ``xs`` between ``lo`` and ``hi``, the ends left out (they are the
+    clusters' own slopes): the middle of the longest stretch within 1 % of the bottom."""
     bins = 256
-    density, centres = _smoothed_histogram(x[(x >= lo) & (x <= hi)], lo, hi, h, bins)
+    part = xs[int(np.searchsorted(xs, lo, "left")):int(np.searchsorted(xs, hi, "right"))]
+    density, centres = _smoothed_histogram(part, lo, hi, h, bins)
     inner = slice(bins // 16, bins - bins // 16)
     d, c = density[inner], centres[inner]
     at_min = d <= d.min() + 0.01 * (d.max() - d.min())
@@ -237,6 +260,7 @@ def _conditional_pass(well: DropletWell, thresholds: DropletThresholds, positive
     by_channel = {c.channel: c for c in first}
     details = {ch: dict(by_channel[ch].detail) for ch in ("Ch1", "Ch2")}
     for _ in range(2):
+        changed = False
         for ch, other in (("Ch1", "Ch2"), ("Ch2", "Ch1")):
             x = well.channel(ch)
             pos = positive[ch]
@@ -247,10 +271,13 @@ def _conditional_pass(well: DropletWell, thresholds: DropletThresholds, positive
             sd = by_channel[ch].detail["negative_sd"]
             # crosstalk: the two parts' negative clusters sit apart; otherwise the one-channel threshold stands
             shifted = all(a is not None for a in autos) and abs(autos[0].negative_centre - autos[1].negative_centre) > 3 * sd
+            changed |= shifted
             for (label, subset), auto in zip(parts, autos):
                 t = auto.threshold if shifted and auto is not None else by_channel[ch].threshold
                 pos[subset] = x[subset] >= t
                 details[ch][f"threshold among {label}"] = t
+        if not changed:
+            break
     return [ChannelClassification(c.channel, c.method, c.threshold, 0, 0, 0, c.rain, details.get(c.channel, c.detail))
             for c in first]
 

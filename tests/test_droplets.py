@@ -240,6 +240,8 @@ def test_automatic_thresholds_agree_with_the_instrument_on_the_real_plate():
         n = a.accepted
         assert abs(a.channel("Ch1").positives - b.channel("Ch1").positives) <= 0.01 * n, a.well.well
         assert abs(a.channel("Ch2").positives - b.channel("Ch2").positives) <= 0.015 * n, a.well.well
+    for c in auto.wells:
+        assert all(0 <= ch.rain < c.accepted for ch in c.channels), c.well.well
     ntc = auto.well("H05")
     assert ntc.channel("Ch1").positives == 0 and ntc.channel("Ch2").positives == 0
 
