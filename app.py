@@ -19,7 +19,7 @@ if refusal:
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/patient.py", title="Patient result", icon=":material/person:", url_path="patient-result"),
-    st.Page("pages/droplets.py", title="Droplets", icon=":material/scatter_plot:", url_path="droplets"),
+    st.Page("pages/droplets.py", title="Droplets", icon=":material/scatter_plot:", url_path="droplet-review"),
     st.Page("pages/cohort.py", title="Cohort", icon=":material/table_chart:", url_path="cohort-statistics"),
     st.Page("pages/survival.py", title="Survival", icon=":material/monitoring:", url_path="survival-analysis"),
     st.Page("pages/audit.py", title="Database & audit", icon=":material/history:", url_path="database-audit"),

@@ -84,7 +84,7 @@ if st.session_state.get(choice_key) not in wells:
     st.session_state[choice_key] = wells[0]
 fig = plate_figure(classified, s.min_accepted_droplets, selected=st.session_state[choice_key])
 event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="droplet_plate", width="stretch",
-                        config={"displaylogo": False})
+                        config={"displayModeBar": False})  # a plate is clicked, not zoomed
 points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
     getattr(getattr(event, "selection", None), "points", [])
 clicked = next((p.get("customdata") for p in points if p.get("customdata") in wells), None)
@@ -136,7 +136,7 @@ summary = plate_summary(classified)
 flat = pd.DataFrame([{
     "well": r["well"], "sample": r["sample"], "droplets": r["droplets"],
     **{f"{ch} target": t for ch, t in r["targets"].items()},
-    **{f"{t} positive": v for t, v in r["positives"].items()},
+    **{f"{ch} positive": r["positives"].get(t, r["positives"].get(ch)) for ch, t in r["targets"].items()},
     **{f"{ch} threshold": ("instrument" if v is None else round(v, 1)) for ch, v in r["threshold"]["values"].items()},
     "rain": sum(v for v in r["rain"].values() if v) if r["rain"] else "", "warnings": " | ".join(r["warnings"]),
 } for r in summary])

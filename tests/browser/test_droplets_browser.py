@@ -1,0 +1,116 @@
+"""The Droplets page in a real browser, as a lab scientist uses it: upload a zipped plate, click a well on the plate
+view, read its plots, switch to automatic thresholds; desktop and phone screenshots."""
+import io
+import sys
+import time
+import zipfile
+
+import pytest
+
+from test_browser import ARGS, CHROMIUM, ROOT, SHOTS, _no_exception, _wait_idle, needs_browser, streamlit_server
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def plate_server(tmp_path_factory):
+    needs_browser()
+    sys.path.insert(0, str(ROOT / "tests"))
+    from builders import plate_droplet_files, qs17, sample_wells
+
+    folder = tmp_path_factory.mktemp("droplets")
+    wells = (sample_wells("P1", her2=2600, eftud2=1000, e545k_mut=5) + sample_wells("P2", her2=800, eftud2=1000, well0=4)
+             + sample_wells("P3", her2=1500, eftud2=1000, well0=8))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for data, name in plate_droplet_files(wells, "Run 60°C", seed=11) + [(qs17(wells), "Run 60°C_results.csv")]:
+            z.writestr(name, data)
+    (folder / "plate.zip").write_bytes(buf.getvalue())
+    with streamlit_server(folder / "app.sqlite") as url:
+        yield url, folder
+
+
+def _screens(pg, name: str, n: int = 4) -> None:
+    """Screenshots down the page (Streamlit scrolls its own container, so a full-page shot shows only the top)."""
+    for i in range(n):
+        pg.screenshot(path=str(SHOTS / f"{name}_{i}.png"))
+        pg.evaluate("""() => {
+            const el = [...document.querySelectorAll('*')].find(e => e.scrollHeight > e.clientHeight + 50
+                && /auto|scroll/.test(getComputedStyle(e).overflowY));
+            if (el) el.scrollBy(0, 0.85 * el.clientHeight);
+        }""")
+        time.sleep(0.6)
+
+
+def _text(pg) -> str:
+    return pg.inner_text("body")
+
+
+def _wait_for_text(pg, wanted: str, timeout: float = 40.0) -> str:
+    deadline = time.time() + timeout
+    while True:
+        text = _text(pg)
+        if wanted in text or time.time() > deadline:
+            return text
+        time.sleep(0.3)
+
+
+def test_a_zipped_plate_shows_the_plate_a_clicked_well_and_the_calls(plate_server):
+    from playwright.sync_api import sync_playwright
+
+    url, folder = plate_server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 900})
+        pg.goto(f"{url}/droplet-review")
+        _wait_idle(pg)
+        pg.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(folder / "plate.zip"))
+        assert "Calls from these droplets" in _wait_for_text(pg, "Calls from these droplets")
+        _wait_idle(pg)
+        body = _text(pg)
+        assert "12 well(s)" in body and "Run 60°C_results.csv" in body and "Well A01: P1" in body
+        # a person clicks well C01 (P1's E545K duplex) on the plate view
+        plate = pg.locator(".js-plotly-plot").first
+        traces = plate.locator(".scatterlayer .trace")
+        traces.nth(1).locator("path.point").first.wait_for(timeout=30_000)  # the chart has drawn its wells
+        wells = [traces.nth(t).locator("path.point").nth(i) for t in range(1, traces.count())
+                 for i in range(traces.nth(t).locator("path.point").count())]
+        assert len(wells) >= 12  # the 12 wells (and the selected well's ring); the empty grid is the first trace
+        target = None
+        for point in wells:  # the mouse over each well, as a person looks for C01 (Plotly's hover shows it)
+            box = point.bounding_box()
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            pg.mouse.move(x, y)
+            time.sleep(0.25)
+            if "C01 · P1" in plate.locator(".hoverlayer").text_content():
+                target = (x, y)
+                break
+        assert target is not None, "no plate point shows C01 on hover"
+        pg.mouse.click(*target)
+        assert "Well C01: P1" in _wait_for_text(pg, "Well C01: P1")
+        _wait_idle(pg)
+        _no_exception(pg)
+        _screens(pg, "droplets_well_C01")
+        # automatic thresholds: the well's table shows the five mutant droplets
+        pg.get_by_text("Automatic thresholds", exact=True).click()
+        assert "automatic thresholds (negative-cluster fence" in _wait_for_text(pg, "automatic thresholds (negative-cluster fence")
+        _wait_idle(pg)
+        assert "Well C01: P1" in _text(pg)  # the clicked well stays chosen
+        _screens(pg, "droplets_auto", 3)
+        # the phone
+        phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
+        phone.goto(f"{url}/droplet-review")
+        _wait_idle(phone)
+        phone.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(folder / "plate.zip"))
+        assert "Plate summary" in _wait_for_text(phone, "Plate summary")
+        _wait_idle(phone)
+        _no_exception(phone)
+        plots = phone.locator(".js-plotly-plot")
+        for i, part in enumerate([plots.nth(0), phone.get_by_text("Well A01: P1"), plots.nth(1), plots.nth(2),
+                                  phone.get_by_text("Plate summary"), phone.get_by_text("Calls from these droplets")]):
+            part.scroll_into_view_if_needed()
+            time.sleep(0.5)
+            phone.screenshot(path=str(SHOTS / f"phone_droplets_{i}.png"))
+        plate_box = phone.locator(".js-plotly-plot").first.bounding_box()
+        assert plate_box and plate_box["x"] >= 0 and plate_box["x"] + plate_box["width"] <= 390
+        browser.close()
