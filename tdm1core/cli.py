@@ -103,7 +103,7 @@ def _read_path(path: Path) -> bytes:
 
 def _is_droplet_path(path: Path) -> bool:
     """A folder, a zip or a per-droplet amplitude file (by its name or its first line)."""
-    from .plate import _is_droplet_file
+    from .plate import is_droplet_file
 
     if path.is_dir() or path.suffix.lower() == ".zip":
         return True
@@ -112,7 +112,7 @@ def _is_droplet_path(path: Path) -> bool:
             head = f.read(400)
     except OSError:
         return False
-    return _is_droplet_file(head, path.name)
+    return is_droplet_file(head, path.name)
 
 
 def _droplet_files(path: Path, results: Path | None) -> list[tuple[bytes, str]]:

@@ -31,7 +31,7 @@ from .thresholds import DropletThresholds, WellClassification, classify_well
 if TYPE_CHECKING:
     from .ddpcr import DdpcrExport
 
-__all__ = ["DropletPlate", "WellName", "PlateClassification", "read_plate", "read_zip", "classify_plate",
+__all__ = ["DropletPlate", "WellName", "PlateClassification", "read_plate", "read_zip", "is_droplet_file", "classify_plate",
            "plate_export", "plate_summary", "droplet_table", "MAX_MEMBERS", "MAX_UNCOMPRESSED", "DYE_CHANNELS"]
 
 MAX_MEMBERS = 2_000  # a 384-well plate has 384 amplitude files
@@ -147,7 +147,8 @@ def _in_threads(work: Any, items: list) -> list:
         return list(pool.map(work, items))
 
 
-def _is_droplet_file(data: bytes, name: str) -> bool:
+def is_droplet_file(data: bytes, name: str) -> bool:
+    """True for a per-droplet amplitude file, by its name (<Plate>_<Well>_Amplitude.csv) or its first line."""
     if well_from_name(name)[1] is not None:
         return True
     head = data[:400].lstrip(b"\xef\xbb\xbf").decode("utf-8", "replace").lower()
@@ -164,7 +165,7 @@ def read_plate(files: Iterable[tuple[bytes, str]], settings: Settings = DEFAULT_
         else:
             items.append((data, name))
     label = source or (items[0][1] if len(items) == 1 else "plate")
-    is_droplets = [n.lower().endswith((".csv", ".txt")) and _is_droplet_file(d, n) for d, n in items]
+    is_droplets = [n.lower().endswith((".csv", ".txt")) and is_droplet_file(d, n) for d, n in items]
     droplet_items = [item for item, yes in zip(items, is_droplets) if yes]
     other_csv = [item for item, yes in zip(items, is_droplets) if not yes and item[1].lower().endswith((".csv", ".txt", ".xlsx"))]
     if not droplet_items:
