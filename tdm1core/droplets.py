@@ -145,8 +145,9 @@ def _layout(header: list[str], source: str, header_row: int) -> tuple[str, list[
     """(format, channel names, class column names, trailing empty column) from the header."""
     trailing = bool(header) and header[-1] == ""
     names = header[:-1] if trailing else list(header)
-    if tuple(names[:2]) in _QS_HEADERS:
-        fmt = _QS_HEADERS[tuple(names[:2])]
+    first_two = (names[0], names[1]) if len(names) >= 2 else ("", "")
+    if first_two in _QS_HEADERS:
+        fmt = _QS_HEADERS[first_two]
         rest = names[2:]
         if rest not in ([], ["Cluster"]):
             raise _fail(f"after the two amplitude columns a QuantaSoft droplet file has only 'Cluster', but this one has "

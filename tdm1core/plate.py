@@ -215,12 +215,12 @@ def read_plate(files: Iterable[tuple[bytes, str]], settings: Settings = DEFAULT_
             warnings.append(f"{len(without)} well(s) in {names_source!r} have no droplet file ("
                             + ", ".join(without[:12]) + ("…" if len(without) > 12 else "")
                             + "): they are left out, so every call rests on droplets classified here.")
-    files = [(w.name, w.sha256) for w in wells]
+    read: list[tuple[str, str]] = [(w.name, w.sha256) for w in wells]
     if other_csv:
-        files.append((str(names_source), hashlib.sha256(other_csv[0][0]).hexdigest()))
+        read.append((str(names_source), hashlib.sha256(other_csv[0][0]).hexdigest()))
     return DropletPlate(name=plates[0] if len(plates) == 1 else (label if not plates else ", ".join(plates)),
                         wells=tuple(wells), names=names, names_source=names_source, results=results,
-                        files=tuple(files), warnings=tuple(warnings))
+                        files=tuple(read), warnings=tuple(warnings))
 
 
 def _read_all(items: list[tuple[bytes, str]]) -> list[DropletWell]:
@@ -346,7 +346,7 @@ def plate_export(classified: PlateClassification, settings: Settings = DEFAULT_S
                          source=plate.name, hint="Add the results CSV to the upload (or --results EXPORT.csv).")
     old = any(w.format == FORMAT_QS_OLD_DROPLETS for w in plate.wells)
     volume = settings.legacy_droplet_volume_nl if old else settings.droplet_volume_nl
-    records = []
+    records: list[dict[str, Any]] = []
     by_well = {c.well.well: c for c in classified.wells}
     for n in plate.names:  # in the names file's row order, as a results export lists them
         c = by_well.get(n.well)

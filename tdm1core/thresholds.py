@@ -268,9 +268,10 @@ def _conditional_pass(well: DropletWell, thresholds: DropletThresholds, positive
             parts = [(f"{other}-", ~split), (f"{other}+", split)]
             autos = [auto_threshold(x[subset], thresholds.q, thresholds.min_cluster) if subset.sum() >= 100 else None
                      for _, subset in parts]
-            sd = by_channel[ch].detail["negative_sd"]
+            sd = float(by_channel[ch].detail["negative_sd"] or 0.0)
             # crosstalk: the two parts' negative clusters sit apart; otherwise the one-channel threshold stands
-            shifted = all(a is not None for a in autos) and abs(autos[0].negative_centre - autos[1].negative_centre) > 3 * sd
+            a0, a1 = autos
+            shifted = a0 is not None and a1 is not None and abs(a0.negative_centre - a1.negative_centre) > 3 * sd
             changed |= shifted
             for (label, subset), auto in zip(parts, autos):
                 t = auto.threshold if shifted and auto is not None else by_channel[ch].threshold

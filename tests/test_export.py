@@ -40,7 +40,7 @@ def test_json_has_no_nan():
 def test_streamlit_config_sends_no_usage_statistics_and_limits_uploads():
     cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert cfg["browser"]["gatherUsageStats"] is False
-    assert 1 <= cfg["server"]["maxUploadSize"] <= 20
+    assert 1 <= cfg["server"]["maxUploadSize"] <= 64  # MB: a zipped 96-well plate of droplet files is ~15 MB
     assert cfg["client"]["toolbarMode"] in ("viewer", "minimal")
 
 
