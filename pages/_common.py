@@ -137,6 +137,28 @@ def assessed_upload(data: bytes, name: str, settings_json: str) -> UploadAssessm
     return assess_upload(data, name, Settings.from_dict(json.loads(settings_json)))
 
 
+DROPLET_THRESHOLDS_KEY = "droplet_thresholds"
+
+
+def droplet_thresholds() -> Any:
+    """This session's droplet classification (set on the Droplets page; the instrument's classes until then)."""
+    from tdm1core.thresholds import INSTRUMENT_THRESHOLDS
+
+    return st.session_state.get(DROPLET_THRESHOLDS_KEY, INSTRUMENT_THRESHOLDS)
+
+
+def assessed_droplets(files: list[tuple[bytes, str]], settings_json: str, thresholds: Any) -> Any:
+    """A plate of droplet files read, classified with ``thresholds`` and called (workflows.assess_droplets), kept for
+    this session by the files' SHA-256, the settings and the thresholds (session state: no pickling of droplets)."""
+    import hashlib
+
+    from tdm1core.workflows import assess_droplets
+
+    key = (tuple((n, hashlib.sha256(d).hexdigest()) for d, n in files), settings_json, thresholds)
+    return _memo("droplets", key, lambda: assess_droplets(files, Settings.from_dict(json.loads(settings_json)), thresholds),
+                 keep=3)
+
+
 NO_PATIENTS = ("No patients in the database yet. Import a patient table on the **Cohort** page (Data: import into the "
                "database), or put the synthetic demo back with `python -m tdm1core db seed-demo`.")
 

@@ -1,15 +1,13 @@
 """Droplets: a plate's per-droplet amplitude files, the thresholds, the plate view, a well's droplet plots, the calls."""
-import json
-
 import pandas as pd
 import streamlit as st
 
-from pages._common import _memo, downloads, md, page_header, settings, settings_key, show_error, stamp
-from tdm1core import InputError, Settings
+from pages._common import (DROPLET_THRESHOLDS_KEY, assessed_droplets, downloads, md, page_header, settings, settings_key,
+                           show_error, stamp)
+from tdm1core import InputError
 from tdm1core.droplet_plots import channel_1d_figure, plate_figure, plate_status, well_2d_figure
 from tdm1core.plate import droplet_table, plate_summary
 from tdm1core.thresholds import DropletThresholds
-from tdm1core.workflows import assess_droplets
 
 page_header("Droplets")
 s = settings()
@@ -26,22 +24,17 @@ method = st.radio("Droplet classification", ["Instrument classes", "Automatic th
                        "Settings & help page and in the README). Manual: positive at or above your threshold.")
 
 
-def _assess(files: list[tuple[bytes, str]], settings_json: str, thresholds_json: str):
-    def compute():
-        t = json.loads(thresholds_json)
-        thresholds = DropletThresholds(method=t["method"], channels=tuple(tuple(x) for x in t["channels"]),
-                                       wells=tuple(tuple(x) for x in t["wells"]))
-        try:
-            return assess_droplets(files, Settings.from_dict(json.loads(settings_json)), thresholds), None
-        except InputError as exc:
-            if "no sample or target names" not in str(exc):
-                raise
-            from tdm1core.plate import classify_plate, read_plate
+def _assess(files: list[tuple[bytes, str]], thresholds: DropletThresholds):
+    """(assessment or None, classified plate, the reason no call was made or None)."""
+    try:
+        assessment, classified = assessed_droplets(files, settings_key(s), thresholds)
+        return assessment, classified, None
+    except InputError as exc:
+        if "no sample or target names" not in str(exc):
+            raise
+        from tdm1core.plate import classify_plate, read_plate
 
-            return (None, classify_plate(read_plate(files, Settings.from_dict(json.loads(settings_json))), thresholds)), exc
-
-    key = tuple((n, len(d), hash(d)) for d, n in files) + (settings_json, thresholds_json)
-    return _memo("droplets", key, compute, keep=3)
+        return None, classify_plate(read_plate(files, s), thresholds), exc
 
 
 if not uploads:
@@ -61,10 +54,11 @@ if method == "Manual thresholds":
         st.info("Type a threshold for at least one channel (a droplet at or above it is positive).", icon=":material/tune:")
         st.stop()
 code = {"Instrument classes": "instrument", "Automatic thresholds": "auto", "Manual thresholds": "manual"}[method]
-thresholds_json = json.dumps({"method": code, "channels": manual if code == "manual" else [],
-                              "wells": overrides if code == "manual" else []})
 try:
-    (assessment, classified), names_error = _assess(files, settings_key(s), thresholds_json)
+    thresholds = DropletThresholds(method=code, channels=tuple(manual) if code == "manual" else (),
+                                   wells=tuple(tuple(x) for x in overrides) if code == "manual" else ())
+    st.session_state[DROPLET_THRESHOLDS_KEY] = thresholds  # the Patient page classifies droplet uploads the same way
+    assessment, classified, names_error = _assess(files, thresholds)
 except InputError as exc:
     show_error(exc)
     st.stop()

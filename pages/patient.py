@@ -3,12 +3,14 @@ import datetime as dt
 
 import streamlit as st
 
-from pages._common import (md, current_cohort, assessed_upload, flag_card, live_download, page_header, settings, settings_key,
-                           show_error, stamp, store, who)
+from pages._common import (md, current_cohort, assessed_droplets, assessed_upload, droplet_thresholds, flag_card, live_download,
+                           page_header, settings, settings_key, show_error, stamp, store, who)
 from tdm1core import InputError, ManualEntry
 from tdm1core.demo import demo_export_path
 from tdm1core.export import for_display, to_csv_bytes, to_json_bytes
+from tdm1core.droplet_plots import channel_1d_figure
 from tdm1core.figures import km_figure, ratio_figure
+from tdm1core.plate import sample_droplets
 from tdm1core.provenance import DEMO_NOTICE, MANUAL_NOTICE, Provenance
 from tdm1core.report import patient_report
 from tdm1core.risk import EVIDENCE, LIMITS
@@ -18,14 +20,31 @@ from tdm1core.workflows import assess_manual, patient_result, save_result
 page_header("Patient result")
 s = settings()
 
-mode = st.radio("Input", ["Upload a ddPCR export", "Use the built-in demo export", "Enter the numbers"], horizontal=True,
-                key="patient_mode")
+mode = st.radio("Input", ["Upload a ddPCR export", "Upload droplet files (a plate)", "Use the built-in demo export",
+                         "Enter the numbers"], horizontal=True, key="patient_mode")
 calls = None
 source_name = None
 assessment = None
+plate_classified = None
 provenance = Provenance.manual_entry()
 try:
-    if mode == "Enter the numbers":
+    if mode == "Upload droplet files (a plate)":
+        thresholds = droplet_thresholds()
+        uploads = st.file_uploader("A zipped plate of droplet amplitude files with its results export (or the files)",
+                                   type=["csv", "txt", "zip"], accept_multiple_files=True, key="patient_droplets")
+        st.caption(f"Droplet classification: {md(thresholds.describe())} (set on the Droplets page).")
+        if uploads:
+            assessment, plate_classified = assessed_droplets([(u.getvalue(), u.name) for u in uploads], settings_key(s),
+                                                             thresholds)
+            export = assessment.export
+            provenance = assessment.provenance
+            for w in export.warnings:
+                st.warning(md(w))
+            samples = assessment.samples
+            chosen = st.selectbox("Sample", samples, key="patient_droplet_sample") if len(samples) > 1 else samples[0]
+            calls = assessment.sample(chosen)
+            source_name = f"{export.name} ({export.format}, SHA-256 {export.sha256[:12]}…)"
+    elif mode == "Enter the numbers":
         c1, c2, c3 = st.columns(3)
         ratio = c1.number_input("HER2/EFTUD2 ratio (if reported)", min_value=0.0, value=None, step=0.01, key="patient_ratio")
         her2 = c2.number_input("HER2 copies per 20 µL", min_value=0.0, value=None, key="patient_her2")
@@ -104,6 +123,15 @@ st.dataframe(for_display(calls.qc_table()), hide_index=True, key="patient_qc")
 for w in calls.warnings:
     st.warning(md(w))
 
+panels = sample_droplets(plate_classified, calls.sample) if plate_classified is not None else None
+if panels:
+    st.subheader("The droplets behind these calls")
+    st.caption(f"Classification: {md(plate_classified.thresholds.describe())}. Review or change it on the Droplets page.")
+    cols = st.columns(2)
+    for i, p in enumerate(panels):
+        cols[i % 2].plotly_chart(channel_1d_figure(plate_classified.well(p.well), p.channel, f"{p.well} {p.target.strip()}"),
+                                 width="stretch", key=f"patient_droplets_{p.well}_{p.channel}", config={"displaylogo": False})
+
 st.subheader("Cohort time to progression by flag")
 if cohort is None:
     st.info("No cohort in the database yet: import a patient table on the Cohort page to see this patient's group in context.")
@@ -121,12 +149,16 @@ d1.download_button("Calls (CSV)", to_csv_bytes(result.summary_table(), s, proven
 d2.download_button("Calls (JSON)", to_json_bytes(result.to_dict() | {"input": source_name, "provenance": provenance.to_dict()}),
                    "tdm1_ctdna_result.json", "application/json", key="patient_json")
 pdf = live_download("patient_pdf")
-pdf.update(lambda result=result, provenance=provenance, context=context: patient_report(result, provenance, context))
+pdf.update(lambda result=result, provenance=provenance, context=context, panels=panels:
+           patient_report(result, provenance, context, droplets=panels))
 d3.download_button("PDF report", pdf, "tdm1_ctdna_report.pdf", "application/pdf", key="patient_pdf", type="primary")
 for line in provenance.lines():
     st.caption(md(line))
 
-if assessment is not None and not provenance.demo:
+if provenance.droplets:
+    st.caption("Results made from droplet files are not saved to the database in this version (a limitation in the "
+               "README); the PDF and the JSON carry the classification and every file's SHA-256.")
+if assessment is not None and not provenance.demo and not provenance.droplets:
     st.subheader("Save to the cohort database")
     st.caption("Stores the export as received (once, by SHA-256) with exactly the calls shown here (this session's settings "
                "and target map), and links the sample to the patient ID when the patient is in the cohort.")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
@@ -105,4 +107,35 @@ def km_plot(km: Any, highlight: str | None, width: float = 6.8, height: float = 
     ax_r.set_title("Numbers at risk", fontsize=7, loc="left", pad=2)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    return fig
+
+
+def droplet_strips(panels: Any, columns: int = 2) -> Figure:
+    """A small 1D droplet plot per well and channel behind the calls: amplitude by droplet, negatives grey, positives
+    blue (Okabe-Ito), the threshold(s) dashed; the count of positives in each title (rasterised points)."""
+    n = max(1, len(panels))
+    rows = (n + columns - 1) // columns
+    fig = Figure(figsize=(7.0, 1.35 * rows))
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        if i >= len(panels):
+            ax.set_visible(False)
+            continue
+        p = panels[i]
+        idx = np.arange(1, p.amplitudes.size + 1)
+        if p.positive is None:
+            ax.scatter(idx, p.amplitudes, s=0.4, color="#9A9A9A", rasterized=True, linewidths=0)
+        else:
+            neg = ~p.positive & p.classified
+            pos = p.positive & p.classified
+            ax.scatter(idx[neg], p.amplitudes[neg], s=0.4, color="#9A9A9A", rasterized=True, linewidths=0)
+            ax.scatter(idx[pos], p.amplitudes[pos], s=2.5 if pos.sum() < 50 else 0.6, color="#0072B2", rasterized=True,
+                       linewidths=0)
+        for t in p.thresholds:
+            ax.axhline(t, color="#CC79A7", ls="--", lw=0.8)
+        ax.set_title(p.label, fontsize=6.5, loc="left")
+        ax.tick_params(labelsize=5.5)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    fig.tight_layout(pad=0.4, h_pad=0.6, w_pad=0.8)
     return fig

@@ -31,7 +31,8 @@ from .thresholds import DropletThresholds, WellClassification, classify_well
 if TYPE_CHECKING:
     from .ddpcr import DdpcrExport
 
-__all__ = ["DropletPlate", "WellName", "PlateClassification", "read_plate", "read_zip", "is_droplet_file", "classify_plate",
+__all__ = ["DropletPlate", "WellName", "PlateClassification", "DropletPanel", "sample_droplets", "read_plate", "read_zip",
+           "is_droplet_file", "classify_plate",
            "plate_export", "plate_summary", "droplet_table", "MAX_MEMBERS", "MAX_UNCOMPRESSED", "DYE_CHANNELS"]
 
 MAX_MEMBERS = 2_000  # a 384-well plate has 384 amplitude files
@@ -416,3 +417,39 @@ def droplet_table(c: WellClassification) -> "Any":
     for ch, pos in c.positive.items():
         data[f"{ch} class"] = np.where(~c.classified, "unclassified", np.where(pos, "positive", "negative"))
     return pd.DataFrame(data)
+
+
+@dataclass(frozen=True, eq=False)
+class DropletPanel:
+    """The droplets of one target of one well behind a sample's calls (for the patient page and its PDF)."""
+
+    well: str
+    channel: str
+    target: str
+    amplitudes: np.ndarray
+    positive: np.ndarray | None  # None where this channel was not classified
+    classified: np.ndarray
+    thresholds: tuple[float, ...]  # one, or one per part of the other channel (automatic, 2D)
+
+    @property
+    def label(self) -> str:
+        n = int((self.positive & self.classified).sum()) if self.positive is not None else None
+        return f"{self.well} {self.channel} {self.target.strip()}" + (f": {n:,} positive" if n is not None else "")
+
+
+def sample_droplets(classified: PlateClassification, sample: str) -> list[DropletPanel]:
+    """Every well and channel the names file gives for ``sample``, with its droplets and thresholds."""
+    out = []
+    by_well = {c.well.well: c for c in classified.wells}
+    for n in classified.plate.names:
+        c = by_well.get(n.well)
+        if n.sample != sample or c is None or n.channel not in c.well.channels:
+            continue
+        ch = next((x for x in c.channels if x.channel == n.channel), None)
+        values: tuple[float, ...] = ()
+        if ch is not None and ch.threshold is not None:
+            parts = sorted({round(float(v), 6) for k, v in ch.detail.items() if k.startswith("threshold among ") and v is not None})
+            values = tuple(parts) if len(parts) > 1 else (float(ch.threshold),)
+        out.append(DropletPanel(n.well, n.channel, n.target, c.well.channel(n.channel), c.positive.get(n.channel),
+                                c.classified, values))
+    return out

@@ -153,8 +153,9 @@ def _result_box(flag: Any, st: dict, width: float) -> Any:
 
 
 def patient_report(result: Any, provenance: Provenance, cohort_points: Any = None, now: dt.datetime | None = None,
-                   pagesize: str = "A4") -> bytes:
-    """One-page patient report (a second page only for an appendix of QC warnings)."""
+                   pagesize: str = "A4", droplets: Any = None) -> bytes:
+    """One-page patient report; a second page for an appendix of QC warnings and, when the calls were made from
+    droplet files, a small 1D droplet plot of every well and channel behind them (``droplets``: DropletPanel list)."""
     from reportlab.lib.pagesizes import A4, letter
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepInFrame, PageBreak, SimpleDocTemplate, Spacer, Table, TableStyle
@@ -231,6 +232,9 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
     story.append(_p(f"SHA-256: {provenance.sha256 or 'not applicable (manual entry)'}", st["mono"]))
     if provenance.droplet_volume_nl is not None:
         story.append(_p(f"Droplet volume used: {provenance.droplet_volume_nl:g} nL.", st["small"]))
+    if provenance.droplets:
+        story.append(_p(f"Droplet classification: {provenance.droplets} ({len(provenance.files)} files read; the "
+                        "SHA-256 above is the hash of all of them). The droplet plots are on page 2.", st["small"]))
     if provenance.target_map:
         story.append(_p("Target map: " + "; ".join(provenance.target_map) + ".", st["small"]))
     story.append(_p(f"Settings: {s.describe()}", st["small"]))
@@ -244,8 +248,21 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
                            ("LINEBELOW", (5, 0), (5, 0), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "BOTTOM")]))
     story.append(t)
     flow: list[Any] = [KeepInFrame(doc.width, doc.height - 4, story, mode="shrink")]
+    if n_warn or droplets:
+        flow.append(PageBreak())
+    if droplets:
+        from .pdf_figures import droplet_strips
+
+        rows = (len(droplets) + 1) // 2
+        flow += [_p("Appendix: the droplets behind the calls", st["h"]),
+                 _p(f"Sample {calls.sample}. Classification: {provenance.droplets}. Amplitude by droplet; positives "
+                    "blue, negatives grey, threshold(s) dashed.", st["small"]),
+                 _figure_png(droplet_strips(droplets), 7.0, min(1.35 * rows, 8.5)),
+                 _p("Wells and channels: " + "; ".join(
+                     p.label + ("" if not p.thresholds else " (threshold " + " / ".join(f"{t:.0f}" for t in p.thresholds) + ")")
+                     for p in droplets) + ".", st["small"])]
     if n_warn:
-        flow += [PageBreak(), _p("Appendix: QC warnings", st["h"])] + [_p("• " + w, st["small"]) for w in calls.warnings]
+        flow += [_p("Appendix: QC warnings", st["h"])] + [_p("• " + w, st["small"]) for w in calls.warnings]
     mark = " · ".join(n.split(":")[0] for n in provenance.notices) or None
     doc.build(flow, onFirstPage=_footer(s, "patient report", mark), onLaterPages=_footer(s, "patient report", mark))
     return buf.getvalue()

@@ -151,3 +151,34 @@ def test_cohort_pdf_page_one_summarises_and_headers_do_not_break_mid_word():
     t3 = next(p.extract_text() for p in reader.pages if "Table 3." in (p.extract_text() or ""))
     for broken in ("Resistan\n", "Flagge\n", "amplifie\n"):
         assert broken not in t3
+
+
+def test_a_report_from_droplet_files_carries_the_classification_and_the_droplet_plots():
+    import io
+    import sys
+    from pathlib import Path
+
+    from pypdf import PdfReader
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from builders import plate_droplet_files, qs17, sample_wells
+    from tdm1core.plate import sample_droplets
+    from tdm1core.report import patient_report
+    from tdm1core.settings import DEFAULT_SETTINGS
+    from tdm1core.thresholds import DropletThresholds
+    from tdm1core.workflows import assess_droplets, patient_result
+
+    wells = sample_wells("P1", her2=900, eftud2=1000, e545k_mut=5)
+    assessment, classified = assess_droplets(plate_droplet_files(wells, "Run1") + [(qs17(wells), "names.csv")],
+                                             DEFAULT_SETTINGS, DropletThresholds(method="auto"))
+    panels = sample_droplets(classified, "P1")
+    assert [(p.well, p.channel) for p in panels] == [(w, ch) for w in ("A01", "B01", "C01", "D01") for ch in ("Ch1", "Ch2")] \
+        or sorted((p.well, p.channel) for p in panels) == sorted((w, ch) for w in ("A01", "B01", "C01", "D01") for ch in ("Ch1", "Ch2"))
+    result = patient_result(assessment.calls[0], "positive", "negative", "PX-7")
+    pdf = patient_report(result, assessment.provenance, droplets=panels)
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    first, second = pages[0].extract_text(), pages[1].extract_text()
+    assert "Droplet classification: automatic thresholds" in first.replace("\n", " ")
+    assert assessment.provenance.sha256 in first.replace("\n", "")
+    assert "Appendix: the droplets behind the calls" in second and "C01 Ch1 PIK3CA E545K MUT: 5 positive" in second.replace("\n", " ")
+    assert len(pages[1].images) == 1  # the droplet plots

@@ -508,3 +508,22 @@ def test_droplets_page_manual_thresholds_and_a_bad_zip():
     assert not at.exception and "manual thresholds (positive at or above): Ch1 4000, Ch2 4000" in texts(at)
     at.file_uploader(key="droplet_upload").set_value([("bad.zip", b"PK\x03\x04broken", "application/zip")]).run()
     assert not at.exception and "damaged" in " ".join(e.value for e in at.error)
+
+
+def test_patient_page_from_droplet_files_shows_the_droplets_and_refuses_no_save():
+    from builders import sample_wells
+
+    wells = sample_wells("P1", her2=900, eftud2=1000, e545k_mut=5) + sample_wells("P2", her2=2600, eftud2=1000, well0=4)
+    at = open_page("pages/patient.py")
+    at.radio(key="patient_mode").set_value("Upload droplet files (a plate)").run()
+    at.file_uploader(key="patient_droplets").set_value([("Run1.zip", _zipped_plate(wells), "application/zip")]).run()
+    at.radio(key="patient_er").set_value("positive").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    body = texts(at)
+    assert at.selectbox(key="patient_droplet_sample").value == "P1"
+    assert "The droplets behind these calls" in [h.value for h in at.subheader]
+    assert "droplets classified by the instrument" in body and "not saved to the database" in body
+    truth = {c.sample: c for c in call_export(read_export(__import__("builders").qs17(wells), "r.csv"))}["P1"]
+    assert truth.her2.call == "not amplified"
+    assert "At risk of primary resistance" in body  # HER2 not amplified and ER positive
+    assert not [b for b in at.button if b.key == "patient_save"]
