@@ -141,10 +141,10 @@ DROPLET_THRESHOLDS_KEY = "droplet_thresholds"
 
 
 def droplet_thresholds() -> Any:
-    """This session's droplet classification (set on the Droplets page; the instrument's classes until then)."""
-    from tdm1core.thresholds import INSTRUMENT_THRESHOLDS
-
-    return st.session_state.get(DROPLET_THRESHOLDS_KEY, INSTRUMENT_THRESHOLDS)
+    """This session's droplet classification: as set on the Droplets page, else the lab's saved default."""
+    if DROPLET_THRESHOLDS_KEY not in st.session_state:
+        st.session_state[DROPLET_THRESHOLDS_KEY] = store().saved_droplet_thresholds()
+    return st.session_state[DROPLET_THRESHOLDS_KEY]
 
 
 def assessed_droplets(files: list[tuple[bytes, str]], settings_json: str, thresholds: Any) -> Any:

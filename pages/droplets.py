@@ -2,8 +2,8 @@
 import pandas as pd
 import streamlit as st
 
-from pages._common import (DROPLET_THRESHOLDS_KEY, assessed_droplets, downloads, md, page_header, settings, settings_key,
-                           show_error, stamp)
+from pages._common import (DROPLET_THRESHOLDS_KEY, assessed_droplets, downloads, droplet_thresholds, md, page_header,
+                           settings, settings_key, show_error, stamp, store, who)
 from tdm1core import InputError
 from tdm1core.droplet_plots import channel_1d_figure, plate_figure, plate_status, well_2d_figure
 from tdm1core.plate import droplet_table, plate_summary
@@ -15,6 +15,13 @@ st.caption("For the lab: the droplets behind each call. Upload a plate as a **zi
            "files with the plate's results export (or a sample sheet `Well,Sample,TargetType,Target`), or the files "
            "themselves. Calls are made from the droplets as classified here, with the settings of this session.")
 
+current = droplet_thresholds()  # this session's, else the lab's saved default
+_METHODS = {"instrument": "Instrument classes", "auto": "Automatic thresholds", "manual": "Manual thresholds"}
+if "droplet_method" not in st.session_state:  # the first view starts from the saved classification
+    st.session_state["droplet_method"] = _METHODS[current.method]
+    for ch, v in current.channels:
+        st.session_state[f"droplet_thr_{ch.lower()}"] = v
+    st.session_state["droplet_overrides"] = [list(w) for w in current.wells]
 uploads = st.file_uploader("Droplet amplitude files, a zipped plate, and the results export", type=["csv", "txt", "zip"],
                            accept_multiple_files=True, key="droplet_upload")
 method = st.radio("Droplet classification", ["Instrument classes", "Automatic thresholds", "Manual thresholds"],
@@ -47,8 +54,11 @@ manual: list[tuple[str, float]] = []
 overrides: list[tuple[str, str, float]] = st.session_state.setdefault("droplet_overrides", [])
 if method == "Manual thresholds":
     c1, c2, _ = st.columns([1, 1, 2])
-    v1 = c1.number_input("Ch1 (FAM) threshold", value=None, step=50.0, key="droplet_thr_ch1")
-    v2 = c2.number_input("Ch2 (HEX/VIC) threshold", value=None, step=50.0, key="droplet_thr_ch2")
+    # no value= where the saved default already put one in session state (Streamlit would warn about both)
+    v1 = c1.number_input("Ch1 (FAM) threshold", step=50.0, key="droplet_thr_ch1",
+                         **({} if "droplet_thr_ch1" in st.session_state else {"value": None}))
+    v2 = c2.number_input("Ch2 (HEX/VIC) threshold", step=50.0, key="droplet_thr_ch2",
+                         **({} if "droplet_thr_ch2" in st.session_state else {"value": None}))
     manual = [(ch, v) for ch, v in (("Ch1", v1), ("Ch2", v2)) if v is not None]
     if not manual and not overrides:
         st.info("Type a threshold for at least one channel (a droplet at or above it is positive).", icon=":material/tune:")
@@ -62,6 +72,14 @@ try:
 except InputError as exc:
     show_error(exc)
     st.stop()
+
+saved = store().saved_droplet_thresholds()
+if thresholds != saved:
+    st.caption(f"The lab's saved default is: {md(saved.describe())}.")
+    if st.button("Save this classification as the lab's default", key="droplet_save_default"):
+        store().save_droplet_thresholds(thresholds, who())
+        st.success("Saved as the lab's default droplet classification (new sessions and the Patient page start from "
+                   "it); the change is in the audit log with the previous value.", icon=":material/check:")
 
 plate = classified.plate
 st.markdown(f"**Plate** {md(plate.name)}: {len(plate.wells)} well(s), {md(plate.wells[0].format)}; names from "

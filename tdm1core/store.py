@@ -405,6 +405,35 @@ class Store:
 
         return self._retry(run)
 
+    def saved_droplet_thresholds(self) -> Any:
+        """The lab's saved droplet classification (the instrument's classes until one is saved)."""
+        from .thresholds import INSTRUMENT_THRESHOLDS, DropletThresholds
+
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == "droplet_thresholds")).scalar()
+        return DropletThresholds.from_dict(json.loads(value)) if value else INSTRUMENT_THRESHOLDS
+
+    def save_droplet_thresholds(self, thresholds: Any, who: str | None = None) -> dict[str, Any]:
+        """Save the droplet classification as the lab's default, audited with the previous and the new values."""
+        from .thresholds import INSTRUMENT_THRESHOLDS
+
+        def run() -> dict[str, Any]:
+            with self.engine.begin() as conn:
+                value = conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == "droplet_thresholds")).scalar()
+                old = json.loads(value) if value else INSTRUMENT_THRESHOLDS.to_dict()
+                new = thresholds.to_dict()
+                text = json.dumps(new, sort_keys=True)
+                if value is None:
+                    conn.execute(app_settings.insert().values(key="droplet_thresholds", value=text, updated_at=_now()))
+                else:
+                    conn.execute(app_settings.update().where(app_settings.c.key == "droplet_thresholds")
+                                 .values(value=text, updated_at=_now()))
+                detail = {"previous": old, "new": new, "description": thresholds.describe()}
+                self._audit(conn, who, "settings change", "droplet thresholds", detail)
+                return detail
+
+        return self._retry(run)
+
     # ------------------------------------------------------------------ ddPCR files and their calls
     def store_export(self, data: bytes, export: Any, sample_calls: list, settings: Settings, who: str | None = None,
                      demo: bool = False, shown: dict[str, Any] | None = None) -> ImportResult:

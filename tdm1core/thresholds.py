@@ -107,6 +107,20 @@ class DropletThresholds:
         d["wells"] = [{"well": w, "channel": c, "threshold": v} for w, c, v in self.wells]
         return d
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DropletThresholds":
+        """The inverse of :meth:`to_dict` (a saved default read back; refused with a clear message when damaged)."""
+        try:
+            channels = data.get("channels") or {}
+            wells = data.get("wells") or []
+            return cls(method=data.get("method", "instrument"), channels=tuple(dict(channels).items()),
+                       wells=tuple((w["well"], w["channel"], w["threshold"]) for w in wells),
+                       q=float(data.get("q", 9.0)), min_cluster=int(data.get("min_cluster", 30)),
+                       rain_warning_fraction=float(data.get("rain_warning_fraction", 0.02)))
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            raise SettingsError(f"the saved droplet thresholds cannot be read ({exc}).", column="threshold",
+                                hint="Save the thresholds again on the Droplets page.") from None
+
     def describe(self) -> str:
         if self.method == "instrument":
             return "droplets classified by the instrument (QuantaSoft clusters / QX Manager classes)"

@@ -527,3 +527,24 @@ def test_patient_page_from_droplet_files_shows_the_droplets_and_refuses_no_save(
     assert truth.her2.call == "not amplified"
     assert "At risk of primary resistance" in body  # HER2 not amplified and ER positive
     assert not [b for b in at.button if b.key == "patient_save"]
+
+
+def test_saving_the_droplet_classification_is_audited_and_new_sessions_start_from_it():
+    from builders import sample_wells
+
+    at = open_page("pages/droplets.py")
+    at.file_uploader(key="droplet_upload").set_value([("Run1.zip", _zipped_plate(sample_wells("P1")), "application/zip")]).run()
+    at.radio(key="droplet_method").set_value("Manual thresholds").run()
+    at.number_input(key="droplet_thr_ch1").set_value(4100.0).run()
+    at.number_input(key="droplet_thr_ch2").set_value(3900.0).run()
+    at.button(key="droplet_save_default").click().run()
+    assert not at.exception and any("Saved as the lab's default" in s.value for s in at.success)
+    audit = open_store(None).audit()
+    row = audit[audit["entity"] == "droplet thresholds"].iloc[0]
+    detail = json.loads(row["detail"])
+    assert detail["previous"]["method"] == "instrument" and detail["new"]["channels"] == {"Ch1": 4100.0, "Ch2": 3900.0}
+    fresh = open_page("pages/droplets.py")  # a new session
+    assert fresh.radio(key="droplet_method").value == "Manual thresholds"
+    fresh.file_uploader(key="droplet_upload").set_value([("Run1.zip", _zipped_plate(sample_wells("P1")), "application/zip")]).run()
+    assert not fresh.exception and fresh.number_input(key="droplet_thr_ch1").value == 4100.0
+    assert "manual thresholds (positive at or above): Ch1 4100, Ch2 3900" in texts(fresh)
