@@ -450,15 +450,24 @@ class Store:
 
         return self._retry(run)
 
-    def store_exports(self, items: list[tuple[bytes, Any, list]], settings: Settings, who: str | None = None) -> list[ImportResult]:
-        """Store several read exports (bytes, export, calls) as one transaction: all of them or none."""
-        for data, export, _ in items:
-            if export.sha256 != hashlib.sha256(data).hexdigest():
-                raise ValueError("an export was not read from its bytes")
+    def store_exports(self, items: "list[tuple[bytes, Any, list]] | Callable[[], Iterable[tuple[bytes, Any, list]]]",
+                      settings: Settings, who: str | None = None) -> list[ImportResult]:
+        """Store several read exports (bytes, export, calls) as one transaction: all of them or none.
+
+        ``items`` may be a function that returns a fresh iterator: each export is then stored as it is produced and
+        released (a registry's 4,000 plates are never all in memory); an exception the iterator raises (a refused
+        file) rolls the whole transaction back."""
+        def produce() -> Iterable[tuple[bytes, Any, list]]:
+            return items() if callable(items) else items
 
         def run() -> list[ImportResult]:
             with self.engine.begin() as conn:
-                return [self._store_export(conn, data, export, calls, settings, who, False, None) for data, export, calls in items]
+                out = []
+                for data, export, calls in produce():
+                    if export.sha256 != hashlib.sha256(data).hexdigest():
+                        raise ValueError("an export was not read from its bytes")  # a programming error
+                    out.append(self._store_export(conn, data, export, calls, settings, who, False, None))
+                return out
 
         return self._retry(run)
 

@@ -140,21 +140,30 @@ def import_exports(store: "Store", files: "list[tuple[bytes, str]]", settings: S
     every refused file (row and column) and nothing is stored."""
     from .errors import DdpcrFormatError, Problem
 
-    items, problems = [], []
-    for data, name in files:
-        try:
-            a = assess_upload(data, name, settings)
-            items.append((data, a.export, list(a.calls)))
-        except InputError as exc:
-            if len(files) == 1:
-                raise
-            problems.append(Problem(str(exc).replace("\n", " ")))
-    if problems:
-        raise DdpcrFormatError(f"{len(problems)} of {len(files)} file(s) were refused, so none of the {len(files)} "
-                               "was stored (a batch is all or nothing).", source="batch", problems=problems,
-                               hint="Correct or leave out the refused files and import the batch again.")
-    if demo:
-        return [store.store_export(data, export, calls, settings, who, demo=True) for data, export, calls in items]
+    if demo or len(files) == 1:
+        assessed = [assess_upload(data, name, settings) for data, name in files]  # a single file's own error
+        if demo:
+            return [store.store_export(data, a.export, list(a.calls), settings, who, demo=True)
+                    for (data, _), a in zip(files, assessed)]
+        return store.store_exports([(files[0][0], assessed[0].export, list(assessed[0].calls))], settings, who)
+
+    def items():
+        """Each export read, called and handed to the store's one transaction in turn (then released); every refused
+        file is listed at the end, and the error rolls the transaction back: all or nothing."""
+        problems = []
+        for data, name in files:
+            try:
+                a = assess_upload(data, name, settings)
+            except InputError as exc:
+                problems.append(Problem(str(exc).replace("\n", " ")))
+                continue
+            if not problems:  # after a refusal nothing more is stored; the rest are only checked
+                yield data, a.export, list(a.calls)
+        if problems:
+            raise DdpcrFormatError(f"{len(problems)} of {len(files)} file(s) were refused, so none of the {len(files)} "
+                                   "was stored (a batch is all or nothing).", source="batch", problems=problems,
+                                   hint="Correct or leave out the refused files and import the batch again.")
+
     return store.store_exports(items, settings, who)
 
 

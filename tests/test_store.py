@@ -301,3 +301,18 @@ def test_deleting_a_patient_is_audited_with_the_old_values(url):
     entry = store.audit().iloc[0]
     assert entry["action"] == "delete" and json.loads(entry["detail"])["previous"]["patient_id"] == "D01"
     assert store.status().patients == 33
+
+
+@pytest.mark.parametrize("order", ["bad last", "bad first and in the middle"])
+def test_a_streamed_batch_lists_every_refused_file_and_stores_none(url, order):
+    """A batch is stored as it is read, in one transaction: a refusal anywhere rolls back what was already written."""
+    store = open_store(url)
+    before = counts(store), store.status().audit_entries
+    good = [(qs17(sample_wells(f"G{i}", well0=4 * i)), f"g{i}.csv") for i in range(3)]
+    bad = [(b"Well,Sample\nA01,x\n", "bad1.csv"), (DEMO_EXPORT[:3000], "bad2.csv")]
+    files = good + bad if order == "bad last" else [bad[0]] + good[:2] + [bad[1]] + good[2:]
+    with pytest.raises(DdpcrFormatError) as e:
+        import_exports(store, files, DEFAULT_SETTINGS, "tester")
+    assert "2 of 5 file(s) were refused" in str(e.value) and "bad1.csv" in str(e.value) and "bad2.csv" in str(e.value)
+    assert (counts(store), store.status().audit_entries) == before
+    assert len(import_exports(store, good, DEFAULT_SETTINGS, "tester")) == 3 and counts(store)[0] == before[0][0] + 3
