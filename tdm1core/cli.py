@@ -167,8 +167,9 @@ def cmd_call(args: argparse.Namespace) -> int:
     settings = _settings(args)
     path = Path(args.export)
     if args.results is not None or _is_droplet_path(path):  # droplet files: classified here, then the same calls
-        assessment, _ = assess_droplets(_droplet_files(path, args.results), settings, _thresholds(args))
+        assessment, classified = assess_droplets(_droplet_files(path, args.results), settings, _thresholds(args))
     else:
+        classified = None
         if args.threshold:
             raise InputError("--threshold applies to droplet files (an amplitude file, a folder or a zip), not to a "
                              "results export, whose droplets were classified by the instrument.", column="--threshold")
@@ -189,6 +190,13 @@ def cmd_call(args: argparse.Namespace) -> int:
             d["warnings"] = list(export.warnings) + d["warnings"]
             d["input"] = {"file": export.name, "sha256": export.sha256, "format": export.format}
             d["provenance"] = assessment.provenance.to_dict()
+            if classified is not None:  # the droplets behind this sample's calls: each well's threshold and count
+                from .plate import sample_droplets
+
+                d["droplets"] = [{"well": p.well, "channel": p.channel, "target": p.target.strip(),
+                                  "thresholds": list(p.thresholds), "droplets": int(p.classified.sum()),
+                                  "positives": None if p.positive is None else int((p.positive & p.classified).sum())}
+                                 for p in sample_droplets(classified, r.calls.sample)]
             out.append(d)
         _dump(out)
         return 0

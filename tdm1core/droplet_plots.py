@@ -110,9 +110,10 @@ def well_2d_figure(c: "WellClassification", names: dict[str, str] | None = None)
         sel = labels == cluster
         if not sel.any():
             continue
-        fig.add_trace(go.Scattergl(x=x[sel], y=y[sel], mode="markers", name=f"{cluster}: {int(sel.sum()):,}",
+        n = int(sel.sum())
+        fig.add_trace(go.Scattergl(x=x[sel], y=y[sel], mode="markers", name=f"{cluster}: {n:,}",
                                    marker=dict(size=3, color=colour, opacity=0.6),
-                                   hovertemplate=f"{cluster}<br>Ch1 %{{y:.0f}} · Ch2 %{{x:.0f}}<extra></extra>"))
+                                   hovertemplate=f"{cluster} ({n:,} droplets)<br>Ch1 %{{y:.0f}} · Ch2 %{{x:.0f}}<extra></extra>"))
     for value, label in _threshold_lines(c, "Ch1"):
         fig.add_hline(y=value, line=dict(color="#CC79A7", width=2, dash="dash"),
                       annotation_text=f"Ch1 {value:.0f} ({label})", annotation_position="top left")

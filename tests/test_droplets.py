@@ -332,3 +332,6 @@ def test_droplets_command_prints_one_object_per_well(tmp_path, capsys):
     assert main(["call", str(tmp_path), "--threshold", "auto", "--er", "pos", "--pr", "neg", "--json"]) == 0
     calls = json.loads(capsys.readouterr().out)
     assert calls[0]["provenance"]["droplet_classification"].startswith("automatic")
+    behind = {(d["well"], d["channel"]): d for d in calls[0]["droplets"]}
+    assert behind[("C01", "Ch1")]["positives"] == 5 and behind[("C01", "Ch1")]["thresholds"][0] > 1000
+    assert behind[("C01", "Ch1")]["thresholds"] == [r["threshold"]["values"]["Ch1"]] or len(behind[("C01", "Ch1")]["thresholds"]) == 2
