@@ -93,7 +93,9 @@ if names_error is not None:
 wells = [c.well.well for c in classified.wells]
 choice_key = "droplet_well"
 if st.session_state.get(choice_key) not in wells:
-    st.session_state[choice_key] = wells[0]
+    # a run that stopped before the well box (manual mode without thresholds) drops the box's state: keep the well
+    kept = st.session_state.get("_droplet_well_kept")
+    st.session_state[choice_key] = kept if kept in wells else wells[0]
 fig = plate_figure(classified, s.min_accepted_droplets, selected=st.session_state[choice_key])
 event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="droplet_plate", width="stretch",
                         config={"displayModeBar": False})  # a plate is clicked, not zoomed
@@ -105,6 +107,7 @@ if clicked and clicked != st.session_state.get("_droplet_last_click"):
     st.session_state[choice_key] = clicked
     st.rerun()
 well = st.selectbox("Well", wells, key=choice_key, format_func=lambda w: f"{w} · {plate.sample_of(w)}")
+st.session_state["_droplet_well_kept"] = well
 c = classified.well(well)
 names = {n.channel: n.target.strip() for n in plate.names_of(well)}
 
@@ -121,26 +124,10 @@ rows = [{"channel": ch.channel, "target": names.get(ch.channel, ""), "threshold"
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 if "Ch1" in c.well.channels and "Ch2" in c.well.channels:
     st.plotly_chart(well_2d_figure(c, names), width="stretch", key="droplet_2d", config={"displaylogo": False})
-if code == "manual":
-    st.caption("Manual thresholds: **click a droplet** in a 1D plot to put this well's threshold for that channel at its "
-               "amplitude (the droplet and those above it are positive), or type the values below.")
 cols = st.columns(2)
 for i, ch in enumerate(c.well.channels[:6]):
-    fig1d = channel_1d_figure(c, ch, names.get(ch))
-    if code != "manual":
-        cols[i % 2].plotly_chart(fig1d, width="stretch", key=f"droplet_1d_{ch}", config={"displaylogo": False})
-        continue
-    picked = cols[i % 2].plotly_chart(fig1d, width="stretch", key=f"droplet_1d_{well}_{ch}", on_select="rerun",
-                                      selection_mode="points", config={"displaylogo": False})
-    points = getattr(getattr(picked, "selection", None), "points", None) or \
-        ((picked or {}).get("selection", {}).get("points", []) if isinstance(picked, dict) else [])
-    if points:
-        y = float(points[0]["y"])
-        mark = (well, ch, round(y, 6))
-        if st.session_state.get("_droplet_last_pick") != mark:  # each click once (the selection persists on reruns)
-            st.session_state["_droplet_last_pick"] = mark
-            st.session_state["droplet_overrides"] = [x for x in overrides if not (x[0] == well and x[1] == ch)] + [[well, ch, y]]
-            st.rerun()
+    cols[i % 2].plotly_chart(channel_1d_figure(c, ch, names.get(ch)), width="stretch", key=f"droplet_1d_{ch}",
+                             config={"displaylogo": False})
 if code == "manual":
     with st.expander(f"A threshold for well {well} only"):
         o1, o2, o3 = st.columns([1, 1, 1])
