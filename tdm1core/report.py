@@ -253,11 +253,11 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
     if droplets:
         from .pdf_figures import droplet_strips
 
-        rows = (len(droplets) + 1) // 2
+        strip_rows = (len(droplets) + 1) // 2
         flow += [_p("Appendix: the droplets behind the calls", st["h"]),
                  _p(f"Sample {calls.sample}. Classification: {provenance.droplets}. Amplitude by droplet; positives "
                     "blue, negatives grey, threshold(s) dashed.", st["small"]),
-                 _figure_png(droplet_strips(droplets), 7.0, min(1.35 * rows, 8.5)),
+                 _figure_png(droplet_strips(droplets), 7.0, min(1.35 * strip_rows, 8.5)),
                  _p("Wells and channels: " + "; ".join(
                      p.label + ("" if not p.thresholds else " (threshold " + " / ".join(f"{t:.0f}" for t in p.thresholds) + ")")
                      for p in droplets) + ".", st["small"])]
