@@ -119,7 +119,7 @@ def _header(text: bytes, source: str) -> tuple[int, int, list[str], str]:
     for line_no in range(12):
         end = text.find(b"\n", offset)
         raw = text[offset:] if end < 0 else text[offset:end]
-        line = raw.decode("utf-8", "replace").strip("\r").strip()
+        line = raw.decode("utf-8", "replace").strip("\r").strip().replace('"', "")  # headers re-saved with quotes
         next_offset = len(text) if end < 0 else end + 1
         low = line.lower()
         if low.startswith(("ch1 amplitude", "ch1amplitude", "assay1 amplitude")):
@@ -236,11 +236,14 @@ def read_droplets(data: bytes, name: str = "droplets.csv") -> DropletWell:
                     f"{MAX_DROPLET_FILE_BYTES / 1e6:.0f} MB).", source, hint="Check that this is one well's amplitude file.")
     digest = hashlib.sha256(data).hexdigest()
     text, _encoding = _text_head(data, source)
+    if b"\r" in text[:65536] and b"\n" not in text:  # CR-only line ends (files re-saved on old Macs, ddPCRclust)
+        text = text.replace(b"\r", b"\n")
     header_line, body_at, header, delimiter = _header(text, source)
     fmt, channels, class_cols, trailing = _layout(header, source, header_line + 1)
     n_amp = len(channels)
     n_fields = len(header)
-    body = text[body_at:]
+    body = text[body_at:].rstrip()  # blank lines after the last droplet are not droplets (one in the middle is damage)
+    body = body + b"\n" if body else body
     decimal_comma = delimiter == ";"
     kind = "cluster" if class_cols == ["Cluster"] else "classes"
     names = [f"a{i}" for i in range(n_amp)] + [f"c{i}" for i in range(len(class_cols))] + (["_trailing"] if trailing else [])

@@ -78,6 +78,27 @@ def test_any_quantasoft_droplet_file_reads_back(rows):
     assert np.array_equal(w.cluster_codes(), codes)
 
 
+_BASE = "Ch1 Amplitude,Ch2 Amplitude,Cluster\n1000.5,2000.1,1\n1001.2,6000.3,4\n"
+
+
+@pytest.mark.parametrize("variant", [
+    _BASE.replace("\n", "\r\n"), _BASE.replace("\n", "\r"), _BASE + "\n\n", _BASE.replace("\n", "\r\n") + "\r\n",
+    _BASE.replace("Ch1 Amplitude,Ch2 Amplitude,Cluster", '"Ch1 Amplitude","Ch2 Amplitude","Cluster"'),
+    _BASE.replace(",", ", "), _BASE.rstrip("\n"), "\ufeff" + _BASE,
+], ids=["CRLF", "CR only", "blank lines at the end", "CRLF blank line at the end", "quoted header", "spaces",
+        "no final newline", "BOM"])
+def test_files_as_labs_resave_them_read_the_same(variant):
+    w = read_droplets(variant.encode("utf-8"), "p_A01_Amplitude.csv")
+    assert w.amplitudes.tolist() == [[1000.5, 2000.1], [1001.2, 6000.3]]
+    assert w.cluster_codes().tolist() == [1, 4]
+
+
+def test_a_blank_line_among_the_droplets_is_refused():
+    with pytest.raises(DropletFormatError) as e:
+        read_droplets((_BASE + "\n1002.0,2001.0,1\n").encode(), "p_A01_Amplitude.csv")
+    assert e.value.row == 4
+
+
 # ------------------------------------------------------------------ refusals
 
 def _qs_text(rows: list[str]) -> bytes:
