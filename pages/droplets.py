@@ -60,10 +60,13 @@ if method == "Manual thresholds":
     v2 = c2.number_input("Ch2 (HEX/VIC) threshold", step=50.0, key="droplet_thr_ch2",
                          **({} if "droplet_thr_ch2" in st.session_state else {"value": None}))
     manual = [(ch, v) for ch, v in (("Ch1", v1), ("Ch2", v2)) if v is not None]
-    if not manual and not overrides:
-        st.info("Type a threshold for at least one channel (a droplet at or above it is positive).", icon=":material/tune:")
-        st.stop()
 code = {"Instrument classes": "instrument", "Automatic thresholds": "auto", "Manual thresholds": "manual"}[method]
+if code == "manual" and not manual and not overrides:
+    # the page goes on with the instrument's classes (said so) rather than stopping: a page that stops early loses
+    # the state of the widgets below it (the chosen well)
+    st.info("Type a threshold for at least one channel (a droplet at or above it is positive). Until then the "
+            "instrument's classes are shown.", icon=":material/tune:")
+    code = "instrument"
 try:
     thresholds = DropletThresholds(method=code, channels=tuple(manual) if code == "manual" else (),
                                    wells=tuple(tuple(x) for x in overrides) if code == "manual" else ())
@@ -91,23 +94,30 @@ if names_error is not None:
 
 # ------------------------------------------------------------------ the plate
 wells = [c.well.well for c in classified.wells]
-choice_key = "droplet_well"
-if st.session_state.get(choice_key) not in wells:
-    # a run that stopped before the well box (manual mode without thresholds) drops the box's state: keep the well
-    kept = st.session_state.get("_droplet_well_kept")
-    st.session_state[choice_key] = kept if kept in wells else wells[0]
-fig = plate_figure(classified, s.min_accepted_droplets, selected=st.session_state[choice_key])
-event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="droplet_plate", width="stretch",
+# The chosen well is kept in our own key, and the well box is a widget whose key changes when a plate click picks
+# the well: a box re-mounted later (the layout above it changed) starts from its own default, so the default must be
+# the chosen well, never the first one.
+chosen = st.session_state.get("_droplet_well")
+if chosen not in wells:
+    chosen = wells[0]
+fig = plate_figure(classified, s.min_accepted_droplets, selected=chosen)
+# a click is read once: the chart then gets a new key, so its selection starts empty (a kept selection would be
+# re-sent by point index after the figure changes, and could name another well)
+n_clicks = st.session_state.get("_droplet_plate_n", 0)
+fig.update_layout(uirevision=n_clicks)
+fig.update_traces(selectedpoints=None)
+event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key=f"droplet_plate_{n_clicks}", width="stretch",
                         config={"displayModeBar": False})  # a plate is clicked, not zoomed
 points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
     getattr(getattr(event, "selection", None), "points", [])
 clicked = next((p.get("customdata") for p in points if p.get("customdata") in wells), None)
-if clicked and clicked != st.session_state.get("_droplet_last_click"):
-    st.session_state["_droplet_last_click"] = clicked
-    st.session_state[choice_key] = clicked
+if clicked:
+    st.session_state["_droplet_plate_n"] = n_clicks + 1
+    st.session_state["_droplet_well"] = clicked
     st.rerun()
-well = st.selectbox("Well", wells, key=choice_key, format_func=lambda w: f"{w} · {plate.sample_of(w)}")
-st.session_state["_droplet_well_kept"] = well
+well = st.selectbox("Well", wells, index=wells.index(chosen), key=f"droplet_well_{n_clicks}",
+                    format_func=lambda w: f"{w} · {plate.sample_of(w)}")
+st.session_state["_droplet_well"] = well
 c = classified.well(well)
 names = {n.channel: n.target.strip() for n in plate.names_of(well)}
 
@@ -124,10 +134,29 @@ rows = [{"channel": ch.channel, "target": names.get(ch.channel, ""), "threshold"
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 if "Ch1" in c.well.channels and "Ch2" in c.well.channels:
     st.plotly_chart(well_2d_figure(c, names), width="stretch", key="droplet_2d", config={"displaylogo": False})
+if code == "manual":
+    st.caption("Manual thresholds: **drag a box** over the positive droplets in a 1D plot to put this well's threshold "
+               "for that channel at the lowest droplet in the box (it and every droplet above it are positive), or type "
+               "the values below.")
 cols = st.columns(2)
 for i, ch in enumerate(c.well.channels[:6]):
-    cols[i % 2].plotly_chart(channel_1d_figure(c, ch, names.get(ch)), width="stretch", key=f"droplet_1d_{ch}",
-                             config={"displaylogo": False})
+    fig1d = channel_1d_figure(c, ch, names.get(ch))
+    if code != "manual":
+        cols[i % 2].plotly_chart(fig1d, width="stretch", key=f"droplet_1d_{ch}", config={"displaylogo": False})
+        continue
+    # box selection is the drag (set here: a chart that replaces another in place keeps the old drag mode otherwise)
+    fig1d.update_layout(dragmode="select", selectdirection="any")
+    picked = cols[i % 2].plotly_chart(fig1d, width="stretch", key=f"droplet_1d_{well}_{ch}", on_select="rerun",
+                                      selection_mode="box", config={"displaylogo": False})
+    points = getattr(getattr(picked, "selection", None), "points", None) or \
+        ((picked or {}).get("selection", {}).get("points", []) if isinstance(picked, dict) else [])
+    if points:
+        y = min(float(p["y"]) for p in points)
+        mark = (well, ch, round(y, 6))
+        if st.session_state.get("_droplet_last_pick") != mark:  # each box once (the selection persists on reruns)
+            st.session_state["_droplet_last_pick"] = mark
+            st.session_state["droplet_overrides"] = [x for x in overrides if not (x[0] == well and x[1] == ch)] + [[well, ch, y]]
+            st.rerun()
 if code == "manual":
     with st.expander(f"A threshold for well {well} only"):
         o1, o2, o3 = st.columns([1, 1, 1])

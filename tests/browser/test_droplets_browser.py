@@ -108,6 +108,34 @@ def test_a_zipped_plate_shows_the_plate_a_clicked_well_and_the_calls(plate_serve
         assert "manual thresholds (positive at or above): Ch1 4000, Ch2 4000" in _wait_for_text(pg, "Ch1 4000, Ch2 4000")
         assert "Well C01: P1" in _text(pg)  # the well chosen before stays chosen
         assert "Ch1+Ch2- 5," in _text(pg)  # the five mutant droplets are above 4000 in Ch1, below 4000 in Ch2
+        # then drags a box over C01's upper four mutant droplets on the Ch1 plot: the well's threshold goes to the
+        # lowest droplet in the box
+        find = """() => [...document.querySelectorAll('.js-plotly-plot')].find(g => g._fullLayout && g._fullLayout.title
+                && String(g._fullLayout.title.text || '').replace(/<[^>]+>/g, '').startsWith('Ch1') && g._fullData
+                && g._fullData.some(t => String(t.name).startsWith('positive')))"""
+        pg.wait_for_function(f"() => !!({find})()", timeout=30_000)
+        pg.evaluate(f"() => ({find})().scrollIntoView({{block: 'center'}})")
+        _wait_idle(pg)
+        time.sleep(1)
+        drag = pg.evaluate("""() => {
+            const gd = (""" + find + """)();
+            const tr = gd._fullData.find(t => String(t.name).startsWith('positive'));  // decoded arrays
+            const ys = Array.from(tr.y).sort((a, b) => a - b);
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+            const px = v => r.left + xa._offset + xa.d2p(v), py = v => r.top + ya._offset + ya.d2p(v);
+            const [x0, x1] = xa.range, top = ya.range[1] - 0.02 * (ya.range[1] - ya.range[0]);
+            return {x0: px(x0 + 0.02 * (x1 - x0)), x1: px(x1 - 0.02 * (x1 - x0)), y0: py(top), y1: py((ys[0] + ys[1]) / 2),
+                    second: ys[1], count: ys.length};
+        }""")
+        assert drag["count"] == 5
+        pg.mouse.move(drag["x0"], drag["y0"])
+        pg.mouse.down()
+        pg.mouse.move(drag["x1"], drag["y1"], steps=15)
+        pg.mouse.up()
+        expected = f"C01 Ch1 {drag['second']:g}"
+        assert expected in _wait_for_text(pg, expected), expected  # the well's own threshold, stamped
+        _wait_idle(pg)
+        assert "Ch1+Ch2- 4," in _text(pg)  # 4 mutant droplets at or above the second-lowest of the five
         _screens(pg, "droplets_manual", 2)
         # the phone
         phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
