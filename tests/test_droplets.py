@@ -356,3 +356,20 @@ def test_droplets_command_prints_one_object_per_well(tmp_path, capsys):
     behind = {(d["well"], d["channel"]): d for d in calls[0]["droplets"]}
     assert behind[("C01", "Ch1")]["positives"] == 5 and behind[("C01", "Ch1")]["thresholds"][0] > 1000
     assert behind[("C01", "Ch1")]["thresholds"] == [r["threshold"]["values"]["Ch1"]] or len(behind[("C01", "Ch1")]["thresholds"]) == 2
+
+
+QXM = SHARED / "qxmanager_daattali_quant"
+
+
+@pytest.mark.skipif(not QXM.is_dir(), reason="the shared QX Manager droplet file is not on this machine")
+def test_the_shared_qx_manager_droplet_file_reads_with_its_results_export_names():
+    """The repository author's trimmed QX Manager file (4 droplets): layout, target columns matched to channels
+    through quant.csv's targets and dyes, and the instrument classes as written."""
+    plate = read_plate([((QXM / "quant_B01_Amplitude.csv").read_bytes(), "quant_B01_Amplitude.csv"),
+                        ((QXM / "quant.csv").read_bytes(), "quant.csv")])
+    assert plate.wells[0].format == FORMAT_QXM_DROPLETS and plate.wells[0].droplets == 4
+    summary = plate_summary(classify_plate(plate, DropletThresholds()))[0]
+    assert summary["sample"] == "SMN2 Control 2 copies" and summary["targets"] == {"Ch1": "1", "Ch2": "2"}
+    rows = list(csv.reader(io.StringIO((QXM / "quant_B01_Amplitude.csv").read_text())))[5:]
+    assert summary["positives"] == {"1": sum(r[2] == "1" for r in rows), "2": sum(r[3] == "1" for r in rows)}
+    assert any("no droplet file" in w for w in plate.warnings)  # quant.csv has 6 wells, the folder one file
