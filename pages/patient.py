@@ -17,6 +17,17 @@ from tdm1core.risk import EVIDENCE, LIMITS
 from tdm1core.stats import km_by
 from tdm1core.workflows import assess_manual, patient_result, save_result
 
+def _show_assessment(assessment, export_name: str, key: str):
+    """The export's warnings and the sample box; (the chosen sample's calls, the provenance, the source line)."""
+    export = assessment.export
+    for w in export.warnings:
+        st.warning(md(w))
+    samples = assessment.samples
+    chosen = st.selectbox("Sample", samples, key=key) if len(samples) > 1 else samples[0]
+    return (assessment.sample(chosen), assessment.provenance,
+            f"{export_name} ({export.format}, SHA-256 {export.sha256[:12]}…)")
+
+
 page_header("Patient result")
 s = settings()
 
@@ -36,14 +47,8 @@ try:
         if uploads:
             assessment, plate_classified = assessed_droplets([(u.getvalue(), u.name) for u in uploads], settings_key(s),
                                                              thresholds)
-            export = assessment.export
-            provenance = assessment.provenance
-            for w in export.warnings:
-                st.warning(md(w))
-            samples = assessment.samples
-            chosen = st.selectbox("Sample", samples, key="patient_droplet_sample") if len(samples) > 1 else samples[0]
-            calls = assessment.sample(chosen)
-            source_name = f"{export.name} ({export.format}, SHA-256 {export.sha256[:12]}…)"
+            calls, provenance, source_name = _show_assessment(assessment, export_name=assessment.export.name,
+                                                              key="patient_droplet_sample")
     elif mode == "Enter the numbers":
         c1, c2, c3 = st.columns(3)
         ratio = c1.number_input("HER2/EFTUD2 ratio (if reported)", min_value=0.0, value=None, step=0.01, key="patient_ratio")
@@ -68,14 +73,7 @@ try:
             data, name = (upload.getvalue(), upload.name) if upload is not None else (None, None)
         if data is not None:
             assessment = assessed_upload(data, name, settings_key(s))
-            export = assessment.export
-            provenance = assessment.provenance
-            for w in export.warnings:
-                st.warning(md(w))
-            samples = assessment.samples
-            chosen = st.selectbox("Sample", samples, key="patient_sample") if len(samples) > 1 else samples[0]
-            calls = assessment.sample(chosen)
-            source_name = f"{name} ({export.format}, SHA-256 {export.sha256[:12]}…)"
+            calls, provenance, source_name = _show_assessment(assessment, export_name=name, key="patient_sample")
 except InputError as exc:
     show_error(exc)
 

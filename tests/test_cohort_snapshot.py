@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings as hyp_settings, strategies as hs
 
 import tdm1core.cohort as cohort_module
+from spies import count_calls
 from tdm1core.cohort import load_cohort
 from tdm1core.cohort_snapshot import decode_table, encode_table
 from tdm1core.demo import DEMO_DIR
@@ -42,15 +43,7 @@ def test_any_table_of_the_stored_kinds_round_trips_exactly(rows):
 
 
 def _count_validations(monkeypatch):
-    calls = []
-    real = cohort_module.validate_patients
-
-    def counting(*a, **k):
-        calls.append(1)
-        return real(*a, **k)
-
-    monkeypatch.setattr(cohort_module, "validate_patients", counting)
-    return calls
+    return count_calls(monkeypatch, cohort_module, "validate_patients")
 
 
 def test_a_view_reads_the_snapshot_and_equals_a_fresh_validation(url, monkeypatch):

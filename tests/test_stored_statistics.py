@@ -12,6 +12,7 @@ import sqlalchemy as sa
 import tdm1core.stats as stats_module
 from builders import qs17, sample_wells
 from compare import assert_same_values
+from spies import count_calls
 from tdm1core.calls import call_export
 from tdm1core.cohort import load_cohort
 from tdm1core.ddpcr import read_export
@@ -40,15 +41,7 @@ def _answer(store, settings=DEFAULT_SETTINGS, group="flag") -> dict:
 
 
 def _count_analyses(monkeypatch) -> list:
-    seen = []
-    real = stats_module.analyse_cohort
-
-    def counting(*a, **k):
-        seen.append(1)
-        return real(*a, **k)
-
-    monkeypatch.setattr(stats_module, "analyse_cohort", counting)
-    return seen
+    return count_calls(monkeypatch, stats_module, "analyse_cohort")
 
 
 def test_the_stored_answer_equals_a_fresh_computation_and_is_read_back(url, monkeypatch):

@@ -111,6 +111,22 @@ def _dismiss_first_session_notice(pg):
         dialog.first.wait_for(state="detached", timeout=10_000)
 
 
+def _text(pg) -> str:
+    """The page's text as a person reads it (the zero-width spaces that keep URLs from autolinking do not show)."""
+    return pg.inner_text("body").replace("\u200b", "")
+
+
+def _wait_for_text(pg, wanted: str, timeout: float = 40.0) -> str:
+    """Wait until the page shows ``wanted``; the page's text at the end either way (so a failure shows it). A word an
+    earlier result also shows is no sign that new input has reached the screen: wait for the new input's own words."""
+    deadline = time.time() + timeout
+    while True:
+        text = _text(pg)
+        if wanted in text or time.time() > deadline:
+            return text
+        time.sleep(0.3)
+
+
 def _no_exception(pg):
     assert pg.locator("[data-testid='stException']").count() == 0
     body = pg.inner_text("body")

@@ -7,7 +7,8 @@ import zipfile
 
 import pytest
 
-from test_browser import ARGS, CHROMIUM, ROOT, SHOTS, _no_exception, _wait_idle, needs_browser, streamlit_server
+from test_browser import (ARGS, CHROMIUM, ROOT, SHOTS, _no_exception, _text, _wait_for_text, _wait_idle, needs_browser,
+                          streamlit_server)
 
 pytestmark = pytest.mark.browser
 
@@ -40,19 +41,6 @@ def _screens(pg, name: str, n: int = 4) -> None:
             if (el) el.scrollBy(0, 0.85 * el.clientHeight);
         }""")
         time.sleep(0.6)
-
-
-def _text(pg) -> str:
-    return pg.inner_text("body")
-
-
-def _wait_for_text(pg, wanted: str, timeout: float = 40.0) -> str:
-    deadline = time.time() + timeout
-    while True:
-        text = _text(pg)
-        if wanted in text or time.time() > deadline:
-            return text
-        time.sleep(0.3)
 
 
 def test_a_zipped_plate_shows_the_plate_a_clicked_well_and_the_calls(plate_server):
@@ -153,4 +141,16 @@ def test_a_zipped_plate_shows_the_plate_a_clicked_well_and_the_calls(plate_serve
             phone.screenshot(path=str(SHOTS / f"phone_droplets_{i}.png"))
         plate_box = phone.locator(".js-plotly-plot").first.bounding_box()
         assert plate_box and plate_box["x"] >= 0 and plate_box["x"] + plate_box["width"] <= 390
+        # the Patient page from the same zipped plate: the droplets behind the chosen sample's calls
+        pg.goto(f"{url}/patient-result")
+        _wait_idle(pg)
+        pg.get_by_text("Upload droplet files (a plate)", exact=True).click()
+        _wait_idle(pg)
+        pg.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(folder / "plate.zip"))
+        assert "The droplets behind these calls" in _wait_for_text(pg, "The droplets behind these calls")
+        _wait_idle(pg)
+        _no_exception(pg)
+        pg.get_by_text("The droplets behind these calls").scroll_into_view_if_needed()
+        time.sleep(0.5)
+        pg.screenshot(path=str(SHOTS / "patient_from_droplets.png"))
         browser.close()

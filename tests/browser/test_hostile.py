@@ -5,13 +5,13 @@ sample names are Markdown images, links and HTML pointing at an outside host; th
 browser makes on every page (including the page icon and fonts) and every link and image in the page.
 """
 import sys
-import time
 from urllib.parse import urlparse
 
 import pandas as pd
 import pytest
 
-from test_browser import ARGS, CHROMIUM, ROOT, SHOTS, _no_exception, _wait_idle, needs_browser, streamlit_server
+from test_browser import (ARGS, CHROMIUM, ROOT, SHOTS, _no_exception, _text, _wait_for_text, _wait_idle, needs_browser,
+                          streamlit_server)
 
 pytestmark = pytest.mark.browser
 EVIL = "evil.example"
@@ -45,24 +45,6 @@ def hostile_server(tmp_path_factory):
     store.engine.dispose()
     with streamlit_server(db) as url:
         yield url, folder
-
-
-def _text(pg) -> str:
-    """The page's text as a person reads it (the zero-width spaces that keep URLs from autolinking do not show)."""
-    return pg.inner_text("body").replace("\u200b", "")
-
-
-def _wait_for_text(pg, wanted: str, timeout: float = 30.0) -> str:
-    """Wait until the page shows `wanted` as text; the page's text at the end either way (so a failure shows it).
-
-    The patient page shows the demo result until the uploaded file has been read, so a word both results share
-    ("Why:") is no sign that the upload has reached the screen."""
-    deadline = time.time() + timeout
-    while True:
-        text = _text(pg)
-        if wanted in text or time.time() > deadline:
-            return text
-        time.sleep(0.3)
 
 
 def test_hostile_names_render_as_text_and_nothing_leaves_loopback(hostile_server):
