@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from tdm1core import Settings, __version__
+from tdm1core.access import Action
 from tdm1core.cohort import Cohort
 from tdm1core.export import to_csv_bytes, to_xlsx_bytes
 from tdm1core.palette import FLAG_STYLE  # icon, colour (Okabe-Ito), background: the card reads without colour
@@ -34,11 +35,54 @@ def store() -> Store:
     return _open_store(database_url())
 
 
-def who() -> str:
-    """Who is acting, for the audit log: TDM1_USER where set (no login in this app)."""
-    import os
+def who() -> Any:
+    """Who is acting (a tdm1core.access.User): the signed-in user, or the local user in single-user local mode.
+    Every use case checks this user's roles; the audit log records their subject, e-mail and session."""
+    from pages._signin import current_user
 
-    return os.environ.get("TDM1_USER", "app user")
+    user = current_user()
+    if user is None:  # the gate has not let this session in (a page file run without app.py)
+        st.switch_page("app.py")
+    return user
+
+
+def may(action: Any) -> bool:
+    from pages._signin import current_user
+
+    user = current_user()
+    return user is not None and user.may(action)
+
+
+def audit_view(what: str, detail: dict | None = None, action: str = "view") -> None:
+    """Audit that this session was shown patient-level data (``what``: which patient, plate or cohort filter), once
+    per session for each distinct view; in signed-in mode (one local user needs no access log)."""
+    user = who()
+    if user.mode != "signed-in":
+        return
+    key = json.dumps([action, what, detail], sort_keys=True, default=str)
+    seen = st.session_state.setdefault("_audited_views", set())
+    if key in seen:
+        return
+    from tdm1core.workflows import record_view
+
+    record_view(store(), user, what, detail, action)
+    seen.add(key)
+
+
+def audited(build: Any, what: str, detail: dict | None = None) -> Any:
+    """A download's bytes built by ``build`` when clicked, audited as a download (signed-in mode)."""
+    user = who()
+    db = store()
+
+    def run() -> bytes:
+        data = build() if callable(build) else build
+        if user.mode == "signed-in":
+            from tdm1core.workflows import record_view
+
+            record_view(db, user, what, {**(detail or {}), "bytes": len(data)}, "download")
+        return data
+
+    return run
 
 
 def settings() -> Settings:
@@ -65,7 +109,9 @@ def page_header(title: str) -> None:
     A page reached by an old URL on a fresh server can be run by Streamlit's ``pages/`` discovery without
     app.py (so without the navigation and settings sidebar); it is sent to app.py instead.
     """
-    if not st.session_state.get(VIA_APP_KEY):
+    from pages._signin import current_user
+
+    if not st.session_state.get(VIA_APP_KEY) or current_user() is None:
         st.switch_page("app.py")
     st.title(title)
     banner()
@@ -122,10 +168,15 @@ def _memo(name: str, key: tuple, compute: Any, keep: int) -> Any:
     return value
 
 
-def _stored_cohort(url: str, version: int, settings_json: str) -> tuple[Cohort | None, pd.DataFrame]:
-    """The stored cohort with the stored calls (workflows.cohort_view: files are called once per settings, not per view)."""
+def _stored_cohort(url: str, version: int, settings_json: str, purpose: Any) -> tuple[Cohort | None, pd.DataFrame]:
+    """The stored cohort with the stored calls (workflows.cohort_view: files are called once per settings, not per
+    view); the user's roles are checked for ``purpose`` on every call, before the session's memo is read."""
+    from tdm1core.workflows import acting_user
+
+    acting_user(who(), purpose)
+
     def compute() -> tuple[Cohort | None, pd.DataFrame]:
-        view = cohort_view(store(), Settings.from_dict(json.loads(settings_json)))
+        view = cohort_view(store(), Settings.from_dict(json.loads(settings_json)), actor=who(), purpose=purpose)
         return view.cohort, view.calls
 
     return _memo("cohort", (url, version, settings_json), compute, keep=2)
@@ -154,9 +205,12 @@ def assessed_droplets(files: list[tuple[bytes, str]], settings_json: str, thresh
 
     from tdm1core.workflows import assess_droplets
 
+    from tdm1core.workflows import acting_user
+
+    user = acting_user(who(), Action.REVIEW_DROPLETS)
     key = (tuple((n, hashlib.sha256(d).hexdigest()) for d, n in files), settings_json, thresholds)
-    return _memo("droplets", key, lambda: assess_droplets(files, Settings.from_dict(json.loads(settings_json)), thresholds),
-                 keep=3)
+    return _memo("droplets", key, lambda: assess_droplets(files, Settings.from_dict(json.loads(settings_json)), thresholds,
+                                                          actor=user), keep=3)
 
 
 NO_PATIENTS = ("No patients in the database yet. Import a patient table on the **Cohort** page (Data: import into the "
@@ -171,7 +225,7 @@ def _cohort_statistics(url: str, version: int, settings_json: str, filters_json:
     from tdm1core.stats import analyse_cohort
 
     def compute() -> Any:
-        cohort, calls = _stored_cohort(url, version, settings_json)
+        cohort, calls = _stored_cohort(url, version, settings_json, Action.COHORT)
         view = cohort.filter(**json.loads(filters_json))
         return view, analyse_cohort(view, Settings.from_dict(json.loads(settings_json)),
                                     table4_columns=json.loads(extra_json), calls=calls)
@@ -181,6 +235,9 @@ def _cohort_statistics(url: str, version: int, settings_json: str, filters_json:
 
 def cohort_statistics(filters: dict[str, list], extra: list[str]) -> Any:
     """The filtered cohort and its statistics, computed once per database version, settings and filters (per session)."""
+    from tdm1core.workflows import acting_user
+
+    acting_user(who(), Action.COHORT)
     st_ = store()
     return _cohort_statistics(st_.url, st_.version(), settings_key(settings()),
                               json.dumps({k: list(v) for k, v in filters.items()}, sort_keys=True, default=str),
@@ -206,10 +263,11 @@ def _warm_up() -> None:
 _warm_up()
 
 
-def current_cohort() -> tuple[Cohort | None, pd.DataFrame]:
-    """The stored cohort and its ctDNA calls (cached per database version and settings); None when no patient is stored."""
+def current_cohort(purpose: Any = None) -> tuple[Cohort | None, pd.DataFrame]:
+    """The stored cohort and its ctDNA calls (cached per database version and settings); None when no patient is
+    stored. ``purpose``: Action.COHORT (statistics, the default) or Action.REFERENCE_COHORT (beside a patient)."""
     st_ = store()
-    return _stored_cohort(st_.url, st_.version(), settings_key(settings()))
+    return _stored_cohort(st_.url, st_.version(), settings_key(settings()), purpose or Action.COHORT)
 
 
 # ------------------------------------------------------------------ rendering
@@ -230,8 +288,10 @@ def downloads(df: pd.DataFrame, name: str, key: str, s: Settings, note: str | No
     c1, c2, _ = st.columns([1, 1, 4])
     # built when clicked (the table and settings are fixed here, so the file is exactly what the page shows);
     # building six workbooks on every render would slow every page view
-    c1.download_button("CSV", lambda: to_csv_bytes(df, s, note), f"{name}.csv", "text/csv", key=f"{key}_csv")
-    c2.download_button("XLSX", lambda: to_xlsx_bytes({name: df}, s, note), f"{name}.xlsx",
+    c1.download_button("CSV", audited(lambda: to_csv_bytes(df, s, note), f"{name}.csv", {"rows": len(df)}), f"{name}.csv",
+                       "text/csv", key=f"{key}_csv")
+    c2.download_button("XLSX", audited(lambda: to_xlsx_bytes({name: df}, s, note), f"{name}.xlsx", {"rows": len(df)}),
+                       f"{name}.xlsx",
                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx")
 
 

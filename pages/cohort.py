@@ -1,11 +1,13 @@
 """Cohort: data source, validation report, filters, Tables 1-4 and the flag's performance."""
 import streamlit as st
 
-from pages._common import cohort_statistics, md, no_patients_yet, current_cohort, downloads, page_header, settings, show_error, stamp, store, who
+from pages._common import (audit_view, audited, cohort_statistics, md, may, no_patients_yet, current_cohort, downloads, page_header,
+                           settings, show_error, stamp, store, who)
+from tdm1core.access import Action
 from tdm1core import InputError
-from tdm1core.workflows import import_exports, import_patients, preview_patients
+from tdm1core.workflows import cohort_report_pdf, import_exports, import_patients, preview_patients, remove_demo
 from tdm1core.cohort import column_label
-from tdm1core.report import Provenance, cohort_report
+from tdm1core.report import Provenance
 from tdm1core.export import for_display
 from tdm1core.stats import FISHER_METHOD
 
@@ -21,7 +23,7 @@ with st.expander("Data: import into the database", expanded=False):
     table = st.file_uploader("Patient table (CSV or XLSX; template on Settings & help)", type=["csv", "xlsx"], key="cohort_table")
     if table is not None:
         try:
-            preview, _ = preview_patients(db, table.getvalue(), table.name, s)
+            preview, _ = preview_patients(db, table.getvalue(), table.name, s, who())
             st.write(f"**{md(table.name)}**: {preview.summary()}.")
             if preview.changed:
                 st.dataframe(preview.changes_table(), hide_index=True, key="cohort_changes")
@@ -42,7 +44,7 @@ with st.expander("Data: import into the database", expanded=False):
                 messages.append(("error", "Rejected; nothing was stored.\n\n" + str(exc)))
         st.session_state[MESSAGES] = messages
         st.rerun()
-    if db.has_demo():
+    if db.has_demo() and may(Action.REMOVE_DEMO):  # admins
         if st.button("Remove the synthetic demo data…", key="cohort_remove_demo"):
             st.session_state["cohort_confirm_demo"] = True
         if st.session_state.get("cohort_confirm_demo"):
@@ -51,7 +53,7 @@ with st.expander("Data: import into the database", expanded=False):
                        icon=":material/warning:")
             y, n, _ = st.columns([1, 1, 3])
             if y.button("Yes, delete the demo data", key="cohort_remove_demo_yes", type="primary"):
-                done = db.remove_demo(who())
+                done = remove_demo(db, who())
                 st.session_state.pop("cohort_confirm_demo", None)
                 st.session_state[MESSAGES] = [("success", f"Removed {done.summary()}.")]
                 st.rerun()
@@ -85,6 +87,7 @@ extra = st.multiselect("More characteristics for Table 4 (any categorical column
                        [c for c in cohort.categorical_columns() if c not in ("primary_resistance", "first_response")],
                        key="cohort_table4_extra", format_func=column_label)
 view, stats = cohort_statistics(filters, extra)
+audit_view("cohort statistics", {"filters": {k: v for k, v in filters.items() if v} or "none", "patients": view.n})
 caption.caption(f"{view.n} of {cohort.n} patients shown ({view.n_ctdna} with ctDNA). Source: {md(cohort.source)}.")
 note = "Includes synthetic demo data, not patient data." if "synthetic" in cohort.source else None
 
@@ -120,6 +123,8 @@ else:
     st.markdown("**Other HER2 ratio cut-offs** (flag = ratio below the cut-off and ER/PR positive)")
     st.dataframe(stats.thresholds, hide_index=True, key="cohort_thresholds")
     downloads(stats.thresholds, "flag_cutoff_table", "cohort_thr_dl", s, note)
-st.download_button("PDF summary of this cohort", lambda: cohort_report(view, stats, Provenance(cohort.source, cohort.sha256), filters),
+st.download_button("PDF summary of this cohort",
+                   lambda user=who(), db=store(): cohort_report_pdf(db, view, stats, Provenance(cohort.source, cohort.sha256),
+                                                                    filters, actor=user),
                    "tdm1_cohort_report.pdf", "application/pdf", key="cohort_pdf", type="primary")
 stamp(s)

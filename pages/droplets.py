@@ -2,12 +2,14 @@
 import pandas as pd
 import streamlit as st
 
-from pages._common import (DROPLET_THRESHOLDS_KEY, assessed_droplets, downloads, droplet_thresholds, md, page_header,
+from pages._common import (DROPLET_THRESHOLDS_KEY, audit_view, may, assessed_droplets, downloads, droplet_thresholds, md, page_header,
                            settings, settings_key, show_error, stamp, store, who)
 from tdm1core import InputError
 from tdm1core.droplet_plots import channel_1d_figure, plate_figure, plate_status, well_2d_figure
 from tdm1core.plate import droplet_table, plate_summary
 from tdm1core.thresholds import DropletThresholds
+from tdm1core.access import Action
+from tdm1core.workflows import save_default_thresholds
 
 page_header("Droplets")
 s = settings()
@@ -77,14 +79,15 @@ except InputError as exc:
     st.stop()
 
 saved = store().saved_droplet_thresholds()
-if thresholds != saved:
+if thresholds != saved and may(Action.DEFAULT_SETTINGS):  # the lab's default is the admin's
     st.caption(f"The lab's saved default is: {md(saved.describe())}.")
     if st.button("Save this classification as the lab's default", key="droplet_save_default"):
-        store().save_droplet_thresholds(thresholds, who())
+        save_default_thresholds(store(), thresholds, who())
         st.success("Saved as the lab's default droplet classification (new sessions and the Patient page start from "
                    "it); the change is in the audit log with the previous value.", icon=":material/check:")
 
 plate = classified.plate
+audit_view(f"droplets: plate {plate.name}", {"wells": len(plate.wells)})
 st.markdown(f"**Plate** {md(plate.name)}: {len(plate.wells)} well(s), {md(plate.wells[0].format)}; names from "
             f"{md(plate.names_source or 'none')}. **Classification:** {md(classified.thresholds.describe())}.")
 for w in plate.warnings:

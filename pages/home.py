@@ -1,6 +1,7 @@
 import streamlit as st
 
-from pages._common import current_cohort, demo_state, no_patients_yet, page_header, settings, show_error
+from pages._common import current_cohort, demo_state, may, no_patients_yet, page_header, settings, show_error
+from tdm1core.access import Action
 from tdm1core.errors import InputError
 
 page_header("T-DM1 primary-resistance flag from ctDNA")
@@ -12,21 +13,29 @@ st.markdown(
     "PR-positive tumour. It also reproduces the study's cohort statistics for research teams."
 )
 try:
-    cohort, calls = current_cohort()
+    if not may(Action.REFERENCE_COHORT):
+        raise LookupError
+    cohort, calls = current_cohort(Action.REFERENCE_COHORT)
     c1, c2, c3 = st.columns(3)
     c1.metric("Patients", 0 if cohort is None else cohort.n)
     c2.metric("With ctDNA", 0 if cohort is None else cohort.n_ctdna)
     c3.metric("Data", {"demo": "synthetic demo", "mixed": "yours + demo", "real": "yours", "empty": "empty"}[demo_state()])
     if cohort is None:
         no_patients_yet()
+except LookupError:  # admins: no patient-level or cohort numbers here (Database & audit has the counts)
+    pass
 except InputError as exc:
     show_error(exc)
 
 st.subheader("Where to go")
-st.page_link("pages/patient.py", label="Patient result: one patient's export, calls and flag (oncologists)", icon=":material/person:")
-st.page_link("pages/cohort.py", label="Cohort: Tables 1-4 and the flag's performance (research)", icon=":material/table_chart:")
-st.page_link("pages/survival.py", label="Survival: Kaplan-Meier time to progression with log-rank test", icon=":material/monitoring:")
-st.page_link("pages/audit.py", label="Database & audit: stored files, imports, deletions and settings changes", icon=":material/history:")
-st.page_link("pages/settings.py", label="Settings & help: cut-offs, target names, templates, how to export", icon=":material/settings:")
+for action, target, label, icon in (
+        (Action.PATIENT_RESULT, "pages/patient.py", "Patient result: one patient's export, calls and flag (oncologists)", ":material/person:"),
+        (Action.REVIEW_DROPLETS, "pages/droplets.py", "Droplets: the droplets behind each call, thresholds (lab)", ":material/scatter_plot:"),
+        (Action.COHORT, "pages/cohort.py", "Cohort: Tables 1-4 and the flag's performance (research)", ":material/table_chart:"),
+        (Action.COHORT, "pages/survival.py", "Survival: Kaplan-Meier time to progression with log-rank test", ":material/monitoring:"),
+        (Action.AUDIT, "pages/audit.py", "Database & audit: stored files, imports, deletions, roles and the audit log", ":material/history:"),
+        (None, "pages/settings.py", "Settings & help: cut-offs, target names, templates, how to export", ":material/settings:")):
+    if action is None or may(action):  # only the pages this user's roles open
+        st.page_link(target, label=label, icon=icon)
 st.caption("Evidence level: one retrospective single-centre study, 34 patients, 16 with ctDNA (4 primary-resistant). "
            "Exploratory, not validated.")

@@ -3,8 +3,9 @@ import datetime as dt
 
 import streamlit as st
 
-from pages._common import (md, current_cohort, assessed_droplets, assessed_upload, droplet_thresholds, flag_card, live_download,
-                           page_header, settings, settings_key, show_error, stamp, store, who)
+from pages._common import (md, audit_view, audited, current_cohort, assessed_droplets, assessed_upload, droplet_thresholds,
+                           flag_card, live_download, page_header, settings, settings_key, show_error, stamp, store, who)
+from tdm1core.access import Action
 from tdm1core import InputError, ManualEntry
 from tdm1core.demo import demo_export_path
 from tdm1core.export import for_display, to_csv_bytes, to_json_bytes
@@ -12,10 +13,9 @@ from tdm1core.droplet_plots import channel_1d_figure
 from tdm1core.figures import km_figure, ratio_figure
 from tdm1core.plate import sample_droplets
 from tdm1core.provenance import DEMO_NOTICE, MANUAL_NOTICE, Provenance
-from tdm1core.report import patient_report
 from tdm1core.risk import EVIDENCE, LIMITS
 from tdm1core.stats import km_by
-from tdm1core.workflows import assess_manual, patient_result, save_result
+from tdm1core.workflows import assess_manual, link_sample, patient_report_pdf, patient_result, save_result
 
 def _show_assessment(assessment, export_name: str, key: str):
     """The export's warnings and the sample box; (the chosen sample's calls, the provenance, the source line)."""
@@ -88,7 +88,9 @@ if calls is None:
     st.info("Upload an export, use the demo export or type the numbers to see the result.")
     st.stop()
 
-result = patient_result(calls, er, pr, patient_id, collected.isoformat() if collected else None)
+result = patient_result(calls, er, pr, patient_id, collected.isoformat() if collected else None, actor=who())
+audit_view(f"patient result: patient {result.patient_id or 'not given'}",
+           {"sample": calls.sample, "input": source_name, "input sha256": provenance.sha256 or "manual entry"})
 if provenance.demo:
     st.warning(f"**{DEMO_NOTICE}.** This result, its downloads and its PDF are marked so.", icon=":material/science:")
 if provenance.manual:
@@ -103,7 +105,7 @@ with st.expander("Evidence and limits", expanded=flag.status == "at risk"):
     st.write(LIMITS)
 
 st.subheader("HER2 / EFTUD2")
-cohort, _ = current_cohort()  # None on an empty database: no cohort context to show
+cohort, _ = current_cohort(Action.REFERENCE_COHORT)  # None on an empty database: no cohort context to show
 context = cohort.ratio_points() if cohort is not None else None
 if h.ratio is not None:
     st.plotly_chart(ratio_figure(h.ratio, h.ci.low if h.ci else None, h.ci.high if h.ci else None, h.cutoff,
@@ -142,13 +144,15 @@ st.subheader("Download")
 st.caption(f"Patient ID: {md(result.patient_id or 'not given')} · collection date: {md(result.collection_date or 'not given')} · "
            f"ER {result.er}, PR {result.pr}. The files carry exactly these inputs.")
 d1, d2, d3, _ = st.columns([1, 1, 1, 3])
-d1.download_button("Calls (CSV)", to_csv_bytes(result.summary_table(), s, provenance.lines()), "tdm1_ctdna_result.csv", "text/csv",
-                   key="patient_csv")
-d2.download_button("Calls (JSON)", to_json_bytes(result.to_dict() | {"input": source_name, "provenance": provenance.to_dict()}),
+downloaded = {"patient": result.patient_id or "not given", "sample": calls.sample}
+d1.download_button("Calls (CSV)", audited(to_csv_bytes(result.summary_table(), s, provenance.lines()), "tdm1_ctdna_result.csv",
+                                          downloaded), "tdm1_ctdna_result.csv", "text/csv", key="patient_csv")
+d2.download_button("Calls (JSON)", audited(to_json_bytes(result.to_dict() | {"input": source_name, "provenance": provenance.to_dict()}),
+                                           "tdm1_ctdna_result.json", downloaded),
                    "tdm1_ctdna_result.json", "application/json", key="patient_json")
 pdf = live_download("patient_pdf")
-pdf.update(lambda result=result, provenance=provenance, context=context, panels=panels:
-           patient_report(result, provenance, context, droplets=panels))
+pdf.update(lambda result=result, provenance=provenance, context=context, panels=panels, user=who(), db=store():
+           patient_report_pdf(db, result, provenance, context, droplets=panels, actor=user))
 d3.download_button("PDF report", pdf, "tdm1_ctdna_report.pdf", "application/pdf", key="patient_pdf", type="primary")
 for line in provenance.lines():
     st.caption(md(line))
@@ -165,7 +169,7 @@ if assessment is not None and not provenance.demo and not provenance.droplets:
             saved = save_result(store(), assessment, result, who())
             st.success(md(saved.message))
             if patient_id:
-                if store().link_sample(patient_id, calls.sample, who()):
+                if link_sample(store(), patient_id, calls.sample, who()):
                     st.success(f"Sample {md(calls.sample)} linked to patient {md(patient_id)}.")
                 else:
                     st.warning(f"Patient {md(patient_id)} is not in the cohort database; import the patient table to link the sample.")

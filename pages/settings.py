@@ -2,7 +2,8 @@
 import pandas as pd
 import streamlit as st
 
-from pages._common import SETTINGS_KEY, md, page_header, settings, show_error, store, who
+from pages._common import SETTINGS_KEY, may, md, page_header, settings, show_error, store, who
+from tdm1core.access import Action
 from tdm1core import InputError, Settings, __version__
 from tdm1core.cohort import data_dictionary, template_frame
 from tdm1core.workflows import apply_settings
@@ -64,7 +65,8 @@ if applied:
         show_error(exc)
 if st.session_state.get("settings_message"):
     st.success(st.session_state.pop("settings_message"))
-if st.button("Save as the database default (stored files are called with them once; recorded in the audit log)", key="set_save_db"):
+if may(Action.DEFAULT_SETTINGS) and st.button("Save as the database default (stored files are called with them once; "
+                                              "recorded in the audit log)", key="set_save_db"):
     n = apply_settings(store(), settings(), who())
     st.success(f"Saved; {n} stored file(s) called with these settings (files already called with them are not read again).")
 if st.button("Restore the study's defaults", key="set_reset"):

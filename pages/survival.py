@@ -1,7 +1,7 @@
 """Survival: Kaplan-Meier time to progression by any categorical column, with the log-rank test."""
 import streamlit as st
 
-from pages._common import no_patients_yet, page_header, current_cohort, downloads, settings, show_error, stamp
+from pages._common import audit_view, no_patients_yet, page_header, current_cohort, downloads, settings, show_error, stamp
 from tdm1core import InputError
 from tdm1core.cohort import column_label
 from tdm1core.export import for_display
@@ -33,6 +33,7 @@ except InputError as exc:
     risk_times = None
 
 km = km_by(cohort, group, s, at=risk_times or ())
+audit_view("survival analysis", {"grouped by": group, "patients": cohort.n})
 if not km.groups:
     st.warning("No patient has both a time to progression and a value in this column.")
     st.stop()

@@ -58,12 +58,22 @@ def describe_detail(detail: Any) -> str:
 
 
 def readable_audit(log: pd.DataFrame) -> pd.DataFrame:
+    """The audit log for reading: when (UTC), who (and the token's subject when it differs), write or access, the
+    action, what, the details as words, and the app session (shortened)."""
+    n = len(log)
+
+    def col(name: str) -> list:
+        return log[name].tolist() if name in log else [None] * n
+
+    who = [w if not s or s == w else f"{w} (subject {s})" for w, s in zip(col("who"), col("subject"))]
     out = pd.DataFrame({
         "when (UTC)": [iso_utc(v) for v in log.get("at", [])],
-        "who": log.get("who", pd.Series(dtype=object)).tolist(),
-        "action": log.get("action", pd.Series(dtype=object)).tolist(),
-        "what": log.get("entity", pd.Series(dtype=object)).tolist(),
+        "who": who,
+        "kind": [c or "write" for c in col("category")],
+        "action": col("action"),
+        "what": col("entity"),
         "details": [describe_detail(d) for d in log.get("detail", [])],
+        "session": [(x or "")[:12] for x in col("session")],
     })
     return out
 

@@ -340,9 +340,10 @@ def cmd_cohort(args: argparse.Namespace) -> int:
         from .workflows import cohort_statistics_json, cohort_view
 
         store = Store(args.db)
+        user = cli_user(store)
         settings = _settings(args, store.saved_settings())
         if args.json:  # the stored statistics for this state of the data (computed and stored when missing)
-            text = cohort_statistics_json(store, settings, args.group, tuple(args.table4_column or ()))
+            text = cohort_statistics_json(store, settings, args.group, tuple(args.table4_column or ()), actor=user)
             if text is None:
                 raise InputError("the database holds no patients yet.", source="database",
                                  hint="Import a patient table: python -m tdm1core import patients TABLE.csv --db URL")
@@ -351,7 +352,7 @@ def cmd_cohort(args: argparse.Namespace) -> int:
             else:
                 print(text)
             return 0
-        view = cohort_view(store, settings)
+        view = cohort_view(store, settings, actor=user)
         if view.cohort is None:
             raise InputError("the database holds no patients yet.", source="database",
                              hint="Import a patient table: python -m tdm1core import patients TABLE.csv --db URL")
@@ -549,11 +550,30 @@ def _import_settings(args: argparse.Namespace, saved: Settings) -> Settings:
     return replace(saved, date_order=order) if order else saved
 
 
+def cli_user(store: "Any", who: str | None = None) -> "Any":
+    """Who runs this command, for the same role checks as the app.
+
+    On the embedded SQLite database (this machine's, single-user local mode) the operator is the local user with
+    every role. On a shared database the operator is ``--who`` or TDM1_USER, an e-mail address, with the roles the
+    database's roles table gives it (none when it is not there: each command that needs a role is then refused)."""
+    import os
+
+    from .access import User, is_shared_database, local_user
+
+    if not is_shared_database(store.url):
+        return local_user(who)
+    email = (who or os.environ.get("TDM1_USER") or "").strip().lower()
+    roles = store.roles_for(email) if email else None
+    return User(subject=email or "unknown", email=email or None, name=email or None, roles=roles or frozenset(),
+                mode="local", roles_source="table")
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from .store import Store
     from .workflows import cohort_statistics_json, import_exports, import_patients, preview_patients
 
     store = Store(args.db)
+    user = cli_user(store, args.who)
     settings = _import_settings(args, store.saved_settings())
     status = 0
     paths: list[Path] = []
@@ -571,7 +591,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             raise InputError(f"cannot read the file: {exc.strerror}; nothing was stored.", source=str(path)) from exc
     if args.kind == "ddpcr":
         # one transaction: every file is stored, or (when any is refused) none, and the error says so
-        results = import_exports(store, contents, settings, args.who)
+        results = import_exports(store, contents, settings, user)
         del contents
         if len(results) <= 20:
             for result in results:
@@ -584,24 +604,47 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         for data, name in contents:
             if args.preview:
-                preview, _ = preview_patients(store, data, name, settings)
+                preview, _ = preview_patients(store, data, name, settings, user)
                 print(f"{name}: {preview.summary()} (preview only; nothing stored)")
                 changes = preview.changes_table()
                 if len(changes):
                     print(changes.to_string(index=False))
                 continue
-            print(import_patients(store, data, name, settings, args.who).message)
+            print(import_patients(store, data, name, settings, user).message)
         if args.preview:
             return status
     # the statistics 'cohort --db URL --json' answers with, for the saved settings, made once now
-    cohort_statistics_json(store, store.saved_settings())
+    from .access import SYSTEM
+
+    cohort_statistics_json(store, store.saved_settings(), actor=SYSTEM)  # derived data, not a view
     return status
 
 
 def cmd_db(args: argparse.Namespace) -> int:
     from .store import Store
 
+    from .access import Action
+    from .workflows import acting_user, read_audit_log, remove_demo, set_user_roles
+
     store = Store(args.db)
+    user = cli_user(store, args.who)
+    if args.action == "roles":  # list the roles table, or give --email exactly --set ROLES
+        if args.email is not None:
+            bootstrap = not any("admin" in str(r["roles"]).split() for r in store.roles_table())
+            if bootstrap and "admin" not in user.roles:  # the first admin of a new shared database, by its operator
+                from .access import SYSTEM
+                from dataclasses import replace
+
+                user = replace(SYSTEM, subject=user.audit_name, name=f"{user.audit_name} (first admin, command line)")
+            previous, new = set_user_roles(store, args.email, (args.set or "").replace(",", " ").split(), user)
+            print(f"{args.email.strip().lower()}: {previous or 'no roles'} -> {new or 'no roles'}")
+            return 0
+        acting_user(user, Action.ROLES)
+        for row in store.roles_table():
+            print(f"{row['email']}: {row['roles']} (set by {row['updated_by']} at {row['updated_at']})")
+        return 0
+    if args.action in ("status", "export"):
+        acting_user(user, Action.AUDIT)
     if args.action == "status":
         st = store.status()
         if args.json:
@@ -633,10 +676,10 @@ def cmd_db(args: argparse.Namespace) -> int:
             if answer != "yes":
                 print(f"not removed: would remove {plan.summary()}. Confirm with --yes.", file=sys.stderr)
                 return 1
-        print(f"removed {store.remove_demo(args.who).summary()}")
+        print(f"removed {remove_demo(store, user).summary()}")
         return 0
     if args.action == "audit":
-        df = store.audit(args.limit)
+        df = read_audit_log(store, user, args.limit)
         if args.json:
             _dump(df.astype(str).to_dict("records"))
         else:
@@ -656,13 +699,16 @@ def _register_store(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("db", help="database status, export, audit log, demo data")
-    p.add_argument("action", choices=["status", "export", "audit", "seed-demo", "remove-demo"])
+    p.add_argument("action", choices=["status", "export", "audit", "seed-demo", "remove-demo", "roles"])
     p.add_argument("directory", nargs="?")
     p.add_argument("--db")
     p.add_argument("--who")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int)
     p.add_argument("--yes", action="store_true", help="remove-demo: confirm without asking")
+    p.add_argument("--email", help="roles: the user whose roles --set gives (the first admin of a shared database can be "
+                                   "set by its operator)")
+    p.add_argument("--set", help="roles: the roles, e.g. 'clinician researcher' (empty: no role)")
     p.set_defaults(func=cmd_db)
 
 

@@ -74,6 +74,25 @@ audit_log = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True), sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("who", sa.String(200)), sa.Column("action", sa.String(50), nullable=False), sa.Column("entity", sa.String(200)),
     sa.Column("detail", sa.Text),
+    # who, from the identity token (signed-in mode): subject and e-mail; the app session; "write" or "access"
+    sa.Column("subject", sa.String(200)), sa.Column("email", sa.String(320)), sa.Column("session", sa.String(64)),
+    sa.Column("category", sa.String(10), nullable=False, server_default="write"),
+    sa.Index("ix_audit_log_category_id", "category", "id"),
+)
+# e-mail (lower case) -> roles, for users whose identity token has no roles claim; kept by an admin in the app
+user_roles = sa.Table(
+    "user_roles", metadata,
+    sa.Column("email", sa.String(320), primary_key=True), sa.Column("roles", sa.String(200), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False), sa.Column("updated_by", sa.String(320)),
+)
+# one row per sign-in (tdm1core.access.session_key): the app's own idle and absolute limits
+user_sessions = sa.Table(
+    "user_sessions", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("subject", sa.String(200)), sa.Column("email", sa.String(320)),
+    sa.Column("signed_in_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True)), sa.Column("end_reason", sa.String(200)),
 )
 calls_t = sa.Table(
     "calls", metadata,
@@ -116,7 +135,7 @@ app_settings = sa.Table(
 )
 _WELL_COLS = [c.name for c in wells.columns if c.name not in ("id", "file_id")]
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0004"  # the newest migration (tests/test_schema.py checks it against Alembic's head)
+HEAD_REVISION = "0005"  # the newest migration (tests/test_schema.py checks it against Alembic's head)
 
 
 def database_url(url: str | None = None) -> str:
@@ -173,7 +192,9 @@ class _file_lock:
             self.fd = None
 
 
-def _who(who: str | None) -> str:
+def _who(who: Any) -> str:
+    if who is not None and not isinstance(who, str):  # a tdm1core.access.User
+        return who.audit_name
     if who:
         return who
     try:
@@ -341,13 +362,13 @@ class Store:
             return
         if conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar():
             return
-        ours = [t for t in ("cohort_snapshots", "call_sets", "calls", "app_settings", "audit_log", "patients", "wells", "files") if t in tables]
+        ours = [t for t in ("user_sessions", "user_roles", "cohort_snapshots", "call_sets", "calls", "app_settings", "audit_log", "patients", "wells", "files") if t in tables]
         rows = sum(int(conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar() or 0) for t in ours)
         if rows == 0:
             for t in ours + ["alembic_version"]:
                 conn.execute(sa.text(f"DROP TABLE {t}"))
             return
-        stamp = "0004" if "cohort_snapshots" in tables else "0003" if "call_sets" in tables else ("0002" if {"calls", "app_settings"} <= tables else "0001")
+        stamp = "0005" if "user_roles" in tables else "0004" if "cohort_snapshots" in tables else "0003" if "call_sets" in tables else ("0002" if {"calls", "app_settings"} <= tables else "0001")
         conn.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": stamp})
 
     def revision(self) -> str | None:
@@ -375,9 +396,16 @@ class Store:
             time.sleep(min(0.05 * (1.5 ** i), 1.0) * (0.5 + random.random()))
         raise RuntimeError("unreachable")  # pragma: no cover
 
-    def _audit(self, conn: Any, who: str | None, action: str, entity: str, detail: Any) -> None:
-        conn.execute(audit_log.insert().values(at=_now(), who=_who(who), action=action, entity=entity,
-                                               detail=json.dumps(detail, default=str, ensure_ascii=False)))
+    def _audit(self, conn: Any, who: Any, action: str, entity: str, detail: Any, category: str = "write") -> None:
+        """Append one audit entry (the log is append-only: the database refuses UPDATE and DELETE on it).
+
+        ``who`` is a :class:`tdm1core.access.User` (its subject, e-mail and session are recorded) or a name."""
+        user = who if who is not None and not isinstance(who, str) else None
+        conn.execute(audit_log.insert().values(
+            at=_now(), who=_who(who), action=action, entity=entity,
+            detail=json.dumps(detail, default=str, ensure_ascii=False), category=category,
+            subject=getattr(user, "subject", None), email=getattr(user, "email", None),
+            session=getattr(user, "session", None)))
 
     # ------------------------------------------------------------------ settings
     def saved_settings(self) -> Settings:
@@ -386,7 +414,7 @@ class Store:
             value = conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == "current")).scalar()
         return Settings.from_dict(json.loads(value)) if value else DEFAULT_SETTINGS
 
-    def save_settings(self, settings: Settings, who: str | None = None) -> dict[str, tuple[Any, Any]]:
+    def save_settings(self, settings: Settings, who: Any = None) -> dict[str, tuple[Any, Any]]:
         """Save the settings and record what changed (old → new) in the audit log. Returns the changes."""
         def run() -> dict[str, tuple[Any, Any]]:
             with self.engine.begin() as conn:
@@ -413,7 +441,7 @@ class Store:
             value = conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == "droplet_thresholds")).scalar()
         return DropletThresholds.from_dict(json.loads(value)) if value else INSTRUMENT_THRESHOLDS
 
-    def save_droplet_thresholds(self, thresholds: Any, who: str | None = None) -> dict[str, Any]:
+    def save_droplet_thresholds(self, thresholds: Any, who: Any = None) -> dict[str, Any]:
         """Save the droplet classification as the lab's default, audited with the previous and the new values."""
         from .thresholds import INSTRUMENT_THRESHOLDS
 
@@ -435,7 +463,7 @@ class Store:
         return self._retry(run)
 
     # ------------------------------------------------------------------ ddPCR files and their calls
-    def store_export(self, data: bytes, export: Any, sample_calls: list, settings: Settings, who: str | None = None,
+    def store_export(self, data: bytes, export: Any, sample_calls: list, settings: Settings, who: Any = None,
                      demo: bool = False, shown: dict[str, Any] | None = None) -> ImportResult:
         """Store a read export as received, its wells and its calls (made with ``settings``) in one transaction.
 
@@ -451,7 +479,7 @@ class Store:
         return self._retry(run)
 
     def store_exports(self, items: "list[tuple[bytes, Any, list]] | Callable[[], Iterable[tuple[bytes, Any, list]]]",
-                      settings: Settings, who: str | None = None) -> list[ImportResult]:
+                      settings: Settings, who: Any = None) -> list[ImportResult]:
         """Store several read exports (bytes, export, calls) as one transaction: all of them or none.
 
         ``items`` may be a function that returns a fresh iterator: each export is then stored as it is produced and
@@ -679,7 +707,7 @@ class Store:
                 table[c] = table[c].astype(str)
         return table
 
-    def store_patients(self, data: bytes, name: str, records: list[dict[str, str]], who: str | None = None,
+    def store_patients(self, data: bytes, name: str, records: list[dict[str, str]], who: Any = None,
                        demo: bool = False) -> ImportResult:
         """Store a validated, normalised patient table (``records``) and the file it came from in one transaction;
         changed patients keep their old values in the audit log."""
@@ -717,7 +745,7 @@ class Store:
 
         return self._retry(run)
 
-    def link_sample(self, patient_id: str, sample: str, who: str | None = None) -> bool:
+    def link_sample(self, patient_id: str, sample: str, who: Any = None) -> bool:
         """Set a stored patient's ctDNA sample ID (False when the patient is not stored)."""
         def run() -> bool:
             with self.engine.begin() as conn:
@@ -735,7 +763,7 @@ class Store:
 
         return self._retry(run)
 
-    def delete_patient(self, patient_id: str, who: str | None = None) -> bool:
+    def delete_patient(self, patient_id: str, who: Any = None) -> bool:
         def run() -> bool:
             with self.engine.begin() as conn:
                 old = conn.execute(sa.select(patients.c.data).where(patients.c.patient_id == patient_id)).scalar()
@@ -748,7 +776,7 @@ class Store:
 
         return self._retry(run)
 
-    def delete_file(self, file_id: int, who: str | None = None) -> bool:
+    def delete_file(self, file_id: int, who: Any = None) -> bool:
         def run() -> bool:
             with self.engine.begin() as conn:
                 row = conn.execute(sa.select(files.c.name, files.c.kind, files.c.sha256).where(files.c.id == file_id)).first()
@@ -777,10 +805,112 @@ class Store:
             return bool(conn.execute(sa.select(sa.func.count()).select_from(audit_log)
                                      .where(audit_log.c.action == "demo seeded")).scalar())
 
-    def record(self, action: str, entity: str, detail: Any, who: str | None = None) -> None:
+    def record(self, action: str, entity: str, detail: Any, who: Any = None) -> None:
         """Add an entry to the audit log."""
         with self.engine.begin() as conn:
             self._audit(conn, who, action, entity, detail)
+
+    def record_access(self, who: Any, action: str, entity: str, detail: Any = None) -> None:
+        """Add an access entry (a sign-in, a sign-out, a view of patient-level data, a download, a report); access
+        entries do not change :meth:`version`, so a view never makes a cached cohort stale."""
+        def run() -> None:
+            with self.engine.begin() as conn:
+                self._audit(conn, who, action, entity, detail or {}, category="access")
+
+        self._retry(run)
+
+    # ------------------------------------------------------------------ roles table and app sessions
+    def roles_for(self, email: str) -> frozenset[str] | None:
+        """The roles the table gives ``email`` (None when it is not in the table)."""
+        from .access import parse_roles
+
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(user_roles.c.roles).where(user_roles.c.email == email.strip().lower())).scalar()
+        return None if value is None else parse_roles(value)
+
+    def roles_table(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(user_roles).order_by(user_roles.c.email)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def set_roles(self, email: str, roles: Iterable[str], who: Any = None) -> tuple[str, str]:
+        """Give ``email`` exactly ``roles`` (none removes the row); audited with the previous and the new roles.
+        Returns (previous, new) as space-separated text."""
+        from .access import ROLES, parse_roles
+
+        address = email.strip().lower()
+        if "@" not in address or len(address) > 320 or any(ch.isspace() for ch in address):
+            raise InputError(f"{email!r} is not an e-mail address.", source="roles table", column="email",
+                             hint="Give the address the identity provider puts in the token's email claim.")
+        wanted = [r.strip().lower() for r in roles if str(r).strip()]
+        unknown = [r for r in wanted if r not in ROLES]
+        if unknown:
+            raise InputError(f"unknown role(s) {', '.join(unknown)}.", source="roles table", column="roles",
+                             hint=f"Roles are {', '.join(ROLES)}.")
+        new = " ".join(r for r in ROLES if r in parse_roles(wanted))
+
+        def run() -> tuple[str, str]:
+            with self.engine.begin() as conn:
+                previous = conn.execute(sa.select(user_roles.c.roles).where(user_roles.c.email == address)).scalar() or ""
+                conn.execute(user_roles.delete().where(user_roles.c.email == address))
+                if new:
+                    conn.execute(user_roles.insert().values(email=address, roles=new, updated_at=_now(),
+                                                            updated_by=_who(who)))
+                if previous != new:
+                    self._audit(conn, who, "roles change", f"user {address}", {"previous": previous, "new": new})
+                return previous, new
+
+        return self._retry(run)
+
+    def touch_session(self, user: Any, now: dt.datetime, signed_in_at: dt.datetime, limits: Any,
+                      every_seconds: float = 30.0, active: bool = True) -> str | None:
+        """Record activity in the signed-in ``user``'s app session and return why it has ended (None while it goes
+        on). A new session is recorded (and its sign-in audited); an ended one stays ended; a session past its idle or
+        absolute limit is ended now (audited). ``last_seen`` is written at most every ``every_seconds``, and not at all
+        when ``active`` is False (a timer checking the limits is not the user's activity)."""
+        from .access import session_end_reason
+
+        def run() -> str | None:
+            with self.engine.begin() as conn:
+                found = conn.execute(sa.select(user_sessions).where(user_sessions.c.key == user.session)).mappings().first()
+                row: dict[str, Any] = dict(found) if found is not None else {}
+                if found is None:
+                    conn.execute(user_sessions.insert().values(key=user.session, subject=user.subject, email=user.email,
+                                                               signed_in_at=signed_in_at, last_seen_at=now))
+                    self._audit(conn, user, "sign in", f"user {user.audit_name}",
+                                {"roles": " ".join(sorted(user.roles)) or "none", "roles from": user.roles_source},
+                                category="access")
+                    row = {"signed_in_at": signed_in_at, "last_seen_at": now, "ended_at": None, "end_reason": None}
+                if row["ended_at"] is not None:
+                    return str(row["end_reason"] or "the session has ended")
+
+                def epoch(v: dt.datetime) -> float:
+                    return (v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)).timestamp()
+
+                reason = session_end_reason(epoch(row["signed_in_at"]), epoch(row["last_seen_at"]), epoch(now), limits)
+                if reason:
+                    conn.execute(user_sessions.update().where(user_sessions.c.key == user.session)
+                                 .values(ended_at=now, end_reason=reason))
+                    self._audit(conn, user, "session ended", f"user {user.audit_name}", {"reason": reason},
+                                category="access")
+                    return reason
+                if active and epoch(now) - epoch(row["last_seen_at"]) >= min(every_seconds, limits.idle_seconds / 4):
+                    conn.execute(user_sessions.update().where(user_sessions.c.key == user.session)
+                                 .values(last_seen_at=now))
+                return None
+
+        return self._retry(run)
+
+    def end_session(self, user: Any, reason: str = "signed out") -> None:
+        """End the user's app session (sign-out), audited; a later request with the same identity cookie is refused."""
+        def run() -> None:
+            with self.engine.begin() as conn:
+                done = conn.execute(user_sessions.update().where(user_sessions.c.key == user.session)
+                                    .where(user_sessions.c.ended_at.is_(None)).values(ended_at=_now(), end_reason=reason))
+                if done.rowcount:
+                    self._audit(conn, user, "sign out", f"user {user.audit_name}", {"reason": reason}, category="access")
+
+        self._retry(run)
 
     def has_demo(self) -> bool:
         with self.engine.connect() as conn:
@@ -814,7 +944,7 @@ class Store:
             demo_files, demo_only, n_wells, kept = self._demo_rows(conn)
         return DemoRemovalPlan(len(demo_files), n_wells, len(demo_only), kept)
 
-    def remove_demo(self, who: str | None = None) -> DemoRemovalPlan:
+    def remove_demo(self, who: Any = None) -> DemoRemovalPlan:
         """Remove the synthetic demo files and the patients that are still demo-only; keep patients the user changed.
 
         Returns what was removed (files, well rows, patients) and how many user-changed patients were kept.
@@ -845,9 +975,10 @@ class Store:
 
     # ------------------------------------------------------------------ reading
     def version(self) -> int:
-        """Changes whenever anything is written (for cache keys)."""
+        """Changes whenever anything is written (for cache keys); access entries (views, sign-ins) do not move it."""
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.id), 0))).scalar() or 0)
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.id), 0))
+                                    .where(audit_log.c.category == "write")).scalar() or 0)
 
     def status(self) -> StoreStatus:
         with self.engine.connect() as conn:

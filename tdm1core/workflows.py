@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .access import SYSTEM, Action, User, authorize, local_user
 from .errors import InputError
 from .provenance import Provenance, mapped_targets
 from .settings import Settings
@@ -31,9 +32,17 @@ if TYPE_CHECKING:  # reading and calling (numpy, pandas) are imported where used
     from .cohort import Cohort
     from .store import ImportResult, PatientPreview, Store
 
-__all__ = ["UploadAssessment", "assess_upload", "assess_droplets", "assess_manual", "patient_result", "save_result", "is_demo_export",
+__all__ = ["acting_user", "link_sample", "delete_patient", "delete_file", "remove_demo", "save_default_thresholds", "set_user_roles",
+           "read_audit_log", "stored_files", "patient_report_pdf", "cohort_report_pdf", "record_view", "UploadAssessment", "assess_upload", "assess_droplets", "assess_manual", "patient_result", "save_result", "is_demo_export",
            "settings_hash", "import_exports", "preview_patients", "import_patients", "apply_settings", "ensure_calls",
            "CohortView", "cohort_view", "stored_patients", "cohort_statistics_json", "code_fingerprint", "seed_demo", "open_store"]
+
+
+def acting_user(who: "User | str | None", action: Action) -> User:
+    """The user acting, checked for ``action`` (:func:`tdm1core.access.authorize`): a signed-in or local
+    :class:`User`, or a name (the local user in single-user mode). Every use case below starts here."""
+    user = who if isinstance(who, User) else local_user(who)
+    return authorize(user, action)
 
 
 def settings_hash(settings: Settings) -> str:
@@ -88,9 +97,10 @@ def assess_upload(data: bytes, name: str, settings: Settings) -> UploadAssessmen
 
 
 def assess_droplets(files: "list[tuple[bytes, str]]", settings: Settings,
-                    thresholds: "DropletThresholds") -> "tuple[UploadAssessment, PlateClassification]":
+                    thresholds: "DropletThresholds", actor: "User | str | None" = None) -> "tuple[UploadAssessment, PlateClassification]":
     """Read a plate of droplet files (a zip, a folder's files, with the results export or sample sheet), classify
     its droplets with ``thresholds``, and call every sample through the unchanged pipeline."""
+    acting_user(actor, Action.REVIEW_DROPLETS)
     from . import calls as calling
     from .plate import classify_plate, plate_export, read_plate
 
@@ -111,14 +121,18 @@ def assess_manual(entry: ManualEntry, settings: Settings) -> tuple[SampleCalls, 
 
 
 def patient_result(calls: SampleCalls, er: object, pr: object, patient_id: str | None = None,
-                   collection_date: str | None = None) -> PatientResult:
+                   collection_date: str | None = None, actor: "User | str | None" = None) -> PatientResult:
+    """The flag for one sample's calls and the hormone-receptor status (clinicians)."""
+    acting_user(actor, Action.PATIENT_RESULT)
     from .risk import PatientResult
 
     return PatientResult.from_calls(calls, er, pr, (patient_id or "").strip() or None, collection_date or None)
 
 
-def save_result(store: "Store", assessment: UploadAssessment, result: PatientResult, who: str | None = None) -> "ImportResult":
+def save_result(store: "Store", assessment: UploadAssessment, result: PatientResult,
+                who: "User | str | None" = None) -> "ImportResult":
     """Store the export with exactly the calls shown (the session's settings and target map), and audit it."""
+    who = acting_user(who, Action.SAVE_RESULT)
     if assessment.provenance.droplets:
         raise InputError("results made from droplet files cannot be saved to the database yet; save the PDF or the "
                          "JSON, or save the result of the plate's results export.", source=assessment.export.name,
@@ -132,12 +146,19 @@ def save_result(store: "Store", assessment: UploadAssessment, result: PatientRes
                               shown=shown)
 
 
+def link_sample(store: "Store", patient_id: str, sample: str, who: "User | str | None" = None) -> bool:
+    """Link a stored sample to a stored patient (clinicians, with a saved result; audited). False when the patient
+    is not stored."""
+    return store.link_sample(patient_id, sample, acting_user(who, Action.SAVE_RESULT))
+
+
 # ------------------------------------------------------------------ imports
 
-def import_exports(store: "Store", files: "list[tuple[bytes, str]]", settings: Settings, who: str | None = None,
+def import_exports(store: "Store", files: "list[tuple[bytes, str]]", settings: Settings, who: "User | str | None" = None,
                    demo: bool = False) -> "list[ImportResult]":
     """Read and call every export, then store them all in one transaction. If any file is refused, the error lists
     every refused file (row and column) and nothing is stored."""
+    who = acting_user(who, Action.IMPORT)
     from .errors import DdpcrFormatError, Problem
 
     if demo or len(files) == 1:
@@ -167,12 +188,14 @@ def import_exports(store: "Store", files: "list[tuple[bytes, str]]", settings: S
     return store.store_exports(items, settings, who)
 
 
-def preview_patients(store: "Store", data: bytes, name: str, settings: Settings) -> "tuple[PatientPreview, list[dict]]":
+def preview_patients(store: "Store", data: bytes, name: str, settings: Settings,
+                     actor: "User | str | None" = None) -> "tuple[PatientPreview, list[dict]]":
     """Validate a patient table and compare it with what is stored (nothing is written).
 
     Returns the preview and the normalised rows that :func:`import_patients` stores: dates as ISO (YYYY-MM-DD) and
     IDs without invisible characters, whatever the table used, so a stored patient never depends on the
     ``date_order`` it was read with."""
+    acting_user(actor, Action.IMPORT)
     from .cohort import normalised_table, read_patient_table, validate_patients
     from .store import PatientChange, PatientPreview
 
@@ -195,13 +218,14 @@ def preview_patients(store: "Store", data: bytes, name: str, settings: Settings)
     return PatientPreview(name, hashlib.sha256(data).hexdigest(), tuple(new), tuple(changed), same), records
 
 
-def import_patients(store: "Store", data: bytes, name: str, settings: Settings, who: str | None = None,
+def import_patients(store: "Store", data: bytes, name: str, settings: Settings, who: "User | str | None" = None,
                     demo: bool = False) -> "ImportResult":
     """Validate and store a patient table in one transaction (nothing on error)."""
-    _, records = preview_patients(store, data, name, settings)
+    who = acting_user(who, Action.IMPORT)
+    _, records = preview_patients(store, data, name, settings, who)
     result = store.store_patients(data, name, records, who, demo)
     if not result.duplicate:
-        stored_patients(store, settings)  # validated once here, so no page view has to
+        _stored_patients(store, settings)  # validated once here, so no page view has to
     return result
 
 
@@ -224,9 +248,10 @@ def ensure_calls(store: "Store", settings: Settings, chunk: int = 200) -> int:
     return len(todo)
 
 
-def apply_settings(store: "Store", settings: Settings, who: str | None = None) -> int:
+def apply_settings(store: "Store", settings: Settings, who: "User | str | None" = None) -> int:
     """Save the settings for everyone (audited) and call every stored file with them now, once, so no page view
     has to. Returns the number of files called."""
+    who = acting_user(who, Action.DEFAULT_SETTINGS)
     store.save_settings(settings, who)
     return ensure_calls(store, settings)
 
@@ -250,9 +275,14 @@ _SOURCES = {"demo": "database: built-in synthetic demo", "mixed": "database: you
             "real": "database", "empty": "database (empty)"}
 
 
-def stored_patients(store: "Store", settings: Settings) -> "Cohort | None":
+def stored_patients(store: "Store", settings: Settings, actor: "User | str | None" = None) -> "Cohort | None":
     """The stored patients, validated and derived: read from the stored snapshot for the patients' current revision,
     else validated now and the snapshot stored (see :mod:`tdm1core.cohort_snapshot`). None when none is stored."""
+    acting_user(actor, Action.COHORT)
+    return _stored_patients(store, settings)
+
+
+def _stored_patients(store: "Store", settings: Settings) -> "Cohort | None":
     import zlib
 
     from .cohort import Cohort, validate_patients
@@ -276,13 +306,24 @@ def stored_patients(store: "Store", settings: Settings) -> "Cohort | None":
     return cohort
 
 
-def cohort_view(store: "Store", settings: Settings, filters: "dict[str, list] | None" = None) -> CohortView:
-    """The stored cohort with the stored calls for ``settings``; calls only the files not yet called with them."""
+def cohort_view(store: "Store", settings: Settings, filters: "dict[str, list] | None" = None,
+                actor: "User | str | None" = None, purpose: Action = Action.COHORT) -> CohortView:
+    """The stored cohort with the stored calls for ``settings``; calls only the files not yet called with them.
+
+    ``purpose`` is what the view is for: cohort statistics (researchers) or the study cohort shown beside a patient's
+    result (clinicians and researchers)."""
+    if purpose not in (Action.COHORT, Action.REFERENCE_COHORT):
+        raise ValueError(f"a cohort view is not for {purpose.value}")
+    acting_user(actor, purpose)
+    return _cohort_view(store, settings, filters)
+
+
+def _cohort_view(store: "Store", settings: Settings, filters: "dict[str, list] | None" = None) -> CohortView:
     from .cohort import attach_ctdna
 
     called = ensure_calls(store, settings)
     calls = store.calls_table(settings.fingerprint())
-    patients = stored_patients(store, settings)
+    patients = _stored_patients(store, settings)
     if patients is None:
         return CohortView(None, calls, settings, called)
     cohort = attach_ctdna(patients, calls, settings)
@@ -309,7 +350,7 @@ def _statistics_key(store: "Store", settings: Settings, group: str, table4_colum
 
 
 def cohort_statistics_json(store: "Store", settings: Settings, group: str = "flag",
-                           table4_columns: "tuple[str, ...]" = ()) -> str | None:
+                           table4_columns: "tuple[str, ...]" = (), actor: "User | str | None" = None) -> str | None:
     """The stored cohort's statistics with ``settings`` as compact JSON (what ``cohort --db URL --json`` prints):
     :meth:`CohortStatistics.to_json` with the cohort's source, size and notes. None when no patient is stored.
 
@@ -319,6 +360,7 @@ def cohort_statistics_json(store: "Store", settings: Settings, group: str = "fla
     new key, so a stale answer is never read. A damaged stored text (zlib's checksum) is computed again."""
     import zlib
 
+    acting_user(actor, Action.COHORT)
     table4_columns = tuple(table4_columns)
     ensure_calls(store, settings)  # the calls for these settings exist before the key is taken
     key = _statistics_key(store, settings, group, table4_columns)
@@ -328,7 +370,7 @@ def cohort_statistics_json(store: "Store", settings: Settings, group: str = "fla
             return zlib.decompress(data).decode("utf-8")
         except (zlib.error, UnicodeDecodeError):
             pass
-    view = cohort_view(store, settings)
+    view = _cohort_view(store, settings)
     if view.cohort is None:
         return None
     from .stats import analyse_cohort
@@ -343,8 +385,12 @@ def cohort_statistics_json(store: "Store", settings: Settings, group: str = "fla
 
 # ------------------------------------------------------------------ the demo and opening a store
 
-def seed_demo(store: "Store", who: str = "demo seed") -> bool:
-    """Seed the synthetic demo into an empty database (once: never again after it was removed). True when it seeded."""
+def seed_demo(store: "Store", who: "User | str" = "demo seed") -> bool:
+    """Seed the synthetic demo into an empty database (once: never again after it was removed). True when it seeded.
+    The core's own write (the system user), whoever opened the database first."""
+    from dataclasses import replace
+
+    who = who if isinstance(who, User) else replace(SYSTEM, subject=who, name=who)
     from .demo import DEMO_DIR, demo_export_path
 
     if store.demo_seeded() or not store.is_empty():
@@ -365,3 +411,75 @@ def open_store(url: str | None = None, seed: bool = True) -> "Store":
         seed_demo(store)
     return store
 
+
+
+# ------------------------------------------------------------------ reports, deletions, defaults, roles, the audit log
+
+def patient_report_pdf(store: "Store | None", result: PatientResult, provenance: Provenance, cohort_points: Any = None,
+                       droplets: Any = None, actor: "User | str | None" = None, pagesize: str = "A4") -> bytes:
+    """The patient PDF (:func:`tdm1core.report.patient_report`), audited as a report made (clinicians)."""
+    user = acting_user(actor, Action.PATIENT_REPORT)
+    from .report import patient_report
+
+    pdf = patient_report(result, provenance, cohort_points, droplets=droplets, pagesize=pagesize)
+    if store is not None:
+        store.record_access(user, "report", f"patient {result.patient_id or 'not given'}",
+                            {"sample": result.calls.sample, "input sha256": provenance.sha256,
+                             "report sha256": hashlib.sha256(pdf).hexdigest()})
+    return pdf
+
+
+def cohort_report_pdf(store: "Store | None", cohort: "Cohort", stats: Any, provenance: Provenance,
+                      filters: "dict | None" = None, actor: "User | str | None" = None, pagesize: str = "A4") -> bytes:
+    """The cohort PDF (:func:`tdm1core.report.cohort_report`), audited with the filter (researchers)."""
+    user = acting_user(actor, Action.COHORT_REPORT)
+    from .report import cohort_report
+
+    pdf = cohort_report(cohort, stats, provenance, filters, pagesize=pagesize)
+    if store is not None:
+        store.record_access(user, "report", "cohort", {"filters": filters or "none", "patients": cohort.n,
+                                                        "report sha256": hashlib.sha256(pdf).hexdigest()})
+    return pdf
+
+
+def record_view(store: "Store", user: "User | str | None", what: str, detail: "dict | None" = None,
+                action: str = "view") -> None:
+    """Audit a view of patient-level data (``what``: which patient or which cohort filter) or a download."""
+    store.record_access(user if isinstance(user, User) else local_user(user), action, what, detail)
+
+
+def delete_patient(store: "Store", patient_id: str, who: "User | str | None" = None) -> bool:
+    """Delete a stored patient (admins; audited with the deleted values)."""
+    return store.delete_patient(patient_id, acting_user(who, Action.DELETE))
+
+
+def delete_file(store: "Store", file_id: int, who: "User | str | None" = None) -> bool:
+    """Delete a stored file with its wells and calls (admins; audited)."""
+    return store.delete_file(file_id, acting_user(who, Action.DELETE))
+
+
+def remove_demo(store: "Store", who: "User | str | None" = None) -> Any:
+    """Remove the synthetic demo data that is still demo-only (admins; audited with the counts)."""
+    return store.remove_demo(acting_user(who, Action.REMOVE_DEMO))
+
+
+def save_default_thresholds(store: "Store", thresholds: "DropletThresholds", who: "User | str | None" = None) -> dict:
+    """Save the droplet classification as the lab's default (admins; audited with the previous value)."""
+    return store.save_droplet_thresholds(thresholds, acting_user(who, Action.DEFAULT_SETTINGS))
+
+
+def set_user_roles(store: "Store", email: str, roles: "list[str]", who: "User | str | None" = None) -> tuple[str, str]:
+    """Give a user (by e-mail) exactly these roles in the roles table (admins; audited)."""
+    return store.set_roles(email, roles, acting_user(who, Action.ROLES))
+
+
+def read_audit_log(store: "Store", who: "User | str | None" = None, limit: int | None = None) -> "pd.DataFrame":
+    """The audit log, newest first (admins)."""
+    acting_user(who, Action.AUDIT)
+    return store.audit(limit)
+
+
+def stored_files(store: "Store", who: "User | str | None" = None) -> "pd.DataFrame":
+    """The stored files (names, SHA-256, who uploaded them; admins)."""
+    acting_user(who, Action.AUDIT)
+    return store.files_table()

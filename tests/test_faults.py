@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from builders import qs17, sample_wells
 from conftest import ROOT
+from tdm1core.store import HEAD_REVISION
 from tdm1core.demo import DEMO_DIR
 from tdm1core.settings import DEFAULT_SETTINGS
 from tdm1core.store import Store
@@ -81,7 +82,7 @@ def test_sixteen_first_imports_into_a_fresh_sqlite_database_all_land(tmp_path):
     for r in runs:
         assert r.returncode == 0, r.stderr.decode()[-800:]
     st = Store(url).status()
-    assert st.files == 16 and st.wells == 16 * 8 and st.revision == "0004"
+    assert st.files == 16 and st.wells == 16 * 8 and st.revision == HEAD_REVISION
 
 
 def test_a_kill_during_the_first_open_never_leaves_an_unopenable_database(tmp_path):
@@ -93,7 +94,7 @@ def test_a_kill_during_the_first_open_never_leaves_an_unopenable_database(tmp_pa
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         store = Store(url)  # opens, finishing or repairing the schema
-        assert store.revision() == "0004"
+        assert store.revision() == HEAD_REVISION
         assert store.status().files == 0
 
 
@@ -105,7 +106,7 @@ def test_a_half_initialised_database_from_an_older_version_is_repaired(tmp_path)
         conn.execute(sa.text("CREATE TABLE files (id INTEGER PRIMARY KEY)"))
     eng.dispose()
     store = open_store(url)
-    assert store.revision() == "0004" and store.status().patients == 34
+    assert store.revision() == HEAD_REVISION and store.status().patients == 34
 
 
 def test_ddl_is_transactional_on_sqlite(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from builders import qs17, sample_wells
+from tdm1core.store import HEAD_REVISION
 from tdm1core.demo import DEMO_DIR, demo_export_path
 from tdm1core.errors import CohortFormatError, DdpcrFormatError, TargetMapError
 from tdm1core.settings import DEFAULT_SETTINGS, Settings
@@ -31,7 +32,7 @@ def counts(store):
 def test_fresh_database_is_created_migrated_and_seeded(url):
     store = open_store(url)
     st = store.status()
-    assert st.revision == "0004"
+    assert st.revision == HEAD_REVISION
     assert (st.files, st.wells, st.patients, st.calls) == (2, 128, 34, 16)
     view = cohort_view(store, DEFAULT_SETTINGS)
     assert view.cohort.n == 34 and view.cohort.n_ctdna == 16 and "synthetic demo" in view.cohort.source
@@ -188,7 +189,7 @@ def test_calls_stored_by_an_older_version_are_kept_with_their_settings_hash(url)
                              "VALUES (:f, 'OLD1', 1.15, 'amplified', :r, :s, CURRENT_TIMESTAMP)"),
                      {"f": fid, "r": json.dumps(result), "s": json.dumps(old.to_dict(), sort_keys=True)})
     upgraded = Store(url)
-    assert upgraded.revision() == "0004"
+    assert upgraded.revision() == HEAD_REVISION
     table = upgraded.calls_table(old.fingerprint())
     assert table["sample"].tolist() == ["OLD1"] and table.loc[0, "E545K MUT"] == 7.5 and table.loc[0, "E545K WT"] == 900.0
     assert upgraded.files_without_calls(old.fingerprint()) == []  # never read again for the settings it was called with
@@ -232,7 +233,7 @@ def test_first_migration_upgrades_to_the_newest(url):
         conn.execute(sa.text("INSERT INTO audit_log (at, who, action, entity, detail) VALUES (CURRENT_TIMESTAMP, 'old', 'import', 'x', '{}')"))
     assert "calls" not in sa.inspect(store.engine).get_table_names()
     upgraded = Store(url)  # opening applies the migrations
-    assert upgraded.revision() == "0004"
+    assert upgraded.revision() == HEAD_REVISION
     assert {"calls", "app_settings", "call_sets"} <= set(sa.inspect(upgraded.engine).get_table_names())
     assert upgraded.status().audit_entries == 1  # data kept
 

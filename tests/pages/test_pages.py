@@ -374,7 +374,7 @@ def test_the_app_serves_no_patient_data_beyond_loopback(address):
     finally:
         config.set_option("server.address", old)
     body = texts(at)
-    assert "serves no patient data there" in body
+    assert "Signed-in mode is required because the server listens on" in body and "Configure sign-in" in body
     assert "Patients" not in body and not at.dataframe and "P06" not in body
 
 
