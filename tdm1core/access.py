@@ -236,9 +236,15 @@ def access_config(section: Mapping[str, Any] | None = None, environ: Mapping[str
     ``session_lifetime_hours``), overridden by TDM1_ROLES_CLAIM, TDM1_IDLE_TIMEOUT_MINUTES, TDM1_SESSION_LIFETIME_HOURS."""
     section = dict(section or {})
     env = os.environ if environ is None else environ
-    claim = env.get("TDM1_ROLES_CLAIM") or section.get("roles_claim") or "roles"
-    idle = env.get("TDM1_IDLE_TIMEOUT_MINUTES") or section.get("idle_timeout_minutes") or 30
-    life = env.get("TDM1_SESSION_LIFETIME_HOURS") or section.get("session_lifetime_hours") or 12
+    def pick(env_name: str, key: str, default: Any) -> Any:
+        for value in (env.get(env_name), section.get(key)):
+            if value is not None and value != "":
+                return value
+        return default
+
+    claim = pick("TDM1_ROLES_CLAIM", "roles_claim", "roles")
+    idle = pick("TDM1_IDLE_TIMEOUT_MINUTES", "idle_timeout_minutes", 30)
+    life = pick("TDM1_SESSION_LIFETIME_HOURS", "session_lifetime_hours", 12)
     return AccessConfig(str(claim), SessionLimits(_number(idle, "idle_timeout_minutes") * 60,
                                                   _number(life, "session_lifetime_hours") * 3600))
 

@@ -1,0 +1,318 @@
+"""Who may do what: every use case called by every role; roles from the token or the roles table; the app's own
+session limits; the append-only audit log; the serving modes and the sign-in configuration; the command line's user."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from builders import qs17, sample_wells
+from tdm1core import access
+from tdm1core.access import AccessDenied, SessionLimits, User
+from tdm1core.demo import DEMO_DIR, demo_export_path
+from tdm1core.settings import Settings
+from tdm1core.thresholds import DropletThresholds
+from tdm1core import workflows as wf
+
+# The issue's table, written out here independently of tdm1core.access.PERMISSIONS:
+# clinician: patient result, save, patient PDF; researcher: cohort, survival, imports, cohort PDF and exports;
+# admin: default settings, demo removal, deletions, the roles table, the audit log. Droplet review belongs to the
+# patient result (clinicians) and to the lab's classification defaults (admins); the study cohort shown beside a
+# patient is seen by clinicians and researchers.
+ALLOWED = {
+    "patient_result": {"clinician"}, "save_result": {"clinician"}, "link_sample": {"clinician"},
+    "patient_report_pdf": {"clinician"}, "assess_droplets": {"clinician", "admin"},
+    "reference_cohort": {"clinician", "researcher"},
+    "cohort_view": {"researcher"}, "stored_patients": {"researcher"}, "cohort_statistics_json": {"researcher"},
+    "preview_patients": {"researcher"}, "import_patients": {"researcher"}, "import_exports": {"researcher"},
+    "cohort_report_pdf": {"researcher"},
+    "apply_settings": {"admin"}, "save_default_thresholds": {"admin"}, "remove_demo": {"admin"},
+    "delete_patient": {"admin"}, "delete_file": {"admin"}, "set_user_roles": {"admin"}, "read_audit_log": {"admin"},
+    "stored_files": {"admin"},
+}
+
+
+def signed_in(*roles: str, email: str = "someone@hospital.example") -> User:
+    return User(subject="sub-" + email, email=email, name=email, roles=frozenset(roles), mode="signed-in",
+                session="s-" + email, roles_source="claim")
+
+
+@pytest.fixture(autouse=True)
+def signed_in_mode():
+    access.require_signed_in(True)
+    yield
+    access.require_signed_in(False)
+
+
+@pytest.fixture
+def store(url):
+    return wf.open_store(url)
+
+
+def _calls(settings: Settings):
+    return wf.assess_upload(demo_export_path().read_bytes(), demo_export_path().name, settings)
+
+
+def _use_case(name: str, store, user: User):
+    """Call the named use case as ``user`` with real inputs (each call that is allowed does its real work)."""
+    s = store.saved_settings()
+    a = _calls(s)
+    own = wf.assess_upload(qs17(sample_wells("NEW1")), "own.csv", s)
+    table = (DEMO_DIR / "demo_patients.csv").read_bytes()
+    if name == "patient_result":
+        return wf.patient_result(a.calls[0], "positive", "negative", actor=user)
+    result = wf.patient_result(own.calls[0], "positive", "negative", "P01", actor=signed_in("clinician"))
+    if name == "save_result":
+        return wf.save_result(store, own, result, user)
+    if name == "link_sample":
+        return wf.link_sample(store, "P01", "NEW1", user)
+    if name == "patient_report_pdf":
+        return wf.patient_report_pdf(store, result, own.provenance, actor=user)
+    if name == "assess_droplets":
+        from builders import plate_droplet_files
+
+        wells = sample_wells("S1")[:1]
+        files = plate_droplet_files(wells, "Run1") + [(qs17(wells), "Run1_results.csv")]
+        return wf.assess_droplets(files, s, DropletThresholds(), actor=user)
+    if name == "reference_cohort":
+        return wf.cohort_view(store, s, actor=user, purpose=access.Action.REFERENCE_COHORT)
+    if name == "cohort_view":
+        return wf.cohort_view(store, s, actor=user)
+    if name == "stored_patients":
+        return wf.stored_patients(store, s, actor=user)
+    if name == "cohort_statistics_json":
+        return wf.cohort_statistics_json(store, s, actor=user)
+    if name == "preview_patients":
+        return wf.preview_patients(store, table, "t.csv", s, actor=user)
+    if name == "import_patients":
+        return wf.import_patients(store, table.replace(b"P01,", b"Q01,"), "t.csv", s, user)
+    if name == "import_exports":
+        return wf.import_exports(store, [(qs17(sample_wells("NEW2")), "new2.csv")], s, user)
+    if name == "cohort_report_pdf":
+        from tdm1core.report import Provenance
+        from tdm1core.stats import analyse_cohort
+
+        view = wf.cohort_view(store, s, actor=signed_in("researcher"))
+        return wf.cohort_report_pdf(store, view.cohort, analyse_cohort(view.cohort, s, calls=view.calls),
+                                    Provenance(view.cohort.source, view.cohort.sha256), actor=user)
+    if name == "apply_settings":
+        return wf.apply_settings(store, Settings(her2_ratio_cutoff=1.3), user)
+    if name == "save_default_thresholds":
+        return wf.save_default_thresholds(store, DropletThresholds(method="auto"), user)
+    if name == "remove_demo":
+        return wf.remove_demo(store, user)
+    if name == "delete_patient":
+        return wf.delete_patient(store, "P02", user)
+    if name == "delete_file":
+        return wf.delete_file(store, int(store.files_table()["id"].iloc[0]), user)
+    if name == "set_user_roles":
+        return wf.set_user_roles(store, "new@hospital.example", ["clinician"], user)
+    if name == "read_audit_log":
+        return wf.read_audit_log(store, user)
+    if name == "stored_files":
+        return wf.stored_files(store, user)
+    raise AssertionError(name)
+
+
+def _writes(store) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM audit_log")).scalar())
+
+
+@pytest.mark.parametrize("role", ["clinician", "researcher", "admin", None])
+@pytest.mark.parametrize("name", sorted(ALLOWED))
+def test_every_use_case_with_every_role(name, role, tmp_path):
+    store = wf.open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    user = signed_in(*([role] if role else []))
+    before = _writes(store)
+    if role in ALLOWED[name]:
+        _use_case(name, store, user)
+    else:
+        with pytest.raises(AccessDenied) as err:
+            _use_case(name, store, user)
+        message = str(err.value)
+        assert "needs the role" in message and "administrator" in message
+        assert " or ".join(sorted(ALLOWED[name])) in message
+        if name not in ("save_result", "link_sample", "cohort_report_pdf"):  # these set up with another role first
+            assert _writes(store) == before  # a refusal stores nothing
+
+
+def test_the_local_user_may_do_everything_in_local_mode_and_nothing_in_signed_in_mode(tmp_path):
+    store = wf.open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with pytest.raises(AccessDenied, match="signed-in mode"):
+        wf.read_audit_log(store)  # no user given: the local user, refused while the process serves signed-in
+    access.require_signed_in(False)
+    assert len(wf.read_audit_log(store)) > 0 and wf.cohort_view(store, store.saved_settings()).cohort.n == 34
+
+
+def test_roles_from_the_claim_as_a_list_or_a_string_and_else_from_the_table():
+    table = {"ann@h.example": frozenset({"admin"})}.get
+    assert access.roles_from_claims({"roles": ["Clinician", "nurse"]}, table=table) == (frozenset({"clinician"}), "claim")
+    assert access.roles_from_claims({"roles": "researcher admin"})[0] == {"researcher", "admin"}
+    assert access.roles_from_claims({"roles": "researcher,clinician"})[0] == {"researcher", "clinician"}
+    assert access.roles_from_claims({"groups": "admin"}, claim="groups")[0] == {"admin"}
+    # the claim present but empty is the provider's answer: the table is not consulted
+    assert access.roles_from_claims({"roles": [], "email": "ann@h.example"}, table=table)[0] == frozenset()
+    assert access.roles_from_claims({"email": "Ann@H.example"}, table=table) == (frozenset({"admin"}), "table")
+    assert access.roles_from_claims({"email": "bob@h.example"}, table=table)[0] == frozenset()
+
+
+def test_a_user_from_the_token_claims():
+    claims = {"sub": "u1", "email": "ann@h.example", "name": "Ann", "roles": "clinician", "iat": 1, "iss": "x"}
+    user = access.user_from_claims(claims)
+    assert (user.subject, user.email, user.name, user.roles, user.mode) == ("u1", "ann@h.example", "Ann",
+                                                                             {"clinician"}, "signed-in")
+    again = access.user_from_claims({**claims, "iat": 2})
+    assert again.session != user.session  # a new sign-in is a new app session
+
+
+def test_the_roles_table_is_kept_by_admins_audited_and_validated(store):
+    admin = signed_in("admin", email="root@h.example")
+    assert wf.set_user_roles(store, " Ann@H.example ", ["researcher", "clinician"], admin) == ("", "clinician researcher")
+    assert store.roles_for("ann@h.example") == {"clinician", "researcher"}
+    assert wf.set_user_roles(store, "ann@h.example", [], admin) == ("clinician researcher", "")
+    assert store.roles_for("ann@h.example") is None
+    log = store.audit()
+    changes = log[log["action"] == "roles change"]
+    assert len(changes) == 2 and set(changes["email"]) == {"root@h.example"}
+    for bad, roles in (("not an address", ["admin"]), ("a@h.example", ["superuser"])):
+        with pytest.raises(Exception, match="e-mail address|unknown role"):
+            wf.set_user_roles(store, bad, roles, admin)
+
+
+def test_session_limits():
+    limits = SessionLimits(idle_seconds=60, lifetime_seconds=3600)
+    assert access.session_end_reason(0, 0, 59, limits) is None
+    assert "no activity" in access.session_end_reason(0, 0, 61, limits)
+    assert access.session_end_reason(0, 3500, 3550, limits) is None
+    assert "lifetime" in access.session_end_reason(0, 3590, 3601, limits)
+    cfg = access.access_config({"idle_timeout_minutes": 5}, {"TDM1_SESSION_LIFETIME_HOURS": "2"})
+    assert cfg.limits == SessionLimits(300, 7200) and cfg.roles_claim == "roles"
+    assert access.access_config(None, {}).limits == SessionLimits(30 * 60, 12 * 3600)
+    with pytest.raises(Exception, match="more than 0"):
+        access.access_config({"idle_timeout_minutes": 0}, {})
+
+
+def test_app_sessions_end_when_idle_or_too_old_and_stay_ended(store):
+    user = signed_in("clinician")
+    t0 = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.timezone.utc)
+    limits = SessionLimits(idle_seconds=600, lifetime_seconds=3600)
+    assert store.touch_session(user, t0, t0, limits) is None
+    assert store.touch_session(user, t0 + dt.timedelta(seconds=500), t0, limits) is None
+    # a timer's check is not activity: it does not move the idle clock
+    assert store.touch_session(user, t0 + dt.timedelta(seconds=1000), t0, limits, active=False) is None
+    assert "no activity" in store.touch_session(user, t0 + dt.timedelta(seconds=1101), t0, limits, active=False)
+    assert store.touch_session(user, t0 + dt.timedelta(seconds=1102), t0, limits) is not None  # stays ended
+    other = signed_in("clinician", email="b@h.example")
+    for minutes in range(0, 60, 9):  # active all along, still ended by the absolute lifetime
+        assert store.touch_session(other, t0 + dt.timedelta(minutes=minutes), t0, limits) is None
+    assert "lifetime" in store.touch_session(other, t0 + dt.timedelta(minutes=61), t0, limits)
+    log = store.audit()
+    assert list(log[log["action"] == "sign in"]["email"]) == ["b@h.example", "someone@hospital.example"]
+    assert len(log[log["action"] == "session ended"]) == 2 and set(log[log["action"] == "sign in"]["category"]) == {"access"}
+
+
+def test_sign_out_ends_the_session_for_every_tab(store):
+    user = signed_in("researcher")
+    now = dt.datetime.now(dt.timezone.utc)
+    assert store.touch_session(user, now, now, SessionLimits()) is None
+    store.end_session(user)
+    assert store.touch_session(user, now, now, SessionLimits()) == "signed out"  # another tab with the same cookie
+    log = store.audit()
+    row = log[log["action"] == "sign out"].iloc[0]
+    assert (row["email"], row["subject"], row["session"]) == (user.email, user.subject, user.session)
+
+
+def test_the_audit_log_is_append_only(store):
+    assert _writes(store) > 0
+    with store.engine.connect() as conn:
+        for statement in ("UPDATE audit_log SET who = 'someone else'", "DELETE FROM audit_log"):
+            with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+                with conn.begin():
+                    conn.execute(sa.text(statement))
+    if store.engine.dialect.name == "postgresql":
+        with store.engine.connect() as conn, pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            with conn.begin():
+                conn.execute(sa.text("TRUNCATE audit_log"))
+    assert "someone else" not in set(store.audit()["who"])
+
+
+def test_access_entries_do_not_make_cached_views_stale(store):
+    version = store.version()
+    store.record_access(signed_in("clinician"), "view", "patient result: patient P01", {"sample": "P01"})
+    assert store.version() == version
+    store.record("note", "x", {})
+    assert store.version() > version
+    row = store.audit().iloc[1]
+    assert (row["category"], row["action"], json.loads(row["detail"])) == ("access", "view", {"sample": "P01"})
+
+
+def test_reports_are_audited_with_who_and_the_report_hash(store):
+    import hashlib
+
+    user = signed_in("clinician")
+    own = wf.assess_upload(qs17(sample_wells("S9")), "own.csv", store.saved_settings())
+    result = wf.patient_result(own.calls[0], "positive", "negative", "P07", actor=user)
+    pdf = wf.patient_report_pdf(store, result, own.provenance, actor=user)
+    row = store.audit().iloc[0]
+    assert (row["action"], row["entity"], row["email"]) == ("report", "patient P07", user.email)
+    assert json.loads(row["detail"])["report sha256"] == hashlib.sha256(pdf).hexdigest()
+
+
+def test_the_sign_in_configuration_is_checked():
+    good = {"redirect_uri": "https://tdm1.h.example/oauth2callback", "cookie_secret": "f" * 64, "client_id": "c",
+            "client_secret": "s", "server_metadata_url": "https://idp.h.example/.well-known/openid-configuration"}
+    assert access.auth_config_problems(good) == []
+    assert any("example" in p for p in access.auth_config_problems({**good, "cookie_secret": access.EXAMPLE_COOKIE_SECRET}))
+    assert any("shorter" in p for p in access.auth_config_problems({**good, "cookie_secret": "abc"}))
+    assert any("client_id" in p for p in access.auth_config_problems({k: v for k, v in good.items() if k != "client_id"}))
+    assert any("oauth2callback" in p for p in access.auth_config_problems({**good, "redirect_uri": "https://x/"}))
+    # the example file in the repository is refused as it stands
+    import tomllib
+    from pathlib import Path
+
+    example = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "secrets.example.toml").read_text())
+    assert access.auth_config_problems(example["auth"])
+    assert access.serving_mode("127.0.0.1", "sqlite:///x", example["auth"]).mode == "refused"
+
+
+@pytest.mark.parametrize("address,url,auth,mode", [
+    ("127.0.0.1", "sqlite:///x.sqlite", None, "local"),
+    ("0.0.0.0", "sqlite:///x.sqlite", None, "refused"),
+    ("127.0.0.1", "postgresql+psycopg://u@db/tdm1", None, "refused"),
+    ("0.0.0.0", "postgresql+psycopg://u@db/tdm1", "good", "signed-in"),
+    ("127.0.0.1", "sqlite:///x.sqlite", "good", "signed-in"),
+])
+def test_the_serving_mode(address, url, auth, mode):
+    good = {"redirect_uri": "https://tdm1.h.example/oauth2callback", "cookie_secret": "f" * 64, "client_id": "c",
+            "client_secret": "s", "server_metadata_url": "https://idp.h.example/.well-known/openid-configuration"}
+    got = access.serving_mode(address, url, good if auth else None)
+    assert got.mode == mode
+    if mode == "refused":
+        assert "Configure sign-in" in got.refusal and "secrets.toml" in got.refusal
+
+
+def test_the_command_line_on_a_shared_database_acts_with_the_roles_table(postgres_url, capsys, monkeypatch):
+    from tdm1core.cli import main
+
+    access.require_signed_in(False)
+    wf.open_store(postgres_url)
+    monkeypatch.setenv("TDM1_USER", "ann@h.example")
+    assert main(["db", "audit", "--db", postgres_url]) == 2
+    assert "needs the role admin" in capsys.readouterr().err
+    # the first admin of a new shared database is set by its operator; after that only an admin may change roles
+    assert main(["db", "roles", "--db", postgres_url, "--email", "ann@h.example", "--set", "admin"]) == 0
+    capsys.readouterr()
+    assert main(["db", "audit", "--db", postgres_url, "--json"]) == 0
+    assert "roles change" in capsys.readouterr().out
+    monkeypatch.setenv("TDM1_USER", "bob@h.example")
+    assert main(["db", "roles", "--db", postgres_url, "--email", "bob@h.example", "--set", "admin"]) == 2
+    assert "needs the role admin" in capsys.readouterr().err
+    assert main(["cohort", "--db", postgres_url, "--json"]) == 2  # bob has no role
+    monkeypatch.setenv("TDM1_USER", "ann@h.example")
+    assert main(["db", "roles", "--db", postgres_url, "--email", "bob@h.example", "--set", "researcher"]) == 0
+    monkeypatch.setenv("TDM1_USER", "bob@h.example")
+    capsys.readouterr()
+    assert main(["cohort", "--db", postgres_url, "--json"]) == 0 and '"n"' in capsys.readouterr().out
