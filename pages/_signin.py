@@ -95,11 +95,11 @@ def gate() -> User:
         def session_ended() -> None:
             st.title("T-DM1 ctDNA dashboard")
             st.warning(f"Your session has ended: {ended}. Sign in again to continue.", icon=":material/timer_off:")
-            c1, c2, _ = st.columns([1, 1, 4])
-            if c1.button("Sign in", type="primary", key="sign_in_again"):
-                st.login()
-            if c2.button("Sign out", key="sign_out_ended"):
-                st.logout()
+            with st.container(horizontal=True):
+                if st.button("Sign in", type="primary", key="sign_in_again"):
+                    st.login()
+                if st.button("Sign out", key="sign_out_ended"):
+                    st.logout()
         _only_page(session_ended, "Session ended")
     if not user.roles:
         def no_role() -> None:

@@ -62,8 +62,11 @@ with st.form("roles_form", clear_on_submit=True):
     if st.form_submit_button("Set roles"):
         try:
             previous, new = set_user_roles(db, email, chosen, user)
-            st.success(f"{md(email.strip().lower())}: {md(previous or 'no roles')} → {md(new or 'no roles')} "
-                       "(recorded in the audit log).")
+            if previous == new:
+                st.info(f"{md(email.strip().lower())}: {md(new or 'no roles')}, unchanged.")
+            else:
+                st.success(f"{md(email.strip().lower())}: {md(previous or 'no roles')} → {md(new or 'no roles')} "
+                           "(recorded in the audit log).")
         except InputError as exc:
             show_error(exc)
 

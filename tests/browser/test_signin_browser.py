@@ -29,6 +29,8 @@ USERS = {
     "rex": {"email": "rex@hospital.example", "name": "Rex Researcher", "roles": "researcher"},
     "ada": {"email": "ada@hospital.example", "name": "Ada Admin"},  # no roles claim: the roles table gives admin
     "nora": {"email": "nora@hospital.example", "name": "Nora Norole", "roles": []},
+    "cleo": {"email": "cleo@hospital.example", "name": "Cleo Clinician", "roles": ["clinician"]},
+    "ravi": {"email": "ravi@hospital.example", "name": "Ravi Researcher", "roles": ["researcher"]},
 }
 
 
@@ -51,9 +53,11 @@ def identity_provider():
 
 
 @contextlib.contextmanager
-def signed_in_server(tmp: Path, idp: str, idle_minutes: float = 30):
-    """The app in signed-in mode: its own secrets.toml with [auth] for the provider, its own SQLite database."""
+def signed_in_server(tmp: Path, idp: str, idle_minutes: float = 30, database_url: str | None = None):
+    """The app in signed-in mode: its own secrets.toml with [auth] for the provider, and its own SQLite database (or
+    ``database_url``, which several servers may share)."""
     port = _free_port()
+    tmp.mkdir(parents=True, exist_ok=True)
     secrets_file = tmp / "secrets.toml"
     secrets_file.write_text(f"""
 [auth]
@@ -69,9 +73,11 @@ idle_timeout_minutes = {idle_minutes}
     db = tmp / "app.sqlite"
     from tdm1core.workflows import open_store, set_user_roles
 
-    set_user_roles(open_store(f"sqlite:///{db}"), "ada@hospital.example", ["admin"], "set-up")
+    set_user_roles(open_store(database_url or f"sqlite:///{db}"), "ada@hospital.example", ["admin"], "set-up")
     env = dict(os.environ, TDM1_DB_PATH=str(db), AUTHLIB_INSECURE_TRANSPORT="1")
     env.pop("TDM1_DATABASE_URL", None)
+    if database_url:
+        env["TDM1_DATABASE_URL"] = database_url
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
                              "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats",
                              "false", "--secrets.files", str(secrets_file)],
@@ -250,6 +256,7 @@ def test_an_admin_from_the_roles_table_reads_the_audit_log_and_keeps_the_roles(a
     phone.set_viewport_size({"width": 390, "height": 844})
     phone.goto(url + "/database-audit")
     _wait_for_text(phone, "Audit log")
+    _wait_idle(phone)
     phone.screenshot(path=str(SHOTS / "signin_admin_phone.png"), full_page=False)
     with pg.expect_download() as dl:
         pg.get_by_role("button", name="CSV").last.click()  # the audit log's CSV (the last table on the page)
