@@ -118,6 +118,12 @@ st.dataframe(for_display(calls.pik3ca_table()), hide_index=True, key="patient_pi
 any_m = calls.pik3ca.any_mutant
 st.write("PIK3CA-mutant: " + {True: "**yes**", False: "no", None: "not evaluable"}[any_m])
 
+st.subheader("Limits of this result")
+st.caption(f"Cut-off profile: {md(s.cutoff_profile)}. A 'not detected' says how small a mutation this sample could "
+           "have shown: the smallest allele fraction detected with 95 % probability, given the DNA analysed.")
+for caveat in calls.caveats:
+    st.markdown(f"- {md(caveat)}")
+
 st.subheader("Quality control")
 st.dataframe(for_display(calls.qc_table()), hide_index=True, key="patient_qc")
 for w in calls.warnings:

@@ -6,7 +6,8 @@ from pages._common import SETTINGS_KEY, may, md, page_header, settings, show_err
 from tdm1core.access import Action
 from tdm1core import InputError, Settings, __version__
 from tdm1core.cohort import data_dictionary, template_frame
-from tdm1core.workflows import apply_settings
+from tdm1core.profiles import apply_profile
+from tdm1core.workflows import apply_settings, cutoff_profiles, save_profile, validate_limits
 from tdm1core.demo import demo_files
 from tdm1core.export import to_csv_bytes, to_xlsx_bytes
 from tdm1core.provenance import mapped_targets
@@ -14,6 +15,57 @@ from tdm1core.targets import ASSAYS, check_alias_rows
 
 page_header("Settings & help")
 s = settings()
+
+st.subheader("Cut-off profile")
+profiles = cutoff_profiles(store())
+labels = [p.label for p in profiles]
+in_force = s.cutoff_profile
+choice = st.selectbox("Profile: the three cut-offs, named and versioned, with the evidence they came from", labels,
+                      index=labels.index(in_force) if in_force in labels else 0, key="set_profile")
+chosen = profiles[labels.index(choice)]
+st.caption(md(chosen.describe()) + ("" if not chosen.evidence else " · evidence: " + md("; ".join(
+    f"{n} (SHA-256 {h[:12]}…)" for n, h in chosen.evidence))))
+if in_force not in labels:
+    st.caption(f"In force now: {md(in_force)} (a cut-off was changed by hand).")
+if choice != in_force and st.button("Use this profile for this session", key="set_use_profile"):
+    st.session_state[SETTINGS_KEY] = apply_profile(s, chosen)
+    for key in ("set_her2", "set_pik", "set_ref"):  # the form below shows the profile's values
+        st.session_state.pop(key, None)
+    st.session_state["settings_message"] = f"Cut-off profile {md(chosen.label)} in force for this session."
+    st.rerun()
+
+if may(Action.REVIEW_DROPLETS):
+    with st.expander("Validation: the lab's own cut-offs from blank wells (CLSI EP17-A2)"):
+        st.caption("Upload the results exports of blank samples (healthy-volunteer plasma, wild-type DNA, NTC: every "
+                   "sample in these files is taken as a blank) and, optionally, of low-positive samples. Nothing is "
+                   "stored until you save the profile.")
+        blanks = st.file_uploader("Blank samples' exports", type=["csv", "txt", "xlsx"], accept_multiple_files=True,
+                                  key="val_blanks")
+        lows = st.file_uploader("Low-positive samples' exports (optional)", type=["csv", "txt", "xlsx"],
+                                accept_multiple_files=True, key="val_lows")
+        if blanks:
+            try:
+                validation = validate_limits([(f.getvalue(), f.name) for f in blanks], s,
+                                             [(f.getvalue(), f.name) for f in lows or []], who())
+                st.dataframe(pd.DataFrame(validation.table()), hide_index=True, key="val_table")
+                for lob in validation.lob:
+                    st.caption(md(lob.describe()))
+                if validation.her2 is not None:
+                    st.caption(md(validation.her2.describe()))
+                for note in validation.notes:
+                    st.warning(md(note))
+                st.markdown(f"**Proposed PIK3CA cut-off: {validation.proposed_pik3ca_cutoff:g} copies/20 µL** (the largest "
+                            f"LoD rounded up); HER2 {validation.her2_ratio_cutoff:g} and EFTUD2 > "
+                            f"{validation.reference_min_copies:g} kept from the settings in force.")
+                if may(Action.DEFAULT_SETTINGS):
+                    name = st.text_input("Profile name (saving a name again makes its next version)", max_chars=150,
+                                         key="val_name", placeholder="e.g. Lab X PIK3CA")
+                    if st.button("Save as a cut-off profile", key="val_save", disabled=not name.strip()):
+                        saved = save_profile(store(), validation, name, who())
+                        st.success(f"Stored cut-off profile {md(saved.label)} (recorded in the audit log). Choose it "
+                                   "above to use it.")
+            except InputError as exc:
+                show_error(exc)
 
 st.subheader("Settings (this session, every page)")
 with st.form("settings_form"):
@@ -33,6 +85,8 @@ with st.form("settings_form"):
     source = c9.selectbox("Concentrations", ["recomputed", "exported"], index=["recomputed", "exported"].index(s.concentration_source),
                           key="set_source", help="recomputed: from the droplet counts at the volume set (default); exported: "
                           "where an export implies its own per-well droplet volume, use it (the instrument's numbers).")
+    max_vaf = st.number_input("Warn when a 'not detected' could miss a mutation at this VAF or above (%)", 0.01, 50.0,
+                              round(100 * s.max_detectable_vaf, 4), 0.1, key="set_max_vaf")
     st.markdown("**Target-name map**: your lab's target names → assays (checked before the built-in aliases). "
                 "One row per name; clear both boxes of a row to remove it.")
     alias_rows = []
@@ -58,7 +112,8 @@ if applied:
         st.session_state[SETTINGS_KEY] = Settings(
             her2_ratio_cutoff=her2, pik3ca_mutant_cutoff_copies=pik, reference_min_copies=ref, min_accepted_droplets=int(drops),
             droplet_volume_nl=vol, legacy_droplet_volume_nl=legacy, confidence_level=level, km_ci_method=ci,
-            concentration_source=source, target_aliases=pairs)
+            concentration_source=source, target_aliases=pairs, max_detectable_vaf=max_vaf / 100,
+            cutoff_profile=s.cutoff_profile, profile_cutoffs=s.profile_cutoffs)
         st.session_state["settings_message"] = "Settings applied to every page of this session."
         st.rerun()  # the sidebar, drawn before this page, shows the settings in force at once
     except InputError as exc:

@@ -36,13 +36,23 @@ from .targets import HOTSPOTS
 __all__ = [
     "Measurement", "SampleMeasurements", "ManualEntry", "Her2Call", "HotspotCall", "Pik3caCall",
     "SampleCalls", "measure_export", "call_sample", "call_export", "call_manual", "calls_table", "call_row", "CALL_TABLE_COLUMNS",
-    "AMPLIFIED", "NOT_AMPLIFIED", "NOT_EVALUABLE", "POSITIVE", "NEGATIVE",
+    "AMPLIFIED", "NOT_AMPLIFIED", "NOT_EVALUABLE", "POSITIVE", "NEGATIVE", "HER2_PLASMA_CAVEAT",
 ]
 
 AMPLIFIED = "amplified"
 NOT_AMPLIFIED = "not amplified"
 NOT_EVALUABLE = "not evaluable"
 POSITIVE = "positive"
+HER2_PLASMA_CAVEAT = ("HER2 not amplified in plasma can reflect low tumour DNA content: a copy-number gain needs far "
+                      "more tumour DNA in the plasma to be seen than a point mutation does.")
+
+
+def _pct(fraction: float | None) -> str:
+    """A fraction as a percentage with two significant digits (0.0315 → '3.1 %', 0.00157 → '0.16 %')."""
+    if fraction is None:
+        return "NA"
+    v = 100 * fraction
+    return f"{v:.2g} %" if v < 10 else f"{v:.0f} %"
 NEGATIVE = "negative"
 
 
@@ -139,9 +149,28 @@ class HotspotCall:
     call: str
     reason: str
     wells: tuple[str, ...] = ()
+    genome_equivalents: float | None = None  # mutant + wild-type copies per 20 µL well
+    detectable_vaf_95: float | None = None  # the smallest VAF detected with 95 % probability (tdm1core.limits)
+    cutoff: float = 3.0
+
+    @property
+    def result_text(self) -> str:
+        """The call as a report says it: never a bare "negative" (AMP/CAP/ASCO: detected / not detected / not
+        evaluable, with what the test could have seen)."""
+        if self.call == POSITIVE:
+            vaf = f", VAF {_pct(self.allele_fraction)}" if self.allele_fraction is not None else ""
+            return f"detected ({self.mutant_copies:.1f} mutant copies{vaf})"
+        if self.call == NEGATIVE:
+            if self.detectable_vaf_95 is None:
+                return "not detected (detection limit unknown: no wild-type copies measured)"
+            return f"not detected (95 % detection at ≥ {_pct(self.detectable_vaf_95)} VAF)"
+        return "not evaluable"
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "result": self.result_text,
+            "genome_equivalents": _num(self.genome_equivalents),
+            "detectable_vaf_95": _num(self.detectable_vaf_95),
             "mutant_copies": _num(self.mutant_copies),
             "wildtype_copies": _num(self.wildtype_copies),
             "mutant_ci_low": _num(self.mutant_ci.low) if self.mutant_ci else None,
@@ -196,11 +225,35 @@ class SampleCalls:
         import pandas as pd
 
         return pd.DataFrame([{
-            "hotspot": h.hotspot, "mutant copies/20 µL": _round(h.mutant_copies, 1),
+            "hotspot": h.hotspot, "result": h.result_text, "mutant copies/20 µL": _round(h.mutant_copies, 1),
             "wild-type copies/20 µL": _round(h.wildtype_copies, 0),
             "mutant allele fraction %": None if h.allele_fraction is None else round(100 * h.allele_fraction, 2),
+            "genome equivalents": _round(h.genome_equivalents, 0),
+            "95 % detectable VAF %": None if h.detectable_vaf_95 is None else round(100 * h.detectable_vaf_95, 2),
             "call": h.call, "reason": h.reason, "wells": ", ".join(h.wells),
         } for h in self.pik3ca.hotspots])
+
+    @property
+    def caveats(self) -> tuple[str, ...]:
+        """What this result can and cannot say (tumour content, sensitivity), for the screen, JSON and PDF."""
+        out = []
+        if self.her2.call == NOT_AMPLIFIED:
+            out.append(HER2_PLASMA_CAVEAT)
+        detected = [h for h in self.pik3ca.hotspots if h.call == POSITIVE and h.allele_fraction is not None]
+        if detected:
+            top = max(detected, key=lambda h: h.allele_fraction or 0.0)
+            out.append(f"Tumour DNA is at least {_pct(top.allele_fraction)} of the plasma DNA analysed (the {top.hotspot} "
+                       "mutant allele fraction, a lower bound of the tumour content).")
+        else:
+            out.append("Tumour DNA content is unknown: no PIK3CA mutation was detected to estimate it.")
+        limit = self.settings.max_detectable_vaf
+        weak = [h for h in self.pik3ca.hotspots if h.call == NEGATIVE and h.detectable_vaf_95 is not None
+                and h.detectable_vaf_95 > limit]
+        if weak:
+            out.append("Input DNA limits sensitivity: " + "; ".join(
+                f"{h.hotspot} could be missed below {_pct(h.detectable_vaf_95)} VAF ({h.genome_equivalents:.0f} genome "
+                "equivalents)" for h in weak) + f" (the warning is set at a detectable VAF above {_pct(limit)}).")
+        return tuple(out)
 
     def qc_table(self) -> "pd.DataFrame":
         import pandas as pd
@@ -220,6 +273,8 @@ class SampleCalls:
             "qc": [q.__dict__ | {"copies_per_20ul": _num(q.copies_per_20ul)} for q in self.qc],
             "settings": self.settings.to_dict(),
             "warnings": list(self.warnings),
+            "caveats": list(self.caveats),
+            "limit_profile": self.settings.cutoff_profile,
         }
 
 
@@ -426,8 +481,12 @@ def call_hotspot(sm: SampleMeasurements, hotspot: str, settings: Settings = DEFA
     if mut_copies is not None and wt_copies is not None and mut_copies + wt_copies > 0:
         af = mut_copies / (mut_copies + wt_copies)
 
+    ge = mut_copies + wt_copies if mut_copies is not None and wt_copies is not None else None
+    from .limits import detectable_vaf
+
     def result(call: str, reason: str) -> HotspotCall:
-        return HotspotCall(hotspot, mut_copies, wt_copies, mut_ci, af, call, reason, wells)
+        return HotspotCall(hotspot, mut_copies, wt_copies, mut_ci, af, call, reason, wells, ge,
+                           detectable_vaf(ge, cut, 0.95) if call != NOT_EVALUABLE else None, cut)
 
     if mut is None and wt is None:
         return result(NOT_EVALUABLE, "no well for this hotspot")

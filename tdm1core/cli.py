@@ -84,7 +84,7 @@ def _print_calls(result: Any) -> None:
     for hs in c.pik3ca.hotspots:
         mut = "NA" if hs.mutant_copies is None else f"{hs.mutant_copies:.1f}"
         wt = "NA" if hs.wildtype_copies is None else f"{hs.wildtype_copies:.0f}"
-        print(f"  PIK3CA {hs.hotspot}: mutant {mut}, wild-type {wt} copies/20 µL: {hs.call}")
+        print(f"  PIK3CA {hs.hotspot}: mutant {mut}, wild-type {wt} copies/20 µL: {hs.result_text}")
     print(f"  PIK3CA mutant: {'yes' if c.pik3ca.any_mutant else ('no' if c.pik3ca.any_mutant is False else 'not evaluable')}")
     print(f"  ER {result.er}, PR {result.pr}")
     print(f"  FLAG: {result.flag.headline}")
@@ -465,7 +465,56 @@ def cmd_km(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_limits(args: argparse.Namespace) -> int:
+    """LoB/LoD from blank exports (and low positives), optionally stored as a cut-off profile."""
+    from .workflows import save_profile, validate_limits
+
+    def read(paths: list[Path]) -> list[tuple[bytes, str]]:
+        out = []
+        for path in paths:
+            try:
+                out.append((path.read_bytes(), path.name))
+            except OSError as exc:
+                raise InputError(f"cannot read the file: {exc.strerror}.", source=str(path)) from exc
+        return out
+
+    settings = _settings(args)
+    result = validate_limits(read(args.blanks), settings, read(args.low_positives or []))
+    stored = None
+    if args.save:
+        from .store import Store
+
+        store = Store(args.db)
+        stored = save_profile(store, result, args.save, cli_user(store, args.who))
+    if args.json:
+        _dump(result.to_dict() | ({"profile": stored.to_dict()} if stored else {}))
+        return 0
+    print(f"Limits from {result.blank_samples} blank sample(s) in {len(args.blanks)} file(s) (CLSI EP17-A2)")
+    for lob, lod in zip(result.lob, result.lod):
+        print("  " + lob.describe())
+        print("    " + lod.describe())
+    if result.her2 is not None:
+        print("  " + result.her2.describe())
+    for note in result.notes:
+        print(f"  note: {note}")
+    print(f"Proposed PIK3CA cut-off: {result.proposed_pik3ca_cutoff:g} copies/20 µL (the largest LoD, rounded up); "
+          f"HER2 {result.her2_ratio_cutoff:g} and EFTUD2 > {result.reference_min_copies:g} kept.")
+    if stored is not None:
+        print(f"Stored as cut-off profile {stored.label}.")
+    return 0
+
+
 def _register_research(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("limits", help="limits of blank and detection from blank exports; store them as a cut-off profile")
+    p.add_argument("blanks", nargs="+", type=Path, help="results exports of blank samples (every sample is a blank)")
+    p.add_argument("--low-positives", nargs="+", type=Path, metavar="EXPORT", help="exports of low-positive samples")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--save", metavar="NAME", help="store the proposed cut-offs as the next version of this profile")
+    p.add_argument("--db", help="database URL for --save (default: TDM1_DATABASE_URL, else the SQLite file)")
+    p.add_argument("--who")
+    _add_settings(p)
+    p.set_defaults(func=cmd_limits)
+
     p = sub.add_parser("cohort", help="Tables 1-4, the flag's performance and KM for a patient table")
     p.add_argument("patients", nargs="?", help="patient table, CSV or XLSX")
     p.add_argument("--demo", action="store_true", help="use the built-in synthetic demo cohort")

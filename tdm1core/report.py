@@ -191,13 +191,26 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
         af = "NA" if hs.allele_fraction is None else f"AF {100 * hs.allele_fraction:.2f}%"
         rows.append([f"PIK3CA {hs.hotspot}: mutant / wild-type copies", f"{_fmt(hs.mutant_copies, 1)} / {_fmt(hs.wildtype_copies, 0)} ({af})",
                      "" if hs.mutant_ci is None else f"{hs.mutant_ci.low:.1f}–{hs.mutant_ci.high:.1f}",
-                     f"≥ {s.pik3ca_mutant_cutoff_copies:g} copies", hs.call.upper() if hs.call == POSITIVE else hs.call])
+                     f"≥ {s.pik3ca_mutant_cutoff_copies:g} copies",
+                     hs.result_text.upper() if hs.call == POSITIVE else hs.result_text])
     rows.append(["ER / PR (as entered)", f"ER {result.er}, PR {result.pr}", "", "positive: ≥ 10% of cells", ""])
     results = _table(rows, [0.3 * width, 0.22 * width, 0.13 * width, 0.15 * width, 0.2 * width], st)
     from .pdf_figures import ratio_plot  # matplotlib loads with the first report, not with the page
 
     fig = _figure_png(ratio_plot(h.ratio, h.ci, h.cutoff, cohort_points), 3.0, 1.55)
     story.append(results)
+    story.append(_p("Limits of this result", st["h"]))
+    limits = [f"Cut-off profile: {s.cutoff_profile}."]
+    for hs in calls.pik3ca.hotspots:
+        if hs.genome_equivalents is None:
+            limits.append(f"PIK3CA {hs.hotspot}: {hs.result_text}.")
+        else:
+            seen = ("NA" if hs.detectable_vaf_95 is None else f"{100 * hs.detectable_vaf_95:.2g} %")
+            limits.append(f"PIK3CA {hs.hotspot}: {hs.genome_equivalents:,.0f} genome equivalents; mutations at ≥ {seen} "
+                          f"VAF are detected with 95 % probability at the cut-off of {hs.cutoff:g} copies.")
+    story.append(_p(" ".join(limits), st["small"]))
+    for caveat in calls.caveats:
+        story.append(_p("• " + caveat, st["small"]))
     story.append(Spacer(1, 4))
     qc_rows = [["Assay", "Wells", "Droplets", "Copies/20 µL", "QC"]]
     for q in calls.qc:

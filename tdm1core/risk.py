@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-from .calls import AMPLIFIED, NOT_AMPLIFIED, SampleCalls
+from .calls import AMPLIFIED, HER2_PLASMA_CAVEAT, NOT_AMPLIFIED, SampleCalls
 from .errors import InputError
 from .settings import DEFAULT_SETTINGS, Settings
 
@@ -151,7 +151,7 @@ def assess_risk(her2_call: str | None, er: object, pr: object, settings: Setting
     missing: list[str] = []
     detail = f" ({her2_detail})" if her2_detail else ""
     if her2_call == NOT_AMPLIFIED:
-        reasons.append(f"Met: HER2 is not amplified in ctDNA{detail}.")
+        reasons.append(f"Met: HER2 is not amplified in ctDNA{detail}. Caveat: {HER2_PLASMA_CAVEAT[0].lower()}{HER2_PLASMA_CAVEAT[1:]}")
     elif her2_call == AMPLIFIED:
         reasons.append(f"Not met: HER2 is amplified in ctDNA{detail}.")
     else:

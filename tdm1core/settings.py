@@ -14,7 +14,10 @@ from .errors import SettingsError
 if TYPE_CHECKING:
     from .targets import TargetMap
 
-__all__ = ["Settings", "CI_METHODS", "CONCENTRATION_SOURCES", "DEFAULT_SETTINGS"]
+__all__ = ["Settings", "CI_METHODS", "CONCENTRATION_SOURCES", "DEFAULT_SETTINGS", "STUDY_PROFILE", "STUDY_CUTOFFS"]
+
+STUDY_PROFILE = "study (Table 3 cut-offs) v1"
+STUDY_CUTOFFS = (1.25, 3.0, 100.0)  # HER2 ratio, PIK3CA mutant copies, EFTUD2 reference minimum
 
 CI_METHODS = ("log-log", "log", "plain")
 CONCENTRATION_SOURCES = ("recomputed", "exported")
@@ -54,6 +57,13 @@ class Settings:
     km_ci_method
         Confidence interval of the Kaplan-Meier curve and median: "log-log" (EZR, the
         study), "log" (R's default) or "plain".
+    max_detectable_vaf
+        A "not detected" whose 95 % detectable mutant allele fraction is above this (a fraction; 0.01 = 1 %) is
+        flagged "input DNA limits sensitivity" (:mod:`tdm1core.limits`).
+    cutoff_profile, profile_cutoffs
+        The named, versioned cut-off profile the three cut-offs come from (built in: the study's) and that profile's
+        own (HER2, PIK3CA, EFTUD2) values. When the cut-offs in force differ from the profile's, the profile is
+        stamped as ``custom (edited from …)``, so a hand-changed cut-off never carries a profile's name.
     """
 
     her2_ratio_cutoff: float = 1.25
@@ -67,6 +77,9 @@ class Settings:
     concentration_source: str = "recomputed"
     date_order: str | None = None
     target_aliases: tuple[tuple[str, str], ...] = ()
+    max_detectable_vaf: float = 0.01
+    cutoff_profile: str = STUDY_PROFILE
+    profile_cutoffs: tuple[float, float, float] | None = STUDY_CUTOFFS
 
     def __post_init__(self) -> None:
         def positive(name: str, value: Any, upper: float = math.inf) -> None:
@@ -103,6 +116,17 @@ class Settings:
             )
         if self.date_order not in (None, "DMY", "MDY"):
             raise SettingsError(f"'date_order' must be DMY, MDY or unset, but was {self.date_order!r}.", column="date_order")
+        positive("max_detectable_vaf", self.max_detectable_vaf, 1)
+        if not isinstance(self.cutoff_profile, str) or not self.cutoff_profile.strip() or len(self.cutoff_profile) > 200:
+            raise SettingsError(f"'cutoff_profile' must be a profile name of 1-200 characters, but was {self.cutoff_profile!r}.",
+                                column="cutoff_profile")
+        in_force = (float(self.her2_ratio_cutoff), float(self.pik3ca_mutant_cutoff_copies), float(self.reference_min_copies))
+        if self.profile_cutoffs is not None:
+            recorded = tuple(float(x) for x in self.profile_cutoffs)
+            object.__setattr__(self, "profile_cutoffs", recorded)
+            if recorded != in_force:  # a cut-off changed by hand: the profile's name no longer describes it
+                object.__setattr__(self, "cutoff_profile", f"custom (edited from {self.cutoff_profile})")
+                object.__setattr__(self, "profile_cutoffs", None)
         object.__setattr__(self, "target_aliases", tuple((str(a), str(b)) for a, b in self.target_aliases))
         from .targets import TargetMap
 
@@ -137,6 +161,10 @@ class Settings:
             if isinstance(aliases, dict):
                 aliases = list(aliases.items())
             data["target_aliases"] = tuple(tuple(pair) for pair in aliases)
+        if data.get("profile_cutoffs") is not None:
+            data["profile_cutoffs"] = tuple(data["profile_cutoffs"])
+        if "cutoff_profile" not in data:  # stored before profiles existed: the study's, or custom when edited
+            data.setdefault("profile_cutoffs", STUDY_CUTOFFS)
         return cls(**data)
 
     def describe(self) -> str:
@@ -147,7 +175,7 @@ class Settings:
             f"EFTUD2 reference > {self.reference_min_copies:g} copies/20 µL; "
             f"min {self.min_accepted_droplets:,} accepted droplets/well; "
             f"droplet volume {self.droplet_volume_nl:g} nL (older QuantaSoft {self.legacy_droplet_volume_nl:g} nL); "
-            f"{self.confidence_level:.0%} CIs; KM CI method {self.km_ci_method}"
+            f"{self.confidence_level:.0%} CIs; KM CI method {self.km_ci_method}; cut-off profile {self.cutoff_profile}"
             + ("" if self.concentration_source == "recomputed" else "; concentrations as exported (per-well droplet volumes)")
             + ("; lab target aliases " + ", ".join(f"{a} → {b}" for a, b in self.target_aliases) if self.target_aliases else "")
         )

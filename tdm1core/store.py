@@ -94,6 +94,15 @@ user_sessions = sa.Table(
     sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("ended_at", sa.DateTime(timezone=True)), sa.Column("end_reason", sa.String(200)),
 )
+# the lab's cut-off profiles (tdm1core.profiles): a name saved again is the next version; none is ever changed
+cutoff_profiles = sa.Table(
+    "cutoff_profiles", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False), sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False), sa.Column("created_by", sa.String(320)),
+    sa.UniqueConstraint("name", "version", name="uq_cutoff_profiles_name_version"),
+)
 calls_t = sa.Table(
     "calls", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
@@ -135,7 +144,7 @@ app_settings = sa.Table(
 )
 _WELL_COLS = [c.name for c in wells.columns if c.name not in ("id", "file_id")]
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0005"  # the newest migration (tests/test_schema.py checks it against Alembic's head)
+HEAD_REVISION = "0006"  # the newest migration (tests/test_schema.py checks it against Alembic's head)
 
 
 def database_url(url: str | None = None) -> str:
@@ -362,13 +371,13 @@ class Store:
             return
         if conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar():
             return
-        ours = [t for t in ("user_sessions", "user_roles", "cohort_snapshots", "call_sets", "calls", "app_settings", "audit_log", "patients", "wells", "files") if t in tables]
+        ours = [t for t in ("cutoff_profiles", "user_sessions", "user_roles", "cohort_snapshots", "call_sets", "calls", "app_settings", "audit_log", "patients", "wells", "files") if t in tables]
         rows = sum(int(conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar() or 0) for t in ours)
         if rows == 0:
             for t in ours + ["alembic_version"]:
                 conn.execute(sa.text(f"DROP TABLE {t}"))
             return
-        stamp = "0005" if "user_roles" in tables else "0004" if "cohort_snapshots" in tables else "0003" if "call_sets" in tables else ("0002" if {"calls", "app_settings"} <= tables else "0001")
+        stamp = "0006" if "cutoff_profiles" in tables else "0005" if "user_roles" in tables else "0004" if "cohort_snapshots" in tables else "0003" if "call_sets" in tables else ("0002" if {"calls", "app_settings"} <= tables else "0001")
         conn.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": stamp})
 
     def revision(self) -> str | None:
@@ -818,6 +827,50 @@ class Store:
                 self._audit(conn, who, action, entity, detail or {}, category="access")
 
         self._retry(run)
+
+    # ------------------------------------------------------------------ cut-off profiles
+    def save_profile(self, profile: Any, who: Any = None) -> Any:
+        """Store ``profile`` as the next version of its name (1 for a new name; earlier versions stay as they are),
+        audited. Returns the profile as stored (with its version, time and author)."""
+        from dataclasses import replace as _replace
+
+        from .profiles import STUDY, CutoffProfile
+
+        name = profile.name.strip()
+        if not name or len(name) > 150:
+            raise InputError("a profile needs a name of 1-150 characters.", source="cut-off profile", column="name")
+        if name == STUDY.name:
+            raise InputError(f"'{name}' is the built-in profile's name.", source="cut-off profile", column="name",
+                             hint="Give the lab's profile its own name, e.g. 'Lab X PIK3CA'.")
+
+        def run() -> Any:
+            with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(451978)"))
+                last = conn.execute(sa.select(sa.func.max(cutoff_profiles.c.version))
+                                    .where(cutoff_profiles.c.name == name)).scalar() or 0
+                stored: CutoffProfile = _replace(profile, name=name, version=int(last) + 1, created_by=_who(who),
+                                                 created_at=profile.created_at or _now().isoformat(timespec="seconds"))
+                conn.execute(cutoff_profiles.insert().values(name=name, version=stored.version, created_at=_now(),
+                                                             created_by=_who(who),
+                                                             data=json.dumps(stored.to_dict(), default=str)))
+                self._audit(conn, who, "cut-off profile", f"profile {stored.label}",
+                            {"her2_ratio_cutoff": stored.her2_ratio_cutoff,
+                             "pik3ca_mutant_cutoff_copies": stored.pik3ca_mutant_cutoff_copies,
+                             "reference_min_copies": stored.reference_min_copies,
+                             "evidence": [f"{n} (SHA-256 {h})" for n, h in stored.evidence]})
+                return stored
+
+        return self._retry(run)
+
+    def profiles(self) -> list[Any]:
+        """Every stored profile, newest version of each name first within the name; the built-in one first."""
+        from .profiles import STUDY, CutoffProfile
+
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(cutoff_profiles.c.data).order_by(cutoff_profiles.c.name,
+                                                                           cutoff_profiles.c.version.desc())).scalars().all()
+        return [STUDY] + [CutoffProfile.from_dict(json.loads(r)) for r in rows]
 
     # ------------------------------------------------------------------ roles table and app sessions
     def roles_for(self, email: str) -> frozenset[str] | None:

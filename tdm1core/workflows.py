@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # reading and calling (numpy, pandas) are imported where used
     from .cohort import Cohort
     from .store import ImportResult, PatientPreview, Store
 
-__all__ = ["acting_user", "link_sample", "delete_patient", "delete_file", "remove_demo", "save_default_thresholds", "set_user_roles",
+__all__ = ["acting_user", "link_sample", "validate_limits", "save_profile", "cutoff_profiles", "delete_patient", "delete_file", "remove_demo", "save_default_thresholds", "set_user_roles",
            "read_audit_log", "stored_files", "patient_report_pdf", "cohort_report_pdf", "record_view", "UploadAssessment", "assess_upload", "assess_droplets", "assess_manual", "patient_result", "save_result", "is_demo_export",
            "settings_hash", "import_exports", "preview_patients", "import_patients", "apply_settings", "ensure_calls",
            "CohortView", "cohort_view", "stored_patients", "cohort_statistics_json", "code_fingerprint", "seed_demo", "open_store"]
@@ -483,3 +483,26 @@ def stored_files(store: "Store", who: "User | str | None" = None) -> "pd.DataFra
     """The stored files (names, SHA-256, who uploaded them; admins)."""
     acting_user(who, Action.AUDIT)
     return store.files_table()
+
+
+# ------------------------------------------------------------------ the lab's own cut-offs (tdm1core.profiles)
+
+def validate_limits(blanks: "list[tuple[bytes, str]]", settings: Settings,
+                    low_positives: "list[tuple[bytes, str]] | None" = None, actor: "User | str | None" = None) -> Any:
+    """LoB/LoD per PIK3CA hotspot and the HER2 ratio's spread from the lab's blank (and low-positive) exports, with
+    the cut-off profile they propose (:func:`tdm1core.profiles.validate`; the lab: clinicians and admins)."""
+    acting_user(actor, Action.REVIEW_DROPLETS)
+    from .profiles import validate
+
+    return validate(blanks, settings, low_positives)
+
+
+def save_profile(store: "Store", validation: Any, name: str, who: "User | str | None" = None) -> Any:
+    """Store the validation's profile under ``name`` as its next version (admins; audited, never overwritten)."""
+    user = acting_user(who, Action.DEFAULT_SETTINGS)
+    return store.save_profile(validation.profile(name, created_by=user.audit_name), user)
+
+
+def cutoff_profiles(store: "Store") -> list:
+    """The built-in study profile and every stored one (each name's newest version first)."""
+    return store.profiles()
