@@ -152,14 +152,14 @@ def validate(blanks: "list[tuple[bytes, str]]", settings: Settings,
         for calls in call_export(export, settings):
             samples += 1
             qc = {q.assay: q for q in calls.qc}
-            for h in calls.pik3ca.hotspots:
-                if h.mutant_copies is None or math.isnan(h.mutant_copies):
+            for spot in calls.pik3ca.hotspots:
+                if spot.mutant_copies is None or math.isnan(spot.mutant_copies):
                     continue
-                copies[h.hotspot].append(float(h.mutant_copies))
-                q = qc.get(f"{h.hotspot} MUT")
+                copies[spot.hotspot].append(float(spot.mutant_copies))
+                q = qc.get(f"{spot.hotspot} MUT")
                 if q is not None and q.accepted_droplets is not None and q.positives is not None:
-                    droplets[h.hotspot].append(int(q.accepted_droplets))
-                    positives[h.hotspot].append(int(q.positives))
+                    droplets[spot.hotspot].append(int(q.accepted_droplets))
+                    positives[spot.hotspot].append(int(q.positives))
             if calls.her2.ratio is not None:
                 ratios.append(float(calls.her2.ratio))
     low: dict[str, list[float]] = {h: [] for h in HOTSPOTS}
@@ -167,9 +167,9 @@ def validate(blanks: "list[tuple[bytes, str]]", settings: Settings,
         export = read_export(data, name, settings)
         files.append((name, _sha(data)))
         for calls in call_export(export, settings):
-            for h in calls.pik3ca.hotspots:
-                if h.mutant_copies is not None and h.mutant_copies > 0:
-                    low[h.hotspot].append(float(h.mutant_copies))
+            for spot in calls.pik3ca.hotspots:
+                if spot.mutant_copies is not None and spot.mutant_copies > 0:
+                    low[spot.hotspot].append(float(spot.mutant_copies))
     present = [h for h in HOTSPOTS if copies[h]]
     if not present:
         raise InputError("no PIK3CA hotspot was measured in the blank exports, so no limit of blank can be set.",

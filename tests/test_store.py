@@ -100,7 +100,11 @@ def test_changing_a_cutoff_changes_the_calls_and_is_audited(url):
     assert (after["settings_hash"] == DEFAULT_SETTINGS.fingerprint()).sum() == 16
     entry = store.audit().iloc[0]
     assert entry["action"] == "settings change" and entry["who"] == "tester"
-    assert json.loads(entry["detail"])["changed"] == {"her2_ratio_cutoff": [1.25, 1.2]}
+    # the cut-off, and the profile it no longer matches (a hand-changed cut-off is stamped custom)
+    assert json.loads(entry["detail"])["changed"] == {
+        "her2_ratio_cutoff": [1.25, 1.2],
+        "cutoff_profile": ["study (Table 3 cut-offs) v1", "custom (edited from study (Table 3 cut-offs) v1)"],
+        "profile_cutoffs": [[1.25, 3.0, 100.0], None]}
     assert store.saved_settings().her2_ratio_cutoff == 1.2
 
 
