@@ -192,7 +192,7 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
         rows.append([f"PIK3CA {hs.hotspot}: mutant / wild-type copies", f"{_fmt(hs.mutant_copies, 1)} / {_fmt(hs.wildtype_copies, 0)} ({af})",
                      "" if hs.mutant_ci is None else f"{hs.mutant_ci.low:.1f}–{hs.mutant_ci.high:.1f}",
                      f"≥ {s.pik3ca_mutant_cutoff_copies:g} copies",
-                     hs.result_text.upper() if hs.call == POSITIVE else hs.result_text])
+                     "DETECTED" + hs.result_text[len("detected"):] if hs.call == POSITIVE else hs.result_text])
     rows.append(["ER / PR (as entered)", f"ER {result.er}, PR {result.pr}", "", "positive: ≥ 10% of cells", ""])
     results = _table(rows, [0.3 * width, 0.22 * width, 0.13 * width, 0.15 * width, 0.2 * width], st)
     from .pdf_figures import ratio_plot  # matplotlib loads with the first report, not with the page
