@@ -121,6 +121,11 @@ st.write("PIK3CA-mutant: " + {True: "**yes**", False: "no", None: "not evaluable
 st.subheader("Limits of this result")
 st.caption(f"Cut-off profile: {md(s.cutoff_profile)}. A 'not detected' says how small a mutation this sample could "
            "have shown: the smallest allele fraction detected with 95 % probability, given the DNA analysed.")
+if calls.controls is not None and calls.controls.failed:
+    st.error("**Plate control failed**: no result of this plate is evaluable. " + md("; ".join(calls.controls.reasons)),
+             icon=":material/block:")
+elif calls.controls is not None:
+    st.caption(f"Plate controls: {md(calls.controls.describe())}.")
 for caveat in calls.caveats:
     st.markdown(f"- {md(caveat)}")
 

@@ -36,6 +36,8 @@ if choice != in_force and st.button("Use this profile for this session", key="se
 
 if may(Action.REVIEW_DROPLETS):
     with st.expander("Validation: the lab's own cut-offs from blank wells (CLSI EP17-A2)"):
+        if st.session_state.get("val_message"):
+            st.success(st.session_state.pop("val_message"), icon=":material/check:")
         st.caption("Upload the results exports of blank samples (healthy-volunteer plasma, wild-type DNA, NTC: every "
                    "sample in these files is taken as a blank) and, optionally, of low-positive samples. Nothing is "
                    "stored until you save the profile.")
@@ -62,8 +64,9 @@ if may(Action.REVIEW_DROPLETS):
                                          key="val_name", placeholder="e.g. Lab X PIK3CA")
                     if st.button("Save as a cut-off profile", key="val_save", disabled=not name.strip()):
                         saved = save_profile(store(), validation, name, who())
-                        st.success(f"Stored cut-off profile {md(saved.label)} (recorded in the audit log). Choose it "
-                                   "above to use it.")
+                        st.session_state["val_message"] = (f"Stored cut-off profile {md(saved.label)} (recorded in the "
+                                                           "audit log). Choose it above to use it.")
+                        st.rerun()  # the profile list above shows it at once
             except InputError as exc:
                 show_error(exc)
 

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from . import poisson
-from .ddpcr import DdpcrExport, PooledTarget, pool_replicates
+from .controls import PlateControls, check_controls, is_control_sample
+from .ddpcr import CONTROL_KINDS, DdpcrExport, PooledTarget, pool_replicates
 from .errors import InputError, Problem, TargetMapError
 from .intervals import ConfidenceInterval
 from .settings import DEFAULT_SETTINGS, Settings
@@ -36,7 +37,7 @@ from .targets import HOTSPOTS
 __all__ = [
     "Measurement", "SampleMeasurements", "ManualEntry", "Her2Call", "HotspotCall", "Pik3caCall",
     "SampleCalls", "measure_export", "call_sample", "call_export", "call_manual", "calls_table", "call_row", "CALL_TABLE_COLUMNS",
-    "AMPLIFIED", "NOT_AMPLIFIED", "NOT_EVALUABLE", "POSITIVE", "NEGATIVE", "HER2_PLASMA_CAVEAT",
+    "AMPLIFIED", "NOT_AMPLIFIED", "NOT_EVALUABLE", "POSITIVE", "NEGATIVE", "HER2_PLASMA_CAVEAT", "with_controls",
 ]
 
 AMPLIFIED = "amplified"
@@ -220,6 +221,7 @@ class SampleCalls:
     warnings: tuple[str, ...]
     settings: Settings
     source: str
+    controls: PlateControls | None = None  # the plate's control wells (None: numbers typed in, no plate)
 
     def pik3ca_table(self) -> "pd.DataFrame":
         import pandas as pd
@@ -275,6 +277,7 @@ class SampleCalls:
             "warnings": list(self.warnings),
             "caveats": list(self.caveats),
             "limit_profile": self.settings.cutoff_profile,
+            "controls": (self.controls or PlateControls("none")).to_dict(),
         }
 
 
@@ -345,7 +348,7 @@ def measure_export(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) -
     used_by_well: dict[tuple[str, str], PooledTarget] = {}
     duplicates: list[Problem] = []
     for p in pooled:
-        if p.target_type in ("ntc", "control") or p.no_data:
+        if p.target_type in CONTROL_KINDS or p.no_data or is_control_sample(p.sample, settings):
             continue
         assay = tmap.resolve(p.target, p.channel)
         if assay is None:
@@ -547,8 +550,25 @@ def call_sample(sm: SampleMeasurements, settings: Settings = DEFAULT_SETTINGS) -
 
 
 def call_export(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) -> list[SampleCalls]:
-    """Calls for every sample of an export, in plate order."""
-    return [call_sample(sm, settings) for sm in measure_export(export, settings).values()]
+    """Calls for every sample of an export, in plate order, with the plate's controls checked
+    (:mod:`tdm1core.controls`): a failed control makes every call of the plate not evaluable, with the reason."""
+    controls = check_controls(export, settings)
+    return [with_controls(call_sample(sm, settings), controls) for sm in measure_export(export, settings).values()]
+
+
+def with_controls(calls: SampleCalls, controls: PlateControls) -> SampleCalls:
+    """The calls with the plate's controls attached; when a control failed, every call is not evaluable."""
+    from dataclasses import replace
+
+    if not controls.failed:
+        return replace(calls, controls=controls)
+    why = "plate control failed: " + "; ".join(controls.reasons)
+    her2 = replace(calls.her2, call=NOT_EVALUABLE, borderline=False, reason=why)
+    spots = tuple(replace(h, call=NOT_EVALUABLE, reason=why, detectable_vaf_95=None) for h in calls.pik3ca.hotspots)
+    pik = replace(calls.pik3ca, hotspots=spots, any_mutant=None)
+    return replace(calls, her2=her2, pik3ca=pik, controls=controls,
+                   warnings=(f"Plate control failed, so no result of this plate is evaluable: {'; '.join(controls.reasons)}.",)
+                   + calls.warnings)
 
 
 def call_manual(entry: ManualEntry, settings: Settings = DEFAULT_SETTINGS) -> SampleCalls:

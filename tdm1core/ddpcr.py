@@ -103,6 +103,9 @@ _REEXPORT = "Re-export the plate from QuantaSoft or QX Manager as a well-level r
 _SATURATION_SENTINEL = 1_000_000.0
 
 
+CONTROL_KINDS = ("ntc", "control", "positive control", "negative control")  # wells never called as samples
+
+
 @dataclass(frozen=True)
 class DdpcrExport:
     """A parsed export: the tidy well table and what was learnt reading it."""
@@ -122,7 +125,7 @@ class DdpcrExport:
     def samples(self) -> list[str]:
         """Sample names in plate order, no-template controls excluded."""
         w = self.wells
-        non_ntc = w[~w["target_type"].isin(["ntc", "control"])]
+        non_ntc = w[~w["target_type"].isin(CONTROL_KINDS)]
         return list(dict.fromkeys(non_ntc["sample"]))
 
 
@@ -378,8 +381,10 @@ def _channel_and_kind(layout: _Layout, get: Any) -> tuple[str, str]:
         sample_type = get("sample_type").strip().lower()
         if sample_type in ("ntc", "blank"):
             kind = "ntc"
-        elif sample_type in ("posctrl", "negctrl", "positive control", "negative control"):
-            kind = "control"
+        elif sample_type in ("posctrl", "positive control"):
+            kind = "positive control"
+        elif sample_type in ("negctrl", "negative control"):
+            kind = "negative control"
         else:
             kind = "reference" if target_type.lower() == "reference" else "unknown"
         return channel, kind
@@ -389,7 +394,7 @@ def _channel_and_kind(layout: _Layout, get: Any) -> tuple[str, str]:
     if suffix in ("ntc", "blank"):
         kind = "ntc"
     elif suffix in ("negative control", "positive control"):
-        kind = "control"
+        kind = suffix
     else:
         kind = "reference" if suffix == "reference" else "unknown"
     return channel, kind
@@ -755,7 +760,7 @@ def pool_replicates(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) 
         types = {r["target_type"] for r in g}
         pooled.append(PooledTarget(
             sample=str(sample), target=str(target), channel=str(channel),
-            target_type="ntc" if types == {"ntc"} else ("control" if types <= {"control", "ntc"} else
+            target_type="ntc" if types == {"ntc"} else ("control" if types <= set(CONTROL_KINDS) else
                                                          ("reference" if "reference" in types else "unknown")),
             wells=tuple(r["well"] for r in g), positives=pos, negatives=acc - pos, accepted_droplets=acc,
             min_well_droplets=min(r["accepted_droplets"] for r in g), concentration=conc,

@@ -84,8 +84,10 @@ assert STUDY.label == STUDY_PROFILE
 def apply_profile(settings: Settings, profile: CutoffProfile) -> Settings:
     """The settings with the profile's three cut-offs, stamped with its name and version."""
     her2, pik, ref = profile.cutoffs
+    lob = tuple((str(x["hotspot"]), float(x["nonparametric"])) for x in profile.computation.get("lob", ())
+                if isinstance(x, dict) and "hotspot" in x)
     return replace(settings, her2_ratio_cutoff=her2, pik3ca_mutant_cutoff_copies=pik, reference_min_copies=ref,
-                   cutoff_profile=profile.label, profile_cutoffs=profile.cutoffs)
+                   cutoff_profile=profile.label, profile_cutoffs=profile.cutoffs, blank_limits=lob)
 
 
 @dataclass(frozen=True)

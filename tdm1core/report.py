@@ -201,6 +201,8 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
     story.append(results)
     story.append(_p("Limits of this result", st["h"]))
     limits = [f"Cut-off profile: {s.cutoff_profile}."]
+    if calls.controls is not None:
+        limits.append(f"Plate controls: {calls.controls.describe()}.")
     for hs in calls.pik3ca.hotspots:
         if hs.genome_equivalents is None:
             limits.append(f"PIK3CA {hs.hotspot}: {hs.result_text}.")

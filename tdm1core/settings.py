@@ -60,6 +60,11 @@ class Settings:
     max_detectable_vaf
         A "not detected" whose 95 % detectable mutant allele fraction is above this (a fraction; 0.01 = 1 %) is
         flagged "input DNA limits sensitivity" (:mod:`tdm1core.limits`).
+    ntc_pattern, negative_control_pattern, positive_control_pattern
+        The lab's naming rule for control wells (regular expressions on the sample name, case-insensitive; empty:
+        only the export's own sample types), see :mod:`tdm1core.controls`.
+    blank_limits
+        The limit of blank per PIK3CA hotspot that plate controls are checked against (from the cut-off profile).
     cutoff_profile, profile_cutoffs
         The named, versioned cut-off profile the three cut-offs come from (built in: the study's) and that profile's
         own (HER2, PIK3CA, EFTUD2) values. When the cut-offs in force differ from the profile's, the profile is
@@ -80,6 +85,10 @@ class Settings:
     max_detectable_vaf: float = 0.01
     cutoff_profile: str = STUDY_PROFILE
     profile_cutoffs: tuple[float, float, float] | None = STUDY_CUTOFFS
+    blank_limits: tuple[tuple[str, float], ...] = ()  # (hotspot, LoB copies/20 µL) from the profile; none: 0
+    ntc_pattern: str = r"^\s*(NTC|no[ _-]?template|water|H2O)\b"
+    negative_control_pattern: str = r"^\s*(neg(ative)?[ _-]?(ctrl|control)|wild[ _-]?type[ _-]?(ctrl|control))\b"
+    positive_control_pattern: str = r"^\s*pos(itive)?[ _-]?(ctrl|control)\b"
 
     def __post_init__(self) -> None:
         def positive(name: str, value: Any, upper: float = math.inf) -> None:
@@ -128,6 +137,18 @@ class Settings:
                 object.__setattr__(self, "cutoff_profile", f"custom (edited from {self.cutoff_profile})")
                 object.__setattr__(self, "profile_cutoffs", None)
         object.__setattr__(self, "target_aliases", tuple((str(a), str(b)) for a, b in self.target_aliases))
+        import re
+
+        for name in ("ntc_pattern", "negative_control_pattern", "positive_control_pattern"):
+            pattern = getattr(self, name)
+            try:
+                if not isinstance(pattern, str) or len(pattern) > 300:
+                    raise re.error("not a short text")
+                re.compile(pattern)
+            except re.error as exc:
+                raise SettingsError(f"'{name}' is not a usable regular expression ({exc}).", column=name,
+                                    hint="Write a Python regular expression, e.g. ^NTC, or leave it empty.") from None
+        object.__setattr__(self, "blank_limits", tuple((str(h), float(v)) for h, v in self.blank_limits))
         from .targets import TargetMap
 
         TargetMap(self.target_aliases)  # validates the assay names
@@ -161,6 +182,10 @@ class Settings:
             if isinstance(aliases, dict):
                 aliases = list(aliases.items())
             data["target_aliases"] = tuple(tuple(pair) for pair in aliases)
+        if isinstance(data.get("blank_limits"), dict):
+            data["blank_limits"] = tuple(data["blank_limits"].items())
+        elif data.get("blank_limits") is not None:
+            data["blank_limits"] = tuple(tuple(x) for x in data["blank_limits"])
         if data.get("profile_cutoffs") is not None:
             data["profile_cutoffs"] = tuple(data["profile_cutoffs"])
         if "cutoff_profile" not in data:  # stored before profiles existed: the study's, or custom when edited
