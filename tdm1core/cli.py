@@ -53,6 +53,17 @@ def _settings(args: argparse.Namespace, base: Settings | None = None) -> Setting
             name, assay = a.split("=", 1)
             pairs.append((name, assay))
         changes["target_aliases"] = tuple(pairs)
+    label = getattr(args, "profile", None)
+    if label:  # a stored cut-off profile first; cut-offs given on the line then make it "custom (edited from ...)"
+        from .profiles import apply_profile
+        from .store import Store
+
+        store = Store(getattr(args, "profile_db", None) or getattr(args, "db", None))
+        found = {p.label: p for p in store.profiles()}
+        if label not in found:
+            raise InputError(f"no cut-off profile {label!r} in the database; it holds {', '.join(found)}.",
+                             column="--profile", hint="Give a profile's name and version as listed, e.g. 'Lab X PIK3CA v2'.")
+        base = apply_profile(base or Settings(), found[label])
     if base is not None:
         from dataclasses import replace
 
@@ -70,6 +81,9 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
     g.add_argument("--concentration-source", dest="concentration_source", choices=["recomputed", "exported"],
                    help="recomputed from counts (default) or as exported (per-well droplet volumes)")
     g.add_argument("--alias", action="append", metavar="NAME=ASSAY", help="map a target name to an assay (HER2, EFTUD2, E545K MUT, ...)")
+    g.add_argument("--profile", metavar="'NAME vN'", help="a stored cut-off profile (its cut-offs and limits of blank)")
+    g.add_argument("--profile-db", metavar="URL", help="the database holding --profile (default: --db, TDM1_DATABASE_URL "
+                                                      "or the SQLite file)")
 
 
 def _print_calls(result: Any) -> None:

@@ -163,3 +163,22 @@ def test_the_limits_command(tmp_path, capsys):
     called = json.loads(capsys.readouterr().out)
     flat = json.dumps(called)
     assert "detectable_vaf_95" in flat and "genome_equivalents" in flat and "caveats" in flat and "limit_profile" in flat
+
+
+def test_the_command_line_calls_with_a_stored_profile(tmp_path, capsys):
+    from tdm1core.cli import main
+
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store = wf.open_store(db)
+    profile = STUDY.__class__("Lab Z", 0, 1.25, 2.0, 100.0, computation={"lob": [{"hotspot": "E545K", "nonparametric": 0.5}]})
+    stored = store.save_profile(profile, "lab admin")
+    path = tmp_path / "s.csv"
+    path.write_bytes(qs17(sample_wells("S1", e545k_mut=1)))  # one mutant droplet: 1.57 copies, below either cut-off
+    assert main(["call", str(path), "--json", "--profile", stored.label, "--profile-db", db]) == 0
+    out = json.loads(capsys.readouterr().out)
+    flat = json.dumps(out)
+    assert '"limit_profile": "Lab Z v1"' in flat and '"pik3ca_mutant_cutoff_copies": 2.0' in flat
+    assert main(["call", str(path), "--json", "--profile", "Lab Z v1", "--profile-db", db, "--pik3ca-cutoff", "4"]) == 0
+    assert '"limit_profile": "custom (edited from Lab Z v1)"' in capsys.readouterr().out
+    assert main(["call", str(path), "--profile", "Nope v1", "--profile-db", db]) == 2
+    assert "no cut-off profile" in capsys.readouterr().err
