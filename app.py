@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages._common import VIA_APP_KEY, demo_state, settings
+from pages._common import VIA_APP_KEY, demo_state, md, settings
 from pages._signin import gate, serving, sidebar
 from tdm1core.access import Action
 
@@ -31,7 +31,7 @@ with st.sidebar:
     st.markdown("**Data:** " + {"demo": "built-in synthetic demo", "mixed": "your data + synthetic demo", "real": "your data",
                                 "empty": "empty database"}[demo_state()])
     st.caption(f"HER2 cut-off {s.her2_ratio_cutoff:g} · PIK3CA {s.pik3ca_mutant_cutoff_copies:g} copies · "
-               f"EFTUD2 > {s.reference_min_copies:g} · KM CI {s.km_ci_method}")
+               f"EFTUD2 > {s.reference_min_copies:g} · KM CI {s.km_ci_method} · profile {md(s.cutoff_profile)}")
     sidebar(user, serving())
     st.caption("Research use only; not a diagnostic device.")
 

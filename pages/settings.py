@@ -62,7 +62,10 @@ if may(Action.REVIEW_DROPLETS):
                 if may(Action.DEFAULT_SETTINGS):
                     name = st.text_input("Profile name (saving a name again makes its next version)", max_chars=150,
                                          key="val_name", placeholder="e.g. Lab X PIK3CA")
-                    if st.button("Save as a cut-off profile", key="val_save", disabled=not name.strip()):
+                    # never disabled: a person types the name and clicks at once (the click commits the text box)
+                    if st.button("Save as a cut-off profile", key="val_save") and not name.strip():
+                        st.warning("Give the profile a name first.", icon=":material/edit:")
+                    elif st.session_state.get("val_save") and name.strip():
                         saved = save_profile(store(), validation, name, who())
                         st.session_state["val_message"] = (f"Stored cut-off profile {md(saved.label)} (recorded in the "
                                                            "audit log). Choose it above to use it.")

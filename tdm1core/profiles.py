@@ -185,9 +185,12 @@ def validate(blanks: "list[tuple[bytes, str]]", settings: Settings,
         lob = limit_of_blank(h, copies[h], droplets[h] if complete else None, positives[h] if complete else None, volume)
         lobs.append(lob)
         lods.append(limit_of_detection(lob, low[h]))
-        if lob.n < 20:
-            notes.append(f"{h}: {lob.n} blank wells; CLSI EP17-A2 asks for at least 60 per reagent lot to establish a "
-                         "LoB (20 to verify one).")
+    few = [lob for lob in lobs if lob.n < 20]
+    if few:
+        counts = sorted({lob.n for lob in few})
+        span = str(counts[0]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+        notes.append(f"{', '.join(lob.hotspot for lob in few)}: {span} blank well(s) each; CLSI EP17-A2 asks for at least 60 per reagent lot to establish a LoB (20 to "
+                     "verify one).")
     proposed = float(math.ceil(max(d.lod for d in lods) - 1e-9))
     support = her2_support(ratios, settings.her2_ratio_cutoff) if ratios else None
     if support is None:
