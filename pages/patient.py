@@ -1,9 +1,10 @@
 """Patient result: one patient's ddPCR export (or typed numbers), ER/PR, the calls, QC and the flag."""
 import datetime as dt
+import json
 
 import streamlit as st
 
-from pages._common import (md, audit_view, audited, current_cohort, assessed_droplets, assessed_upload, droplet_thresholds,
+from pages._common import (md, may, audit_view, audited, current_cohort, assessed_droplets, assessed_upload, droplet_thresholds,
                            flag_card, live_download, page_header, settings, settings_key, show_error, stamp, store, who)
 from tdm1core.access import Action
 from tdm1core import InputError, ManualEntry
@@ -15,7 +16,10 @@ from tdm1core.plate import sample_droplets
 from tdm1core.provenance import DEMO_NOTICE, MANUAL_NOTICE, Provenance
 from tdm1core.risk import EVIDENCE, LIMITS
 from tdm1core.stats import km_by
-from tdm1core.workflows import assess_manual, link_sample, patient_report_pdf, patient_result, save_result
+from tdm1core.fhir import fhir_bundle
+from tdm1core.release import released_json, report_id
+from tdm1core.workflows import (assess_manual, link_sample, patient_report_pdf, patient_result, release_result, released_pdf,
+                                released_reports, save_result)
 
 def _show_assessment(assessment, export_name: str, key: str):
     """The export's warnings and the sample box; (the chosen sample's calls, the provenance, the source line)."""
@@ -167,6 +171,40 @@ pdf.update(lambda result=result, provenance=provenance, context=context, panels=
 d3.download_button("PDF report", pdf, "tdm1_ctdna_report.pdf", "application/pdf", key="patient_pdf", type="primary")
 for line in provenance.lines():
     st.caption(md(line))
+
+if may(Action.RELEASE) or may(Action.RELEASED):
+    st.subheader("Release for the hospital record")
+    rid = report_id(result.patient_id, calls.sample)
+    st.caption(f"Report {rid} (patient {md(result.patient_id or 'not given')}, sample {md(calls.sample)}). The PDF above is "
+               "a draft. A release records you as the reviewer, the time (UTC) and the result's content hash, and stores "
+               "the released PDF; a released version is never changed, and a later release is an amended version that "
+               "says what changed. Not a regulated e-signature (README).")
+    if may(Action.RELEASE):
+        confirm = st.checkbox("I have reviewed this result; release it (reviewed and released)", key="release_confirm")
+        if st.button("Release this report", key="release", type="primary"):
+            if not confirm:
+                st.warning("Tick the box to confirm that you reviewed this result.", icon=":material/check_box:")
+            else:
+                try:
+                    done = release_result(store(), result, provenance, context, panels, who())
+                    st.success(f"Released report {done.stamp.report_id} version {done.stamp.version} ({done.stamp.status})"
+                               + (": " + md("; ".join(done.stamp.changes)) if done.stamp.replaces else "") + ".",
+                               icon=":material/verified:")
+                except InputError as exc:
+                    show_error(exc)
+    if may(Action.RELEASED):
+        for i, rel in enumerate(released_reports(store(), report=rid, who=who())):
+            v = rel.stamp.version
+            st.markdown(f"**Version {v}** ({rel.stamp.status}) · " + md(" ".join(rel.stamp.lines())))
+            r1, r2, r3, _ = st.columns([1, 1, 1, 3])
+            r1.download_button(f"Released PDF v{v}", lambda v=v: released_pdf(store(), rid, v, who()),
+                               f"{rid}_v{v}.pdf", "application/pdf", key=f"released_pdf_{v}")
+            r2.download_button(f"FHIR bundle v{v}", audited(lambda rel=rel, v=v: json.dumps(
+                fhir_bundle(rel, released_pdf(store(), rid, v, who())), indent=1).encode(), f"{rid}_v{v}.fhir.json"),
+                f"{rid}_v{v}.fhir.json", "application/fhir+json", key=f"released_fhir_{v}")
+            r3.download_button(f"JSON v{v}", audited(lambda rel=rel: json.dumps(released_json(rel), indent=1,
+                                                                                 default=str).encode(), f"{rid}_v{v}.json"),
+                               f"{rid}_v{v}.json", "application/json", key=f"released_json_{v}")
 
 if provenance.droplets:
     st.caption("Results made from droplet files are not saved to the database in this version (a limitation in the "

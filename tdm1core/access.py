@@ -31,7 +31,7 @@ __all__ = ["ROLES", "Action", "PERMISSIONS", "User", "AccessDenied", "local_user
            "serving_mode", "is_loopback", "is_shared_database", "serving_refusal", "require_signed_in",
            "signed_in_required"]
 
-ROLES = ("clinician", "researcher", "admin")
+ROLES = ("clinician", "researcher", "admin", "reviewer")
 
 
 class Action(str, enum.Enum):
@@ -50,6 +50,8 @@ class Action(str, enum.Enum):
     DELETE = "delete stored data"
     ROLES = "manage the roles table"
     AUDIT = "read the audit log and the stored files"
+    RELEASE = "release a patient report"
+    RELEASED = "see released reports"
 
 
 PERMISSIONS: dict[Action, frozenset[str]] = {
@@ -66,6 +68,8 @@ PERMISSIONS: dict[Action, frozenset[str]] = {
     Action.DELETE: frozenset({"admin"}),
     Action.ROLES: frozenset({"admin"}),
     Action.AUDIT: frozenset({"admin"}),
+    Action.RELEASE: frozenset({"admin", "reviewer"}),
+    Action.RELEASED: frozenset({"clinician", "admin", "reviewer"}),
 }
 
 

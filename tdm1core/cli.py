@@ -573,8 +573,30 @@ def cmd_report(args: argparse.Namespace) -> int:
                              source=export.name, column="Sample")
         result = PatientResult.from_calls(chosen[0], args.er, args.pr, args.patient_id, args.collection_date)
         cohort, _ = _demo_cohort(settings)
-        pdf = patient_report(result, Provenance(export.name, export.sha256, export.format), cohort.ratio_points(),
-                             pagesize=args.pagesize)
+        provenance = Provenance(export.name, export.sha256, export.format)
+        if (args.fhir or args.released_json) and not args.release:
+            raise InputError("a FHIR bundle or released JSON is made of a released report; add --release (and --db).",
+                             column="--fhir")
+        if args.release:  # a reviewer's release: stored as the next version, immutable; the PDF written is the released one
+            from .fhir import fhir_bundle
+            from .release import released_json
+            from .store import Store
+            from .workflows import release_result
+
+            store = Store(args.db)
+            released = release_result(store, result, provenance, cohort.ratio_points(), who=cli_user(store, args.who))
+            pdf = store.released_pdf(released.stamp.report_id, released.stamp.version) or b""
+            print(f"released report {released.stamp.report_id} version {released.stamp.version} ({released.stamp.status})"
+                  + ("; changes: " + "; ".join(released.stamp.changes) if released.stamp.replaces else ""))
+            if args.fhir:
+                Path(args.fhir).write_text(json.dumps(fhir_bundle(released, pdf), indent=1), encoding="utf-8")
+                print(args.fhir)
+            if args.released_json:
+                Path(args.released_json).write_text(json.dumps(released_json(released), indent=1, default=str),
+                                                    encoding="utf-8")
+                print(args.released_json)
+        else:
+            pdf = patient_report(result, provenance, cohort.ratio_points(), pagesize=args.pagesize)
     else:
         args.patients, args.ddpcr = args.source, args.ddpcr
         cohort, exports = _load_cohort(args, settings)
@@ -600,6 +622,13 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--demo", action="store_true")
     p.add_argument("--ddpcr", action="append", metavar="EXPORT.csv")
     p.add_argument("--pagesize", choices=["A4", "letter"], default="A4")
+    p.add_argument("--release", action="store_true", help="patient: release it (reviewers, admins) as the next version "
+                                                          "of its report in --db; the PDF written is the released one")
+    p.add_argument("--db", help="with --release: the database URL (default: TDM1_DATABASE_URL, else the SQLite file)")
+    p.add_argument("--who", help="with --release: who releases (default: TDM1_USER or the login name)")
+    p.add_argument("--fhir", metavar="FILE.json", help="with --release: write the FHIR R4 Bundle of the released report")
+    p.add_argument("--released-json", metavar="FILE.json", help="with --release: write the released result as JSON "
+                                                                 "(tdm1core/schemas/released_result.schema.json)")
     p.add_argument("-o", "--output", required=True)
     _add_settings(p)
     p.set_defaults(func=cmd_report)

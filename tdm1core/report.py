@@ -99,10 +99,14 @@ def _footer(settings: Settings, label: str, watermark: str | None = None):
         canvas.saveState()
         if watermark:
             canvas.saveState()
-            canvas.setFont(bold, 34)
+            # as large as fits along the page's diagonal (a long mark such as DRAFT + SYNTHETIC DEMO DATA stays whole)
+            diagonal = (doc.pagesize[0] ** 2 + doc.pagesize[1] ** 2) ** 0.5
+            canvas.setFont(bold, min(34.0, 0.72 * diagonal / max(1.0, canvas.stringWidth(watermark, bold, 1))))
             canvas.setFillColorRGB(0.84, 0.37, 0.0, alpha=0.16)
             canvas.translate(doc.pagesize[0] / 2, doc.pagesize[1] / 2)
-            canvas.rotate(40)
+            import math
+
+            canvas.rotate(math.degrees(math.atan2(doc.pagesize[1], doc.pagesize[0])))
             canvas.drawCentredString(0, 0, watermark)
             canvas.restoreState()
         canvas.setFont(regular, 6.5)
@@ -153,9 +157,13 @@ def _result_box(flag: Any, st: dict, width: float) -> Any:
 
 
 def patient_report(result: Any, provenance: Provenance, cohort_points: Any = None, now: dt.datetime | None = None,
-                   pagesize: str = "A4", droplets: Any = None) -> bytes:
+                   pagesize: str = "A4", droplets: Any = None, release: Any = None) -> bytes:
     """One-page patient report; a second page for an appendix of QC warnings and, when the calls were made from
-    droplet files, a small 1D droplet plot of every well and channel behind them (``droplets``: DropletPanel list)."""
+    droplet files, a small 1D droplet plot of every well and channel behind them (``droplets``: DropletPanel list).
+
+    Without ``release`` the report is a draft: DRAFT — NOT RELEASED across every page. With a
+    :class:`tdm1core.release.ReleaseStamp` it prints the reviewer, the time, the report ID and version (and, for an
+    amendment, the version it replaces and what changed) instead of blank signature lines."""
     from reportlab.lib.pagesizes import A4, letter
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepInFrame, PageBreak, SimpleDocTemplate, Spacer, Table, TableStyle
@@ -254,14 +262,12 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
         story.append(_p("Target map: " + "; ".join(provenance.target_map) + ".", st["small"]))
     story.append(_p(f"Settings: {s.describe()}", st["small"]))
     story.append(Spacer(1, 6))
-    sign = [["Reviewed by (name, role)", "", "Signature", "", "Date", ""]]
-    t = Table(sign, colWidths=[0.2 * width, 0.3 * width, 0.11 * width, 0.2 * width, 0.07 * width, 0.12 * width], rowHeights=[16])
-    from reportlab.lib import colors
-
-    t.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), "DejaVuSans"), ("FONTSIZE", (0, 0), (-1, -1), 7.5),
-                           ("LINEBELOW", (1, 0), (1, 0), 0.5, colors.black), ("LINEBELOW", (3, 0), (3, 0), 0.5, colors.black),
-                           ("LINEBELOW", (5, 0), (5, 0), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "BOTTOM")]))
-    story.append(t)
+    if release is not None:
+        story.append(_p("Release", st["h"]))
+        for line in release.lines():
+            story.append(_p(line, st["body"]))
+    else:
+        story.append(_p("DRAFT — NOT RELEASED: no reviewer has released this report.", st["body"]))
     flow: list[Any] = [KeepInFrame(doc.width, doc.height - 4, story, mode="shrink")]
     if n_warn or droplets:
         flow.append(PageBreak())
@@ -278,7 +284,8 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
                      for p in droplets) + ".", st["small"])]
     if n_warn:
         flow += [_p("Appendix: QC warnings", st["h"])] + [_p("• " + w, st["small"]) for w in calls.warnings]
-    mark = " · ".join(n.split(":")[0] for n in provenance.notices) or None
+    mark = " · ".join(([] if release is not None else ["DRAFT — NOT RELEASED"])
+                      + [n.split(":")[0] for n in provenance.notices]) or None
     doc.build(flow, onFirstPage=_footer(s, "patient report", mark), onLaterPages=_footer(s, "patient report", mark))
     return buf.getvalue()
 

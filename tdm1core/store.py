@@ -103,6 +103,18 @@ cutoff_profiles = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False), sa.Column("created_by", sa.String(320)),
     sa.UniqueConstraint("name", "version", name="uq_cutoff_profiles_name_version"),
 )
+# released reports (tdm1core.release): one row per version, never changed (the database refuses UPDATE and DELETE)
+released_reports = sa.Table(
+    "released_reports", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("report_id", sa.String(40), nullable=False), sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("patient_id", sa.String(200)), sa.Column("sample", sa.String(500), nullable=False),
+    sa.Column("released_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reviewer", sa.String(320), nullable=False),
+    sa.Column("content_sha256", sa.String(64), nullable=False), sa.Column("pdf_sha256", sa.String(64), nullable=False),
+    sa.Column("data", sa.Text, nullable=False), sa.Column("pdf", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("report_id", "version", name="uq_released_reports_id_version"),
+)
 calls_t = sa.Table(
     "calls", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
@@ -144,7 +156,7 @@ app_settings = sa.Table(
 )
 _WELL_COLS = [c.name for c in wells.columns if c.name not in ("id", "file_id")]
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0006"  # the newest migration (tests/test_schema.py checks it against Alembic's head)
+HEAD_REVISION = "0007"  # the newest migration (tests/test_schema.py checks it against Alembic's head)
 
 
 def database_url(url: str | None = None) -> str:
@@ -371,13 +383,13 @@ class Store:
             return
         if conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar():
             return
-        ours = [t for t in ("cutoff_profiles", "user_sessions", "user_roles", "cohort_snapshots", "call_sets", "calls", "app_settings", "audit_log", "patients", "wells", "files") if t in tables]
+        ours = [t for t in ("released_reports", "cutoff_profiles", "user_sessions", "user_roles", "cohort_snapshots", "call_sets", "calls", "app_settings", "audit_log", "patients", "wells", "files") if t in tables]
         rows = sum(int(conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar() or 0) for t in ours)
         if rows == 0:
             for t in ours + ["alembic_version"]:
                 conn.execute(sa.text(f"DROP TABLE {t}"))
             return
-        stamp = "0006" if "cutoff_profiles" in tables else "0005" if "user_roles" in tables else "0004" if "cohort_snapshots" in tables else "0003" if "call_sets" in tables else ("0002" if {"calls", "app_settings"} <= tables else "0001")
+        stamp = "0007" if "released_reports" in tables else "0006" if "cutoff_profiles" in tables else "0005" if "user_roles" in tables else "0004" if "cohort_snapshots" in tables else "0003" if "call_sets" in tables else ("0002" if {"calls", "app_settings"} <= tables else "0001")
         conn.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": stamp})
 
     def revision(self) -> str | None:
@@ -827,6 +839,61 @@ class Store:
                 self._audit(conn, who, action, entity, detail or {}, category="access")
 
         self._retry(run)
+
+    # ------------------------------------------------------------------ released reports
+    def latest_release(self, report_id: str) -> Any:
+        """The newest released version of a report (a tdm1core.release.ReleasedReport), or None."""
+        from .release import ReleasedReport
+
+        with self.engine.connect() as conn:
+            data = conn.execute(sa.select(released_reports.c.data).where(released_reports.c.report_id == report_id)
+                                .order_by(released_reports.c.version.desc()).limit(1)).scalar()
+        return None if data is None else ReleasedReport.from_dict(json.loads(data))
+
+    def store_release(self, build: Callable[[Any], tuple[Any, bytes]], report_id: str, who: Any = None) -> Any:
+        """Store the next version of a report. ``build(previous)`` makes the (ReleasedReport, PDF bytes) for the
+        version after ``previous`` (None for the first); it runs inside the transaction, after a lock on the report
+        (PostgreSQL) or the database (SQLite), so two reviewers releasing at once make versions N+1 and N+2, never two
+        N+1. Audited. Returns the stored ReleasedReport."""
+        from .release import ReleasedReport
+
+        def run() -> Any:
+            with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(451979, hashtext(:r))"), {"r": report_id})
+                data = conn.execute(sa.select(released_reports.c.data).where(released_reports.c.report_id == report_id)
+                                    .order_by(released_reports.c.version.desc()).limit(1)).scalar()
+                previous = None if data is None else ReleasedReport.from_dict(json.loads(data))
+                report, pdf = build(previous)
+                s = report.stamp
+                conn.execute(released_reports.insert().values(
+                    report_id=s.report_id, version=s.version, patient_id=report.patient_id, sample=report.sample,
+                    released_at=_now(), reviewer=s.reviewer, content_sha256=report.content_sha256,
+                    pdf_sha256=report.pdf_sha256, data=json.dumps(report.to_dict(), default=str), pdf=pdf))
+                self._audit(conn, who, "release" if s.version == 1 else "amend", f"report {s.report_id} v{s.version}",
+                            {"patient": report.patient_id or "not given", "sample": report.sample,
+                             "content sha256": report.content_sha256, "pdf sha256": report.pdf_sha256,
+                             "replaces": s.replaces, "changes": list(s.changes)})
+                return report
+
+        return self._retry(run)
+
+    def releases(self, report_id: str | None = None, patient_id: str | None = None) -> list[Any]:
+        """Released versions (newest first), of one report or one patient, or all."""
+        from .release import ReleasedReport
+
+        q = sa.select(released_reports.c.data).order_by(released_reports.c.report_id, released_reports.c.version.desc())
+        if report_id is not None:
+            q = q.where(released_reports.c.report_id == report_id)
+        if patient_id is not None:
+            q = q.where(released_reports.c.patient_id == patient_id)
+        with self.engine.connect() as conn:
+            return [ReleasedReport.from_dict(json.loads(d)) for d in conn.execute(q).scalars()]
+
+    def released_pdf(self, report_id: str, version: int) -> bytes | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(released_reports.c.pdf).where(released_reports.c.report_id == report_id)
+                                .where(released_reports.c.version == version)).scalar()
 
     # ------------------------------------------------------------------ cut-off profiles
     def save_profile(self, profile: Any, who: Any = None) -> Any:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # reading and calling (numpy, pandas) are imported where used
     from .cohort import Cohort
     from .store import ImportResult, PatientPreview, Store
 
-__all__ = ["acting_user", "link_sample", "validate_limits", "save_profile", "cutoff_profiles", "delete_patient", "delete_file", "remove_demo", "save_default_thresholds", "set_user_roles",
+__all__ = ["acting_user", "link_sample", "release_result", "released_reports", "released_pdf", "validate_limits", "save_profile", "cutoff_profiles", "delete_patient", "delete_file", "remove_demo", "save_default_thresholds", "set_user_roles",
            "read_audit_log", "stored_files", "patient_report_pdf", "cohort_report_pdf", "record_view", "UploadAssessment", "assess_upload", "assess_droplets", "assess_manual", "patient_result", "save_result", "is_demo_export",
            "settings_hash", "import_exports", "preview_patients", "import_patients", "apply_settings", "ensure_calls",
            "CohortView", "cohort_view", "stored_patients", "cohort_statistics_json", "code_fingerprint", "seed_demo", "open_store"]
@@ -506,3 +506,56 @@ def save_profile(store: "Store", validation: Any, name: str, who: "User | str | 
 def cutoff_profiles(store: "Store") -> list:
     """The built-in study profile and every stored one (each name's newest version first)."""
     return store.profiles()
+
+
+# ------------------------------------------------------------------ released reports (tdm1core.release)
+
+def release_result(store: "Store", result: PatientResult, provenance: Provenance, cohort_points: Any = None,
+                   droplets: Any = None, who: "User | str | None" = None) -> Any:
+    """Release a patient result (reviewers and admins): the next version of its report, stored with the released
+    PDF, immutable, audited. A release whose content equals the latest version's is refused (nothing changed); a
+    later one is an amendment that names the version it replaces and lists what changed."""
+    from .release import (ReleasedReport, ReleaseStamp, changes_between, content_hash, now_utc, report_id,
+                          result_content)
+    from .report import patient_report
+
+    user = acting_user(who, Action.RELEASE)
+    if provenance.demo:
+        raise InputError("a result made from the synthetic demo data cannot be released to a hospital record.",
+                         source=provenance.file_name, hint="Release results of your own exports.")
+    rid = report_id(result.patient_id, result.calls.sample)
+    content = result_content(result, provenance)
+    digest = content_hash(content)
+
+    def build(previous: Any) -> tuple[Any, bytes]:
+        if previous is not None and previous.content_sha256 == digest:
+            raise InputError(f"this result is already released as report {rid} version {previous.stamp.version}; "
+                             "nothing changed, so no new version was made.", source="release",
+                             hint="Change what needs correcting (for example the ER/PR status) and release again.")
+        version = 1 if previous is None else previous.stamp.version + 1
+        stamp = ReleaseStamp(rid, version, user.label, user.mode == "signed-in", now_utc(),
+                             replaces=None if previous is None else previous.stamp.version,
+                             changes=() if previous is None else changes_between(previous.content, content))
+        pdf = patient_report(result, provenance, cohort_points, droplets=droplets, release=stamp)
+        return ReleasedReport(stamp, result.patient_id, result.calls.sample, content, digest,
+                              hashlib.sha256(pdf).hexdigest(), user.subject, user.email), pdf
+
+    return store.store_release(build, rid, user)
+
+
+def released_reports(store: "Store", patient_id: str | None = None, report: str | None = None,
+                     who: "User | str | None" = None) -> list:
+    """The released versions, newest first (clinicians, reviewers, admins)."""
+    acting_user(who, Action.RELEASED)
+    return store.releases(report, patient_id)
+
+
+def released_pdf(store: "Store", report: str, version: int, who: "User | str | None" = None) -> bytes:
+    """The stored bytes of a released PDF, exactly as released (audited as a download in signed-in mode)."""
+    user = acting_user(who, Action.RELEASED)
+    pdf = store.released_pdf(report, version)
+    if pdf is None:
+        raise InputError(f"there is no released report {report} version {version}.", source="release")
+    if user.mode == "signed-in":
+        store.record_access(user, "download", f"released report {report} v{version}", {"bytes": len(pdf)})
+    return pdf

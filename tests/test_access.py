@@ -31,6 +31,8 @@ ALLOWED = {
     "apply_settings": {"admin"}, "save_default_thresholds": {"admin"}, "remove_demo": {"admin"},
     "delete_patient": {"admin"}, "delete_file": {"admin"}, "set_user_roles": {"admin"}, "read_audit_log": {"admin"},
     "stored_files": {"admin"},
+    # released reports (issue 16): a reviewer's or an admin's release; the history for clinicians, reviewers, admins
+    "release_result": {"admin", "reviewer"}, "released_reports": {"clinician", "admin", "reviewer"},
 }
 
 
@@ -113,6 +115,10 @@ def _use_case(name: str, store, user: User):
         return wf.read_audit_log(store, user)
     if name == "stored_files":
         return wf.stored_files(store, user)
+    if name == "release_result":
+        return wf.release_result(store, result, own.provenance, who=user)
+    if name == "released_reports":
+        return wf.released_reports(store, who=user)
     raise AssertionError(name)
 
 
@@ -121,7 +127,7 @@ def _writes(store) -> int:
         return int(conn.execute(sa.text("SELECT count(*) FROM audit_log")).scalar())
 
 
-@pytest.mark.parametrize("role", ["clinician", "researcher", "admin", None])
+@pytest.mark.parametrize("role", ["clinician", "researcher", "admin", "reviewer", None])
 @pytest.mark.parametrize("name", sorted(ALLOWED))
 def test_every_use_case_with_every_role(name, role, tmp_path):
     store = wf.open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
@@ -135,7 +141,7 @@ def test_every_use_case_with_every_role(name, role, tmp_path):
         message = str(err.value)
         assert "needs the role" in message and "administrator" in message
         assert " or ".join(sorted(ALLOWED[name])) in message
-        if name not in ("save_result", "link_sample", "cohort_report_pdf"):  # these set up with another role first
+        if name not in ("save_result", "link_sample", "cohort_report_pdf", "release_result"):  # set up with another role
             assert _writes(store) == before  # a refusal stores nothing
 
 

@@ -55,7 +55,7 @@ def test_patient_report_holds_flag_ratio_settings_and_sha(sample, er, headline):
     sha = hashlib.sha256(demo_export_path().read_bytes()).hexdigest()
     assert sha in text.replace("\n", "")
     assert "HER2/EFTUD2 ratio cut-off 1.25" in text and "Research use only" in text
-    assert "Reviewed by" in text
+    assert "DRAFT — NOT RELEASED" in text  # not released: a draft, on the page and in the footer
 
 
 def test_fonts_are_embedded(demo):
