@@ -64,3 +64,28 @@ def test_the_settings_page_validates_saves_and_applies_a_profile():
     assert settings.cutoff_profile == f"{name} v1" and settings.pik3ca_mutant_cutoff_copies == 3.0
     assert dict(settings.blank_limits) == {"E542K": 0.0, "E545K": 0.0, "H1047R": 0.0}
     assert f"cut-off profile {name} v1" in texts(at)  # stamped with the settings in force
+
+
+def test_the_patient_page_releases_and_amends_a_report():
+    import uuid
+
+    sample = f"R{uuid.uuid4().hex[:6]}"  # the page tests share one database: a sample of this test's own
+    at = open_page("pages/patient.py")
+    at.file_uploader(key="patient_upload").set_value(("run.csv", qs17(sample_wells(sample, her2=900)), "text/csv")).run()
+    at.radio(key="patient_er").set_value("positive").run()
+    at.text_input(key="patient_id").input("PX-REL").run()
+    at.button(key="release").click().run()  # not confirmed: nothing released
+    assert any("Tick the box" in w.value for w in at.warning) and not at.success
+    at.checkbox(key="release_confirm").check().run()
+    at.button(key="release").click().run()
+    assert_clean(at)
+    assert any("version 1 (final)" in m.value for m in at.success)
+    assert any("**Version 1** (final)" in m.value for m in at.markdown)
+    at.button(key="release").click().run()  # the same again: refused
+    assert any("already released" in e.value for e in at.error)
+    at.radio(key="patient_er").set_value("negative").run()
+    at.button(key="release").click().run()
+    assert any("version 2 (amended)" in m.value and "ER status positive → negative" in m.value.replace("\\", "")
+               for m in at.success)
+    versions = [m.value for m in at.markdown if m.value.startswith("**Version")]
+    assert versions[0].startswith("**Version 2** (amended)") and versions[1].startswith("**Version 1** (final)")
