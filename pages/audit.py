@@ -50,7 +50,8 @@ if len(files):
 st.subheader("Roles")
 st.caption("Roles for users whose identity token has no roles claim, by the e-mail address in their token. "
            "Clinician: patient results, saving them, patient PDFs. Researcher: cohort, survival, imports, cohort PDFs "
-           "and exports. Admin: default settings, demo removal, deletions, this table and the audit log.")
+           "and exports. Admin: default settings, demo removal, deletions, this table and the audit log. Reviewer: "
+           "releasing patient reports.")
 table = db.roles_table()
 if table:
     st.dataframe([{"e-mail": r["email"], "roles": r["roles"], "set by": r["updated_by"]} for r in table], hide_index=True,
