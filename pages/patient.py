@@ -197,14 +197,19 @@ if may(Action.RELEASE) or may(Action.RELEASED):
             v = rel.stamp.version
             st.markdown(f"**Version {v}** ({rel.stamp.status}) · " + md(" ".join(rel.stamp.lines())))
             r1, r2, r3, _ = st.columns([1, 1, 1, 3])
-            # the files are built when clicked, in another thread: the database and the user are taken now
-            r1.download_button(f"Released PDF v{v}", lambda v=v, db=store(), user=who(): released_pdf(db, rid, v, user),
-                               f"{rid}_v{v}.pdf", "application/pdf", key=f"released_pdf_{v}")
-            r2.download_button(f"FHIR bundle v{v}", audited(lambda rel=rel, v=v, db=store(), user=who(): json.dumps(
-                fhir_bundle(rel, released_pdf(db, rid, v, user)), indent=1).encode(), f"{rid}_v{v}.fhir.json"),
-                f"{rid}_v{v}.fhir.json", "application/fhir+json", key=f"released_fhir_{v}")
-            r3.download_button(f"JSON v{v}", audited(lambda rel=rel: json.dumps(released_json(rel), indent=1,
-                                                                                 default=str).encode(), f"{rid}_v{v}.json"),
+            # built when clicked, in another thread (the database and the user are taken now); one holder per button
+            # and session, as for the draft PDF, so a click that lands while the page re-runs still downloads
+            db, user = store(), who()
+            pdf_dl, fhir_dl, json_dl = (live_download(f"released_{kind}_{rid}_{v}") for kind in ("pdf", "fhir", "json"))
+            pdf_dl.update(lambda v=v, db=db, user=user: released_pdf(db, rid, v, user))
+            fhir_dl.update(audited(lambda rel=rel, v=v, db=db, user=user: json.dumps(
+                fhir_bundle(rel, released_pdf(db, rid, v, user)), indent=1).encode(), f"{rid}_v{v}.fhir.json"))
+            json_dl.update(audited(lambda rel=rel: json.dumps(released_json(rel), indent=1, default=str).encode(),
+                                   f"{rid}_v{v}.json"))
+            r1.download_button(f"Released PDF v{v}", pdf_dl, f"{rid}_v{v}.pdf", "application/pdf", key=f"released_pdf_{v}")
+            r2.download_button(f"FHIR bundle v{v}", fhir_dl, f"{rid}_v{v}.fhir.json", "application/fhir+json",
+                               key=f"released_fhir_{v}")
+            r3.download_button(f"JSON v{v}", json_dl,
                                f"{rid}_v{v}.json", "application/json", key=f"released_json_{v}")
 
 if provenance.droplets:
