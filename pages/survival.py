@@ -40,7 +40,8 @@ if not km.groups:
 # key numbers first (on a phone they are read before the figure)
 if km.logrank is not None:
     lr = km.logrank
-    st.markdown(f"**{lr.test_name}**: χ² = {lr.chi2:.3f}, df = {lr.df}, p = {lr.p:.4f}")
+    st.markdown(f"**{lr.test_name}**: χ² = {lr.chi2:.3f}, df = {lr.df}, p = "
+                f"{'NA (no variance to test)' if lr.p != lr.p else f'{lr.p:.4f}'}")
 st.dataframe(for_display(km.median_table(), {"median_days": 1, "ci_low": 1, "ci_high": 1}), hide_index=True,
              key="survival_medians")
 st.caption(f"Median CI: {CI_METHOD_LABELS[km.ci_method]}; NA = not reached. Change the method on Settings & help.")

@@ -384,7 +384,8 @@ def cohort_report(cohort: Any, stats: Any, provenance: Provenance, filters: dict
     story.append(_p(f"Median CI: {CI_METHOD_LABELS[km.ci_method]}. NA = not reached.", st["small"]))
     if km.logrank is not None:
         lr = km.logrank
-        story.append(_p(f"{lr.test_name}: chi-square {lr.chi2:.3f}, df {lr.df}, p = {lr.p:.4f}.", st["body"]))
+        shown = "NA (no variance to test)" if lr.p != lr.p else f"{lr.p:.4f}"
+        story.append(_p(f"{lr.test_name}: chi-square {lr.chi2:.3f}, df {lr.df}, p = {shown}.", st["body"]))
     mark = "SYNTHETIC DEMO DATA" if synthetic else None
     doc.build(story, onFirstPage=_footer(s, "cohort report", mark), onLaterPages=_footer(s, "cohort report", mark))
     return buf.getvalue()
@@ -412,6 +413,7 @@ def _summary(cohort: Any, stats: Any, st: dict, w: float) -> list[Any]:
                                                f"n = {g.n}, {g.events} events"])
     if km.logrank is not None:
         lr = km.logrank
-        rows.append(["Log-rank test", f"p = {lr.p:.4f} (chi-square {lr.chi2:.2f}, df {lr.df})"])
+        rows.append(["Log-rank test", ("p = NA (no variance to test)" if lr.p != lr.p else f"p = {lr.p:.4f}")
+                     + f" (chi-square {lr.chi2:.2f}, df {lr.df})"])
     return [_p("Summary", st["h"]), _table(rows, [0.3 * w, 0.7 * w], st),
             _p(p.caveat, st["small"])]

@@ -150,6 +150,20 @@ def test_logrank_equals_lifelines_on_any_data(rows):
     assert ours.p == pytest.approx(ref.p_value, rel=1e-9, abs=1e-12)
 
 
+def test_logrank_with_no_variance_is_no_test_not_a_crash():
+    """Hypothesis found it: every event time has all its subjects dying (n = d), so the variance is 0. R's survdiff
+    stops with "system is exactly singular"; the product must not crash, and says there is no test (p NA)."""
+    import math
+
+    from tdm1core.stats.survival import kaplan_meier, logrank
+
+    t, e, g = [1, 1, 2, 2], [0, 0, 1, 1], ["g0", "g0", "g0", "g1"]
+    result = logrank(t, e, g)
+    assert result.df == 0 and result.chi2 == 0 and math.isnan(result.p)
+    km = kaplan_meier(t, e, g)  # the Survival page and the CLI go through this
+    assert km.logrank is not None and math.isnan(km.logrank.p)
+
+
 @hyp_settings(max_examples=200, deadline=None)
 @given(hs.floats(0, 400, allow_nan=False), hs.integers(1, 40))
 def test_chi_square_tail_equals_scipy(x, df):

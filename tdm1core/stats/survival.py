@@ -334,6 +334,15 @@ def logrank(time: Sequence[float], event: Sequence[int], group: Sequence[Any]) -
         return LogRankResult(0.0, max(df, 0), math.nan)
     diff = (observed - expected)[keep][1:]
     vv = v[np.ix_(keep, keep)][1:, 1:]
+    rank = int(np.linalg.matrix_rank(vv))
+    if rank < vv.shape[0]:
+        # a singular variance: every event time had all its subjects die (n = d), so the groups carry no information
+        # on a difference there. R's survdiff stops ("system is exactly singular"); we answer with the
+        # generalised inverse on the rank there is, and no test (p NA) when there is none
+        if rank == 0:
+            return LogRankResult(0.0, 0, math.nan)
+        chi2 = float(diff @ np.linalg.pinv(vv) @ diff)
+        return LogRankResult(chi2, rank, chi2_sf(chi2, rank))
     chi2 = float(diff @ np.linalg.solve(vv, diff))
     return LogRankResult(chi2, df, chi2_sf(chi2, df))
 
