@@ -28,7 +28,7 @@ from .errors import InputError
 __all__ = ["ROLES", "Action", "PERMISSIONS", "User", "AccessDenied", "local_user", "SYSTEM", "authorize", "can",
            "parse_roles", "roles_from_claims", "user_from_claims", "session_key", "SessionLimits", "AccessConfig",
            "access_config", "session_end_reason", "auth_config_problems", "EXAMPLE_COOKIE_SECRET", "ServingMode",
-           "serving_mode", "is_loopback", "is_shared_database", "serving_refusal", "require_signed_in",
+           "serving_mode", "is_loopback", "is_shared_database", "require_signed_in",
            "signed_in_required"]
 
 ROLES = ("clinician", "researcher", "admin", "reviewer")
@@ -338,8 +338,3 @@ def serving_mode(address: str | None, database_url: str, auth: Mapping[str, Any]
         return ServingMode("refused", "Signed-in mode is required because " + " and ".join(why)
                            + ", so no patient data is served. " + _HOW, tuple(why))
     return ServingMode("local")
-
-
-def serving_refusal(address: str | None, database_url: str = "sqlite://", auth: Mapping[str, Any] | None = None) -> str | None:
-    """The message shown instead of any patient data when the app may not serve, else None."""
-    return serving_mode(address, database_url, auth).refusal

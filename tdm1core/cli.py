@@ -479,21 +479,23 @@ def cmd_km(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_files(paths: list[Path], after: str = "") -> list[tuple[bytes, str]]:
+    """(bytes, name) of each file; a file that cannot be read is refused with its path."""
+    out = []
+    for path in paths:
+        try:
+            out.append((path.read_bytes(), path.name))
+        except OSError as exc:
+            raise InputError(f"cannot read the file: {exc.strerror}{after}.", source=str(path)) from exc
+    return out
+
+
 def cmd_limits(args: argparse.Namespace) -> int:
     """LoB/LoD from blank exports (and low positives), optionally stored as a cut-off profile."""
     from .workflows import save_profile, validate_limits
 
-    def read(paths: list[Path]) -> list[tuple[bytes, str]]:
-        out = []
-        for path in paths:
-            try:
-                out.append((path.read_bytes(), path.name))
-            except OSError as exc:
-                raise InputError(f"cannot read the file: {exc.strerror}.", source=str(path)) from exc
-        return out
-
     settings = _settings(args)
-    result = validate_limits(read(args.blanks), settings, read(args.low_positives or []))
+    result = validate_limits(_read_files(args.blanks), settings, _read_files(args.low_positives or []))
     stored = None
     if args.save:
         from .store import Store
@@ -675,12 +677,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             paths += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".txt", ".xlsx"))
         else:
             paths.append(path)
-    contents = []
-    for path in paths:
-        try:
-            contents.append((path.read_bytes(), path.name))
-        except OSError as exc:
-            raise InputError(f"cannot read the file: {exc.strerror}; nothing was stored.", source=str(path)) from exc
+    contents = _read_files(paths, "; nothing was stored")
     if args.kind == "ddpcr":
         # one transaction: every file is stored, or (when any is refused) none, and the error says so
         results = import_exports(store, contents, settings, user)

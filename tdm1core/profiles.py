@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -198,6 +197,3 @@ def validate(blanks: "list[tuple[bytes, str]]", settings: Settings,
     return LimitsValidation(tuple(lobs), tuple(lods), support, max(proposed, 1.0), settings.her2_ratio_cutoff,
                             settings.reference_min_copies, samples, tuple(files), tuple(notes))
 
-
-def profile_json(profile: CutoffProfile) -> str:
-    return json.dumps(profile.to_dict(), sort_keys=True, default=str)

@@ -12,15 +12,13 @@ import contextlib
 import json
 import os
 import secrets
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from test_browser import ARGS, CHROMIUM, ROOT, SHOTS, _free_port, _text, _wait_for_text, _wait_idle, needs_browser
+from test_browser import (ARGS, CHROMIUM, SHOTS, _free_port, _text, _wait_for_text, _wait_idle, needs_browser,
+                          streamlit_server)
 
 pytestmark = pytest.mark.browser
 
@@ -74,33 +72,9 @@ idle_timeout_minutes = {idle_minutes}
     from tdm1core.workflows import open_store, set_user_roles
 
     set_user_roles(open_store(database_url or f"sqlite:///{db}"), "ada@hospital.example", ["admin"], "set-up")
-    env = dict(os.environ, TDM1_DB_PATH=str(db), AUTHLIB_INSECURE_TRANSPORT="1")
-    env.pop("TDM1_DATABASE_URL", None)
-    if database_url:
-        env["TDM1_DATABASE_URL"] = database_url
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-                             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats",
-                             "false", "--secrets.files", str(secrets_file)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
-    try:
+    env = {"AUTHLIB_INSECURE_TRANSPORT": "1", **({"TDM1_DATABASE_URL": database_url} if database_url else {})}
+    with streamlit_server(db, port, ("--secrets.files", str(secrets_file)), env) as url:
         yield url, db
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
