@@ -66,6 +66,7 @@ def _sign_in_page() -> None:
     st.write("Sign in with your hospital account to continue.")
     if st.button("Sign in", type="primary", key="sign_in"):
         st.login()
+        st.stop()  # as after st.logout(): nothing may start a run that drops the redirect
     st.caption("Research use only; not a diagnostic device.")
 
 
@@ -98,8 +99,9 @@ def gate() -> User:
             with st.container(horizontal=True):
                 if st.button("Sign in", type="primary", key="sign_in_again"):
                     st.login()
+                    st.stop()
                 if st.button("Sign out", key="sign_out_ended"):
-                    st.logout()
+                    _sign_out(None)
         _only_page(session_ended, "Session ended")
     if not user.roles:
         def no_role() -> None:
@@ -107,8 +109,7 @@ def gate() -> User:
             st.warning(f"You are signed in as {user.label}, but you have no role in this app yet. Ask your "
                        "administrator to give you one (clinician, researcher or admin).", icon=":material/badge:")
             if st.button("Sign out", key="sign_out_no_role"):
-                store.end_session(user)
-                st.logout()
+                _sign_out(user)
         _only_page(no_role, "No role")
     st.session_state[USER_KEY] = user
     st.session_state["_tdm1_signed_in_at"] = signed_in_at
@@ -123,9 +124,19 @@ def sidebar(user: User, mode: ServingMode) -> None:
     st.caption(f"**Mode:** {mode.describe()}")
     st.markdown(f"**Signed in:** {_md(user.label)}  \n**Role:** {', '.join(sorted(user.roles))}")
     if st.button("Sign out", key="sign_out", icon=":material/logout:"):
-        _store().end_session(user)
-        st.logout()
+        _sign_out(user)
     _watch(user)
+
+
+def _sign_out(user: User | None) -> None:
+    """End the app's session, then Streamlit's (cookie and provider), and end this run at once: anything run after
+    st.logout() could start a new run (the idle timer sees the session just ended and reruns the app), and a new
+    run drops the logout redirect if it has not reached the browser yet (seen under load: no redirect, the identity
+    cookie left in place)."""
+    if user is not None:
+        _store().end_session(user)
+    st.logout()
+    st.stop()
 
 
 def _md(text: str) -> str:
