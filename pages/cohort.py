@@ -10,6 +10,7 @@ from tdm1core.cohort import column_label
 from tdm1core.report import Provenance
 from tdm1core.export import for_display
 from tdm1core.stats import FISHER_METHOD
+from tdm1core.stats.descriptive import table1_for_reading
 
 page_header("Cohort")
 s = settings()
@@ -96,7 +97,14 @@ SECTIONS = ["Table 1: characteristics", "Best response", "ctDNA per patient", "P
 # one section at a time (a choice that wraps on a phone, unlike a row of tabs; and only what is shown is sent)
 section = st.radio("Show", SECTIONS, horizontal=True, key="cohort_section", label_visibility="collapsed")
 if section == SECTIONS[0]:
-    st.dataframe(stats.table1, hide_index=True, height=600, key="cohort_t1")
+    # a static table in two columns that wraps (fits a phone without sideways scrolling); every cell as literal text
+    t1 = table1_for_reading(stats.table1).map(md)
+    heading = t1["Value"] == ""
+    t1.loc[heading, "Characteristic"] = "**" + t1.loc[heading, "Characteristic"] + "**"
+    # "62 (38–84)" never breaks across lines: no-break spaces, and word joiners around the dash
+    t1["Value"] = t1["Value"].str.replace(" ", "\u00a0").str.replace("–", "\u2060–\u2060")
+    st.table(t1, hide_index=True)
+    st.caption("n (%) unless stated; yes/no items count the patients with \"yes\". The downloads have one row per level.")
     downloads(stats.table1, "table1_characteristics", "cohort_t1_dl", s, note)
 elif section == SECTIONS[1]:
     st.dataframe(stats.table2, hide_index=True, key="cohort_t2")

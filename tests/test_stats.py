@@ -73,6 +73,25 @@ def test_table1_has_the_published_rows(demo):
     assert val[("Prior lines of chemotherapy for metastatic disease before T-DM1", ">=5")] == "4 (11.8)"
 
 
+def test_table1_for_reading_nests_levels_under_their_characteristic(demo):
+    """Issue 11 (phone): two columns; a characteristic with several levels is a heading row with its levels indented
+    under it, a one-row characteristic stays on one line; no value is lost or changed."""
+    from tdm1core.stats.descriptive import INDENT, table1_for_reading
+
+    t1 = analyse_cohort(demo).table1
+    t = table1_for_reading(t1)
+    assert list(t.columns) == ["Characteristic", "Value"]
+    rows = list(zip(t["Characteristic"], t["Value"]))
+    assert rows[:2] == [("Patients, n", "34"), ("Age, years, median (range)", "62 (38–84)")]
+    i = rows.index(("Stage IV or recurrent", ""))
+    assert rows[i + 1:i + 3] == [(INDENT + "de novo stage IV", "9 (26.5)"), (INDENT + "recurrent", "25 (73.5)")]
+    assert ("Prior therapy: Trastuzumab", "29 (85.3)") in rows  # a yes/no item reads as its name
+    # every value of the long form, in its order, and one heading row per characteristic with several levels
+    assert [v for v in t["Value"] if v] == list(t1["value"])
+    multi = t1.groupby("characteristic", sort=False).size()
+    assert (t["Value"] == "").sum() == (multi > 1).sum()
+
+
 def test_km_medians_by_flag_reproduce_the_study(demo):
     km = km_by(demo, "flag")
     at_risk, other = km.group("at risk"), km.group("not flagged")

@@ -49,6 +49,28 @@ def table1(cohort: Cohort) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+INDENT = "\u2003"  # an em space: a level under its characteristic, as tableone and the paper's Table 1 print it
+
+
+def table1_for_reading(t1: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 in two columns that fit a phone: a characteristic with several levels gets a row of its own, its
+    levels indented under it; a characteristic with one row (patients, age, a yes/no item) keeps it on one line
+    ("Age, years, median (range)"; a yes/no item reads as its name). Columns: Characteristic, Value. The same rows
+    and values as ``table1`` (the downloads keep that long form)."""
+    rows: list[dict[str, str]] = []
+    for label, block in t1.groupby("characteristic", sort=False):
+        groups = [str(g) for g in block["group"]]
+        values = [str(v) for v in block["value"]]
+        if len(block) == 1:
+            group = groups[0]
+            name = str(label) if group in ("", "yes") else f"{label}, {group}"
+            rows.append({"Characteristic": name, "Value": values[0]})
+            continue
+        rows.append({"Characteristic": str(label), "Value": ""})
+        rows.extend({"Characteristic": INDENT + g, "Value": v} for g, v in zip(groups, values))
+    return pd.DataFrame(rows, columns=["Characteristic", "Value"])
+
+
 def table1_order(data: pd.DataFrame) -> dict[str, list[str]]:
     """The order of each characteristic's levels: the data dictionary's, where present."""
     from ..cohort import SCHEMA

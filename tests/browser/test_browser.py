@@ -294,6 +294,40 @@ def test_cohort_sections_wrap_and_stay_on_screen_on_a_phone(server, browser):
     context.close()
 
 
+def test_table1_fits_a_phone_without_sideways_scrolling(server, browser):
+    """Issue 11: at 390 px Table 1's values are on screen next to their characteristics (a grid of three columns cut
+    the value column off), and no part of the page scrolls sideways."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = context.new_page()
+    pg.goto(f"{server}/cohort-statistics")
+    _wait_idle(pg)
+    _no_exception(pg)
+    boxes = {}
+    for text in ("Patients, n", "Age, years, median (range)", "invasive ductal carcinoma",
+                 "Prior lines of chemotherapy for metastatic disease before T-DM1"):
+        row = pg.locator("[data-testid='stTable'] tr").filter(has_text=text).first
+        row.scroll_into_view_if_needed()
+        value = row.locator("td").last
+        box = value.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (text, box)
+        boxes[text] = (box["height"], value.inner_text())
+    assert boxes["Age, years, median (range)"][1].startswith("62") and boxes["invasive ductal carcinoma"][1].startswith("32")
+    assert boxes["Age, years, median (range)"][0] == boxes["Patients, n"][0], boxes  # a value on one line
+    wide = pg.evaluate("""() => [...document.querySelectorAll('[data-testid="stTable"] table')]
+                           .map(t => t.getBoundingClientRect().right)""")
+    assert wide and max(wide) <= 390, wide
+    pg.get_by_text("Age, years, median (range)").first.scroll_into_view_if_needed()
+    pg.screenshot(path=str(SHOTS / "phone_cohort_table1.png"))
+    context.close()
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.goto(f"{server}/cohort-statistics")
+    _wait_idle(pg)
+    pg.get_by_text("Age, years, median (range)").first.scroll_into_view_if_needed()
+    pg.screenshot(path=str(SHOTS / "cohort_table1.png"))
+    context.close()
+
+
 def test_removing_the_demo_asks_first_and_names_the_counts(server, browser):
     """Last in the module: it empties the demo database the other tests read."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})

@@ -136,6 +136,19 @@ def test_cohort_shows_table4_from_the_core():
     assert hr["p_value"].iloc[0] == "0.438"  # shown to 3 decimals
 
 
+def test_cohort_table1_is_a_two_column_static_table():
+    """Issue 11 (phone): Table 1 is a static table of two columns that wraps (no sideways scrolling), levels under
+    their characteristic; the published values."""
+    at = open_page("pages/cohort.py")
+    assert_clean(at)
+    t = at.table[0].value
+    assert list(t.columns) == ["Characteristic", "Value"]
+    rows = {shown(str(c)).strip().strip("*"): shown(str(v)).replace("\u00a0", " ")
+            for c, v in zip(t["Characteristic"], t["Value"])}
+    assert rows["Age, years, median (range)"] == "62 (38–84)" and rows["Pathology"] == ""
+    assert rows["invasive ductal carcinoma"] == "32 (94.1)" and rows["Patients, n"] == "34"
+
+
 def test_cohort_offers_every_table_and_the_pdf_summary():
     at = open_page("pages/cohort.py")
     sections = at.radio(key="cohort_section").options
