@@ -84,9 +84,10 @@ with st.sidebar:
         options = sorted(cohort.patients[col].dropna().unique())
         filters[col] = st.multiselect(label, options, key=f"cohort_filter_{col}")
 caption = st.empty()
-extra = st.multiselect("More characteristics for Table 4 (any categorical column)",
-                       [c for c in cohort.categorical_columns() if c not in ("primary_resistance", "first_response")],
-                       key="cohort_table4_extra", format_func=column_label)
+# Table 4's extra characteristics are chosen in its own section; kept here so they stay chosen while another section
+# is shown (a widget's own state ends when it is not drawn)
+EXTRA = "cohort_table4_extra_chosen"
+extra = [c for c in st.session_state.get(EXTRA, []) if c in cohort.categorical_columns()]
 view, stats = cohort_statistics(filters, extra)
 audit_view("cohort statistics", {"filters": {k: v for k, v in filters.items() if v} or "none", "patients": view.n})
 caption.caption(f"{view.n} of {cohort.n} patients shown ({view.n_ctdna} with ctDNA). Source: {md(cohort.source)}.")
@@ -117,6 +118,12 @@ elif section == SECTIONS[2]:
     st.caption("Ratios to 2 decimals and copies per 20 µL to 1, as in the paper; the downloads keep full precision. NA = not measured.")
     downloads(stats.table3, "table3_ctdna", "cohort_t3_dl", s, note)
 elif section == SECTIONS[3]:
+    def keep_extra() -> None:
+        st.session_state[EXTRA] = list(st.session_state["cohort_table4_extra"])
+
+    st.multiselect("More characteristics for Table 4 (any categorical column)",
+                   [c for c in cohort.categorical_columns() if c not in ("primary_resistance", "first_response")],
+                   default=extra, key="cohort_table4_extra", format_func=column_label, on_change=keep_extra)
     st.caption(f"{FISHER_METHOD}. Primary resistance = progressive disease at the first RECIST 1.1 evaluation.")
     st.dataframe(for_display(stats.table4.drop(columns="test"), {"p_value": 3}), hide_index=True, key="cohort_t4")
     downloads(stats.table4, "table4_primary_resistance", "cohort_t4_dl", s, note)

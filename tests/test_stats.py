@@ -133,7 +133,7 @@ def test_filter_keeps_statistics_consistent(demo):
 
 def test_user_picked_column_in_table4(demo):
     t4 = analyse_cohort(demo, table4_columns=["pathology"]).table4
-    assert set(t4[t4.characteristic == "pathology"]["group"]) == {"invasive ductal carcinoma", "medullary carcinoma", "poorly differentiated adenocarcinoma"}
+    assert set(t4[t4.characteristic == "Pathology"]["group"]) == {"invasive ductal carcinoma", "medullary carcinoma", "poorly differentiated adenocarcinoma"}
 
 
 def _table1_by_tableone(cohort):

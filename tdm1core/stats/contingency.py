@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..cohort import Cohort
+from ..cohort import Cohort, column_label
 from ..intervals import ConfidenceInterval
 from ..risk import AT_RISK, HR_NEGATIVE, HR_POSITIVE, NOT_FLAGGED, is_at_risk
 
@@ -177,7 +177,7 @@ def table4(cohort: Cohort, columns: Sequence[str] = ()) -> pd.DataFrame:
         parts.append(resistance_by(cohort, col, groups, label, display))
     for col in columns:
         if col not in {g[1] for g in STUDY_GROUPINGS}:
-            parts.append(resistance_by(cohort, col))
+            parts.append(resistance_by(cohort, col, label=column_label(col)))  # named as a person says it
     return pd.concat([p for p in parts if len(p)], ignore_index=True)
 
 

@@ -143,10 +143,29 @@ def test_cohort_table1_is_a_two_column_static_table():
     assert_clean(at)
     t = at.table[0].value
     assert list(t.columns) == ["Characteristic", "Value"]
-    rows = {shown(str(c)).strip().strip("*"): shown(str(v)).replace("\u00a0", " ")
+    rows = {shown(str(c)).strip().strip("*"): shown(str(v)).replace("\u00a0", " ").replace("\u2060", "")
             for c, v in zip(t["Characteristic"], t["Value"])}
     assert rows["Age, years, median (range)"] == "62 (38–84)" and rows["Pathology"] == ""
     assert rows["invasive ductal carcinoma"] == "32 (94.1)" and rows["Patients, n"] == "34"
+
+
+def test_cohort_table4_extra_characteristics_are_chosen_in_its_section_and_kept():
+    """The extra characteristics for Table 4 are chosen in the Table 4 section (the multiselect is not drawn with
+    Table 1, so a first view does not wait for it) and stay chosen while another section is shown."""
+    at = open_page("pages/cohort.py")
+    assert not [m for m in at.multiselect if m.key == "cohort_table4_extra"]
+    at.radio(key="cohort_section").set_value("Primary resistance (Fisher)").run()
+    assert "pathology" not in set(frame(at, "p_value")["characteristic"].str.lower())
+    at.multiselect(key="cohort_table4_extra").set_value(["pathology"]).run()
+    assert_clean(at)
+    assert "Pathology" in set(frame(at, "p_value")["characteristic"])
+    at.radio(key="cohort_section").set_value("Best response").run()
+    at.radio(key="cohort_section").set_value("Primary resistance (Fisher)").run()
+    assert_clean(at)
+    assert at.multiselect(key="cohort_table4_extra").value == ["pathology"]
+    assert "Pathology" in set(frame(at, "p_value")["characteristic"])
+    at.multiselect(key="cohort_table4_extra").set_value([]).run()
+    assert "Pathology" not in set(frame(at, "p_value")["characteristic"])
 
 
 def test_cohort_offers_every_table_and_the_pdf_summary():
