@@ -9,8 +9,7 @@ from tdm1core.workflows import cohort_report_pdf, import_exports, import_patient
 from tdm1core.cohort import column_label
 from tdm1core.report import Provenance
 from tdm1core.export import for_display
-from tdm1core.stats import FISHER_METHOD
-from tdm1core.stats.descriptive import table1_for_reading
+from tdm1core.stats import FISHER_METHOD, table1_for_reading
 
 page_header("Cohort")
 s = settings()
