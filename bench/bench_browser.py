@@ -9,8 +9,14 @@ Three cases per page (median of REPS runs each):
   kind of element loads, are served content-hashed and "immutable", so a real browser keeps them), i.e. a new
   Streamlit session of a returning user: target < 2 s.
 
+A last case, "Streamlit alone", serves a minimal Streamlit app (a title, a section choice, a 30-row table and a line
+of text; no database, no sidebar) the same way: the floor that Streamlit's own frontend sets on this machine, below
+which no page of any Streamlit app comes.
+
 Columns: "title" is the time to the page's first element (Streamlit's frontend has started and the session's
-first messages have arrived), "seconds" the time to the key content (the target).
+first messages have arrived), "server" the time from the browser's first message on the session's websocket to the
+first run's "script finished" message arriving (the server's part: the page scripts, the database and sending),
+"seconds" the time to the key content (the target).
 
 Machine: the workplace's 2-core container, headless Chromium without a GPU. Needs /usr/bin/chromium and the
 playwright package (never `playwright install`). Usage: python bench/bench_browser.py [REPS]
@@ -30,18 +36,67 @@ PAGES = [("cohort-statistics", "Table 1: characteristics"), ("survival-analysis"
          ("patient-result", "Upload an export"), ("", "Where to go")]
 
 
-def _visit(ctx, url: str, path: str, marker: str) -> tuple[float, float]:
+FLOOR_APP = """import pandas as pd
+import streamlit as st
+st.title("Streamlit alone")
+st.radio("Show", ["Table", "Other"], horizontal=True, label_visibility="collapsed")
+st.table(pd.DataFrame({"Characteristic": [f"row {i}" for i in range(30)], "Value": ["12 (34%)"] * 30}))
+st.write("Where to go")
+"""
+
+
+def _server_part(pg) -> list[float]:
+    """Collects, once the page's websocket opens, the seconds from the browser's first message on it to the first
+    run's ``script_finished`` message (decoded with Streamlit's own protobuf classes)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    out: list[float] = []
+    start: list[float] = []
+
+    def on_ws(ws) -> None:
+        def sent(_payload) -> None:
+            if not start:
+                start.append(time.perf_counter())
+
+        def received(payload) -> None:
+            if out or not start or not isinstance(payload, bytes):
+                return
+            try:
+                msg = ForwardMsg.FromString(payload)
+            except Exception:
+                return
+            if msg.WhichOneof("type") == "script_finished":
+                out.append(time.perf_counter() - start[0])
+
+        ws.on("framesent", sent)
+        ws.on("framereceived", received)
+
+    pg.on("websocket", on_ws)
+    return out
+
+
+def _visit(ctx, url: str, path: str, marker: str) -> tuple[float, float, float]:
     """Seconds from navigation to the page's first element (its title: Streamlit's frontend has started and the
-    session's first messages have arrived) and to its key content."""
+    session's first messages have arrived), the server's part (see the module's docstring) and seconds to the key
+    content."""
     pg = ctx.new_page()
+    server = _server_part(pg)
     t0 = time.perf_counter()
     pg.goto(f"{url}/{path}", wait_until="commit")
     pg.locator("h1").first.wait_for(timeout=60_000)
     first = time.perf_counter() - t0
     pg.get_by_text(marker).first.wait_for(timeout=60_000)
     dt = time.perf_counter() - t0
+    deadline = time.time() + 10
+    while not server and time.time() < deadline:
+        pg.wait_for_timeout(50)  # Playwright delivers websocket events only inside its own calls
     pg.close()
-    return first, dt
+    return first, (server[0] if server else float("nan")), dt
+
+
+def _row(label: str, visits: list[tuple[float, float, float]], target: str) -> None:
+    first, server, dt = (statistics.median(v[i] for v in visits) for i in range(3))
+    print(f"{label:<58}{first:>9.2f}{server:>9.2f}{dt:>9.2f}{target:>9}", flush=True)
 
 
 def main() -> None:
@@ -51,30 +106,36 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "tests" / "browser"))
     from test_browser import streamlit_server
 
-    with streamlit_server(Path(tempfile.mkdtemp()) / "bench.sqlite") as url:
-        print(f"{'work':<58}{'title':>9}{'seconds':>9}{'target':>9}")
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+    print(f"{'work':<58}{'title':>9}{'server':>9}{'seconds':>9}{'target':>9}")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        with streamlit_server(Path(tempfile.mkdtemp()) / "bench.sqlite") as url:
             for path, marker in PAGES:
                 ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-                first, dt = _visit(ctx, url, path, marker)
-                print(f"{f'after server start: /{path}':<58}{first:>9.2f}{dt:>9.2f}{'':>9}", flush=True)
+                _row(f"after server start: /{path}", [_visit(ctx, url, path, marker)], "")
                 ctx.close()
             for label, warm in (("new browser", False), ("new session", True)):
                 for path, marker in PAGES:
-                    times, firsts = [], []
+                    visits = []
                     for _ in range(reps):
                         ctx = browser.new_context(viewport={"width": 1400, "height": 900})
                         if warm:  # this browser has opened this page before: its cache holds the page's bundles
                             _visit(ctx, url, path, marker)
-                        first, dt = _visit(ctx, url, path, marker)
-                        firsts.append(first)
-                        times.append(dt)
+                        visits.append(_visit(ctx, url, path, marker))
                         ctx.close()
-                    target = "2" if warm else ""
-                    print(f"{f'{label}: /{path} (median of {reps})':<58}{statistics.median(firsts):>9.2f}"
-                          f"{statistics.median(times):>9.2f}{target:>9}", flush=True)
-            browser.close()
+                    _row(f"{label}: /{path} (median of {reps})", visits, "2" if warm else "")
+        floor = Path(tempfile.mkdtemp())
+        (floor / "app.py").write_text(FLOOR_APP)
+        with streamlit_server(floor / "unused.sqlite", app=floor / "app.py",
+                              args=("--server.fileWatcherType", "none")) as url:
+            visits = []
+            for _ in range(reps):
+                ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+                _visit(ctx, url, "", "Where to go")
+                visits.append(_visit(ctx, url, "", "Where to go"))
+                ctx.close()
+            _row(f"Streamlit alone, new session (median of {reps})", visits, "")
+        browser.close()
 
 
 if __name__ == "__main__":

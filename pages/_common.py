@@ -7,6 +7,8 @@ from __future__ import annotations
 import html
 import json
 import re
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import pandas as pd
@@ -168,18 +170,47 @@ def _memo(name: str, key: tuple, compute: Any, keep: int) -> Any:
     return value
 
 
-def _stored_cohort(url: str, version: int, settings_json: str, purpose: Any) -> tuple[Cohort | None, pd.DataFrame]:
+_SHARED: OrderedDict[tuple, Any] = OrderedDict()
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared(name: str, key: tuple, compute: Any, keep: int) -> Any:
+    """The server's last ``keep`` results of ``compute`` by ``key``, shared by every session of this process.
+
+    Only for what is the same for everyone allowed to see it and is derived from the database alone: the stored
+    cohort and its statistics, keyed by the database's URL and state (Store.state_key: any write moves it), the settings and the
+    view's choices. The caller checks the user's roles first, and each page audits its own views, so sharing skips
+    neither. A new session of any user then draws a cohort page without recomputing it, and the server holds one
+    copy of a registry cohort instead of one per session. Values are read-only (frozen results; pages copy before
+    changing a table). Never for uploads: those stay in the session (``_memo``)."""
+    full = (name, *key)
+    with _SHARED_LOCK:
+        if full in _SHARED:
+            _SHARED.move_to_end(full)
+            return _SHARED[full]
+    value = compute()  # outside the lock: two sessions asking at once may both compute, and get equal results
+    with _SHARED_LOCK:
+        _SHARED[full] = value
+        _SHARED.move_to_end(full)
+        names = [k for k in _SHARED if k[0] == name]
+        for old in names[:max(0, len(names) - keep)]:
+            del _SHARED[old]
+    return value
+
+
+def _stored_cohort(url: str, state: str, settings_json: str, purpose: Any) -> tuple[Cohort | None, pd.DataFrame]:
     """The stored cohort with the stored calls (workflows.cohort_view: files are called once per settings, not per
-    view); the user's roles are checked for ``purpose`` on every call, before the session's memo is read."""
+    view); the user's roles are checked for ``purpose`` on every call, before the shared result is read."""
     from tdm1core.workflows import acting_user
 
     acting_user(who(), purpose)
+    actor = who()
 
     def compute() -> tuple[Cohort | None, pd.DataFrame]:
-        view = cohort_view(store(), Settings.from_dict(json.loads(settings_json)), actor=who(), purpose=purpose)
+        view = cohort_view(store(), Settings.from_dict(json.loads(settings_json)), actor=actor, purpose=purpose)
         return view.cohort, view.calls
 
-    return _memo("cohort", (url, version, settings_json), compute, keep=2)
+    return _shared("cohort", (url, state, settings_json), compute, keep=2)
 
 
 @st.cache_data(show_spinner=False, max_entries=16, scope="session")
@@ -221,39 +252,76 @@ def no_patients_yet() -> None:
     st.info(NO_PATIENTS, icon=":material/inbox:")
 
 
-def _cohort_statistics(url: str, version: int, settings_json: str, filters_json: str, extra_json: str) -> Any:
+def _cohort_statistics(url: str, state: str, settings_json: str, filters_json: str, extra_json: str) -> Any:
     from tdm1core.stats import analyse_cohort
 
     def compute() -> Any:
-        cohort, calls = _stored_cohort(url, version, settings_json, Action.COHORT)
+        cohort, calls = _stored_cohort(url, state, settings_json, Action.COHORT)
         view = cohort.filter(**json.loads(filters_json))
         return view, analyse_cohort(view, Settings.from_dict(json.loads(settings_json)),
                                     table4_columns=json.loads(extra_json), calls=calls)
 
-    return _memo("statistics", (url, version, settings_json, filters_json, extra_json), compute, keep=4)
+    return _shared("statistics", (url, state, settings_json, filters_json, extra_json), compute, keep=8)
 
 
 def cohort_statistics(filters: dict[str, list], extra: list[str]) -> Any:
-    """The filtered cohort and its statistics, computed once per database version, settings and filters (per session)."""
+    """The filtered cohort and its statistics, computed once per database version, settings and filters (shared by
+    the server's sessions once the user's roles are checked)."""
     from tdm1core.workflows import acting_user
 
     acting_user(who(), Action.COHORT)
     st_ = store()
-    return _cohort_statistics(st_.url, st_.version(), settings_key(settings()),
+    return _cohort_statistics(st_.url, st_.state_key(), settings_key(settings()),
                               json.dumps({k: list(v) for k, v in filters.items()}, sort_keys=True, default=str),
                               json.dumps(list(extra)))
 
 
+def survival_by(group: str, at: tuple[float, ...]) -> Any:
+    """Kaplan-Meier time to progression of the stored cohort by ``group`` (tdm1core.stats.km_by), computed once per
+    database version, settings, grouping and at-risk times (shared by the server's sessions once the user's roles
+    are checked)."""
+    from tdm1core.stats import km_by
+    from tdm1core.workflows import acting_user
+
+    acting_user(who(), Action.COHORT)
+    st_ = store()
+    s = settings()
+    key = (st_.url, st_.state_key(), settings_key(s), group, tuple(at))
+
+    def compute() -> Any:
+        cohort, _ = _stored_cohort(st_.url, key[1], key[2], Action.COHORT)
+        return km_by(cohort, group, s, at=at)
+
+    return _shared("survival", key, compute, keep=8)
+
+
 def _warm_up() -> None:
-    """Import the statistics and figure libraries in the background when the server first loads the pages, so a
-    person's first Cohort or Survival page does not wait for them."""
+    """Import the statistics, figure and report libraries in the background when the server first loads the pages, so
+    a person's first Cohort, Survival or PDF does not wait for them; then freeze what is loaded out of the garbage
+    collector's reach.
+
+    Streamlit runs a full collection after every script run (``runner.postScriptGC``). With pandas, plotly,
+    matplotlib, reportlab and the statistics loaded, that is ~0.2 s on every run of every session, with the interpreter lock
+    held, so it delayed each new session's first render (measured with py-spy). ``gc.freeze()`` moves the objects
+    that exist now (the libraries, loaded once per process) to a permanent generation; later objects (each session's
+    data) are still collected as before."""
     def run() -> None:
         try:
             import plotly.subplots  # noqa: F401
+            import reportlab.pdfbase.ttfonts  # noqa: F401
+            import reportlab.platypus  # noqa: F401
 
-            import tdm1core.stats  # noqa: F401
+            import tdm1core.figures  # noqa: F401
+            import tdm1core.pdf_figures  # noqa: F401
+            import tdm1core.report  # noqa: F401
+            import tdm1core.stats.contingency  # noqa: F401
+            import tdm1core.stats.descriptive  # noqa: F401
         except Exception:  # a warm-up never breaks the app
             pass
+        import gc
+
+        gc.collect()
+        gc.freeze()
 
     import threading
 
@@ -267,7 +335,7 @@ def current_cohort(purpose: Any = None) -> tuple[Cohort | None, pd.DataFrame]:
     """The stored cohort and its ctDNA calls (cached per database version and settings); None when no patient is
     stored. ``purpose``: Action.COHORT (statistics, the default) or Action.REFERENCE_COHORT (beside a patient)."""
     st_ = store()
-    return _stored_cohort(st_.url, st_.version(), settings_key(settings()), purpose or Action.COHORT)
+    return _stored_cohort(st_.url, st_.state_key(), settings_key(settings()), purpose or Action.COHORT)
 
 
 # ------------------------------------------------------------------ rendering

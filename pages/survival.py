@@ -1,12 +1,12 @@
 """Survival: Kaplan-Meier time to progression by any categorical column, with the log-rank test."""
 import streamlit as st
 
-from pages._common import audit_view, no_patients_yet, page_header, current_cohort, downloads, settings, show_error, stamp
+from pages._common import (audit_view, no_patients_yet, page_header, current_cohort, downloads, settings, show_error, stamp,
+                           survival_by)
 from tdm1core import InputError
 from tdm1core.cohort import column_label
 from tdm1core.export import for_display
 from tdm1core.figures import km_figure, km_plot_data
-from tdm1core.stats import km_by
 from tdm1core.stats.survival import CI_METHOD_LABELS, parse_times
 
 page_header("Survival: time to progression")
@@ -32,7 +32,7 @@ except InputError as exc:
     show_error(exc)
     risk_times = None
 
-km = km_by(cohort, group, s, at=risk_times or ())
+km = survival_by(group, tuple(risk_times or ()))
 audit_view("survival analysis", {"grouped by": group, "patients": cohort.n})
 if not km.groups:
     st.warning("No patient has both a time to progression and a value in this column.")

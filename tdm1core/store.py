@@ -1100,6 +1100,12 @@ class Store:
             return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.id), 0))
                                     .where(audit_log.c.category == "write")).scalar() or 0)
 
+    def state_key(self) -> str:
+        """The state of everything a cohort view is derived from, for caches shared across sessions: the write
+        counter (:meth:`version`) with the patients' and the files' and calls' revisions. A database replaced by
+        another at the same URL does not reuse an old key: the revisions hold the latest update time and ids."""
+        return f"{self.version()}:{self.patients_revision()}:{self.calls_revision()}"
+
     def status(self) -> StoreStatus:
         with self.engine.connect() as conn:
             def count(t: sa.Table) -> int:

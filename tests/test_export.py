@@ -42,6 +42,27 @@ def test_streamlit_config_sends_no_usage_statistics_and_limits_uploads():
     assert cfg["browser"]["gatherUsageStats"] is False
     assert 1 <= cfg["server"]["maxUploadSize"] <= 64  # MB: a zipped 96-well plate of droplet files is ~15 MB
     assert cfg["client"]["toolbarMode"] in ("viewer", "minimal")
+    # a served app watches no source files (the watcher re-scanned every module's path after each run, holding the
+    # event loop of every session for ~0.8 s on 2 cores: issue 11, item 16)
+    assert cfg["server"]["fileWatcherType"] == "none"
+
+
+def test_the_pages_freeze_the_loaded_libraries_out_of_the_per_run_garbage_collection():
+    """Streamlit collects all generations after every script run; the pages' warm-up freezes what it loaded
+    (pandas, plotly, matplotlib, reportlab, the statistics), so that collection no longer walks ~200,000 library
+    objects on every run of every session (issue 11, item 16). Checked in a fresh interpreter, as the server is."""
+    import subprocess
+    import sys
+
+    code = ("import gc, threading, pages._common\n"
+            "[t.join() for t in threading.enumerate() if t.name == 'tdm1-warm-up']\n"
+            "import sys; print(gc.get_freeze_count(), len(gc.get_objects()), 'reportlab' in sys.modules, "
+            "'matplotlib' in sys.modules, 'tdm1core.stats.contingency' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    frozen, tracked, *loaded = out.stdout.split()
+    assert loaded == ["True"] * 3, out.stdout
+    assert int(frozen) > 100_000 and int(tracked) < int(frozen) // 10, out.stdout
 
 
 def test_display_tables_show_na_and_keep_one_type_per_column():

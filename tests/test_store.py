@@ -321,3 +321,27 @@ def test_a_streamed_batch_lists_every_refused_file_and_stores_none(url, order):
     assert "2 of 5 file(s) were refused" in str(e.value) and "bad1.csv" in str(e.value) and "bad2.csv" in str(e.value)
     assert (counts(store), store.status().audit_entries) == before
     assert len(import_exports(store, good, DEFAULT_SETTINGS, "tester")) == 3 and counts(store)[0] == before[0][0] + 3
+
+
+def test_state_key_moves_with_every_write_and_a_replaced_database_does_not_reuse_one(tmp_path):
+    """The key of the cohort results that the server's sessions share (pages/_common._shared): reading leaves it,
+    any write to the patients or the files moves it, and a new database at the same URL (the old one deleted) gets
+    another key although its write counter is back where the old one's was."""
+    path = tmp_path / "state.sqlite"
+    url = f"sqlite:///{path}"
+    store = open_store(url)
+    k0, v0 = store.state_key(), store.version()
+    cohort_view(store, DEFAULT_SETTINGS)
+    assert store.state_key() == k0
+    df = pd.read_csv(__import__("io").BytesIO(DEMO_PATIENTS), dtype=str, keep_default_na=False).iloc[:2]
+    df["patient_id"] = ["K1", "K2"]
+    import_patients(store, df.to_csv(index=False).encode(), "k.csv", DEFAULT_SETTINGS)
+    k1 = store.state_key()
+    assert k1 != k0
+    imp(store, qs17(sample_wells("K1", her2=2000, eftud2=1000)), "k1.csv")
+    k2 = store.state_key()
+    assert k2 not in (k0, k1)
+    store.engine.dispose()
+    path.unlink()
+    again = open_store(url)
+    assert again.version() == v0 and again.state_key() != k0

@@ -31,15 +31,17 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(db_path: Path, port: int | None = None, args: tuple[str, ...] = (), env: dict | None = None):
+def streamlit_server(db_path: Path, port: int | None = None, args: tuple[str, ...] = (), env: dict | None = None,
+                     app: Path | None = None):
     """`streamlit run app.py` on 127.0.0.1 with its database at ``db_path`` (``env`` may add TDM1_DATABASE_URL and the
-    like, ``args`` more options); yields the URL, stops the server after."""
+    like, ``args`` more options; ``app`` another script, for the benchmark's bare-Streamlit floor); yields the URL,
+    stops the server after."""
     port = port or _free_port()
     extra = dict(env or {})
     env = dict(os.environ, TDM1_DB_PATH=str(db_path))
     env.pop("TDM1_DATABASE_URL", None)
     env.update(extra)
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app or "app.py"), "--server.address", "127.0.0.1",
                              "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
                              *args],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)

@@ -179,6 +179,45 @@ def test_cohort_offers_every_table_and_the_pdf_summary():
         assert labels.count("CSV") == 1 and labels.count("XLSX") == 1, name
 
 
+def test_a_new_session_draws_the_cohort_from_shared_results_until_the_database_changes(monkeypatch):
+    """Issue 11 item 16: a new session's Cohort and Survival pages use the statistics another session computed for the
+    same database state and settings (not recomputed per session); any write makes every session compute afresh, so
+    no session is shown a stale table."""
+    import tdm1core.stats as stats
+
+    analyses, fits = [], []
+    real_analyse, real_km = stats.analyse_cohort, stats.km_by
+    monkeypatch.setattr(stats, "analyse_cohort", lambda *a, **k: analyses.append(1) or real_analyse(*a, **k))
+    monkeypatch.setattr(stats, "km_by", lambda *a, **k: fits.append(1) or real_km(*a, **k))
+    first = open_page("pages/cohort.py")
+    assert_clean(first) and "34 of 34 patients shown" in texts(first)
+    assert len(analyses) == 1
+    second = open_page("pages/cohort.py")  # another session
+    assert_clean(second)
+    assert "34 of 34 patients shown" in texts(second) and len(analyses) == 1
+    assert second.table[0].value.equals(first.table[0].value)
+    km_a = open_page("pages/survival.py")
+    km_b = open_page("pages/survival.py")
+    assert_clean(km_b) and len(fits) == 1
+    assert frame(km_b, "median_days").equals(frame(km_a, "median_days"))
+    # a write by the second session: both sessions see the new cohort at their next run
+    df = pd.read_csv(io.BytesIO(DEMO_PATIENTS), dtype=str, keep_default_na=False).iloc[:20]
+    df["patient_id"] = [f"N{i:02d}" for i in range(20)]
+    second.file_uploader(key="cohort_table").set_value(("new.csv", df.to_csv(index=False).encode(), "text/csv")).run()
+    second.button(key="cohort_apply").click().run()
+    assert_clean(second)
+    assert "54 of 54 patients shown" in texts(second) and len(analyses) == 2
+    first.run()
+    assert "54 of 54 patients shown" in texts(first) and len(analyses) == 2
+    km_a.run()
+    assert_clean(km_a) and len(fits) == 2
+    # grouped by the flag: the new patients linked to a ctDNA sample and with a time to progression join the curves
+    joined = int(((df["ctdna_sample_id"] != "") & (df["ttp_days"] != "")).sum())
+    assert joined > 0
+    n_shown = frame(km_a, "median_days")["n"].astype(int).sum()
+    assert n_shown == frame(km_b, "median_days")["n"].astype(int).sum() + joined
+
+
 def test_cohort_filter_changes_the_tables():
     at = open_page("pages/cohort.py")
     at.multiselect(key="cohort_filter_hr_group").set_value(["ER and/or PR positive"]).run()
