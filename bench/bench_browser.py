@@ -9,6 +9,10 @@ Three cases per page (median of REPS runs each):
   kind of element loads, are served content-hashed and "immutable", so a real browser keeps them), i.e. a new
   Streamlit session of a returning user: target < 2 s.
 
+"new session, no omnibox popup" repeats the new-session case in a Chromium started with
+--disable-features=WebUIOmniboxPopup (see NO_OMNIBOX_POPUP): what the page itself costs, without the browser's own
+work for a new tab competing for the two cores.
+
 A last case, "Streamlit alone", serves a minimal Streamlit app (a title, a section choice, a 30-row table and a line
 of text; no database, no sidebar) the same way: the floor that Streamlit's own frontend sets on this machine, below
 which no page of any Streamlit app comes.
@@ -32,7 +36,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync"]
-PAGES = [("cohort-statistics", "Table 1: characteristics"), ("survival-analysis", "Log-rank test"),
+# Chromium 156 builds the omnibox's suggestion popup (chrome://omnibox-popup.top-chrome, a WebUI page in a renderer of
+# its own) for every new tab, headless too: ~1.7 s of CPU during the page's first render, on the same 2 cores
+# (seen in a Chromium trace). A person's browser builds it once per window, on a machine with cores to spare.
+NO_OMNIBOX_POPUP = "--disable-features=WebUIOmniboxPopup"
+PAGES = [("cohort-statistics", "Age, years, median (range)"), ("survival-analysis", "Log-rank test"),
          ("patient-result", "Upload an export"), ("", "Where to go")]
 
 
@@ -96,7 +104,7 @@ def _visit(ctx, url: str, path: str, marker: str) -> tuple[float, float, float]:
 
 def _row(label: str, visits: list[tuple[float, float, float]], target: str) -> None:
     first, server, dt = (statistics.median(v[i] for v in visits) for i in range(3))
-    print(f"{label:<58}{first:>9.2f}{server:>9.2f}{dt:>9.2f}{target:>9}", flush=True)
+    print(f"{label:<64}{first:>9.2f}{server:>9.2f}{dt:>9.2f}{target:>9}", flush=True)
 
 
 def main() -> None:
@@ -106,7 +114,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "tests" / "browser"))
     from test_browser import streamlit_server
 
-    print(f"{'work':<58}{'title':>9}{'server':>9}{'seconds':>9}{'target':>9}")
+    print(f"{'work':<64}{'title':>9}{'server':>9}{'seconds':>9}{'target':>9}")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         with streamlit_server(Path(tempfile.mkdtemp()) / "bench.sqlite") as url:
@@ -124,6 +132,16 @@ def main() -> None:
                         visits.append(_visit(ctx, url, path, marker))
                         ctx.close()
                     _row(f"{label}: /{path} (median of {reps})", visits, "2" if warm else "")
+            lean = p.chromium.launch(executable_path="/usr/bin/chromium", args=[*ARGS, NO_OMNIBOX_POPUP])
+            for path, marker in PAGES:
+                visits = []
+                for _ in range(reps):
+                    ctx = lean.new_context(viewport={"width": 1400, "height": 900})
+                    _visit(ctx, url, path, marker)
+                    visits.append(_visit(ctx, url, path, marker))
+                    ctx.close()
+                _row(f"new session, no omnibox popup: /{path} (median of {reps})", visits, "2")
+            lean.close()
         floor = Path(tempfile.mkdtemp())
         (floor / "app.py").write_text(FLOOR_APP)
         with streamlit_server(floor / "unused.sqlite", app=floor / "app.py",

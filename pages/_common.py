@@ -146,6 +146,29 @@ def md(text: object) -> str:
     return out.replace("\n", "  \n")
 
 
+def reading_table(df: pd.DataFrame) -> None:
+    """A table for reading that fits a phone (Table 1, Table 4): a Markdown table, which wraps, and draws with the
+    page's text (no table widget to load first, so it is on screen as soon as the page is). Every cell is literal
+    text (``md``); a level (indented with an em space by the core) is indented, a row whose second column is empty
+    is a characteristic's heading, in bold; values never break across lines (no-break spaces, word joiners around
+    the dash)."""
+    from tdm1core.stats import INDENT
+
+    def first(text: str, heading: bool) -> str:
+        if text.startswith(INDENT):
+            return "&emsp;&emsp;" + md(text.lstrip(INDENT))  # an entity: a cell's own leading spaces are trimmed
+        return f"**{md(text)}**" if heading and text else md(text)
+
+    def value(text: str) -> str:
+        return md(text).replace(" ", "\u00a0").replace("–", "\u2060–\u2060")
+
+    lines = ["| " + " | ".join(md(c) for c in df.columns) + " |", "|" + "|".join(["---"] * len(df.columns)) + "|"]
+    for row in df.astype(str).itertuples(index=False):
+        heading = len(row) > 1 and row[1] == ""
+        lines.append("| " + " | ".join([first(row[0], heading), *(value(v) for v in row[1:])]) + " |")
+    st.markdown("\n".join(lines))
+
+
 def show_error(exc: Exception) -> None:
     st.error(md(str(exc)), icon=":material/error:")
 

@@ -2,14 +2,14 @@
 import streamlit as st
 
 from pages._common import (audit_view, audited, cohort_statistics, md, may, no_patients_yet, current_cohort, downloads, page_header,
-                           settings, show_error, stamp, store, who)
+                           reading_table, settings, show_error, stamp, store, who)
 from tdm1core.access import Action
 from tdm1core import InputError
 from tdm1core.workflows import cohort_report_pdf, import_exports, import_patients, preview_patients, remove_demo
 from tdm1core.cohort import column_label
 from tdm1core.report import Provenance
 from tdm1core.export import for_display
-from tdm1core.stats import FISHER_METHOD, table1_for_reading
+from tdm1core.stats import FISHER_METHOD, table1_for_reading, table4_for_reading
 
 page_header("Cohort")
 s = settings()
@@ -97,13 +97,7 @@ SECTIONS = ["Table 1: characteristics", "Best response", "ctDNA per patient", "P
 # one section at a time (a choice that wraps on a phone, unlike a row of tabs; and only what is shown is sent)
 section = st.radio("Show", SECTIONS, horizontal=True, key="cohort_section", label_visibility="collapsed")
 if section == SECTIONS[0]:
-    # a static table in two columns that wraps (fits a phone without sideways scrolling); every cell as literal text
-    t1 = table1_for_reading(stats.table1).map(md)
-    heading = t1["Value"] == ""
-    t1.loc[heading, "Characteristic"] = "**" + t1.loc[heading, "Characteristic"] + "**"
-    # "62 (38–84)" never breaks across lines: no-break spaces, and word joiners around the dash
-    t1["Value"] = t1["Value"].str.replace(" ", "\u00a0").str.replace("–", "\u2060–\u2060")
-    st.table(t1, hide_index=True)
+    reading_table(table1_for_reading(stats.table1))  # two columns that wrap: fits a phone without sideways scrolling
     st.caption("n (%) unless stated; yes/no items count the patients with \"yes\". The downloads have one row per level.")
     downloads(stats.table1, "table1_characteristics", "cohort_t1_dl", s, note)
 elif section == SECTIONS[1]:
@@ -124,7 +118,9 @@ elif section == SECTIONS[3]:
                    [c for c in cohort.categorical_columns() if c not in ("primary_resistance", "first_response")],
                    default=extra, key="cohort_table4_extra", format_func=column_label, on_change=keep_extra)
     st.caption(f"{FISHER_METHOD}. Primary resistance = progressive disease at the first RECIST 1.1 evaluation.")
-    st.dataframe(for_display(stats.table4.drop(columns="test"), {"p_value": 3}), hide_index=True, key="cohort_t4")
+    reading_table(table4_for_reading(stats.table4))  # three columns that wrap, as the paper prints it
+    st.caption("Levels under each characteristic: patients with primary resistance / patients in the level (%). "
+               "p to 3 decimals; the downloads keep one row per level with full precision.")
     downloads(stats.table4, "table4_primary_resistance", "cohort_t4_dl", s, note)
 else:
     p = stats.performance

@@ -92,6 +92,32 @@ def test_table1_for_reading_nests_levels_under_their_characteristic(demo):
     assert (t["Value"] == "").sum() == (multi > 1).sum()
 
 
+def test_table4_for_reading_prints_the_paper_layout_with_the_same_counts(demo):
+    """Issue 11 (phone): Table 4 in three columns; each characteristic's p-value on its heading row, its levels
+    indented under it as resistant/n (percent); every count of the long form, recomputed here from the patients."""
+    from tdm1core.stats import table4, table4_for_reading
+    from tdm1core.stats.descriptive import INDENT
+
+    t4 = table4(demo, ["pathology"])
+    t = table4_for_reading(t4)
+    assert list(t.columns) == ["Characteristic", "Primary resistance, n/N (%)", "p (Fisher)"]
+    rows = [tuple(r) for r in t.itertuples(index=False)]
+    df = demo.patients
+    resistant = df["primary_resistance"] == "yes"
+    assert rows[0] == ("All patients", f"{resistant.sum()}/{len(df)} ({100 * resistant.sum() / len(df):.1f})", "")
+    i = rows.index(("Hormone receptor status", "", "0.438"))  # the published p = 0.438
+    pos = df["hr_group"] == "ER and/or PR positive"
+    k, n = int((resistant & pos).sum()), int(pos.sum())
+    assert rows[i + 1] == (INDENT + "ER and/or PR positive", f"{k}/{n} ({100 * k / n:.1f})", "") and (k, n) == (6, 17)
+    assert ("PIK3CA mutation in ctDNA", "", "0.050") in rows
+    assert any(r[0] == "Pathology" and r[1] == "" for r in rows)  # an extra characteristic, by its label
+    # one level row per long-form row but "All patients", one heading per characteristic with several levels
+    levels = [r for r in rows if r[0].startswith(INDENT)]
+    assert len(levels) == len(t4) - 1
+    assert [r[1] for r in levels] == [f"{k}/{n} ({100 * k / n:.1f})" for k, n in zip(t4["resistant"][1:], t4["n"][1:])]
+    assert sum(1 for r in rows if r[1] == "") == t4["characteristic"].nunique() - 1
+
+
 def test_km_medians_by_flag_reproduce_the_study(demo):
     km = km_by(demo, "flag")
     at_risk, other = km.group("at risk"), km.group("not flagged")

@@ -12,13 +12,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..cohort import Cohort
-    from .contingency import FISHER_METHOD, Performance, fisher, performance, resistance_by, table4, threshold_table
-    from .descriptive import table1, table1_for_reading, table2, table3
+    from .contingency import (FISHER_METHOD, Performance, fisher, performance, resistance_by, table4, table4_for_reading,
+                              threshold_table)
+    from .descriptive import INDENT, table1, table1_for_reading, table2, table3
 
 # the cohort tables load with their first use, so that ``python -m tdm1core km`` reads only the survival code
 _WHERE = {"FISHER_METHOD": "contingency", "Performance": "contingency", "fisher": "contingency",
           "performance": "contingency", "resistance_by": "contingency", "table4": "contingency",
-          "threshold_table": "contingency", "table1": "descriptive", "table1_for_reading": "descriptive", "table2": "descriptive",
+          "threshold_table": "contingency", "table4_for_reading": "contingency", "table1": "descriptive", "table1_for_reading": "descriptive", "INDENT": "descriptive", "table2": "descriptive",
           "table3": "descriptive"}
 
 
@@ -26,8 +27,8 @@ __getattr__ = lazy_getattr(__name__, _WHERE, globals())
 
 __all__ = [
     "CohortStatistics", "analyse_cohort", "km_by", "table1", "table1_for_reading", "table2", "table3", "table4", "performance",
-    "threshold_table", "kaplan_meier", "fisher", "resistance_by", "FISHER_METHOD", "CI_METHOD_LABELS",
-    "KaplanMeierResult", "Performance",
+    "threshold_table", "table4_for_reading", "kaplan_meier", "fisher", "resistance_by", "FISHER_METHOD", "CI_METHOD_LABELS",
+    "KaplanMeierResult", "Performance", "INDENT",
 ]
 
 
@@ -80,7 +81,7 @@ def analyse_cohort(cohort: Cohort, settings: Settings = DEFAULT_SETTINGS, km_gro
                    table4_columns: Sequence[str] = (), at: Sequence[float] = (), calls: list | None = None) -> CohortStatistics:
     """Tables 1-4, the flag's performance (with the cut-off table) and Kaplan-Meier by ``km_group``."""
     from .contingency import performance, table4, threshold_table
-    from .descriptive import table1, table1_for_reading, table2, table3
+    from .descriptive import INDENT, table1, table1_for_reading, table2, table3
 
     cutoffs = sorted({1.0, 1.1, 1.2, 1.3, 1.5, 2.0, settings.her2_ratio_cutoff})
     return CohortStatistics(

@@ -181,6 +181,37 @@ def table4(cohort: Cohort, columns: Sequence[str] = ()) -> pd.DataFrame:
     return pd.concat([p for p in parts if len(p)], ignore_index=True)
 
 
+TABLE4_READING_COLUMNS = ["Characteristic", "Primary resistance, n/N (%)", "p (Fisher)"]
+
+
+def table4_for_reading(t4: pd.DataFrame) -> pd.DataFrame:
+    """Table 4 in three columns that fit a phone, as the paper prints it: a characteristic with several levels gets a
+    row of its own with its p-value (to 3 decimals; "<0.001" below that; NA where no test was possible), its levels
+    indented under it with "resistant/n (percent)"; a one-row characteristic ("All patients") keeps its line. The
+    same counts as ``table4`` (the downloads keep that long form with full precision)."""
+    from .descriptive import INDENT
+
+    def share(row: Any) -> str:
+        n, k = int(row["n"]), int(row["resistant"])
+        return f"{k}/{n} ({100 * k / n:.1f})" if n else f"{k}/{n} (NA)"
+
+    def p_text(p: float) -> str:
+        if p is None or p != p:
+            return "NA"
+        return "<0.001" if p < 0.0005 else f"{p:.3f}"
+
+    rows: list[dict[str, str]] = []
+    for label, block in t4.groupby("characteristic", sort=False):
+        if len(block) == 1:
+            row = block.iloc[0]
+            tested = bool(str(row.get("test", "")))
+            rows.append(dict(zip(TABLE4_READING_COLUMNS, [str(label), share(row), p_text(row["p_value"]) if tested else ""])))
+            continue
+        rows.append(dict(zip(TABLE4_READING_COLUMNS, [str(label), "", p_text(block["p_value"].iloc[0])])))
+        rows.extend(dict(zip(TABLE4_READING_COLUMNS, [INDENT + str(r["group"]), share(r), ""])) for _, r in block.iterrows())
+    return pd.DataFrame(rows, columns=TABLE4_READING_COLUMNS)
+
+
 @dataclass(frozen=True)
 class Proportion:
     k: int

@@ -296,30 +296,50 @@ def test_cohort_sections_wrap_and_stay_on_screen_on_a_phone(server, browser):
     context.close()
 
 
-def test_table1_fits_a_phone_without_sideways_scrolling(server, browser):
-    """Issue 11: at 390 px Table 1's values are on screen next to their characteristics (a grid of three columns cut
-    the value column off), and no part of the page scrolls sideways."""
+def _phone_rows_on_screen(pg, texts: tuple[str, ...]) -> dict[str, tuple[float, str]]:
+    """Each row of a reading table (a Markdown table on the page) that has one of ``texts``: its last cell is inside
+    a 390 px screen; returns each row's last cell's height and text."""
+    found = {}
+    for text in texts:
+        row = pg.locator("[data-testid='stMarkdownContainer'] table tr").filter(has_text=text).first
+        row.scroll_into_view_if_needed()
+        value = row.locator("td").last
+        box = value.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (text, box)
+        found[text] = (box["height"], value.inner_text())
+    wide = pg.evaluate("""() => [...document.querySelectorAll('[data-testid="stMarkdownContainer"] table')]
+                           .map(t => t.getBoundingClientRect().right)""")
+    assert wide and max(wide) <= 390, wide
+    assert pg.evaluate("() => document.documentElement.scrollWidth") <= 390
+    return found
+
+
+def test_table1_and_table4_fit_a_phone_without_sideways_scrolling(server, browser):
+    """Issue 11: at 390 px the values of Table 1 and Table 4 are on screen next to their characteristics (a grid of
+    three columns cut Table 1's values off; Table 4's six columns scrolled sideways), and no part of the page scrolls
+    sideways."""
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     pg = context.new_page()
     pg.goto(f"{server}/cohort-statistics")
     _wait_idle(pg)
     _no_exception(pg)
-    boxes = {}
-    for text in ("Patients, n", "Age, years, median (range)", "invasive ductal carcinoma",
-                 "Prior lines of chemotherapy for metastatic disease before T-DM1"):
-        row = pg.locator("[data-testid='stTable'] tr").filter(has_text=text).first
-        row.scroll_into_view_if_needed()
-        value = row.locator("td").last
-        box = value.bounding_box()
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (text, box)
-        boxes[text] = (box["height"], value.inner_text())
+    boxes = _phone_rows_on_screen(pg, ("Patients, n", "Age, years, median (range)", "invasive ductal carcinoma",
+                                       "Prior lines of chemotherapy for metastatic disease before T-DM1"))
     assert boxes["Age, years, median (range)"][1].startswith("62") and boxes["invasive ductal carcinoma"][1].startswith("32")
     assert boxes["Age, years, median (range)"][0] == boxes["Patients, n"][0], boxes  # a value on one line
-    wide = pg.evaluate("""() => [...document.querySelectorAll('[data-testid="stTable"] table')]
-                           .map(t => t.getBoundingClientRect().right)""")
-    assert wide and max(wide) <= 390, wide
     pg.get_by_text("Age, years, median (range)").first.scroll_into_view_if_needed()
     pg.screenshot(path=str(SHOTS / "phone_cohort_table1.png"))
+    pg.get_by_text("Primary resistance (Fisher)", exact=True).first.click()
+    pg.get_by_text("Primary resistance, n/N (%)").first.wait_for(timeout=30_000)
+    _wait_idle(pg)
+    boxes = _phone_rows_on_screen(pg, ("All patients", "Hormone receptor status", "ER and/or PR positive",
+                                       "PIK3CA mutation in ctDNA"))
+    # the published Table 4: 6 of 17 ER/PR-positive patients resistant; p = 0.438 for the hormone receptor status
+    assert boxes["Hormone receptor status"][1] == "0.438" and boxes["All patients"][1] == ""
+    row = pg.locator("[data-testid='stMarkdownContainer'] table tr").filter(has_text="ER and/or PR positive").first
+    assert row.locator("td").nth(1).inner_text().replace("\u00a0", " ") == "6/17 (35.3)"
+    pg.get_by_text("Hormone receptor status").first.scroll_into_view_if_needed()
+    pg.screenshot(path=str(SHOTS / "phone_cohort_table4.png"))
     context.close()
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     pg = context.new_page()
@@ -327,6 +347,10 @@ def test_table1_fits_a_phone_without_sideways_scrolling(server, browser):
     _wait_idle(pg)
     pg.get_by_text("Age, years, median (range)").first.scroll_into_view_if_needed()
     pg.screenshot(path=str(SHOTS / "cohort_table1.png"))
+    pg.get_by_text("Primary resistance (Fisher)", exact=True).first.click()
+    pg.get_by_text("Primary resistance, n/N (%)").first.wait_for(timeout=30_000)
+    _wait_idle(pg)
+    pg.screenshot(path=str(SHOTS / "cohort_table4.png"))
     context.close()
 
 
