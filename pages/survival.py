@@ -1,11 +1,10 @@
 """Survival: Kaplan-Meier time to progression by any categorical column, with the log-rank test."""
 import streamlit as st
 
-from pages._common import (audit_view, no_patients_yet, page_header, current_cohort, downloads, settings, show_error, stamp,
-                           survival_by)
+from pages._common import (audit_view, no_patients_yet, page_header, current_cohort, downloads, reading_table, settings,
+                           show_error, stamp, survival_by)
 from tdm1core import InputError
 from tdm1core.cohort import column_label
-from tdm1core.export import for_display
 from tdm1core.figures import km_figure, km_plot_data
 from tdm1core.stats.survival import CI_METHOD_LABELS, parse_times
 
@@ -42,9 +41,9 @@ if km.logrank is not None:
     lr = km.logrank
     st.markdown(f"**{lr.test_name}**: χ² = {lr.chi2:.3f}, df = {lr.df}, p = "
                 f"{'NA (no variance to test)' if lr.p != lr.p else f'{lr.p:.4f}'}")
-st.dataframe(for_display(km.median_table(), {"median_days": 1, "ci_low": 1, "ci_high": 1}), hide_index=True,
-             key="survival_medians")
-st.caption(f"Median CI: {CI_METHOD_LABELS[km.ci_method]}; NA = not reached. Change the method on Settings & help.")
+reading_table(km.medians_for_reading())  # four columns that wrap on a phone, drawn with the page's text
+st.caption(f"Median time to progression with its CI: {CI_METHOD_LABELS[km.ci_method]}; NA = not reached. Change the "
+           "method on Settings & help.")
 st.plotly_chart(km_figure(km, show_ci=show_ci, risk_times=risk_times,
                           title=f"Time to progression by {column_label(group)}"), key="survival_fig")
 if km.excluded:

@@ -118,6 +118,19 @@ def test_table4_for_reading_prints_the_paper_layout_with_the_same_counts(demo):
     assert sum(1 for r in rows if r[1] == "") == t4["characteristic"].nunique() - 1
 
 
+def test_km_medians_for_reading_fit_a_phone_and_carry_the_published_values(demo):
+    """Issue 11 (phone): four columns; the study's medians (56.6 days, 95% CI 36-NA; 318, 187-NA) with NA for a
+    limit not reached; the CI level in the header follows the setting."""
+    t = km_by(demo, "flag").medians_for_reading().set_index("Group")
+    assert list(t.columns) == ["n", "Events", "Median, days (95% CI)"]
+    assert t.loc["at risk", "Median, days (95% CI)"] == "56.6 (36.0–NA)"
+    assert t.loc["not flagged", "Median, days (95% CI)"] == "318.0 (187.0–NA)"
+    assert int(t["n"].astype(int).sum()) == 16  # the 16 patients with ctDNA
+    assert t.loc["at risk", "n"] == str(int((demo.patients["flag"] == "at risk").sum()))
+    t90 = km_by(demo, "flag", Settings(confidence_level=0.9)).medians_for_reading()
+    assert list(t90.columns)[-1] == "Median, days (90% CI)"
+
+
 def test_km_medians_by_flag_reproduce_the_study(demo):
     km = km_by(demo, "flag")
     at_risk, other = km.group("at risk"), km.group("not flagged")

@@ -143,6 +143,21 @@ class KaplanMeierResult:
             for g in self.groups
         ])
 
+    def medians_for_reading(self) -> "pd.DataFrame":
+        """The medians in four columns that fit a phone: Group, n, Events, "Median, days (95% CI)" as
+        "56.6 (36.0–NA)" (1 decimal; NA = not reached). The same values as :meth:`median_table`."""
+        import pandas as pd
+
+        def num(x: float) -> str:
+            return "NA" if x is None or math.isnan(x) or math.isinf(x) else f"{x:.1f}"
+
+        label = f"Median, days ({self.level:.0%} CI)"
+        return pd.DataFrame([
+            {"Group": str(g.group), "n": str(g.n), "Events": str(g.events),
+             label: f"{num(g.median.value)} ({num(g.median.ci.low)}–{num(g.median.ci.high)})"}
+            for g in self.groups
+        ], columns=["Group", "n", "Events", label])
+
     def to_dict(self) -> dict[str, Any]:
         def c(x: float) -> float | None:
             return None if x is None or math.isnan(x) or math.isinf(x) else float(x)

@@ -354,6 +354,25 @@ def test_table1_and_table4_fit_a_phone_without_sideways_scrolling(server, browse
     context.close()
 
 
+def test_survival_key_numbers_fit_a_phone(server, browser):
+    """Issue 11: at 390 px the log-rank line and each group's median with its CI are on screen (a nine-column grid
+    had the CIs off-screen)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = context.new_page()
+    pg.goto(f"{server}/survival-analysis")
+    _wait_idle(pg)
+    _no_exception(pg)
+    rows = _phone_rows_on_screen(pg, ("at risk", "not flagged"))
+    # the study's medians: 56.6 days (95% CI 36-NA) with the flag, 318 (187-NA) without
+    assert rows["at risk"][1].replace("\u00a0", " ").replace("\u2060", "") == "56.6 (36.0–NA)"
+    assert rows["not flagged"][1].replace("\u00a0", " ").replace("\u2060", "") == "318.0 (187.0–NA)"
+    logrank = pg.get_by_text("Log-rank test").first.bounding_box()
+    assert logrank is not None and logrank["x"] >= 0 and logrank["x"] + logrank["width"] <= 390
+    pg.get_by_text("Log-rank test").first.scroll_into_view_if_needed()
+    pg.screenshot(path=str(SHOTS / "phone_survival_medians.png"))
+    context.close()
+
+
 def test_removing_the_demo_asks_first_and_names_the_counts(server, browser):
     """Last in the module: it empties the demo database the other tests read."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
