@@ -7,7 +7,8 @@ For each size (default 10,000 and 100,000 patients):
   2. ``python -m tdm1core import patients TABLE --db URL`` and ``import ddpcr FOLDER --db URL`` (timed, whole processes);
   3. ``python -m tdm1core cohort --db URL --json`` (the stored cohort with the settings in force), twice: the first
      run after an import reads the stored calls (made at import), so neither run parses a file;
-  4. the Cohort and Survival pages in a fresh process (Streamlit's AppTest): first view, then a filter change.
+  4. the Cohort and Survival pages in a fresh process (Streamlit's AppTest): first view, then a filter change (on
+     SQLite only: on a database server the pages serve data only to signed-in users, and AppTest cannot sign in).
 Peak memory is the resident set of each whole process (GNU time's %M).
 Targets: pages < 2 s on first view and < 0.5 s on a filter change at 10,000; < 5 s at 100,000; < 1.5 GB at 100,000.
 
@@ -63,11 +64,14 @@ def write_inputs(folder: Path, n: int, per_file: int) -> Path:
     return table
 
 
+BENCH_USER = "registry-bench@example.org"
+
+
 def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """(seconds, peak resident MB, stdout) of a whole process."""
+    """(seconds, peak resident MB, stdout) of a whole process (as TDM1_USER=BENCH_USER)."""
     t0 = time.perf_counter()
     p = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], cwd=ROOT, capture_output=True, text=True,
-                       env={**os.environ, **(env or {})})
+                       env={**os.environ, "TDM1_USER": BENCH_USER, **(env or {})})
     seconds = time.perf_counter() - t0
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
@@ -114,6 +118,10 @@ def bench(label: str, url: str, n: int, tmp: Path, rows: list[tuple]) -> None:
     table = write_inputs(folder, n, per_file)
     files = len(list((folder / "exports").iterdir()))
     py = [sys.executable, "-m", "tdm1core"]
+    if not url.startswith("sqlite"):
+        # a shared database: the command line acts as TDM1_USER with the roles its table gives; its operator makes
+        # the first admin (who then may import and read the cohort)
+        run(py + ["db", "roles", "--email", BENCH_USER, "--set", "admin researcher", "--db", url])
     t, mb, _ = run(py + ["import", "patients", str(table), "--db", url])
     rows.append((label, n, f"import patients (1 table)", t, mb, ""))
     t, mb, _ = run(py + ["import", "ddpcr", str(folder / "exports"), "--db", url])
@@ -123,6 +131,12 @@ def bench(label: str, url: str, n: int, tmp: Path, rows: list[tuple]) -> None:
         obj = json.loads(out)
         assert obj["n"] == n, obj["n"]
         rows.append((label, n, f"cohort --db --json (run {k})", t, mb, "2" if n <= 10_000 else "5"))
+    if not url.startswith("sqlite"):
+        # the pages serve a database server's data only in signed-in mode (issue 14), which AppTest cannot sign in
+        # to; they read the same stored cohort and statistics as on SQLite (measured there)
+        rows.append((label, n, "pages: signed-in mode only on a shared database (not measured)", float("nan"), None, ""))
+        shutil.rmtree(folder, ignore_errors=True)
+        return
     t, mb, out = run([sys.executable, __file__, "--probe", url])
     pages = json.loads(out.strip().splitlines()[-1])
     target_first = "2" if n <= 10_000 else "5"
