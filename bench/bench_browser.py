@@ -107,6 +107,19 @@ def _row(label: str, visits: list[tuple[float, float, float]], target: str) -> N
     print(f"{label:<64}{first:>9.2f}{server:>9.2f}{dt:>9.2f}{target:>9}", flush=True)
 
 
+def _repeat(browser, url: str, path: str, marker: str, reps: int, warm: bool) -> list[tuple[float, float, float]]:
+    """``reps`` visits, each in a new browser context; ``warm``: the context has opened the page once before (its
+    cache holds the page's bundles), so the timed visit is a new session of a returning browser."""
+    visits = []
+    for _ in range(reps):
+        ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+        if warm:
+            _visit(ctx, url, path, marker)
+        visits.append(_visit(ctx, url, path, marker))
+        ctx.close()
+    return visits
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -117,42 +130,21 @@ def main() -> None:
     print(f"{'work':<64}{'title':>9}{'server':>9}{'seconds':>9}{'target':>9}")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        lean = p.chromium.launch(executable_path="/usr/bin/chromium", args=[*ARGS, NO_OMNIBOX_POPUP])
         with streamlit_server(Path(tempfile.mkdtemp()) / "bench.sqlite") as url:
             for path, marker in PAGES:
-                ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-                _row(f"after server start: /{path}", [_visit(ctx, url, path, marker)], "")
-                ctx.close()
-            for label, warm in (("new browser", False), ("new session", True)):
+                _row(f"after server start: /{path}", _repeat(browser, url, path, marker, 1, warm=False), "")
+            for label, which, warm in (("new browser", browser, False), ("new session", browser, True),
+                                       ("new session, no omnibox popup", lean, True)):
                 for path, marker in PAGES:
-                    visits = []
-                    for _ in range(reps):
-                        ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-                        if warm:  # this browser has opened this page before: its cache holds the page's bundles
-                            _visit(ctx, url, path, marker)
-                        visits.append(_visit(ctx, url, path, marker))
-                        ctx.close()
-                    _row(f"{label}: /{path} (median of {reps})", visits, "2" if warm else "")
-            lean = p.chromium.launch(executable_path="/usr/bin/chromium", args=[*ARGS, NO_OMNIBOX_POPUP])
-            for path, marker in PAGES:
-                visits = []
-                for _ in range(reps):
-                    ctx = lean.new_context(viewport={"width": 1400, "height": 900})
-                    _visit(ctx, url, path, marker)
-                    visits.append(_visit(ctx, url, path, marker))
-                    ctx.close()
-                _row(f"new session, no omnibox popup: /{path} (median of {reps})", visits, "2")
-            lean.close()
+                    _row(f"{label}: /{path} (median of {reps})", _repeat(which, url, path, marker, reps, warm),
+                         "2" if warm else "")
         floor = Path(tempfile.mkdtemp())
         (floor / "app.py").write_text(FLOOR_APP)
         with streamlit_server(floor / "unused.sqlite", app=floor / "app.py",
                               args=("--server.fileWatcherType", "none")) as url:
-            visits = []
-            for _ in range(reps):
-                ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-                _visit(ctx, url, "", "Where to go")
-                visits.append(_visit(ctx, url, "", "Where to go"))
-                ctx.close()
-            _row(f"Streamlit alone, new session (median of {reps})", visits, "")
+            _row(f"Streamlit alone, new session (median of {reps})", _repeat(browser, url, "", "Where to go", reps, True), "")
+        lean.close()
         browser.close()
 
 

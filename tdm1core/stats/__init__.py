@@ -81,7 +81,7 @@ def analyse_cohort(cohort: Cohort, settings: Settings = DEFAULT_SETTINGS, km_gro
                    table4_columns: Sequence[str] = (), at: Sequence[float] = (), calls: list | None = None) -> CohortStatistics:
     """Tables 1-4, the flag's performance (with the cut-off table) and Kaplan-Meier by ``km_group``."""
     from .contingency import performance, table4, threshold_table
-    from .descriptive import INDENT, table1, table1_for_reading, table2, table3
+    from .descriptive import table1, table2, table3
 
     cutoffs = sorted({1.0, 1.1, 1.2, 1.3, 1.5, 2.0, settings.her2_ratio_cutoff})
     return CohortStatistics(

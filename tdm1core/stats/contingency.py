@@ -192,8 +192,8 @@ def table4_for_reading(t4: pd.DataFrame) -> pd.DataFrame:
     from .descriptive import INDENT
 
     def share(row: Any) -> str:
-        n, k = int(row["n"]), int(row["resistant"])
-        return f"{k}/{n} ({100 * k / n:.1f})" if n else f"{k}/{n} (NA)"
+        n, k, pct = int(row["n"]), int(row["resistant"]), row["percent"]
+        return f"{k}/{n} ({pct:.1f})" if n else f"{k}/{n} (NA)"
 
     def p_text(p: float) -> str:
         if p is None or p != p:
