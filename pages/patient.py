@@ -18,8 +18,15 @@ from tdm1core.risk import EVIDENCE, LIMITS
 from tdm1core.stats import km_by
 from tdm1core.fhir import fhir_bundle
 from tdm1core.release import released_json, report_id
-from tdm1core.workflows import (assess_manual, link_sample, patient_report_pdf, patient_result, release_result, released_pdf,
-                                released_reports, save_result)
+from tdm1core.workflows import (assess_manual, link_sample, patient_report_pdf, patient_result, release_digest, release_result,
+                                released_pdf, released_reports, save_result)
+
+REVIEWED_KEY = "release_reviewed_sha256"
+
+
+def _attest(digest: str) -> None:
+    st.session_state[REVIEWED_KEY] = digest if st.session_state.get(f"release_confirm_{digest}") else None
+
 
 def _show_assessment(assessment, export_name: str, key: str):
     """The export's warnings and the sample box; (the chosen sample's calls, the provenance, the source line)."""
@@ -55,17 +62,19 @@ try:
                                                               key="patient_droplet_sample")
     elif mode == "Enter the numbers":
         c1, c2, c3 = st.columns(3)
-        ratio = c1.number_input("HER2/EFTUD2 ratio (if reported)", min_value=0.0, value=None, step=0.01, key="patient_ratio")
-        her2 = c2.number_input("HER2 copies per 20 µL", min_value=0.0, value=None, key="patient_her2")
-        eftud2 = c3.number_input("EFTUD2 copies per 20 µL", min_value=0.0, value=None, key="patient_eftud2")
+        # no min_value: a widget that refuses a value keeps the previous one, and the card would show a result for a
+        # number no longer on screen; every value goes to the core, which refuses it with a message
+        ratio = c1.number_input("HER2/EFTUD2 ratio (if reported)", value=None, step=0.01, key="patient_ratio")
+        her2 = c2.number_input("HER2 copies per 20 µL", value=None, key="patient_her2")
+        eftud2 = c3.number_input("EFTUD2 copies per 20 µL", value=None, key="patient_eftud2")
         pik = {}
         cols = st.columns(3)
         for col, hotspot in zip(cols, ("E542K", "E545K", "H1047R")):
-            mut = col.number_input(f"{hotspot} mutant copies", min_value=0.0, value=None, key=f"patient_{hotspot}_mut")
-            wt = col.number_input(f"{hotspot} wild-type copies", min_value=0.0, value=None, key=f"patient_{hotspot}_wt")
+            mut = col.number_input(f"{hotspot} mutant copies", value=None, key=f"patient_{hotspot}_mut")
+            wt = col.number_input(f"{hotspot} wild-type copies", value=None, key=f"patient_{hotspot}_wt")
             if mut is not None or wt is not None:
                 pik[hotspot] = (mut, wt)
-        if ratio is not None or (her2 is not None and eftud2 is not None) or pik:
+        if ratio is not None or her2 is not None or eftud2 is not None or pik:
             calls, provenance = assess_manual(ManualEntry("manual entry", ratio, her2, eftud2, pik), s)
             source_name = "manual entry"
     else:
@@ -180,13 +189,18 @@ if may(Action.RELEASE) or may(Action.RELEASED):
                "the released PDF; a released version is never changed, and a later release is an amended version that "
                "says what changed. Not a regulated e-signature (README).")
     if may(Action.RELEASE):
-        confirm = st.checkbox("I have reviewed this result; release it (reviewed and released)", key="release_confirm")
+        digest = release_digest(result, provenance)
+        # the attestation names the content seen when ticked (the callback's argument is this run's digest), and the
+        # box is keyed by it, so any change of the content clears the tick; the core refuses any other content
+        confirm = st.checkbox(f"I have reviewed this result (content SHA-256 {digest[:12]}…); release it",
+                              key=f"release_confirm_{digest}", on_change=_attest, args=(digest,))
         if st.button("Release this report", key="release", type="primary"):
             if not confirm:
-                st.warning("Tick the box to confirm that you reviewed this result.", icon=":material/check_box:")
+                st.warning("Tick the box to confirm that you reviewed this result as it is now.", icon=":material/check_box:")
             else:
                 try:
-                    done = release_result(store(), result, provenance, context, panels, who())
+                    done = release_result(store(), result, provenance, context, panels, who(),
+                                          reviewed=st.session_state.get(REVIEWED_KEY))
                     st.success(f"Released report {done.stamp.report_id} version {done.stamp.version} ({done.stamp.status})"
                                + (": " + md("; ".join(done.stamp.changes)) if done.stamp.replaces else "") + ".",
                                icon=":material/verified:")
@@ -215,7 +229,7 @@ if may(Action.RELEASE) or may(Action.RELEASED):
 if provenance.droplets:
     st.caption("Results made from droplet files are not saved to the database in this version (a limitation in the "
                "README); the PDF and the JSON carry the classification and every file's SHA-256.")
-if assessment is not None and not provenance.demo and not provenance.droplets:
+if assessment is not None and not provenance.demo and not provenance.droplets and may(Action.SAVE_RESULT):
     st.subheader("Save to the cohort database")
     st.caption("Stores the export as received (once, by SHA-256) with exactly the calls shown here (this session's settings "
                "and target map), and links the sample to the patient ID when the patient is in the cohort.")

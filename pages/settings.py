@@ -5,6 +5,7 @@ import streamlit as st
 from pages._common import SETTINGS_KEY, may, md, page_header, settings, show_error, store, who
 from tdm1core.access import Action
 from tdm1core import InputError, Settings, __version__
+from tdm1core.settings import PLAUSIBLE_RANGES
 from tdm1core.cohort import data_dictionary, template_frame
 from tdm1core.profiles import apply_profile
 from tdm1core.workflows import apply_settings, cutoff_profiles, save_profile, validate_limits
@@ -74,15 +75,16 @@ if may(Action.REVIEW_DROPLETS):
                 show_error(exc)
 
 st.subheader("Settings (this session, every page)")
+R = {name: (float(lo), float(hi)) for name, (lo, hi, _) in PLAUSIBLE_RANGES.items()}  # the core's one table
 with st.form("settings_form"):
     c1, c2, c3 = st.columns(3)
-    her2 = c1.number_input("HER2/EFTUD2 ratio cut-off (amplified when ≥)", 0.1, 20.0, s.her2_ratio_cutoff, 0.01, key="set_her2")
-    pik = c2.number_input("PIK3CA mutant cut-off, copies/20 µL (positive when ≥)", 0.1, 1000.0, s.pik3ca_mutant_cutoff_copies, 0.5, key="set_pik")
-    ref = c3.number_input("EFTUD2 reference minimum, copies/20 µL (must exceed)", 1.0, 1e6, s.reference_min_copies, 10.0, key="set_ref")
+    her2 = c1.number_input("HER2/EFTUD2 ratio cut-off (amplified when ≥)", *R["her2_ratio_cutoff"], s.her2_ratio_cutoff, 0.01, key="set_her2")
+    pik = c2.number_input("PIK3CA mutant cut-off, copies/20 µL (positive when ≥)", *R["pik3ca_mutant_cutoff_copies"], s.pik3ca_mutant_cutoff_copies, 0.5, key="set_pik")
+    ref = c3.number_input("EFTUD2 reference minimum, copies/20 µL (must exceed)", *R["reference_min_copies"], s.reference_min_copies, 10.0, key="set_ref")
     c4, c5, c6 = st.columns(3)
-    drops = c4.number_input("Minimum accepted droplets per well", 0, 100_000, s.min_accepted_droplets, 500, key="set_drops")
-    vol = c5.number_input("Droplet volume, nL (QuantaSoft 1.7.x / QX Manager)", 0.1, 5.0, s.droplet_volume_nl, 0.01, key="set_vol")
-    legacy = c6.number_input("Droplet volume, nL (older QuantaSoft)", 0.1, 5.0, s.legacy_droplet_volume_nl, 0.01, key="set_legacy")
+    drops = c4.number_input("Minimum accepted droplets per well", *(int(x) for x in R["min_accepted_droplets"]), s.min_accepted_droplets, 500, key="set_drops")
+    vol = c5.number_input("Droplet volume, nL (QuantaSoft 1.7.x / QX Manager)", *R["droplet_volume_nl"], s.droplet_volume_nl, 0.01, key="set_vol")
+    legacy = c6.number_input("Droplet volume, nL (older QuantaSoft)", *R["legacy_droplet_volume_nl"], s.legacy_droplet_volume_nl, 0.01, key="set_legacy")
     c7, c8, c9 = st.columns(3)
     level = c7.selectbox("Confidence level", [0.90, 0.95, 0.99], index=[0.90, 0.95, 0.99].index(s.confidence_level)
                          if s.confidence_level in (0.90, 0.95, 0.99) else 1, key="set_level")
@@ -91,7 +93,7 @@ with st.form("settings_form"):
     source = c9.selectbox("Concentrations", ["recomputed", "exported"], index=["recomputed", "exported"].index(s.concentration_source),
                           key="set_source", help="recomputed: from the droplet counts at the volume set (default); exported: "
                           "where an export implies its own per-well droplet volume, use it (the instrument's numbers).")
-    max_vaf = st.number_input("Warn when a 'not detected' could miss a mutation at this VAF or above (%)", 0.01, 50.0,
+    max_vaf = st.number_input("Warn when a 'not detected' could miss a mutation at this VAF or above (%)", *(100 * x for x in R["max_detectable_vaf"]),
                               round(100 * s.max_detectable_vaf, 4), 0.1, key="set_max_vaf")
     st.markdown("**Target-name map**: your lab's target names → assays (checked before the built-in aliases). "
                 "One row per name; clear both boxes of a row to remove it.")

@@ -55,11 +55,11 @@ class Action(str, enum.Enum):
 
 
 PERMISSIONS: dict[Action, frozenset[str]] = {
-    Action.PATIENT_RESULT: frozenset({"clinician"}),
+    Action.PATIENT_RESULT: frozenset({"clinician", "reviewer"}),  # a reviewer sees what they release
     Action.SAVE_RESULT: frozenset({"clinician"}),
-    Action.PATIENT_REPORT: frozenset({"clinician"}),
+    Action.PATIENT_REPORT: frozenset({"clinician", "reviewer"}),
     Action.REVIEW_DROPLETS: frozenset({"clinician", "admin"}),  # the lab's classification defaults are the admin's
-    Action.REFERENCE_COHORT: frozenset({"clinician", "researcher"}),
+    Action.REFERENCE_COHORT: frozenset({"clinician", "researcher", "reviewer"}),
     Action.COHORT: frozenset({"researcher"}),
     Action.IMPORT: frozenset({"researcher"}),
     Action.COHORT_REPORT: frozenset({"researcher"}),
@@ -68,7 +68,7 @@ PERMISSIONS: dict[Action, frozenset[str]] = {
     Action.DELETE: frozenset({"admin"}),
     Action.ROLES: frozenset({"admin"}),
     Action.AUDIT: frozenset({"admin"}),
-    Action.RELEASE: frozenset({"admin", "reviewer"}),
+    Action.RELEASE: frozenset({"reviewer"}),  # a clinical attestation: not IT's (admins manage, reviewers release)
     Action.RELEASED: frozenset({"clinician", "admin", "reviewer"}),
 }
 

@@ -20,6 +20,7 @@ its own mutant + wild-type copies as the DNA-input check.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,7 @@ class SampleMeasurements:
     measurements: dict[str, Measurement]
     source: str
     her2_ratio: float | None = None  # typed-in ratio (manual entry without concentrations)
+    warnings: tuple[str, ...] = ()  # where the sample's wells break the plate's pattern (tdm1core.completeness)
 
 
 @dataclass(frozen=True)
@@ -123,9 +125,11 @@ class Her2Call:
     her2_copies: float | None
     reason: str
     cutoff: float
+    wells: tuple[str, ...] = ()  # the wells pooled for HER2 and EFTUD2
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "wells": list(self.wells),
             "ratio": _num(self.ratio),
             "ci_low": _num(self.ci.low) if self.ci else None,
             "ci_high": _num(self.ci.high) if self.ci else None,
@@ -378,14 +382,32 @@ def measure_export(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) -
             source=export.name, column="Target",
             hint="Include the HER2/EFTUD2 duplex wells in the export, or map your reference target's name to EFTUD2 in the target map.",
         )
+    pattern = _check_completeness(grouped, export.name)
     return {
         sample: SampleMeasurements(
             sample=sample,
             measurements={assay: _combine(parts, assay, export.volume_nl, settings) for assay, parts in assays.items()},
-            source=export.name,
+            source=export.name, warnings=pattern.get(sample, ()),
         )
         for sample, assays in grouped.items()
     }
+
+
+def _check_completeness(grouped: dict[str, dict[str, list[PooledTarget]]], source: str) -> dict[str, tuple[str, ...]]:
+    """Refuse a plate whose duplex wells lost a probe; warn where a sample has fewer wells than the plate's pattern."""
+    from .completeness import assay_group, check_duplex_partners, pattern_warnings
+
+    assays_by_well: dict[str, set[str]] = {}
+    wells_by_sample: dict[str, dict[str, list[str]]] = {}
+    for sample, assays in grouped.items():
+        for assay, parts in assays.items():
+            wells = [w for p in parts for w in p.wells]
+            for well in wells:
+                assays_by_well.setdefault(well, set()).add(assay)
+            group = wells_by_sample.setdefault(sample, {}).setdefault(assay_group(assay), [])
+            group.extend(w for w in wells if w not in group)
+    check_duplex_partners(assays_by_well, source)
+    return pattern_warnings(wells_by_sample)
 
 
 def _manual_measurement(assay: str, copies: float | None, name: str) -> Measurement | None:
@@ -413,10 +435,46 @@ def measure_manual(entry: ManualEntry) -> SampleMeasurements:
     ratio = entry.her2_ratio
     if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or ratio < 0):
         raise InputError(f"the HER2/EFTUD2 ratio must be a number, 0 or more, but was {ratio!r}.", source="manual entry", column="HER2 ratio")
+    _check_agreement(ratio, m.get("HER2"), m.get("EFTUD2"))
     return SampleMeasurements(sample=entry.sample, measurements=m, source="manual entry", her2_ratio=ratio)
 
 
+def _check_agreement(ratio: float | None, her2: Measurement | None, ref: Measurement | None) -> None:
+    """A typed ratio and typed copies must say the same thing (to the ratio's rounding); if not, neither is used."""
+    if ratio is None or her2 is None or ref is None or not ref.concentration > 0:
+        return
+    computed = her2.concentration / ref.concentration
+    if abs(ratio - computed) > 0.005 + 0.005 * computed:
+        raise InputError(
+            f"the HER2/EFTUD2 ratio typed ({ratio:g}) disagrees with the copies typed (HER2 {her2.copies_per_20ul:g} / "
+            f"EFTUD2 {ref.copies_per_20ul:g} = {computed:.2f}); it cannot be told which is right.", source="manual entry",
+            column="HER2 ratio", hint="Clear the ratio or the copies, or correct the one that is wrong.")
+
+
 # ---------------------------------------------------------------- calls
+
+def non_finite(values: dict[str, float | None]) -> str | None:
+    """The one rule before any comparison with a cut-off: every number that goes into it is finite and not denormal
+    (NaN compares false, so it would silently fall on the "below" side). Returns the not-evaluable reason, or None."""
+    bad = [f"{name} {value!r}" for name, value in values.items() if value is not None
+           and (not math.isfinite(value) or (value != 0 and abs(value) < sys.float_info.min))]
+    if not bad:
+        return None
+    return ("not a finite number: " + ", ".join(bad) + " (check the droplet volume setting and the inputs; no call is "
+            "made from a number that is not finite)")
+
+
+def _numbers_of(*measurements: Measurement | None) -> dict[str, float | None]:
+    """Every number of these measurements that a call is computed from (concentration and CI limits)."""
+    out: dict[str, float | None] = {}
+    for m in measurements:
+        if m is None or m.saturated:
+            continue
+        out[f"{m.assay} copies"] = m.copies_per_20ul
+        if m.ci is not None:
+            out[f"{m.assay} CI low"], out[f"{m.assay} CI high"] = m.ci.low, m.ci.high
+    return out
+
 
 def _droplet_problem(m: Measurement, settings: Settings) -> str | None:
     if m.saturated:
@@ -433,13 +491,17 @@ def call_her2(sm: SampleMeasurements, settings: Settings = DEFAULT_SETTINGS) -> 
     ref = sm.measurements.get("EFTUD2")
     ref_copies = ref.copies_per_20ul if ref and not ref.saturated else None
     her2_copies = her2.copies_per_20ul if her2 and not her2.saturated else None
+    wells = tuple(dict.fromkeys((her2.wells if her2 else ()) + (ref.wells if ref else ())))
 
     def not_evaluable(reason: str, ratio: float | None = None, ci: ConfidenceInterval | None = None) -> Her2Call:
-        return Her2Call(ratio, ci, NOT_EVALUABLE, False, ref_copies, her2_copies, reason, cut)
+        return Her2Call(ratio, ci, NOT_EVALUABLE, False, ref_copies, her2_copies, reason, cut, wells)
 
     problems = [p for p in (_droplet_problem(m, settings) for m in (her2, ref) if m) if p]
     if problems:
         return not_evaluable("; ".join(problems))
+    broken = non_finite(_numbers_of(her2, ref))
+    if broken:
+        return not_evaluable(broken)
     if ref is not None and ref_copies is not None and not ref_copies > settings.reference_min_copies:
         return not_evaluable(f"reference EFTUD2 is {ref_copies:.1f} copies per 20 µL well, not above the minimum of "
                              f"{settings.reference_min_copies:g}: too little DNA to evaluate")
@@ -456,6 +518,9 @@ def call_her2(sm: SampleMeasurements, settings: Settings = DEFAULT_SETTINGS) -> 
         return not_evaluable("the HER2 well is missing")
     else:
         return not_evaluable("the EFTUD2 reference well is missing")
+    broken = non_finite({"HER2/EFTUD2 ratio": ratio, **({"ratio CI low": ci.low, "ratio CI high": ci.high} if ci else {})})
+    if broken:
+        return not_evaluable(broken)
     call = AMPLIFIED if ratio >= cut else NOT_AMPLIFIED
     borderline = bool(ci is not None and ci.low < cut <= ci.high)
     op = ">=" if call == AMPLIFIED else "<"
@@ -467,7 +532,7 @@ def call_her2(sm: SampleMeasurements, settings: Settings = DEFAULT_SETTINGS) -> 
         reason += "; EFTUD2 copies not given, so the reference minimum was not checked"
     elif her2 is not None and set(her2.wells) == set(ref.wells) and any("nL droplets in" in w for w in her2.warnings):
         reason += "; the droplet volume the export implies does not change this ratio (both targets share the well)"
-    return Her2Call(ratio, ci, call, borderline, ref_copies, her2_copies, reason, cut)
+    return Her2Call(ratio, ci, call, borderline, ref_copies, her2_copies, reason, cut, wells)
 
 
 def call_hotspot(sm: SampleMeasurements, hotspot: str, settings: Settings = DEFAULT_SETTINGS) -> HotspotCall:
@@ -499,13 +564,22 @@ def call_hotspot(sm: SampleMeasurements, hotspot: str, settings: Settings = DEFA
     if problems:
         return result(NOT_EVALUABLE, "; ".join(problems))
     ref = sm.measurements.get("EFTUD2")
-    if ref is not None and not ref.saturated:
-        if not ref.copies_per_20ul > settings.reference_min_copies:
-            return result(NOT_EVALUABLE, f"reference EFTUD2 {ref.copies_per_20ul:.1f} copies, not above {settings.reference_min_copies:g}")
-    elif wt_copies is not None and mut_copies is not None and not (wt_copies + mut_copies) > settings.reference_min_copies:
-        return result(NOT_EVALUABLE, f"only {wt_copies + mut_copies:.1f} copies of PIK3CA DNA, not above {settings.reference_min_copies:g}")
+    ref_copies = ref.copies_per_20ul if ref is not None and not ref.saturated else None
+    broken = non_finite(_numbers_of(mut, wt, ref if ref_copies is not None else None))
+    if broken:
+        return result(NOT_EVALUABLE, broken)
     if mut_copies is None:
         return result(NOT_EVALUABLE, "the mutant copies could not be computed")
+    minimum = settings.reference_min_copies
+    if ref_copies is not None:
+        if not ref_copies > minimum:
+            return result(NOT_EVALUABLE, f"reference EFTUD2 {ref_copies:.1f} copies, not above {minimum:g}")
+    elif wt_copies is not None:
+        if not (wt_copies + mut_copies) > minimum:
+            return result(NOT_EVALUABLE, f"only {wt_copies + mut_copies:.1f} copies of PIK3CA DNA, not above {minimum:g}")
+    elif mut_copies < cut:  # a mutation seen is seen; its absence means nothing without a measured DNA input
+        return result(NOT_EVALUABLE, "the DNA input was not measured (no reference EFTUD2 and no wild-type copies for "
+                                     "this hotspot), so an absent mutation cannot be told from absent DNA")
     if mut_copies >= cut:
         return result(POSITIVE, f"{mut_copies:.1f} mutant copies >= cut-off {cut:g}")
     return result(NEGATIVE, f"{mut_copies:.1f} mutant copies < cut-off {cut:g}")
@@ -545,6 +619,7 @@ def call_sample(sm: SampleMeasurements, settings: Settings = DEFAULT_SETTINGS) -
         if problem:
             warnings.append(f"{assay}: {problem[0].upper() + problem[1:]}.")
         warnings.extend(f"{assay}: {w}" for w in m.warnings)
+    warnings.extend(sm.warnings)
     warnings = list(dict.fromkeys(warnings))
     return SampleCalls(sm.sample, call_her2(sm, settings), call_pik3ca(sm, settings), qc, tuple(warnings), settings, sm.source)
 

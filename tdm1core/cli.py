@@ -31,7 +31,10 @@ def _dump(obj: Any) -> None:
 
 
 def _settings(args: argparse.Namespace, base: Settings | None = None) -> Settings:
-    """The study's defaults (or ``base``, e.g. a database's saved settings) with the options given on the line."""
+    """The settings in force (:func:`tdm1core.workflows.settings_in_force`: the database's saved settings where there
+    is a database, else the study's) with the options given on the line; ``args.settings_origin`` says which."""
+    from .workflows import settings_in_force
+
     changes: dict[str, Any] = {}
     for name in ("her2_ratio_cutoff", "pik3ca_mutant_cutoff_copies", "reference_min_copies", "min_accepted_droplets",
                  "droplet_volume_nl", "confidence_level"):
@@ -53,22 +56,25 @@ def _settings(args: argparse.Namespace, base: Settings | None = None) -> Setting
             name, assay = a.split("=", 1)
             pairs.append((name, assay))
         changes["target_aliases"] = tuple(pairs)
+    db = getattr(args, "db", None)
+    origin = ""
     label = getattr(args, "profile", None)
     if label:  # a stored cut-off profile first; cut-offs given on the line then make it "custom (edited from ...)"
         from .profiles import apply_profile
         from .store import Store
 
-        store = Store(getattr(args, "profile_db", None) or getattr(args, "db", None))
+        store = Store(getattr(args, "profile_db", None) or db)
         found = {p.label: p for p in store.profiles()}
         if label not in found:
             raise InputError(f"no cut-off profile {label!r} in the database; it holds {', '.join(found)}.",
                              column="--profile", hint="Give a profile's name and version as listed, e.g. 'Lab X PIK3CA v2'.")
-        base = apply_profile(base or Settings(), found[label])
-    if base is not None:
-        from dataclasses import replace
-
-        return replace(base, **changes)
-    return Settings(**changes)
+        start = settings_in_force(db, base=base, base_origin="the database's saved settings").settings
+        base, origin = apply_profile(start, found[label]), f"cut-off profile {label!r}"
+    elif base is not None:
+        origin = "the database's saved settings"
+    chosen = settings_in_force(db, changes, base=base, base_origin=origin)
+    args.settings_origin = chosen.origin
+    return chosen.settings
 
 
 def _add_settings(p: argparse.ArgumentParser) -> None:
@@ -204,6 +210,7 @@ def cmd_call(args: argparse.Namespace) -> int:
             d["warnings"] = list(export.warnings) + d["warnings"]
             d["input"] = {"file": export.name, "sha256": export.sha256, "format": export.format}
             d["provenance"] = assessment.provenance.to_dict()
+            d["settings_origin"] = args.settings_origin
             if classified is not None:  # the droplets behind this sample's calls: each well's threshold and count
                 from .plate import sample_droplets
 
@@ -222,6 +229,7 @@ def cmd_call(args: argparse.Namespace) -> int:
     for r in results:
         _print_calls(r)
     print(f"Settings: {settings.describe()}")
+    print(f"Settings origin: {args.settings_origin}")
     print(LIMITS)
     return 0
 
@@ -558,24 +566,25 @@ def _register_research(sub: argparse._SubParsersAction) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from .calls import call_export
     from .report import Provenance, cohort_report, patient_report
-    from .risk import PatientResult
     from .stats import analyse_cohort
 
     settings = _settings(args)
     if args.kind == "patient":
-        from .ddpcr import read_export
+        from .workflows import assess_upload, patient_result, release_digest
 
         if not args.source:
             raise InputError("give the ddPCR export: report patient EXPORT.csv --sample ID ...")
-        export = read_export(args.source, settings=settings)
-        calls = call_export(export, settings)
+        path = Path(args.source)
+        assessment = assess_upload(_read_path(path), path.name, settings)  # the page's use case: demo marked, target map
+        calls = list(assessment.calls)
         chosen = [c for c in calls if c.sample == args.sample] if args.sample else calls[:1] if len(calls) == 1 else []
         if not chosen:
             raise InputError(f"name the sample with --sample; the export holds {', '.join(c.sample for c in calls)}.",
-                             source=export.name, column="Sample")
-        result = PatientResult.from_calls(chosen[0], args.er, args.pr, args.patient_id, args.collection_date)
+                             source=assessment.export.name, column="Sample")
+        result = patient_result(chosen[0], args.er, args.pr, args.patient_id, args.collection_date)
         cohort, _ = _demo_cohort(settings)
-        provenance = Provenance(export.name, export.sha256, export.format)
+        provenance = assessment.provenance
+        digest = release_digest(result, provenance)
         if (args.fhir or args.released_json) and not args.release:
             raise InputError("a FHIR bundle or released JSON is made of a released report; add --release (and --db).",
                              column="--fhir")
@@ -586,19 +595,20 @@ def cmd_report(args: argparse.Namespace) -> int:
             from .workflows import release_result
 
             store = Store(args.db)
-            released = release_result(store, result, provenance, cohort.ratio_points(), who=cli_user(store, args.who))
+            released = release_result(store, result, provenance, cohort.ratio_points(), who=cli_user(store, args.who),
+                                      reviewed=args.reviewed)
             pdf = store.released_pdf(released.stamp.report_id, released.stamp.version) or b""
             print(f"released report {released.stamp.report_id} version {released.stamp.version} ({released.stamp.status})"
                   + ("; changes: " + "; ".join(released.stamp.changes) if released.stamp.replaces else ""))
             if args.fhir:
-                Path(args.fhir).write_text(json.dumps(fhir_bundle(released, pdf), indent=1), encoding="utf-8")
+                _write(Path(args.fhir), json.dumps(fhir_bundle(released, pdf), indent=1).encode("utf-8"))
                 print(args.fhir)
             if args.released_json:
-                Path(args.released_json).write_text(json.dumps(released_json(released), indent=1, default=str),
-                                                    encoding="utf-8")
+                _write(Path(args.released_json), json.dumps(released_json(released), indent=1, default=str).encode("utf-8"))
                 print(args.released_json)
         else:
             pdf = patient_report(result, provenance, cohort.ratio_points(), pagesize=args.pagesize)
+            print(f"content SHA-256 {digest} (a reviewer releases exactly this with --release --reviewed {digest})")
     else:
         args.patients, args.ddpcr = args.source, args.ddpcr
         cohort, exports = _load_cohort(args, settings)
@@ -607,9 +617,21 @@ def cmd_report(args: argparse.Namespace) -> int:
         pdf = cohort_report(cohort, stats, Provenance(cohort.source, cohort.sha256,
                                                       ", ".join(f"{e.name} (SHA-256 {e.sha256})" for e in exports)),
                             pagesize=args.pagesize)
-    Path(args.output).write_bytes(pdf)
+    _write(Path(args.output), pdf)
     print(args.output)
+    print(f"Settings origin: {args.settings_origin}")
     return 0
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write an output file whole, or say in one line why it cannot be (a folder, a full disk, no permission)."""
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give a file name for the output.", source=str(path), column="-o")
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise InputError(f"cannot write the file: {exc.strerror or exc}.", source=str(path),
+                         hint="Check the path, the permissions and the free disk space.") from None
 
 
 def _register_report(sub: argparse._SubParsersAction) -> None:
@@ -628,6 +650,8 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
                                                           "of its report in --db; the PDF written is the released one")
     p.add_argument("--db", help="with --release: the database URL (default: TDM1_DATABASE_URL, else the SQLite file)")
     p.add_argument("--who", help="with --release: who releases (default: TDM1_USER or the login name)")
+    p.add_argument("--reviewed", metavar="SHA256", help="with --release: the content SHA-256 you reviewed (printed by "
+                                                        "'report patient' without --release); any other content is refused")
     p.add_argument("--fhir", metavar="FILE.json", help="with --release: write the FHIR R4 Bundle of the released report")
     p.add_argument("--released-json", metavar="FILE.json", help="with --release: write the released result as JSON "
                                                                  "(tdm1core/schemas/released_result.schema.json)")

@@ -377,10 +377,56 @@ def plate_export(classified: PlateClassification, settings: Settings = DEFAULT_S
     if not records:
         raise InputError("no well with droplets has a row in the names file, so no call can be made.",
                          source=plate.name, hint="Check that the results export belongs to this plate.")
+    check_against_results(classified, records)
     fmt = f"{plate.wells[0].format}, classified here ({classified.thresholds.method}), names from {plate.names_source}"
     return DdpcrExport(name=f"{plate.name} (droplets)", sha256=plate.sha256, format=fmt, encoding="n/a",
                        line_ending="n/a", delimiter=",", volume_nl=volume, inferred_volume_nl=None,
                        wells=pd.DataFrame.from_records(records, columns=WELL_COLUMNS), warnings=plate.warnings)
+
+
+def _file_accepted(w: DropletWell) -> int:
+    """The droplets of a file the instrument accepted: all of them, less those its own classes left unclassified."""
+    if not w.instrument:
+        return w.droplets
+    unclassified = np.zeros(w.droplets, dtype=bool)
+    for classes in w.instrument.values():
+        unclassified |= classes < 0
+    return int(w.droplets - unclassified.sum())
+
+
+def check_against_results(classified: PlateClassification, records: list[dict[str, Any]]) -> None:
+    """Refuse droplets named by a results export of another plate (or another analysis of it).
+
+    With the instrument's own classes, each well and target must have the export's positive and accepted droplets
+    exactly; with other thresholds the positives may differ (that is the point), but each well's accepted droplets
+    must still be the export's. A mismatch names the wells."""
+    results = classified.plate.results
+    if results is None:
+        return
+    exported = {(str(r.well), str(r.target).strip(), str(r.channel)): (int(r.positives), int(r.accepted_droplets))
+                for r in results.wells.itertuples(index=False) if not r.merged}
+    by_well = {c.well.well: c for c in classified.wells}
+    instrument = classified.thresholds.method == "instrument"
+    differ: list[str] = []
+    for rec in records:
+        found = exported.get((rec["well"], str(rec["target"]).strip(), rec["channel"]))
+        if found is None:
+            continue
+        pos, acc = found
+        here_acc = rec["accepted_droplets"] if instrument else _file_accepted(by_well[rec["well"]].well)
+        if here_acc != acc or (instrument and rec["positives"] != pos):
+            differ.append(f"{rec['well']} {str(rec['target']).strip()}: the export has {pos:,} positive of {acc:,} "
+                          f"accepted droplets, the droplet file {rec['positives']:,} of {here_acc:,}"
+                          if instrument else f"{rec['well']}: the export has {acc:,} accepted droplets, the droplet "
+                          f"file {here_acc:,}")
+    differ = list(dict.fromkeys(differ))
+    if differ:
+        raise DropletFormatError(
+            f"the droplet files do not match the results export {classified.plate.names_source!r} in "
+            f"{len(differ)} well/target(s) ({'; '.join(differ[:8])}{'; …' if len(differ) > 8 else ''}): the export "
+            "belongs to another plate or another analysis, so its names cannot be given to these droplets.",
+            source=classified.plate.name,
+            hint="Upload the results export of this same plate and run (or a sample sheet with its names).")
 
 
 def plate_summary(classified: PlateClassification) -> list[dict[str, Any]]:

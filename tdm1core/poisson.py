@@ -180,5 +180,5 @@ def ratio_ci(
         # no target droplets: the ratio is 0; its upper limit is the target's upper limit over the reference
         return 0.0, ConfidenceInterval(0.0, target_ci.high / reference, level, RATIO_CI_METHOD)
     h_t = (target_ci.high - target_ci.low) / (2 * z * target)
-    half = z * ratio * math.sqrt(h_t**2 + h_r**2)
+    half = z * ratio * math.hypot(h_t, h_r)  # (hypot: no overflow on huge half-widths)
     return ratio, ConfidenceInterval(max(ratio - half, 0.0), ratio + half, level, RATIO_CI_METHOD)

@@ -6,6 +6,7 @@ was made with, and every screen, CSV, JSON and PDF stamps them.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -14,12 +15,38 @@ from .errors import SettingsError
 if TYPE_CHECKING:
     from .targets import TargetMap
 
-__all__ = ["Settings", "CI_METHODS", "CONCENTRATION_SOURCES", "DEFAULT_SETTINGS", "STUDY_PROFILE", "STUDY_CUTOFFS"]
+__all__ = ["Settings", "PLAUSIBLE_RANGES", "CI_METHODS", "CONCENTRATION_SOURCES", "DEFAULT_SETTINGS", "STUDY_PROFILE", "STUDY_CUTOFFS"]
 
 STUDY_PROFILE = "study (Table 3 cut-offs) v1"
 STUDY_CUTOFFS = (1.25, 3.0, 100.0)  # HER2 ratio, PIK3CA mutant copies, EFTUD2 reference minimum
 
 CI_METHODS = ("log-log", "log", "plain")
+
+# The one table of plausible physical ranges of every numeric setting (closed intervals; the page's inputs use it
+# too). A value outside it, a non-finite or a denormal number is refused with the range and the reason in the message:
+# a setting can never turn a sample's numbers into NaN or infinity that would then fall on one side of a cut-off.
+PLAUSIBLE_RANGES: dict[str, tuple[float, float, str]] = {
+    "her2_ratio_cutoff": (0.5, 10.0, "a HER2/EFTUD2 ratio cut-off (study: 1.25)"),
+    "pik3ca_mutant_cutoff_copies": (0.1, 1000.0, "mutant copies per 20 µL well (study: 3)"),
+    "reference_min_copies": (1.0, 1e6, "EFTUD2 copies per 20 µL well (study: 100)"),
+    "min_accepted_droplets": (0, 100_000, "accepted droplets per well (a 20 µL well holds about 20,000)"),
+    "droplet_volume_nl": (0.3, 2.0, "a droplet volume in nL (Bio-Rad: 0.85, older QuantaSoft 0.91)"),
+    "legacy_droplet_volume_nl": (0.3, 2.0, "a droplet volume in nL (older QuantaSoft: 0.91)"),
+    "confidence_level": (0.5, 0.999, "a confidence level (0.95)"),
+    "max_detectable_vaf": (0.0001, 0.5, "a mutant allele fraction (0.01 = 1 %)"),
+}
+_WHOLE_NUMBERS = ("min_accepted_droplets",)
+
+
+def _check_range(name: str, value: Any, low: float, high: float, why: str) -> None:
+    """One named check, one error: a finite, normal number within the setting's plausible range."""
+    whole = name in _WHOLE_NUMBERS
+    number = not isinstance(value, bool) and isinstance(value, (int,) if whole else (int, float))
+    if number and math.isfinite(value) and low <= value <= high and (value == 0 or abs(value) >= sys.float_info.min):
+        return
+    kind = "a whole number" if whole else "a number"
+    raise SettingsError(f"'{name}' must be {kind} from {low:,g} to {high:,g} ({why}), but was {value!r}.",
+                        column=name, hint="Correct it on the Settings page or in the command line option.")
 CONCENTRATION_SOURCES = ("recomputed", "exported")
 
 
@@ -91,28 +118,8 @@ class Settings:
     positive_control_pattern: str = r"^\s*pos(itive)?[ _-]?(ctrl|control)\b"
 
     def __post_init__(self) -> None:
-        def positive(name: str, value: Any, upper: float = math.inf) -> None:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < upper) or math.isnan(value):
-                raise SettingsError(
-                    f"'{name}' must be a number above 0" + (f" and below {upper:g}" if upper != math.inf else "")
-                    + f", but was {value!r}.",
-                    column=name,
-                    hint="Correct it on the Settings page or in the command line option.",
-                )
-
-        positive("her2_ratio_cutoff", self.her2_ratio_cutoff, 100)
-        positive("pik3ca_mutant_cutoff_copies", self.pik3ca_mutant_cutoff_copies, 1e6)
-        positive("reference_min_copies", self.reference_min_copies, 1e7)
-        if isinstance(self.min_accepted_droplets, bool) or not isinstance(self.min_accepted_droplets, int) or not 0 <= self.min_accepted_droplets <= 10_000_000:
-            raise SettingsError(
-                f"'min_accepted_droplets' must be a whole number from 0 to 10,000,000, but was {self.min_accepted_droplets!r}.",
-                column="min_accepted_droplets",
-            )
-        positive("droplet_volume_nl", self.droplet_volume_nl, 10)
-        positive("legacy_droplet_volume_nl", self.legacy_droplet_volume_nl, 10)
-        positive("confidence_level", self.confidence_level, 1)
-        if self.confidence_level < 0.5:
-            raise SettingsError(f"'confidence_level' must be between 0.5 and 1, but was {self.confidence_level!r}.", column="confidence_level")
+        for name, (low, high, why) in PLAUSIBLE_RANGES.items():
+            _check_range(name, getattr(self, name), low, high, why)
         if self.km_ci_method not in CI_METHODS:
             raise SettingsError(
                 f"'km_ci_method' must be one of {', '.join(CI_METHODS)}, but was {self.km_ci_method!r}.",
@@ -125,7 +132,6 @@ class Settings:
             )
         if self.date_order not in (None, "DMY", "MDY"):
             raise SettingsError(f"'date_order' must be DMY, MDY or unset, but was {self.date_order!r}.", column="date_order")
-        positive("max_detectable_vaf", self.max_detectable_vaf, 1)
         if not isinstance(self.cutoff_profile, str) or not self.cutoff_profile.strip() or len(self.cutoff_profile) > 200:
             raise SettingsError(f"'cutoff_profile' must be a profile name of 1-200 characters, but was {self.cutoff_profile!r}.",
                                 column="cutoff_profile")
@@ -149,6 +155,8 @@ class Settings:
                 raise SettingsError(f"'{name}' is not a usable regular expression ({exc}).", column=name,
                                     hint="Write a Python regular expression, e.g. ^NTC, or leave it empty.") from None
         object.__setattr__(self, "blank_limits", tuple((str(h), float(v)) for h, v in self.blank_limits))
+        for hotspot, limit in self.blank_limits:
+            _check_range(f"blank_limits[{hotspot}]", limit, 0.0, 1000.0, "a limit of blank in copies per 20 µL well")
         from .targets import TargetMap
 
         TargetMap(self.target_aliases)  # validates the assay names

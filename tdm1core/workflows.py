@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # reading and calling (numpy, pandas) are imported where used
     from .cohort import Cohort
     from .store import ImportResult, PatientPreview, Store
 
-__all__ = ["acting_user", "link_sample", "release_result", "released_reports", "released_pdf", "validate_limits", "save_profile", "cutoff_profiles", "delete_patient", "delete_file", "remove_demo", "save_default_thresholds", "set_user_roles",
+__all__ = ["SettingsInForce", "settings_in_force", "acting_user", "link_sample", "release_result", "release_digest", "released_reports", "released_pdf", "validate_limits", "save_profile", "cutoff_profiles", "delete_patient", "delete_file", "remove_demo", "save_default_thresholds", "set_user_roles",
            "read_audit_log", "stored_files", "patient_report_pdf", "cohort_report_pdf", "record_view", "UploadAssessment", "assess_upload", "assess_droplets", "assess_manual", "patient_result", "save_result", "is_demo_export",
            "settings_hash", "import_exports", "preview_patients", "import_patients", "apply_settings", "ensure_calls",
            "CohortView", "cohort_view", "stored_patients", "cohort_statistics_json", "code_fingerprint", "seed_demo", "open_store"]
@@ -43,6 +43,41 @@ def acting_user(who: "User | str | None", action: Action) -> User:
     :class:`User`, or a name (the local user in single-user mode). Every use case below starts here."""
     user = who if isinstance(who, User) else local_user(who)
     return authorize(user, action)
+
+
+@dataclass(frozen=True)
+class SettingsInForce:
+    """The settings a result is made with, and where they came from (printed with every result)."""
+
+    settings: Settings
+    origin: str
+
+
+def settings_in_force(db: str | None = None, changes: "dict[str, Any] | None" = None,
+                      base: Settings | None = None, base_origin: str = "") -> SettingsInForce:
+    """The one rule, for the page and the command line alike: the database's saved settings where there is a
+    database (``db``, TDM1_DATABASE_URL, or the embedded SQLite file when it exists), else the study's defaults;
+    then ``changes`` (options, or a profile given as ``base``) override. A missing database is never created here."""
+    import os
+    from dataclasses import replace
+    from pathlib import Path
+
+    from .settings import DEFAULT_SETTINGS
+
+    if base is not None:
+        settings, origin = base, base_origin or "given"
+    elif db or os.environ.get("TDM1_DATABASE_URL") or Path(os.environ.get("TDM1_DB_PATH", "data/tdm1.sqlite")).is_file():
+        from .store import Store
+
+        settings = Store(db).saved_settings()
+        origin = ("the database's saved settings" if settings != DEFAULT_SETTINGS
+                  else "the study's defaults (the database has no saved settings)")
+    else:
+        settings, origin = DEFAULT_SETTINGS, "the study's defaults (no database)"
+    if changes:
+        settings = replace(settings, **changes)
+        origin += "; changed here: " + ", ".join(f"{k}={v!r}" if not isinstance(v, tuple) else f"{k}" for k, v in changes.items())
+    return SettingsInForce(settings, origin)
 
 
 def settings_hash(settings: Settings) -> str:
@@ -510,11 +545,20 @@ def cutoff_profiles(store: "Store") -> list:
 
 # ------------------------------------------------------------------ released reports (tdm1core.release)
 
+def release_digest(result: PatientResult, provenance: Provenance) -> str:
+    """The SHA-256 of the content a release would cover: what the reviewer attests having reviewed."""
+    from .release import content_hash, result_content
+
+    return content_hash(result_content(result, provenance))
+
+
 def release_result(store: "Store", result: PatientResult, provenance: Provenance, cohort_points: Any = None,
-                   droplets: Any = None, who: "User | str | None" = None) -> Any:
+                   droplets: Any = None, who: "User | str | None" = None, *, reviewed: str | None) -> Any:
     """Release a patient result (reviewers and admins): the next version of its report, stored with the released
-    PDF, immutable, audited. A release whose content equals the latest version's is refused (nothing changed); a
-    later one is an amendment that names the version it replaces and lists what changed."""
+    PDF, immutable, audited. ``reviewed`` is the content hash (:func:`release_digest`) the reviewer attested having
+    reviewed; a release of any other content is refused, so a signature never covers content nobody looked at. A
+    release whose content equals the latest version's is refused (nothing changed); a later one is an amendment that
+    names the version it replaces and lists what changed."""
     from .release import (ReleasedReport, ReleaseStamp, changes_between, content_hash, now_utc, report_id,
                           result_content)
     from .report import patient_report
@@ -526,6 +570,13 @@ def release_result(store: "Store", result: PatientResult, provenance: Provenance
     rid = report_id(result.patient_id, result.calls.sample)
     content = result_content(result, provenance)
     digest = content_hash(content)
+    if reviewed != digest:
+        raise InputError(
+            ("no review was attested for this content" if not reviewed else
+             f"the review attested covers content {reviewed[:16]}…, but the result to release is {digest[:16]}…: it "
+             "changed after the review") + "; nothing was released.", source="release",
+            hint="Review the result as it is now and confirm the review again (command line: --reviewed with the "
+                 "content SHA-256 that 'report patient' prints).")
 
     def build(previous: Any) -> tuple[Any, bytes]:
         if previous is not None and previous.content_sha256 == digest:

@@ -22,9 +22,9 @@ from tdm1core import workflows as wf
 # patient result (clinicians) and to the lab's classification defaults (admins); the study cohort shown beside a
 # patient is seen by clinicians and researchers.
 ALLOWED = {
-    "patient_result": {"clinician"}, "save_result": {"clinician"}, "link_sample": {"clinician"},
-    "patient_report_pdf": {"clinician"}, "assess_droplets": {"clinician", "admin"},
-    "reference_cohort": {"clinician", "researcher"},
+    "patient_result": {"clinician", "reviewer"}, "save_result": {"clinician"}, "link_sample": {"clinician"},
+    "patient_report_pdf": {"clinician", "reviewer"}, "assess_droplets": {"clinician", "admin"},
+    "reference_cohort": {"clinician", "researcher", "reviewer"},
     "cohort_view": {"researcher"}, "stored_patients": {"researcher"}, "cohort_statistics_json": {"researcher"},
     "preview_patients": {"researcher"}, "import_patients": {"researcher"}, "import_exports": {"researcher"},
     "cohort_report_pdf": {"researcher"},
@@ -32,7 +32,7 @@ ALLOWED = {
     "delete_patient": {"admin"}, "delete_file": {"admin"}, "set_user_roles": {"admin"}, "read_audit_log": {"admin"},
     "stored_files": {"admin"},
     # released reports (issue 16): a reviewer's or an admin's release; the history for clinicians, reviewers, admins
-    "release_result": {"admin", "reviewer"}, "released_reports": {"clinician", "admin", "reviewer"},
+    "release_result": {"reviewer"}, "released_reports": {"clinician", "admin", "reviewer"},
 }
 
 
@@ -116,7 +116,7 @@ def _use_case(name: str, store, user: User):
     if name == "stored_files":
         return wf.stored_files(store, user)
     if name == "release_result":
-        return wf.release_result(store, result, own.provenance, who=user)
+        return wf.release_result(store, result, own.provenance, reviewed=wf.release_digest(result, own.provenance), who=user)
     if name == "released_reports":
         return wf.released_reports(store, who=user)
     raise AssertionError(name)

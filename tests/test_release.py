@@ -36,7 +36,7 @@ def _text(pdf: bytes) -> str:
 def test_release_then_amend(url):
     store = wf.open_store(url)
     result, prov = _result()
-    first = wf.release_result(store, result, prov, who=REVIEWER)
+    first = wf.release_result(store, result, prov, reviewed=wf.release_digest(result, prov), who=REVIEWER)
     assert (first.stamp.version, first.stamp.status, first.stamp.replaces) == (1, "final", None)
     assert first.stamp.report_id == report_id("PX-1", "S1") and first.stamp.reviewer == "Rita Reviewer (rita@hospital.example)"
     pdf1 = store.released_pdf(first.stamp.report_id, 1)
@@ -46,10 +46,10 @@ def test_release_then_amend(url):
     assert "DRAFT" not in text
     # the same content again: refused, nothing stored
     with pytest.raises(Exception, match="already released"):
-        wf.release_result(store, result, prov, who=REVIEWER)
+        wf.release_result(store, result, prov, reviewed=wf.release_digest(result, prov), who=REVIEWER)
     # ER corrected and a threshold changed: an amended version 2 that says so
     corrected, prov2 = _result(er="negative", settings=Settings(her2_ratio_cutoff=1.3))
-    second = wf.release_result(store, corrected, prov2, who=REVIEWER)
+    second = wf.release_result(store, corrected, prov2, reviewed=wf.release_digest(corrected, prov2), who=REVIEWER)
     assert (second.stamp.version, second.stamp.status, second.stamp.replaces) == (2, "amended", 1)
     changes = " | ".join(second.stamp.changes)
     assert "ER status positive → negative" in changes and "setting her2_ratio_cutoff 1.25 → 1.3" in changes
@@ -68,7 +68,7 @@ def test_release_then_amend(url):
 def test_a_released_report_cannot_be_altered_through_any_path(url):
     store = wf.open_store(url)
     result, prov = _result()
-    wf.release_result(store, result, prov, who=REVIEWER)
+    wf.release_result(store, result, prov, reviewed=wf.release_digest(result, prov), who=REVIEWER)
     # no store method changes or deletes one; the database refuses it too
     assert not [m for m in dir(store) if "release" in m and any(w in m for w in ("update", "delete", "remove", "edit"))]
     with store.engine.connect() as conn:
@@ -88,20 +88,20 @@ def test_who_may_release(tmp_path):
     result, prov = _result()
     access.require_signed_in(True)
     try:
-        for roles, allowed in ((("clinician",), False), (("researcher",), False), (("admin",), True), (("reviewer",), True)):
+        for roles, allowed in ((("clinician",), False), (("researcher",), False), (("admin",), False), (("reviewer",), True)):
             user = User(subject=roles[0], email=f"{roles[0]}@h.example", roles=frozenset(roles), mode="signed-in", session=roles[0])
             if allowed:
                 patient = f"P-{roles[0]}"
                 r, p = _result(patient=patient)
-                assert wf.release_result(store, r, p, who=user).stamp.version == 1
+                assert wf.release_result(store, r, p, reviewed=wf.release_digest(r, p), who=user).stamp.version == 1
             else:
-                with pytest.raises(AccessDenied, match="needs the role admin or reviewer"):
-                    wf.release_result(store, result, prov, who=user)
+                with pytest.raises(AccessDenied, match="needs the role reviewer"):
+                    wf.release_result(store, result, prov, reviewed=wf.release_digest(result, prov), who=user)
         with pytest.raises(AccessDenied):
-            wf.release_result(store, result, prov)  # the local user, in signed-in mode
+            wf.release_result(store, result, prov, reviewed=wf.release_digest(result, prov))  # the local user, in signed-in mode
     finally:
         access.require_signed_in(False)
-    local = wf.release_result(store, result, prov)  # single-user local mode: the OS user, marked unauthenticated
+    local = wf.release_result(store, result, prov, reviewed=wf.release_digest(result, prov))  # single-user local mode: the OS user, marked unauthenticated
     assert local.stamp.reviewer_authenticated is False
     assert "not authenticated" in _text(store.released_pdf(local.stamp.report_id, 1))
 
@@ -113,7 +113,7 @@ def test_demo_results_are_not_released(tmp_path):
     a = wf.assess_upload(demo_export_path().read_bytes(), demo_export_path().name, Settings())
     r = wf.patient_result(a.calls[0], "positive", "negative", "D1")
     with pytest.raises(Exception, match="synthetic demo"):
-        wf.release_result(store, r, a.provenance)
+        wf.release_result(store, r, a.provenance, reviewed=wf.release_digest(r, a.provenance))
 
 
 def test_the_fhir_bundle_validates_and_carries_the_result(tmp_path):
@@ -124,7 +124,7 @@ def test_the_fhir_bundle_validates_and_carries_the_result(tmp_path):
 
     store = wf.open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     result, prov = _result()
-    rel = wf.release_result(store, result, prov, who=REVIEWER)
+    rel = wf.release_result(store, result, prov, reviewed=wf.release_digest(result, prov), who=REVIEWER)
     pdf = store.released_pdf(rel.stamp.report_id, 1)
     data = fhir_bundle(rel, pdf)
     Bundle.model_validate(data)  # raises on any structural error
@@ -156,7 +156,7 @@ def test_the_fhir_bundle_validates_and_carries_the_result(tmp_path):
     assert her2["valueQuantity"]["value"] == pytest.approx(result.calls.her2.ratio, rel=1e-6)
     # an amendment is "amended"
     amended, prov2 = _result(er="negative")
-    rel2 = wf.release_result(store, amended, prov2, who=REVIEWER)
+    rel2 = wf.release_result(store, amended, prov2, reviewed=wf.release_digest(amended, prov2), who=REVIEWER)
     data2 = fhir_bundle(rel2, store.released_pdf(rel2.stamp.report_id, 2))
     Bundle.model_validate(data2)
     assert next(e["resource"] for e in data2["entry"] if e["resource"]["resourceType"] == "DiagnosticReport")["status"] == "amended"
@@ -167,7 +167,7 @@ def test_the_released_json_follows_its_schema(tmp_path):
 
     store = wf.open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     result, prov = _result()
-    rel = wf.release_result(store, result, prov, who=REVIEWER)
+    rel = wf.release_result(store, result, prov, reviewed=wf.release_digest(result, prov), who=REVIEWER)
     schema = json.loads((ROOT / "tdm1core" / "schemas" / "released_result.schema.json").read_text())
     doc = json.loads(json.dumps(released_json(rel), default=str))
     jsonschema.validate(doc, schema)
@@ -186,9 +186,17 @@ def test_the_command_line_releases_and_writes_the_fhir_bundle(tmp_path, capsys):
     export = tmp_path / "run7.csv"
     export.write_bytes(qs17(sample_wells("S1", her2=900)))
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    draft = ["report", "patient", str(export), "--sample", "S1", "--er", "positive", "--pr", "negative",
+             "--patient-id", "PX-2", "-o", str(tmp_path / "draft.pdf")]
+    assert main(draft) == 0
+    digest = capsys.readouterr().out.split("content SHA-256 ", 1)[1].split()[0]
     args = ["report", "patient", str(export), "--sample", "S1", "--er", "positive", "--pr", "negative",
             "--patient-id", "PX-2", "--release", "--db", db, "-o", str(tmp_path / "r.pdf"),
-            "--fhir", str(tmp_path / "r.fhir.json"), "--released-json", str(tmp_path / "r.json")]
+            "--fhir", str(tmp_path / "r.fhir.json"), "--released-json", str(tmp_path / "r.json"), "--reviewed", digest]
+    # the attestation covers what was reviewed: without it, or for other content (PR changed), nothing is released
+    assert main(args[:-2]) == 2 and "no review was attested" in capsys.readouterr().err
+    other = [a if a != "negative" else "positive" for a in args]
+    assert main(other) == 2 and "changed after the review" in capsys.readouterr().err
     assert main(args) == 0
     assert "released report TDM1-" in capsys.readouterr().out
     bundle = json.loads((tmp_path / "r.fhir.json").read_text())
@@ -197,4 +205,4 @@ def test_the_command_line_releases_and_writes_the_fhir_bundle(tmp_path, capsys):
     assert "version 1 (final)" in _text(pdf)
     assert json.loads((tmp_path / "r.json").read_text())["release"]["pdf_sha256"] == hashlib.sha256(pdf).hexdigest()
     assert main(args) == 2 and "already released" in capsys.readouterr().err
-    assert main(args[:11] + ["-o", str(tmp_path / "x.pdf"), "--fhir", str(tmp_path / "x.json")]) == 2  # --fhir needs --release
+    assert main(draft[:-2] + ["-o", str(tmp_path / "x.pdf"), "--fhir", str(tmp_path / "x.json")]) == 2  # --fhir needs --release
