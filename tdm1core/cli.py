@@ -335,10 +335,13 @@ def _load_cohort(args: argparse.Namespace, settings: Settings):
     from .ddpcr import read_export
 
     if args.demo:
+        if args.ddpcr or args.patients:
+            raise InputError("--demo uses the built-in demo table and export; give either --demo or a patient table "
+                             "with --ddpcr exports, not both.", column="--demo")
         return _demo_cohort(settings)
     if not args.patients:
         raise InputError("give a patient table (CSV or XLSX) or --demo.", hint="See 'python -m tdm1core cohort --help'.")
-    exports = [read_export(p, settings=settings) for p in (args.ddpcr or [])]
+    exports = [read_export(data, name, settings) for data, name in _read_files([Path(p) for p in args.ddpcr or []])]
     path = Path(args.patients)
     try:
         data = path.read_bytes()
@@ -838,6 +841,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a folder that cannot be written, a full disk, a path that is not a file: one line
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"error: cannot use the file system{where}: {exc.strerror or exc}. Check the path, the permissions and "
+              "the free disk space.", file=sys.stderr)
+        return 2
     except Exception as exc:  # database errors at the boundary: one line, no SQL parameters, exit 2
         from sqlalchemy.exc import SQLAlchemyError
 

@@ -13,6 +13,7 @@ Derived variables
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import io
@@ -26,7 +27,7 @@ import pandas as pd
 from .errors import CohortFormatError, Problem
 from .risk import HR_NEGATIVE, HR_POSITIVE, RECEPTOR_SPELLINGS, flag_statuses, hormone_receptor_group
 from .settings import DEFAULT_SETTINGS, Settings
-from .textfile import decode_text, decode_unicode, sniff_delimiter
+from .textfile import clean_id, decode_text, decode_unicode, id_key, sniff_delimiter, unsafe_characters, visible
 
 __all__ = [
     "Field", "SCHEMA", "Cohort", "read_patient_table", "validate_patients", "load_cohort", "attach_ctdna",
@@ -191,7 +192,7 @@ def read_patient_table(data: bytes, name: str = "patients.csv") -> pd.DataFrame:
         if unicode is None and b"\x00" in data[:65536]:
             raise CohortFormatError("the file is binary, not a CSV or XLSX table.", source=name,
                                     hint="Save the table as CSV (comma separated) or .xlsx.")
-        text = unicode[0] if unicode is not None else decode_text(data)[0]
+        text = unicode[0] if unicode is not None else decode_text(data, name)[0]
         if "\x00" in text:
             raise CohortFormatError("the file holds NUL characters; it is not a text table.", source=name,
                                     hint="Save the table as CSV (comma separated) or .xlsx.")
@@ -207,6 +208,7 @@ def read_patient_table(data: bytes, name: str = "patients.csv") -> pd.DataFrame:
                 # a row with more fields than the header would silently lose its extra cells: refuse it
                 warnings.simplefilter("error", pd.errors.ParserWarning)
                 frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep, index_col=False)
+            _check_unique_header(next(csv.reader([lines[0]], delimiter=sep)) if lines else [], name)
         except pd.errors.ParserWarning:
             raise CohortFormatError("a row has more fields than the header, so its values would be lost or shifted.",
                                     source=name, hint="Check the delimiter and that every row has as many fields as the header.") from None
@@ -215,6 +217,7 @@ def read_patient_table(data: bytes, name: str = "patients.csv") -> pd.DataFrame:
                                     hint="Check that every row has as many fields as the header.") from exc
     frame.columns = [str(c).strip().lower().replace(" ", "_") for c in frame.columns]
     frame = frame.apply(lambda s: s.astype(str).str.strip())
+    frame = frame.mask(frame.apply(lambda s: s.str.lower() == "nan"), "")  # one rule, every column: 'nan' is missing
     frame = frame.loc[~(frame == "").all(axis=1)].reset_index(drop=True)
     return frame
 
@@ -282,7 +285,40 @@ def _read_xlsx_table(data: bytes, name: str) -> pd.DataFrame:
     width = max(len(r) for r in rows)
     rows = [r + [""] * (width - len(r)) for r in rows]
     header = [h if h else f"column_{i + 1}" for i, h in enumerate(rows[0])]
+    _check_unique_header(header, name)
+    _check_merged_cells(data, name)
     return pd.DataFrame(rows[1:], columns=header, dtype=str)
+
+
+def _check_unique_header(header: list[str], name: str) -> None:
+    """Two columns with one name (as read: case, spaces and underscores folded) would leave one of them unread."""
+    seen: dict[str, int] = {}
+    for i, h in enumerate(header, start=1):
+        key = str(h).strip().lower().replace(" ", "_")
+        if key in seen:
+            raise CohortFormatError(f"columns {seen[key]} and {i} are both named {visible(str(h).strip())}; one of them "
+                                    "would be ignored.", source=name, row=1, column=str(h).strip(),
+                                    hint="Rename or remove one of the two columns.")
+        seen[key] = i
+
+
+def _check_merged_cells(data: bytes, name: str) -> None:
+    """Merged cells below the header of the first sheet: Excel keeps the value in the first cell only, so the other
+    rows would read blank (an ER status merged over three patients gives two blank ones)."""
+    from .workbook import first_sheet_merged_ranges
+
+    ranges = [r for r in first_sheet_merged_ranges(data) if not _header_only(r)]
+    if ranges:
+        raise CohortFormatError(f"the sheet has merged cells in its data ({', '.join(ranges[:10])}): only the first cell "
+                                "of each keeps its value, so the other rows would read blank.", source=name,
+                                hint="Unmerge the cells and fill in every row's value (Excel: Merge & Center > Unmerge).")
+
+
+def _header_only(ref: str) -> bool:
+    import re as _re
+
+    rows = [int(n) for n in _re.findall(r"[A-Z]+(\d+)", ref)]
+    return bool(rows) and max(rows) <= 1
 
 
 def _parse_dates(values: pd.Series, rows: pd.Series, column: str, date_order: str | None,
@@ -319,22 +355,28 @@ def _parse_dates(values: pd.Series, rows: pd.Series, column: str, date_order: st
 
 
 def _id_key(value: str) -> str:
-    return value.translate(_INVISIBLE).strip().casefold()
+    return id_key(value)
 
 
 def _check_ids(col: pd.Series, rows: pd.Series, problems: list[Problem]) -> pd.Series:
-    """IDs are required and unique, where IDs differing only by case or invisible/surrounding spaces are the same."""
-    cleaned = col.map(lambda v: v.translate(_INVISIBLE).strip())
+    """IDs are required and unique, where IDs that read the same (NFKC, case, invisible characters and spaces
+    ignored: :func:`tdm1core.textfile.id_key`) are the same; control and bidirectional characters are refused."""
+    for r, v in zip(rows, col):
+        bad = unsafe_characters(v)
+        if bad:
+            _problem(problems, int(r), "patient_id", f"the patient ID {visible(v)} holds control or bidirectional "
+                     f"character(s) {', '.join(dict.fromkeys(bad))}, which hide or reorder text; type the ID again.", v)
+    cleaned = col.map(clean_id)
     blank = cleaned == ""
     for r in rows[blank]:
         _problem(problems, int(r), "patient_id", "the patient ID is blank.")
     long = cleaned.str.len() > 100
     for r, v in zip(rows[long], cleaned[long]):
         _problem(problems, int(r), "patient_id", f"the patient ID is {len(v)} characters long (at most 100).", v[:40] + "…")
-    keys = cleaned.map(str.casefold)
+    keys = cleaned.map(id_key)
     dup = keys.duplicated(keep=False) & ~blank
     for _, group in rows[dup].groupby(keys[dup]):
-        shown = " and ".join(repr(col[i]) for i in group.index[:2])
+        shown = " and ".join(visible(col[i]) for i in group.index[:2])
         _problem(problems, int(group.iloc[1]), "patient_id",
                  f"duplicate patient ID {shown} (rows {', '.join(map(str, group))}): IDs that differ only by case or "
                  "spaces are the same patient; IDs must be unique.", col[group.index[1]])

@@ -3,8 +3,8 @@
 A file cut at a row boundary, or a row deleted by hand, reads as a valid export: every remaining row is whole. What
 gives it away is the plate's pattern, which a real run keeps for every sample:
 
-* **duplex partners**: where the plate runs HER2 with EFTUD2 (or a hotspot's mutant with its wild-type probe) in one
-  well, a well with only one of the pair lost a row. QuantaSoft writes every Ch1 row before the Ch2 rows, so a cut
+* **duplex partners**: where the plate runs its assays as duplexes (HER2 with EFTUD2, a hotspot's mutant with its
+  wild-type probe, in one well), a well with only one probe of its pair lost a row. QuantaSoft writes every Ch1 row before the Ch2 rows, so a cut
   file loses the reference and wild-type rows of the last wells first. This refuses the file, naming the wells.
 * **replicates**: a sample with fewer wells of an assay than the plate's other samples have (a replicate lost);
 * **panel**: a sample missing an assay of the panel (its PIK3CA wells lost), said with how many of the plate's
@@ -38,12 +38,12 @@ def partner(assay: str) -> str:
 
 def check_duplex_partners(assays_by_well: Mapping[str, set[str]], source: str) -> None:
     """Refuse a plate on which a well lost one probe of a duplex the plate otherwise runs together."""
-    paired = {assay_group(a) for assays in assays_by_well.values() for a in assays if partner(a) in assays}
+    duplex = any(partner(a) in assays for assays in assays_by_well.values() for a in assays)
     problems = [
-        Problem(f"well {well} has {a} but no {partner(a)} row, while the plate's other {assay_group(a)} wells have both "
-                "(a row was lost: the file may be cut off or edited).", column="Target")
+        Problem(f"well {well} has {a} but no {partner(a)} row, while the plate's other wells hold both probes of their "
+                "duplex (a row was lost: the file may be cut off or edited).", column="Target")
         for well, assays in sorted(assays_by_well.items())
-        for a in sorted(assays) if assay_group(a) in paired and partner(a) not in assays
+        for a in sorted(assays) if duplex and partner(a) not in assays
     ]
     if problems:
         raise DdpcrFormatError(

@@ -40,7 +40,8 @@ from . import poisson
 from .errors import DdpcrFormatError, Problem
 from .settings import DEFAULT_SETTINGS, Settings
 from .targets import normalise_name
-from .textfile import decode_text, decode_unicode, sniff_delimiter
+from .wells import is_merged_well, is_plate_well
+from .textfile import decode_text, decode_unicode, sniff_delimiter, unsafe_characters, visible
 
 __all__ = [
     "DdpcrExport",
@@ -165,7 +166,7 @@ def _decode(data: bytes, source: str) -> tuple[str, str]:
     else:
         if b"\x00" in data[:65536]:
             raise _fail("the file is binary (it contains NUL bytes), not a text CSV export.", source)
-        text, encoding = decode_text(data)
+        text, encoding = decode_text(data, source)
         encoding = encoding.replace("-sig", " with BOM" if data.startswith(b"\xef\xbb\xbf") else "")
     if "\x00" in text:
         raise _fail("the file is binary (it contains NUL characters), not a text CSV export.", source)
@@ -411,7 +412,7 @@ def _read_row(fields: list[str], row_no: int, layout: _Layout, index: dict[str, 
         return fields[index[col]] if col is not None and col in index else ""
 
     well = get("well").strip()
-    if not re.fullmatch(r"[A-Pa-p][0-9]{1,2}|M[0-9]{1,3}", well):
+    if not (is_plate_well(well) or is_merged_well(well)):
         problems.append(Problem(f"{well!r} is not a plate well (A01-P24, or M01 for merged wells): the row's cells look "
                                 "shifted or edited.", row_no, cols["well"], well))
         return None
@@ -419,6 +420,12 @@ def _read_row(fields: list[str], row_no: int, layout: _Layout, index: dict[str, 
         if len(get(key)) > limit:  # the database columns hold this much; both databases behave alike
             problems.append(Problem(f"the {key} is {len(get(key)):,} characters long (at most {limit}).", row_no,
                                     cols.get(key), get(key)[:40] + "…"))
+            return None
+    for key in ("sample", "target"):
+        bad = unsafe_characters(get(key))
+        if bad:  # a name that hides or reorders its own text could show one sample under another's name
+            problems.append(Problem(f"the {key} name {visible(get(key))} holds control or bidirectional character(s) "
+                                    f"{', '.join(dict.fromkeys(bad))}.", row_no, cols.get(key), get(key)[:40]))
             return None
     warnings: list[str] = []
     channel, kind = _channel_and_kind(layout, get)

@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import DropletFormatError, Problem
 from .textfile import decode_unicode
+from .wells import PLATE_WELL
 
 __all__ = ["DropletWell", "read_droplets", "well_from_name", "FORMAT_QS_DROPLETS", "FORMAT_QS_OLD_DROPLETS",
            "FORMAT_QXM_DROPLETS", "MAX_DROPLET_FILE_BYTES", "CLUSTER_NAMES"]
@@ -39,7 +40,7 @@ MAX_AMPLITUDE = 1e6  # instrument amplitudes are below ~40,000
 CLUSTER_NAMES = {1: "Ch1-Ch2-", 2: "Ch1+Ch2-", 3: "Ch1+Ch2+", 4: "Ch1-Ch2+"}
 _REEXPORT = ("Export the droplet amplitudes again from QuantaSoft ('Options > Export Amplitude and Cluster Data') or "
              "QX Manager ('Export > Amplitude data'); never edit them by hand.")
-_NAME = re.compile(r"^(?P<plate>.*)_(?P<well>[A-Pa-p](?:0?[1-9]|1[0-9]|2[0-4]))_Amplitude\.csv$", re.I)
+_NAME = re.compile(r"^(?P<plate>.*)_(?P<well>" + PLATE_WELL + r")_Amplitude\.csv$", re.I)
 _QS_HEADERS = {("Ch1 Amplitude", "Ch2 Amplitude"): FORMAT_QS_DROPLETS,
                ("Assay1 Amplitude", "Assay2 Amplitude"): FORMAT_QS_OLD_DROPLETS}
 

@@ -26,6 +26,7 @@ from .droplets import FORMAT_QS_OLD_DROPLETS, DropletWell, read_droplets, well_f
 from .errors import DdpcrFormatError, DropletFormatError, InputError
 from .settings import DEFAULT_SETTINGS, Settings
 from .targets import normalise_name
+from .wells import is_plate_well
 from .thresholds import DropletThresholds, WellClassification, classify_well
 
 if TYPE_CHECKING:
@@ -114,6 +115,11 @@ def read_zip(data: bytes, source: str) -> list[tuple[bytes, str]]:
                 continue
             wanted.append((i, "/".join(parts)))
     contents = _in_threads(lambda item: _member(data, item[0], source), wanted)
+    nested = [name for content, (_, name) in zip(contents, wanted) if content[:4] == b"PK\x03\x04"
+              and not name.lower().endswith(".xlsx")]
+    if nested:
+        raise _fail(f"the zip holds another zip ({', '.join(repr(n) for n in nested[:5])}): its files would be left out "
+                    "unseen, so nothing is read.", source, hint="Zip the plate's files themselves, in one zip.")
     return [(content, name) for content, (_, name) in zip(contents, wanted)]
 
 
@@ -271,7 +277,7 @@ def _read_sample_sheet(data: bytes, name: str) -> tuple[WellName, ...]:
 
     from .textfile import decode_text, sniff_delimiter
 
-    text, _ = decode_text(data)
+    text, _ = decode_text(data, name)
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         raise InputError("the sample sheet is empty.", source=name)
@@ -285,7 +291,10 @@ def _read_sample_sheet(data: bytes, name: str) -> tuple[WellName, ...]:
     for line_no, fields in enumerate(rows[1:], start=2):
         fields = fields + [""] * (len(header) - len(fields))
         well = fields[ix["Well"]].strip()
-        if not re.fullmatch(r"[A-Pa-p][0-9]{1,2}", well):
+        if not is_plate_well(well):
+            if well:
+                raise InputError(f"{well!r} is not a plate well (A01-P24).", source=name, row=line_no, column="Well",
+                                 hint="Correct the sample sheet's Well column.")
             continue
         well = f"{well[0].upper()}{int(well[1:]):02d}"
         ttype = fields[ix["TargetType"]].strip()

@@ -189,6 +189,17 @@ def _private_sqlite_file(path: Path) -> None:
             pass
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file readable by its owner only (0600), also when it existed with a wider mode."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb", closefd=False) as f:
+            f.write(data)
+    finally:
+        os.close(fd)
+
+
 class _file_lock:
     """An exclusive lock on ``<database>.lock`` (no-op without a SQLite file): migrations run one at a time."""
 
@@ -1139,7 +1150,11 @@ class Store:
 
         out = Path(directory)
         try:
-            out.mkdir(parents=True, exist_ok=True)
+            if not out.exists():  # patient-level data: a new folder is the owner's alone (an existing one is left as is)
+                out.mkdir(parents=True, mode=0o700)
+                os.chmod(out, 0o700)
+            elif not out.is_dir():
+                raise NotADirectoryError(str(out))
         except (FileExistsError, NotADirectoryError):
             raise InputError(f"'{out}' is a file, not a folder; nothing was exported.", source="db export",
                              hint="Give a new or existing folder.") from None
@@ -1156,6 +1171,6 @@ class Store:
             }
         for name, df in tables.items():
             path = out / f"{name}.csv"
-            path.write_bytes(to_csv_bytes(df))
+            write_private(path, to_csv_bytes(df))
             written.append(path)
         return written

@@ -100,7 +100,14 @@ class TargetMap:
                     f"target alias {alias!r} points to {assay!r}, which is not an assay; use one of {', '.join(ASSAYS)}.",
                     column="target_aliases",
                 )
-            self.aliases[normalise_name(alias)] = assay_key
+            key = normalise_name(alias)
+            if self.aliases.get(key, assay_key) != assay_key:
+                from .errors import SettingsError
+
+                raise SettingsError(
+                    f"target alias {alias!r} is mapped twice, to {self.aliases[key]} and to {assay_key}; a name can "
+                    "mean one assay only.", column="target_aliases", hint="Keep one mapping for the name.")
+            self.aliases[key] = assay_key
 
     def resolve(self, name: str, channel: str | None = None) -> str | None:
         """The assay for a target name, or ``None`` when it cannot be mapped.

@@ -1,14 +1,32 @@
 """Reading text files as labs save them: encodings with and without BOM, and the delimiter."""
 from __future__ import annotations
 
+import re
+
 __all__ = ["decode_text", "sniff_delimiter"]
 
 ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
 
 
-def decode_text(data: bytes) -> tuple[str, str]:
-    """The text and the encoding that read it: UTF-8 (with or without BOM), else CP1252, else Latin-1 (never fails)."""
-    for encoding in ENCODINGS:
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def decode_text(data: bytes, source: str | None = None) -> tuple[str, str]:
+    """The text and the encoding that read it: UTF-8 (with or without BOM), else CP1252, else Latin-1.
+
+    A file that is part UTF-8 and part another encoding (two files pasted together, a line edited in another program)
+    is refused, naming the first line that is not UTF-8: read as CP1252, its UTF-8 names would be garbled silently."""
+    try:
+        return data.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        if _UTF8_MULTIBYTE.search(data):
+            from .errors import InputError
+
+            line = data.count(b"\n", 0, exc.start) + 1 if b"\n" in data else data.count(b"\r", 0, exc.start) + 1
+            raise InputError(f"the file mixes encodings: it has UTF-8 text, but line {line} is not UTF-8 (byte "
+                             f"0x{data[exc.start]:02X}); reading it either way would garble names.", source=source,
+                             row=line, hint="Save the whole file again in one encoding (UTF-8), or re-export it.") from None
+    for encoding in ENCODINGS[1:]:
         try:
             return data.decode(encoding), encoding
         except UnicodeDecodeError:
@@ -50,3 +68,51 @@ def decode_unicode(data: bytes) -> tuple[str, str] | None:
                 except UnicodeDecodeError:
                     return None
     return None
+
+
+# ---------------------------------------------------------------- identifiers as people read them
+
+import unicodedata  # noqa: E402  (the identifier rules below; decoding above needs none of it)
+
+# Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt): drawn as nothing, so two IDs that differ
+# only by them look identical. With category Cf (format) they are removed before IDs are compared.
+_IGNORABLE = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+              (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+              (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+              (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
+# characters that reorder or hide text: never accepted in an identifier or a name
+_BIDI_CONTROLS = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
+
+
+def _ignorable(ch: str) -> bool:
+    cp = ord(ch)
+    return unicodedata.category(ch) == "Cf" or any(lo <= cp <= hi for lo, hi in _IGNORABLE)
+
+
+def id_key(value: str) -> str:
+    """The form two identifiers are compared in: NFKC, invisible characters removed, spaces folded, case folded."""
+    text = unicodedata.normalize("NFKC", str(value))
+    text = "".join(" " if unicodedata.category(c) == "Zs" else c for c in text if not _ignorable(c))
+    return " ".join(text.split()).casefold()
+
+
+def clean_id(value: str) -> str:
+    """An identifier as stored: NFKC, invisible characters removed, surrounding space stripped (case kept)."""
+    text = unicodedata.normalize("NFKC", str(value))
+    return "".join(c for c in text if not _ignorable(c)).strip()
+
+
+def unsafe_characters(value: str) -> list[str]:
+    """Control characters and bidirectional overrides in ``value``, as U+XXXX names (empty when there are none)."""
+    return [f"U+{ord(c):04X}" for c in str(value)
+            if ord(c) in _BIDI_CONTROLS or (unicodedata.category(c) == "Cc" and c not in "\t")]
+
+
+def visible(value: str) -> str:
+    """A text with its invisible characters shown: leading/trailing spaces as '␠', others as <U+XXXX>, in quotes."""
+    text = str(value)
+    core = text.strip(" ")
+    lead, trail = len(text) - len(text.lstrip(" ")), len(text) - len(text.rstrip(" "))
+    shown = "".join(f"<U+{ord(c):04X}>" if _ignorable(c) or unicodedata.category(c) in ("Cc", "Zs", "Zl", "Zp")
+                    and c != " " else c for c in core)
+    return "'" + "␠" * lead + shown + "␠" * (trail if core else 0) + "'"

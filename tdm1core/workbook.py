@@ -54,3 +54,29 @@ def open_workbook(data: bytes, source: str, fail: Callable[..., Exception], data
     except Exception as exc:  # openpyxl raises many kinds on damaged workbooks
         raise fail(f"the Excel workbook cannot be read ({type(exc).__name__}): it is damaged or not a real workbook.", source,
                    hint="Open and save it again in Excel, or export CSV from the ddPCR software.") from None
+
+
+def first_sheet_merged_ranges(data: bytes) -> list[str]:
+    """The merged-cell ranges ('B2:B4') of a workbook's first sheet, read from its XML (a read-only openpyxl sheet
+    does not give them); empty when there are none or the parts cannot be found."""
+    import re
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            book = z.read("xl/workbook.xml").decode("utf-8", "replace")
+            rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+            first = re.search(r"<(?:\w+:)?sheet\b[^>]*\br:id=\"([^\"]+)\"", book)
+            if not first:
+                return []
+            target = re.search(r"<Relationship\b[^>]*\bId=\"" + re.escape(first.group(1)) + r"\"[^>]*\bTarget=\"([^\"]+)\"",
+                               rels) or re.search(r"<Relationship\b[^>]*\bTarget=\"([^\"]+)\"[^>]*\bId=\""
+                                                  + re.escape(first.group(1)) + "\"", rels)
+            if not target:
+                return []
+            path = target.group(1).lstrip("/")
+            path = path if path.startswith("xl/") else "xl/" + path
+            sheet = z.read(path).decode("utf-8", "replace")
+    except (KeyError, zipfile.BadZipFile, OSError, ValueError):
+        return []
+    return re.findall(r"<(?:\w+:)?mergeCell\b[^>]*\bref=\"([A-Z]+[0-9]+(?::[A-Z]+[0-9]+)?)\"", sheet)

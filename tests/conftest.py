@@ -1,4 +1,6 @@
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 SHARED_DDPCR = ROOT.parent / "shared" / "data" / "ddpcr"
+
+# Hermetic: a test that does not name a database never reads or writes the developer's data/tdm1.sqlite (whose saved
+# settings the command line starts from); tests that need their own set TDM1_DB_PATH themselves.
+if "TDM1_DB_PATH" not in os.environ:
+    os.environ["TDM1_DB_PATH"] = str(Path(tempfile.mkdtemp(prefix="tdm1-tests-")) / "tdm1.sqlite")
+os.environ.pop("TDM1_DATABASE_URL", None)
 
 
 @pytest.fixture

@@ -208,3 +208,300 @@ def test_the_issue_case_a_lost_replicate_and_panel_is_warned_and_wells_listed():
     assert any("no E542K, E545K, H1047R wells of the panel, while 3 of the plate's other 3" in w for w in s4.warnings)
     assert s4.her2.to_dict()["wells"] == [wells[15].well]
     assert not any("complete" in w for w in calls["S1"].warnings)
+
+
+# ---------------------------------------------------------------- 5. manual entry: inputs that disagree
+
+def test_a_typed_ratio_that_disagrees_with_the_typed_copies_is_refused_naming_both():
+    with pytest.raises(InputError) as info:
+        call_manual(ManualEntry(her2_ratio=1.24, her2_copies=2000, eftud2_copies=1000))
+    assert "1.24" in str(info.value) and "2.00" in str(info.value)
+    assert call_manual(ManualEntry(her2_ratio=2.0, her2_copies=2000, eftud2_copies=1000)).her2.ratio == pytest.approx(2.0)
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(ratio=st.floats(0, 20), her2=st.floats(0, 1e5), ref=st.floats(101, 1e5))
+def test_typed_ratio_and_copies_either_agree_or_are_refused(ratio, her2, ref):
+    try:
+        c = call_manual(ManualEntry(her2_ratio=ratio, her2_copies=her2, eftud2_copies=ref))
+    except InputError:
+        assert abs(ratio - her2 / ref) > 0.005
+        return
+    if c.her2.call == NOT_EVALUABLE:  # a denormal number typed: rule 1
+        assert "not a finite number" in c.her2.reason
+        return
+    assert abs(c.her2.ratio - ratio) <= 0.005 + 0.005 * c.her2.ratio + 1e-12
+
+
+# ---------------------------------------------------------------- 7. the attestation names the content reviewed
+
+def test_a_release_of_content_other_than_the_reviewed_is_refused(tmp_path):
+    import tdm1core.workflows as wf
+
+    store = wf.open_store(f"sqlite:///{tmp_path / 'r.sqlite'}", seed=False)
+    a = wf.assess_upload(qs17(sample_wells("S1", her2=900)), "run.csv", Settings())
+    first = wf.patient_result(a.sample("S1"), "positive", "negative", "PX-1")
+    seen = wf.release_digest(first, a.provenance)
+    changed = wf.patient_result(a.sample("S1"), "negative", "negative", "PX-1")  # ER changed after the review
+    with pytest.raises(InputError, match="changed after the review"):
+        wf.release_result(store, changed, a.provenance, reviewed=seen)
+    with pytest.raises(InputError, match="no review was attested"):
+        wf.release_result(store, first, a.provenance, reviewed=None)
+    assert wf.released_reports(store, report=None) == []
+    assert wf.release_result(store, first, a.provenance, reviewed=seen).stamp.version == 1
+
+
+def test_the_command_line_refuses_to_release_the_demo_and_marks_its_pdf(tmp_path, capsys):
+    from pypdf import PdfReader
+
+    from tdm1core.cli import main
+    from tdm1core.demo import demo_export_path
+
+    out = tmp_path / "demo.pdf"
+    assert main(["report", "patient", str(demo_export_path()), "--sample", "P06", "--er", "pos", "--pr", "neg",
+                 "-o", str(out)]) == 0
+    digest = capsys.readouterr().out.split("content SHA-256 ", 1)[1].split()[0]
+    text = " ".join(p.extract_text() for p in PdfReader(out).pages)
+    assert "SYNTHETIC" in text.upper()
+    assert main(["report", "patient", str(demo_export_path()), "--sample", "P06", "--er", "pos", "--pr", "neg",
+                 "--release", "--reviewed", digest, "--db", f"sqlite:///{tmp_path / 'd.sqlite'}", "-o", str(out)]) == 2
+    assert "synthetic demo data cannot be released" in capsys.readouterr().err
+
+
+def test_the_command_line_starts_from_the_databases_saved_settings_and_says_so(tmp_path, capsys, monkeypatch):
+    import json as _json
+
+    import tdm1core.workflows as wf
+    from tdm1core.cli import main
+
+    db = tmp_path / "s.sqlite"
+    store = wf.open_store(f"sqlite:///{db}", seed=False)
+    wf.apply_settings(store, Settings(her2_ratio_cutoff=1.6))
+    monkeypatch.setenv("TDM1_DB_PATH", str(db))
+    monkeypatch.delenv("TDM1_DATABASE_URL", raising=False)
+    path = tmp_path / "p.csv"
+    path.write_bytes(qs17(sample_wells("X", her2=1500, eftud2=1000)))
+    assert main(["call", str(path), "--sample", "X", "--er", "pos", "--pr", "neg", "--json"]) == 0
+    (d,) = _json.loads(capsys.readouterr().out)
+    assert d["her2"]["cutoff"] == 1.6 and d["settings_origin"] == "the database's saved settings"
+    monkeypatch.setenv("TDM1_DB_PATH", str(tmp_path / "none.sqlite"))
+    assert main(["call", str(path), "--sample", "X", "--her2-cutoff", "1.3"]) == 0
+    out = capsys.readouterr().out
+    assert "Settings origin: the study's defaults (no database); changed here: her2_ratio_cutoff=1.3" in out
+    assert not (tmp_path / "none.sqlite").exists()
+
+
+# ---------------------------------------------------------------- 8. one truth about who releases
+
+def test_reviewers_release_and_see_the_patient_page_admins_do_not_release():
+    from tdm1core.access import PERMISSIONS, Action
+
+    assert PERMISSIONS[Action.RELEASE] == frozenset({"reviewer"})
+    assert "reviewer" in PERMISSIONS[Action.PATIENT_RESULT]
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    assert "| reviewer | see a patient result and release" in readme
+    assert "releasing reports" not in readme.split("| admin |", 1)[1].split("\n", 1)[0]
+
+
+# ---------------------------------------------------------------- 10, 13. every missing path and failure is one line
+
+@pytest.mark.parametrize("argv", [
+    ["import", "ddpcr", "/nonexistent"], ["import", "patients", "/nonexistent"],
+    ["cohort", "--demo", "--ddpcr", "/nonexistent"], ["cohort", "--demo", "--group", "no_such_column"],
+    ["cohort", "--demo", "--table4-column", "X"], ["report", "cohort", "--demo", "-o", "/dev/full"],
+    ["demo", "--write", "/dev/null"], ["demo", "--write", "/proc/x"], ["db", "status", "--db", "sqlite:////proc/x/d.sqlite"],
+])
+def test_command_line_failures_are_one_line_and_exit_2(argv, capsys, tmp_path, monkeypatch):
+    from tdm1core.cli import main
+
+    monkeypatch.setenv("TDM1_DB_PATH", str(tmp_path / "db.sqlite"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "Traceback" not in err and len(err.splitlines()) <= 3
+
+
+def test_report_to_a_folder_and_a_batch_with_a_missing_file(tmp_path, capsys, monkeypatch):
+    from tdm1core.cli import main
+
+    monkeypatch.setenv("TDM1_DB_PATH", str(tmp_path / "db.sqlite"))
+    good = tmp_path / "good.csv"
+    good.write_bytes(qs17(sample_wells("S1")))
+    assert main(["report", "patient", str(good), "--sample", "S1", "-o", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert main(["import", "ddpcr", "/nonexistent", str(good)]) == 2
+    capsys.readouterr()
+    assert main(["db", "status"]) == 0
+    assert "files: 0" in capsys.readouterr().out  # all or nothing: the good file was not stored either
+
+
+def test_an_oserror_anywhere_is_one_line(monkeypatch, capsys):
+    import tdm1core.cli as cli
+
+    def boom(args):
+        raise PermissionError(13, "Permission denied", "/data/tdm1.sqlite.lock")
+
+    monkeypatch.setattr(cli, "cmd_db", boom)
+    assert cli.main(["db", "status"]) == 2
+    assert "Permission denied" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- 14. exports are private
+
+def test_db_export_is_private(tmp_path):
+    import stat
+
+    import tdm1core.workflows as wf
+
+    store = wf.open_store(f"sqlite:///{tmp_path / 'e.sqlite'}")
+    out = tmp_path / "export"
+    for path in store.export_all(out):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+
+
+# ---------------------------------------------------------------- 11. patient tables
+
+def _table(rows: list[dict], header: list[str] | None = None) -> bytes:
+    from tdm1core.cohort import template_frame
+
+    cols = header or list(template_frame().columns)
+    lines = [",".join(cols)] + [",".join(str(r.get(c, "")) for c in cols) for r in rows]
+    return "\n".join(lines).encode("utf-8")
+
+
+def _patient(pid: str, **kw) -> dict:
+    from tdm1core.cohort import template_frame
+
+    row = template_frame().iloc[0].to_dict()
+    row.update(patient_id=pid, **kw)
+    return row
+
+
+INVISIBLES = ["\u200e", "\u200f", "\u202c", "\u2062", "\u034f", "\ufe0f", "\u180e", "\u3164", "\u115f", "\U000e0001"]
+
+
+@pytest.mark.parametrize("ch", INVISIBLES)
+def test_ids_that_differ_by_an_invisible_character_are_one_patient(ch):
+    from tdm1core.cohort import load_cohort
+    from tdm1core.errors import CohortFormatError
+
+    # bidirectional marks are refused outright; the others make the two IDs one patient
+    expected = "control or bidirectional" if ch in "\u200e\u200f\u202c" else "duplicate patient ID"
+    with pytest.raises(CohortFormatError, match=expected):
+        load_cohort(_table([_patient("N01"), _patient("N01" + ch)]), "p.csv")
+
+
+@given(st.text(st.characters(categories=["Cf", "Mn", "Zs"]), min_size=1, max_size=3))
+@hsettings(max_examples=80, deadline=None)
+def test_id_key_ignores_format_characters_and_spaces(extra):
+    from tdm1core.textfile import id_key, unsafe_characters
+
+    if unsafe_characters(extra):
+        return
+    if all(__import__("unicodedata").category(c) != "Mn" or ord(c) in (0x034F,) or 0xFE00 <= ord(c) <= 0xFE0F
+           for c in extra):
+        assert id_key("N01" + extra) == id_key("n01")
+
+
+@pytest.mark.parametrize("ch", ["\u202e", "\u200f", "\x07"])
+def test_control_and_bidi_characters_are_refused_in_ids(ch):
+    from tdm1core.cohort import load_cohort
+    from tdm1core.errors import CohortFormatError
+
+    with pytest.raises(CohortFormatError, match="control or bidirectional") as info:
+        load_cohort(_table([_patient("N" + ch + "01")]), "p.csv")
+    assert f"U+{ord(ch):04X}" in str(info.value)
+
+
+def test_messages_show_invisible_characters():
+    from tdm1core.textfile import visible
+
+    assert visible("N01 ") == "'N01␠'" and visible("N\u200b01") == "'N<U+200B>01'"
+
+
+def test_two_columns_with_one_name_are_refused():
+    from tdm1core.cohort import load_cohort, template_frame
+    from tdm1core.errors import CohortFormatError
+
+    cols = list(template_frame().columns) + ["er_status"]
+    with pytest.raises(CohortFormatError, match="both named"):
+        load_cohort(_table([_patient("N01")], cols), "p.csv")
+
+
+def test_nan_is_missing_in_every_column():
+    from tdm1core.cohort import read_patient_table
+
+    raw = read_patient_table(_table([_patient("N01", ttp_days="nan", stage="NaN")]), "p.csv")
+    assert raw.loc[0, "ttp_days"] == "" and raw.loc[0, "stage"] == ""
+
+
+def test_merged_cells_in_an_xlsx_table_are_refused():
+    import io
+
+    import openpyxl
+
+    from tdm1core.cohort import read_patient_table, template_frame
+    from tdm1core.errors import CohortFormatError
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    cols = list(template_frame().columns)
+    ws.append(cols)
+    for i in range(3):
+        ws.append([f"P{i}", *[""] * (len(cols) - 1)])
+    ws.merge_cells(f"{openpyxl.utils.get_column_letter(cols.index('er_status') + 1)}2:"
+                   f"{openpyxl.utils.get_column_letter(cols.index('er_status') + 1)}4")
+    buf = io.BytesIO()
+    wb.save(buf)
+    with pytest.raises(CohortFormatError, match="merged cells"):
+        read_patient_table(buf.getvalue(), "m.xlsx")
+
+
+# ---------------------------------------------------------------- 12. encodings, nested zips, wells, aliases
+
+def test_a_file_half_utf8_half_cp1252_is_refused_naming_the_line():
+    from tdm1core.demo.writer import quantasoft_csv
+
+    data = quantasoft_csv(sample_wells("Müller-1")).encode("utf-8")
+    lines = data.split(b"\r\n")
+    lines[3] = lines[3].replace(b"M\xc3\xbcller", b"M\xfcller")  # one row re-saved in CP1252
+    with pytest.raises(InputError, match="mixes encodings") as info:
+        read_export(b"\r\n".join(lines), "mixed.csv")
+    assert info.value.row == 4
+
+
+def test_a_zip_inside_a_plate_zip_is_refused():
+    import io
+    import zipfile
+
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        for data, name in plate_droplet_files(sample_wells("S1")[:1]):
+            z.writestr(name, data)
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w") as z:
+        for data, name in plate_droplet_files(sample_wells("S2")[:1], "Run2"):
+            z.writestr(name, data)
+        z.writestr("more/inner.zip", inner.getvalue())
+    from tdm1core.plate import read_plate
+
+    with pytest.raises(InputError, match="holds another zip"):
+        read_plate([(outer.getvalue(), "plate.zip")])
+
+
+@pytest.mark.parametrize("well", ["A00", "A25", "Q01", "A0"])
+def test_a_well_outside_the_plate_is_refused(well):
+    data = qs17(sample_wells("S1")).replace(b'"A01"', f'"{well}"'.encode())
+    with pytest.raises(DdpcrFormatError, match="not a plate well"):
+        read_export(data, "w.csv")
+
+
+def test_one_alias_for_two_assays_is_refused(capsys, tmp_path):
+    from tdm1core.cli import main
+
+    path = tmp_path / "p.csv"
+    path.write_bytes(qs17(sample_wells("S1")))
+    assert main(["call", str(path), "--alias", "X=HER2", "--alias", "X=EFTUD2"]) == 2
+    assert "mapped twice" in capsys.readouterr().err

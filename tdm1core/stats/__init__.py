@@ -35,6 +35,7 @@ __all__ = [
 def km_by(cohort: Cohort, column: str = "flag", settings: Settings = DEFAULT_SETTINGS, at: Sequence[float] = ()) -> KaplanMeierResult:
     """Kaplan-Meier time to progression grouped by a column (patients with a value in it)."""
     df = cohort.patients
+    check_columns(cohort, [column] if column else [], "the Kaplan-Meier grouping (--group)")
     sub = df[df[column].notna()] if column else df
     return kaplan_meier(sub["ttp_days"], sub["progression_event"].astype("float"), sub[column] if column else None,
                         settings.km_ci_method, settings.confidence_level, at)
@@ -77,12 +78,24 @@ class CohortStatistics:
         }
 
 
+def check_columns(cohort: Cohort, columns: Sequence[str], what: str) -> None:
+    """Every column asked for is in the cohort, or one error naming the ones that are (never a KeyError)."""
+    from ..errors import InputError
+
+    missing = [c for c in columns if c not in cohort.patients.columns]
+    if missing:
+        known = ", ".join(sorted(str(c) for c in cohort.patients.columns if not str(c).startswith("_")))
+        raise InputError(f"{what}: no column {', '.join(repr(m) for m in missing)} in the cohort.", source=cohort.source,
+                         column=missing[0], hint=f"Use one of: {known}.")
+
+
 def analyse_cohort(cohort: Cohort, settings: Settings = DEFAULT_SETTINGS, km_group: str = "flag",
                    table4_columns: Sequence[str] = (), at: Sequence[float] = (), calls: list | None = None) -> CohortStatistics:
     """Tables 1-4, the flag's performance (with the cut-off table) and Kaplan-Meier by ``km_group``."""
     from .contingency import performance, table4, threshold_table
     from .descriptive import table1, table2, table3
 
+    check_columns(cohort, list(table4_columns), "Table 4's characteristics (--table4-column)")
     cutoffs = sorted({1.0, 1.1, 1.2, 1.3, 1.5, 2.0, settings.her2_ratio_cutoff})
     return CohortStatistics(
         table1=table1(cohort), table2=table2(cohort), table3=table3(cohort, calls), table4=table4(cohort, table4_columns),

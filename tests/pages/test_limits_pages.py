@@ -66,6 +66,12 @@ def test_the_settings_page_validates_saves_and_applies_a_profile():
     assert f"cut-off profile {name} v1" in texts(at)  # stamped with the settings in force
 
 
+def _attest(at):
+    """The page's one review attestation box (keyed by the content hash it names)."""
+    (box,) = [c for c in at.checkbox if str(c.key).startswith("release_confirm_")]
+    return box
+
+
 def test_the_patient_page_releases_and_amends_a_report():
     import uuid
 
@@ -76,14 +82,19 @@ def test_the_patient_page_releases_and_amends_a_report():
     at.text_input(key="patient_id").input("PX-REL").run()
     at.button(key="release").click().run()  # not confirmed: nothing released
     assert any("Tick the box" in w.value for w in at.warning) and not at.success
-    at.checkbox(key="release_confirm").check().run()
+    _attest(at).check().run()
     at.button(key="release").click().run()
     assert_clean(at)
     assert any("version 1 (final)" in m.value for m in at.success)
     assert any("**Version 1** (final)" in m.value for m in at.markdown)
     at.button(key="release").click().run()  # the same again: refused
     assert any("already released" in e.value for e in at.error)
+    ticked = _attest(at).key
     at.radio(key="patient_er").set_value("negative").run()
+    assert _attest(at).key != ticked and not _attest(at).value  # the content changed: the attestation is cleared
+    at.button(key="release").click().run()  # one click after the change releases nothing nobody attested
+    assert any("Tick the box" in w.value for w in at.warning) and not any("version 2" in m.value for m in at.success)
+    _attest(at).check().run()
     at.button(key="release").click().run()
     assert any("version 2 (amended)" in m.value and "ER status positive → negative" in m.value.replace("\\", "")
                for m in at.success)
