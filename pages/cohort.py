@@ -108,7 +108,7 @@ elif section == SECTIONS[2]:
     st.dataframe(for_display(stats.table3, {"her2_ratio": 2, **copies}, first=["patient_id", "sample", "flag", "her2_ratio",
                                                                              "her2_call", "pik3ca", "primary_resistance"]),
                  hide_index=True, key="cohort_t3")
-    st.caption("Ratios to 2 decimals and copies per 20 µL to 1, as in the paper; the downloads keep full precision. NA = not measured.")
+    st.caption("Ratios to 2 decimals and copies per 20 µL to 1 decimal; the downloads keep full precision. NA = not measured.")
     downloads(stats.table3, "table3_ctdna", "cohort_t3_dl", s, note)
 elif section == SECTIONS[3]:
     def keep_extra() -> None:

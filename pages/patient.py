@@ -81,7 +81,8 @@ try:
         if mode == "Use the built-in demo export":
             data, name = demo_export_path().read_bytes(), demo_export_path().name
         else:
-            upload = st.file_uploader("ddPCR well-level results export (QuantaSoft or QX Manager CSV)", type=["csv", "txt"],
+            upload = st.file_uploader("ddPCR well-level results export (QuantaSoft or QX Manager: CSV, TXT or XLSX)",
+                                      type=["csv", "txt", "xlsx"],
                                       key="patient_upload")
             data, name = (upload.getvalue(), upload.name) if upload is not None else (None, None)
         if data is not None:

@@ -5,7 +5,7 @@ import streamlit as st
 from pages._common import SETTINGS_KEY, may, md, page_header, settings, show_error, store, who
 from tdm1core.access import Action
 from tdm1core import InputError, Settings, __version__
-from tdm1core.settings import PLAUSIBLE_RANGES
+from tdm1core.settings import PLAUSIBLE_RANGES, settings_changes
 from tdm1core.cohort import data_dictionary, template_frame
 from tdm1core.profiles import apply_profile
 from tdm1core.workflows import apply_settings, cutoff_profiles, save_profile, validate_limits
@@ -50,7 +50,7 @@ if may(Action.REVIEW_DROPLETS):
             try:
                 validation = validate_limits([(f.getvalue(), f.name) for f in blanks], s,
                                              [(f.getvalue(), f.name) for f in lows or []], who())
-                st.dataframe(pd.DataFrame(validation.table()), hide_index=True, key="val_table")
+                st.dataframe(pd.DataFrame(validation.table()).round(2), hide_index=True, key="val_table")  # copies: 2 decimals
                 for lob in validation.lob:
                     st.caption(md(lob.describe()))
                 if validation.her2 is not None:
@@ -128,10 +128,22 @@ if applied:
         show_error(exc)
 if st.session_state.get("settings_message"):
     st.success(st.session_state.pop("settings_message"))
-if may(Action.DEFAULT_SETTINGS) and st.button("Save as the database default (stored files are called with them once; "
-                                              "recorded in the audit log)", key="set_save_db"):
-    n = apply_settings(store(), settings(), who())
-    st.success(f"Saved; {n} stored file(s) called with these settings (files already called with them are not read again).")
+if may(Action.DEFAULT_SETTINGS):
+    # every user's new sessions start from the database's default: confirmed, naming each change, before it is saved
+    changes = settings_changes(store().saved_settings(), settings())
+    with st.expander("Save as the database default (every user's new sessions start from it; audited)"):
+        if not changes:
+            st.caption("The settings in force are the database's default already.")
+        else:
+            st.markdown("This changes, for every user:\n" + "\n".join(f"- {md(c)}" for c in changes))
+            sure = st.checkbox(f"I confirm these {len(changes)} change(s) for every user", key="set_save_db_confirm")
+            if st.button("Save as the database default", key="set_save_db"):
+                if not sure:
+                    st.warning("Tick the box to confirm the change for every user.", icon=":material/check_box:")
+                else:
+                    n = apply_settings(store(), settings(), who())
+                    st.success(f"Saved; {n} stored file(s) called with these settings (files already called with them "
+                               "are not read again).")
 if st.button("Restore the study's defaults", key="set_reset"):
     st.session_state[SETTINGS_KEY] = Settings()
     st.rerun()

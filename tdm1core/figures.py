@@ -96,7 +96,7 @@ def km_figure(km: KaplanMeierResult, highlight: str | None = None, show_ci: bool
     if km.logrank is not None:
         p = km.logrank.p
         notes.append("Log-rank: NA (no variance to test)" if p != p else
-                     f"Log-rank p = {p:.4f}" if p >= 0.0001 else "Log-rank p < 0.0001")
+                     f"Log-rank p = {p:.4f} (this cohort)" if p >= 0.0001 else "Log-rank p < 0.0001 (this cohort)")
     notes.append(f"Median CI: {km.ci_method}")
     fig.add_annotation(x=0.99, y=0.97, xref="x domain", yref="y domain", showarrow=False, align="right",
                        text="<br>".join(notes), font=dict(size=13), bgcolor="rgba(255,255,255,0.8)")

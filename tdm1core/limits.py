@@ -206,9 +206,12 @@ class Her2Support:
         sd = f", SD {self.sd:.3f}" if self.sd is not None else ""
         z = f"; the cut-off is {(self.cutoff - self.mean) / self.sd:.1f} SD above the mean" if self.sd else ""
         side = "above" if self.cutoff > self.p99 else "not above"
-        return (f"HER2/EFTUD2 in {self.n} non-amplified sample(s): mean {self.mean:.3f}{sd}, 99th percentile "
+        high = [r for r in self.ratios if r >= self.cutoff]
+        warn = (f". Warning: {len(high)} blank(s) at or above the cut-off (ratio {', '.join(f'{r:.2f}' for r in high[:5])}): "
+                "a blank should not read as amplified; check it before using these limits" if high else "")
+        return (f"HER2/EFTUD2 in {self.n} blank sample(s): mean {self.mean:.3f}{sd}, 99th percentile "
                 f"{self.p99:.3f}{' (the largest: N < 50)' if self.p99_rank_capped else ''}; the cut-off {self.cutoff:g} is "
-                f"{side} it{z}")
+                f"{side} it{z}{warn}")
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in ((k, getattr(self, k)) for k in self.__dataclass_fields__)}

@@ -94,7 +94,7 @@ def km_plot(km: Any, highlight: str | None, width: float = 6.8, height: float = 
     ax.legend(fontsize=7, loc="upper right", frameon=False)
     if km.logrank is not None:
         p = km.logrank.p
-        ax.text(0.99, 0.62, f"log-rank p = {p:.4f}" if p >= 1e-4 else "log-rank p < 0.0001", transform=ax.transAxes,
+        ax.text(0.99, 0.62, f"log-rank p = {p:.4f} (this cohort)" if p >= 1e-4 else "log-rank p < 0.0001 (this cohort)", transform=ax.transAxes,
                 ha="right", fontsize=7.5)
     ax.set_xlabel("Days from T-DM1 start", fontsize=8)
     ax_r.set_ylim(-0.6, n - 0.4)

@@ -294,6 +294,14 @@ _T3_HEADERS = {"sample": "Sample", "her2_ratio": "HER2 ratio", "her2_call": "HER
                "primary_resistance": "Resistant", "flag": "Flag"}
 
 
+def _untested_blank(table4: Any) -> Any:
+    """Table 4 with no p on rows that were never tested (All patients): blank, as on screen, not 'NA'."""
+    t = table4.copy()
+    t["p_value"] = t["p_value"].astype(object)
+    t.loc[t["test"].fillna("") == "", "p_value"] = ""
+    return t
+
+
 def cohort_report(cohort: Any, stats: Any, provenance: Provenance, filters: dict | None = None, now: dt.datetime | None = None,
                   pagesize: str = "A4") -> bytes:
     """Cohort report: title page, Tables 1-4, the flag's performance, KM figure with numbers at risk, provenance."""
@@ -353,9 +361,10 @@ def cohort_report(cohort: Any, stats: Any, provenance: Provenance, filters: dict
                                     {c: (lambda v: _fmt(v, 2)) if c == "her2_ratio" else (lambda v: _fmt(v, 1)) for c in t3cols}),
                          _t3_widths(t3cols, w), _styles(6.5))]
     story += [_p("Table 4. Primary resistance by characteristic (Fisher's exact test, two-sided)", st["h"]),
-              _table(frame_rows(stats.table4, ["characteristic", "group", "n", "resistant", "percent", "p_value"],
+              _table(frame_rows(_untested_blank(stats.table4), ["characteristic", "group", "n", "resistant", "percent", "p_value"],
                                 ["Characteristic", "Group", "n", "Resistant", "%", "p"],
-                                {"p_value": lambda v: "NA" if v is None or v != v else f"{v:.3f}", "percent": lambda v: _fmt(v, 1)}),
+                                {"p_value": lambda v: v if isinstance(v, str) else "NA" if v is None or v != v else f"{v:.3f}",
+                                 "percent": lambda v: _fmt(v, 1)}),
                      [0.3 * w, 0.28 * w, 0.08 * w, 0.12 * w, 0.1 * w, 0.12 * w], st)]
     p = stats.performance
     perf = [_p("The flag's performance against primary resistance", st["h"]),

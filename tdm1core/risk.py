@@ -42,7 +42,7 @@ EVIDENCE = (
     "In the study (Kindai University; 34 patients, 16 with pre-treatment ctDNA), all 4 patients with primary "
     "resistance (progressive disease at the first RECIST 1.1 evaluation) had HER2 not amplified in ctDNA and an "
     "ER- and/or PR-positive tumour; median time to progression was 56.6 days in that group vs 318 days in the others "
-    "(log-rank p = 0.0037)."
+    "(log-rank p = 0.0037 in the paper; the figures below give this cohort's own p)."
 )
 LIMITS = (
     "Exploratory evidence from 16 patients at one institution, retrospective, not validated: the flag is for research "
@@ -151,7 +151,7 @@ def assess_risk(her2_call: str | None, er: object, pr: object, settings: Setting
     missing: list[str] = []
     detail = f" ({her2_detail})" if her2_detail else ""
     if her2_call == NOT_AMPLIFIED:
-        reasons.append(f"Met: HER2 is not amplified in ctDNA{detail}. Caveat: {HER2_PLASMA_CAVEAT[0].lower()}{HER2_PLASMA_CAVEAT[1:]}")
+        reasons.append(f"Met: HER2 is not amplified in ctDNA{detail}. Caveat: {HER2_PLASMA_CAVEAT}")  # its own sentence, as written
     elif her2_call == AMPLIFIED:
         reasons.append(f"Not met: HER2 is amplified in ctDNA{detail}.")
     else:

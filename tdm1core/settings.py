@@ -15,7 +15,7 @@ from .errors import SettingsError
 if TYPE_CHECKING:
     from .targets import TargetMap
 
-__all__ = ["Settings", "PLAUSIBLE_RANGES", "CI_METHODS", "CONCENTRATION_SOURCES", "DEFAULT_SETTINGS", "STUDY_PROFILE", "STUDY_CUTOFFS"]
+__all__ = ["Settings", "PLAUSIBLE_RANGES", "settings_changes", "CI_METHODS", "CONCENTRATION_SOURCES", "DEFAULT_SETTINGS", "STUDY_PROFILE", "STUDY_CUTOFFS"]
 
 STUDY_PROFILE = "study (Table 3 cut-offs) v1"
 STUDY_CUTOFFS = (1.25, 3.0, 100.0)  # HER2 ratio, PIK3CA mutant copies, EFTUD2 reference minimum
@@ -215,3 +215,9 @@ class Settings:
 
 
 DEFAULT_SETTINGS = Settings()
+
+
+def settings_changes(old: Settings, new: Settings) -> list[str]:
+    """What changes from ``old`` to ``new``, one 'name: old → new' line per setting (for a confirmation)."""
+    a, b = old.to_dict(), new.to_dict()
+    return [f"{name}: {a[name]!r} → {b[name]!r}" for name in b if a.get(name) != b[name]]

@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from builders import qs17, sample_wells  # noqa: E402
-from test_pages import assert_clean, open_page, texts  # noqa: E402
+from test_pages import assert_clean, open_page, shown, texts  # noqa: E402
 
 
 def test_the_patient_page_shows_the_limits_and_a_failed_control():
@@ -100,3 +100,25 @@ def test_the_patient_page_releases_and_amends_a_report():
                for m in at.success)
     versions = [m.value for m in at.markdown if m.value.startswith("**Version")]
     assert versions[0].startswith("**Version 2** (amended)") and versions[1].startswith("**Version 1** (final)")
+
+
+def _cards(at) -> list[str]:
+    return [m.value for m in at.markdown if 'role="status"' in m.value]
+
+
+def test_manual_entry_with_inputs_that_disagree_or_a_refused_value_shows_no_result():
+    """Issue 23 item 5: a typed ratio, then copies that disagree; then a refused value. No card is shown as current."""
+    at = open_page("pages/patient.py")
+    at.radio(key="patient_mode").set_value("Enter the numbers").run()
+    at.radio(key="patient_er").set_value("positive").run()
+    at.number_input(key="patient_ratio").set_value(1.24).run()
+    assert any("At risk of primary resistance" in c for c in _cards(at))
+    at.number_input(key="patient_her2").set_value(2000.0)
+    at.number_input(key="patient_eftud2").set_value(1000.0).run()
+    assert not _cards(at), "a result is shown while the inputs disagree"
+    assert any("1.24" in shown(e.value) and "2.00" in shown(e.value) for e in at.error)
+    at.number_input(key="patient_ratio").set_value(None).run()
+    assert any("Not flagged" in c for c in _cards(at)) and not at.error
+    at.number_input(key="patient_her2").set_value(-5.0).run()
+    assert not _cards(at), "the previous result stays on the card after a refused value"
+    assert any("HER2 copies" in shown(e.value) and "-5" in shown(e.value) for e in at.error)

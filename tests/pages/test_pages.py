@@ -413,6 +413,10 @@ def test_saving_settings_to_the_database_recomputes_calls_and_is_audited():
     at = open_page("pages/settings.py")
     at.number_input(key="set_her2").set_value(1.2)
     at.button[0].click().run()
+    at.button(key="set_save_db").click().run()  # not confirmed: nothing saved for every user
+    assert any("Tick the box" in w.value for w in at.warning) and not at.success
+    assert any("her2_ratio_cutoff: 1.25 → 1.2" in shown(m.value) for m in at.markdown)  # each change named
+    at.checkbox(key="set_save_db_confirm").check().run()
     at.button(key="set_save_db").click().run()
     assert_clean(at)
     assert "1 stored file(s) called with these settings" in shown("\n".join(x.value for x in at.success))
