@@ -5,8 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages._common import VIA_APP_KEY, demo_state, md, settings
-from pages._signin import gate, serving, sidebar
-from tdm1core.access import Action
+from pages._signin import app_pages, gate, not_available_page, serving, sidebar
 
 # a local icon: no page load fetches anything from outside this server (hospital networks may be offline)
 st.set_page_config(page_title="T-DM1 ctDNA resistance flag", page_icon=str(Path(__file__).parent / ".streamlit" / "icon.png"),
@@ -14,18 +13,19 @@ st.set_page_config(page_title="T-DM1 ctDNA resistance flag", page_icon=str(Path(
 
 user = gate()  # in signed-in mode, a session that is not signed in (or has no role) sees one page and stops here
 
-pages = [
-    (None, st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)),
-    (Action.PATIENT_RESULT, st.Page("pages/patient.py", title="Patient result", icon=":material/person:", url_path="patient-result")),
-    (Action.REVIEW_DROPLETS, st.Page("pages/droplets.py", title="Droplets", icon=":material/scatter_plot:", url_path="droplet-review")),
-    (Action.COHORT, st.Page("pages/cohort.py", title="Cohort", icon=":material/table_chart:", url_path="cohort-statistics")),
-    (Action.COHORT, st.Page("pages/survival.py", title="Survival", icon=":material/monitoring:", url_path="survival-analysis")),
-    (Action.AUDIT, st.Page("pages/audit.py", title="Database & audit", icon=":material/history:", url_path="database-audit")),
-    (None, st.Page("pages/settings.py", title="Settings & help", icon=":material/settings:", url_path="settings-and-help")),
-]
+# A page the user's role may not use is still routed, hidden, to a page that says so: a URL typed or bookmarked is
+# never silently sent home. The sidebar's navigation is drawn here (Streamlit's own is off in config.toml, so the
+# pages/ folder's module names never show before this script's first run).
+pages = app_pages()
+routed = [p if action is None or user.may(action) else not_available_page(p, action, user) for action, p in pages]
 st.session_state[VIA_APP_KEY] = True
-page = st.navigation([p for action, p in pages if action is None or user.may(action)])  # other URLs are not routed
+page = st.navigation(routed, position="hidden")
 
+with st.sidebar:
+    with st.container(key="sidebar_nav"):
+        for action, p in pages:
+            if action is None or user.may(action):
+                st.page_link(p)
 with st.sidebar:
     s = settings()
     st.markdown("**Data:** " + {"demo": "built-in synthetic demo", "mixed": "your data + synthetic demo", "real": "your data",

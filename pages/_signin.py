@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from tdm1core.access import (AccessConfig, ServingMode, User, access_config, local_user, require_signed_in,
+from tdm1core.access import (Action, AccessConfig, ServingMode, User, access_config, local_user, require_signed_in,
                              serving_mode, user_from_claims)
 from tdm1core.store import database_url
 
@@ -53,10 +53,45 @@ def _store() -> Any:
     return store()
 
 
+# The app's pages, in menu order: the action each needs (None: everyone), the script, its title, icon and URL.
+PAGES: tuple[tuple[Any, str, str, str, str | None], ...] = (
+    (None, "pages/home.py", "Home", ":material/home:", None),
+    (Action.PATIENT_RESULT, "pages/patient.py", "Patient result", ":material/person:", "patient-result"),
+    (Action.REVIEW_DROPLETS, "pages/droplets.py", "Droplets", ":material/scatter_plot:", "droplet-review"),
+    (Action.COHORT, "pages/cohort.py", "Cohort", ":material/table_chart:", "cohort-statistics"),
+    (Action.COHORT, "pages/survival.py", "Survival", ":material/monitoring:", "survival-analysis"),
+    (Action.AUDIT, "pages/audit.py", "Database & audit", ":material/history:", "database-audit"),
+    (None, "pages/settings.py", "Settings & help", ":material/settings:", "settings-and-help"),
+)
+
+
+def app_pages() -> list[tuple[Any, Any]]:
+    """(action, st.Page) for every page of the app (the home page is the default)."""
+    return [(action, st.Page(script, title=title, icon=icon, url_path=url, default=url is None))
+            for action, script, title, icon, url in PAGES]
+
+
+def not_available_page(page: Any, action: Any, user: User) -> Any:
+    """The page a role may not use, at its own URL and hidden from the menu: it says so and why."""
+    from tdm1core.access import PERMISSIONS
+
+    def render() -> None:
+        st.title(page.title)
+        st.error(f"Not available for your role: {page.title} needs the role {' or '.join(sorted(PERMISSIONS[action]))} "
+                 f"to {action.value} (your roles: {', '.join(sorted(user.roles)) or 'none'}). Ask your administrator "
+                 "if you need it.", icon=":material/block:")
+        st.page_link(app_pages()[0][1], label="Go to the home page", icon=":material/home:")
+
+    return st.Page(render, title=page.title, icon=":material/block:", url_path=page.url_path, visibility="hidden")
+
+
 def _only_page(render: Any, title: str) -> None:
-    """Every URL shows this one page (nothing else is routed) and the run ends here."""
+    """Every URL shows this one page (nothing else is routed) and the run ends here. The app's page URLs are routed
+    to it too (hidden), so Back or a reload after signing out shows this page, not "Page not found"."""
     st.session_state.pop(USER_KEY, None)
-    st.navigation([st.Page(render, title=title, icon=":material/lock:", url_path="sign-in", default=True)],
+    others = [st.Page(render, title=title, url_path=url, visibility="hidden", icon=":material/lock:")
+              for *_, url in PAGES if url]
+    st.navigation([st.Page(render, title=title, icon=":material/lock:", url_path="sign-in", default=True), *others],
                   position="hidden").run()
     st.stop()
 

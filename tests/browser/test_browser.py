@@ -178,7 +178,7 @@ def test_a_stale_url_named_after_a_page_file_lands_on_the_real_navigation(server
     pg = context.new_page()
     pg.goto(f"{server}/cohort")
     _wait_idle(pg)
-    nav = pg.inner_text("[data-testid='stSidebarNav']")
+    nav = pg.inner_text(".st-key-sidebar_nav")
     context.close()
     assert "Patient result" in nav and "common" not in nav
 

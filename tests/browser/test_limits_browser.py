@@ -52,7 +52,7 @@ def test_blank_wells_to_a_profile_to_a_stamped_result(tmp_path):
         assert "cut-off profile Lab X PIK3CA v1" in text  # the settings in force, as stamped
         # to the Patient page by the sidebar, as a person does (the session's settings go along; a new URL load would be
         # a new session, starting from the database's saved settings)
-        pg.locator("[data-testid='stSidebarNav']").get_by_text("Patient result").click()
+        pg.locator(".st-key-sidebar_nav").get_by_text("Patient result").click()
         _wait_idle(pg)
         pg.get_by_text("Use the built-in demo export").click()
         text = _wait_for_text(pg, "Limits of this result")

@@ -29,6 +29,7 @@ USERS = {
     "nora": {"email": "nora@hospital.example", "name": "Nora Norole", "roles": []},
     "cleo": {"email": "cleo@hospital.example", "name": "Cleo Clinician", "roles": ["clinician"]},
     "ravi": {"email": "ravi@hospital.example", "name": "Ravi Researcher", "roles": ["researcher"]},
+    "rita": {"email": "rita@hospital.example", "name": "Rita Reviewer", "roles": ["reviewer"]},
 }
 
 
@@ -118,7 +119,7 @@ def sign_in(browser, url: str, sub: str, width: int = 1280):
 
 def nav_links(pg) -> set[str]:
     """The page names in the sidebar's navigation, as a person reads them."""
-    nav = pg.locator("[data-testid='stSidebarNav']")
+    nav = pg.locator(".st-key-sidebar_nav")
     if nav.count() == 0:
         return set()
     names = {"Home", "Patient result", "Droplets", "Cohort", "Survival", "Database & audit", "Settings & help"}
@@ -148,7 +149,7 @@ def test_a_session_that_is_not_signed_in_sees_only_sign_in_on_every_url(app, bro
         assert not [w for w in SECRET_WORDS if w in text], (path, text)
         source = pg.content()
         assert not [w for w in SECRET_WORDS if w in source], path
-        assert pg.locator("[data-testid='stSidebarNav']").count() == 0
+        assert pg.locator(".st-key-sidebar_nav").count() == 0
     raw = urllib.request.urlopen(url + "/cohort-statistics", timeout=10).read().decode()
     assert not [w for w in SECRET_WORDS if w in raw]
     pg.screenshot(path=str(SHOTS / "signin_desktop.png"), full_page=True)
@@ -186,7 +187,8 @@ def test_a_clinician_sees_patient_results_and_cannot_reach_the_cohort(app, brows
         _wait_idle(pg)
         text = _text(pg)
         assert "Table 1" not in text and "Audit log" not in text and "Kaplan-Meier" not in text.split("Where to go")[0]
-        assert "T-DM1 primary-resistance flag from ctDNA" in text  # the home page instead
+        assert "Not available for your role" in text and "your roles: clinician" in text, path  # told, not sent home
+        assert "Page not found" not in text
     rows = audit_rows(db)
     mine = [r for r in rows if r["email"] == "cara@hospital.example"]
     assert {"sign in", "view", "report"} <= {r["action"] for r in mine}
@@ -208,6 +210,8 @@ def test_a_researcher_sees_the_cohort_and_cannot_reach_patient_results(app, brow
     pg.goto(url + "/patient-result")
     _wait_idle(pg)
     assert "Upload a ddPCR export" not in _text(pg)
+    assert "Not available for your role: Patient result needs the role clinician or reviewer" in _text(pg)
+    pg.screenshot(path=str(SHOTS / "signin_not_for_role.png"), full_page=False)
     rows = [r for r in audit_rows(db) if r["email"] == "rex@hospital.example"]
     assert any(r["action"] == "view" and r["entity"] == "cohort statistics" for r in rows)
     context.close()
@@ -275,6 +279,12 @@ def test_sign_out_ends_the_session(app, browser):
     text = _wait_for_text(pg, "Sign in with your hospital account")
     assert "Cara" not in text
     assert "Patient result" not in nav_links(pg)
+    pg.go_back()  # Back, then a reload, after signing out: the sign-in screen, never "Page not found"
+    text = _wait_for_text(pg, "Sign in with your hospital account")
+    pg.reload()
+    text = _wait_for_text(pg, "Sign in with your hospital account")
+    _wait_idle(pg)
+    assert "Page not found" not in _text(pg) and "Cara" not in _text(pg)
     assert any(r["action"] == "sign out" and r["email"] == "cara@hospital.example" for r in audit_rows(db))
     context.close()
 
@@ -290,3 +300,39 @@ def test_an_idle_session_ends_by_itself(idp, browser, tmp_path):
         _wait_for_text(pg, "Your session has ended")  # the same cookie does not open a new session
         assert any(r["action"] == "session ended" for r in audit_rows(db))
         context.close()
+
+
+def test_a_reviewer_releases_only_what_they_attested(app, browser, tmp_path):
+    """Issue 23 item 7, as a person does it: tick the review box, change ER, click Release at once (nothing is
+    released: the tick named other content); tick again and release."""
+    from builders import qs17, sample_wells
+
+    url, db = app
+    context, pg = sign_in(browser, url, "rita")
+    assert "Rita Reviewer" in _wait_for_text(pg, "Rita Reviewer")
+    assert "Patient result" in nav_links(pg)
+    pg.goto(url + "/patient-result")
+    _wait_for_text(pg, "Upload a ddPCR export")
+    export = tmp_path / "run12.csv"
+    export.write_bytes(qs17(sample_wells("RV1", her2=900)))
+    pg.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(export))
+    _wait_for_text(pg, "Release for the hospital record")
+    pg.get_by_label("Pseudonymous patient ID (optional; no names)").fill("PX-RV")
+    pg.keyboard.press("Enter")
+    _wait_for_text(pg, "Patient ID: PX-RV")
+    _wait_idle(pg)
+    pg.get_by_text("I have reviewed this result").click()
+    _wait_idle(pg)
+    pg.locator(".st-key-patient_er").get_by_text("positive", exact=True).click()  # the content changes after the tick
+    pg.get_by_role("button", name="Release this report").click()  # at once
+    text = _wait_for_text(pg, "Tick the box to confirm that you reviewed this result as it is now")
+    assert "Tick the box to confirm that you reviewed this result as it is now" in text
+    assert "Released report" not in _text(pg)
+    assert not [r for r in audit_rows(db) if r["action"] == "release"]
+    pg.get_by_text("I have reviewed this result").click()
+    _wait_idle(pg)
+    pg.get_by_role("button", name="Release this report").click()
+    text = _wait_for_text(pg, "Released report")
+    assert "Released report" in text and "version 1 (final)" in text
+    pg.screenshot(path=str(SHOTS / "signin_reviewer_released.png"), full_page=False)
+    context.close()
