@@ -128,7 +128,10 @@ st.markdown(md(h.reason))
 if h.ci:
     st.caption(f"Ratio CI: {h.ci.method}.")
 st.subheader("PIK3CA hotspots")
-st.dataframe(for_display(calls.pik3ca_table()), hide_index=True, key="patient_pik3ca")
+# a static table: its cells wrap, so every header and result is read whole (a grid cut "genome equivalents")
+st.table(for_display(calls.pik3ca_table()).map(
+    lambda v: (f"{v:,.0f}" if float(v).is_integer() else f"{v:,g}") if isinstance(v, (int, float)) and not isinstance(v, bool)
+    else v), hide_index=True)  # the numbers as rounded for reading (a static table would print four decimals)
 any_m = calls.pik3ca.any_mutant
 st.write("PIK3CA-mutant: " + {True: "**yes**", False: "no", None: "not evaluable"}[any_m])
 
@@ -163,7 +166,7 @@ if cohort is None:
 else:
     st.plotly_chart(km_figure(km_by(cohort, "flag", s), highlight=flag.status if flag.status != "incomplete" else None,
                               title="Kaplan-Meier time to progression by flag (cohort" + (", synthetic demo)" if "synthetic" in cohort.source else ")")),
-                    key="patient_km")
+                    key="patient_km", width="stretch")
 
 st.subheader("Download")
 st.caption(f"Patient ID: {md(result.patient_id or 'not given')} · collection date: {md(result.collection_date or 'not given')} · "

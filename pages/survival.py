@@ -45,7 +45,7 @@ reading_table(km.medians_for_reading())  # four columns that wrap on a phone, dr
 st.caption(f"Median time to progression with its CI: {CI_METHOD_LABELS[km.ci_method]}; NA = not reached. Change the "
            "method on Settings & help.")
 st.plotly_chart(km_figure(km, show_ci=show_ci, risk_times=risk_times,
-                          title=f"Time to progression by {column_label(group)}"), key="survival_fig")
+                          title=f"Time to progression by {column_label(group)}"), key="survival_fig", width="stretch")
 if km.excluded:
     st.caption(f"{km.excluded} patient(s) without a time, event or group value were left out.")
 downloads(km_plot_data(km), "km_plotted_data", "survival_dl", s)

@@ -47,7 +47,7 @@ def plate_figure(classified: "PlateClassification", min_droplets: int, selected:
     # the empty grid, so a plate reads as a plate
     gx, gy = np.meshgrid(np.arange(1, n_cols + 1), np.arange(n_rows))
     fig.add_trace(go.Scatter(x=gx.ravel(), y=[rows_letters[i] for i in gy.ravel()], mode="markers", hoverinfo="skip",
-                             marker=dict(symbol="square-open", size=26 if not big else 14, color="#D9D9D9"),
+                             marker=dict(symbol="square-open", size=19 if not big else 10, color="#D9D9D9"),
                              showlegend=False))
     by_status: dict[str, list] = {}
     for c in classified.wells:
@@ -64,10 +64,10 @@ def plate_figure(classified: "PlateClassification", min_droplets: int, selected:
         fig.add_trace(go.Scatter(
             x=[i[0] for i in items], y=[i[1] for i in items], mode="markers", name=f"{words} ({len(items)})",
             customdata=[i[2] for i in items], hovertext=[i[3] for i in items], hovertemplate="%{hovertext}<extra></extra>",
-            marker=dict(symbol=symbol, size=24 if not big else 12, color=colour, line=dict(width=1, color="#1a1a1a"))))
+            marker=dict(symbol=symbol, size=17 if not big else 9, color=colour, line=dict(width=1, color="#1a1a1a"))))
     if selected:
         fig.add_trace(go.Scatter(x=[int(selected[1:])], y=[selected[0]], mode="markers", name=f"selected: {selected}",
-                                 hoverinfo="skip", marker=dict(symbol="square-open", size=34 if not big else 18,
+                                 hoverinfo="skip", marker=dict(symbol="square-open", size=23 if not big else 12,
                                                                color="#1a1a1a", line=dict(width=3))))
     fig.update_yaxes(categoryorder="array", categoryarray=list(rows_letters[:n_rows])[::-1], title_text=None)
     fig.update_xaxes(tickmode="array", tickvals=list(range(1, n_cols + 1)), title_text=None, side="top")

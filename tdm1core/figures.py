@@ -5,6 +5,8 @@ words and symbols so it reads without colour.
 """
 from __future__ import annotations
 
+import textwrap
+
 import html
 import math
 from typing import Sequence
@@ -106,7 +108,9 @@ def km_figure(km: KaplanMeierResult, highlight: str | None = None, show_ci: bool
     fig.update_xaxes(title_text=f"Time from T-DM1 start ({time_unit})", row=2, col=1, tickvals=list(risk_times))
     fig.update_xaxes(tickvals=list(risk_times), row=1, col=1)
     # the legend sits below the plot, so on a phone it never covers the title or the curves
-    fig.update_layout(title=safe_label(title), height=620, margin=dict(l=60, r=20, t=50, b=120),
+    lines = textwrap.wrap(safe_label(title), 42) or [""]  # a long title wraps (a phone shows ~45 characters)
+    fig.update_layout(title="<br>".join(lines), height=620 + 20 * (len(lines) - 1),
+                      margin=dict(l=60, r=20, t=50 + 22 * (len(lines) - 1), b=120),
                       legend=dict(orientation="h", yanchor="top", y=-0.16, x=0), template="plotly_white")
     return fig
 

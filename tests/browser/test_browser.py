@@ -171,6 +171,9 @@ def test_patient_upload_p06_er_positive_is_at_risk(server, page, tmp_path):
     page.get_by_text("At risk of primary resistance to T-DM1").first.wait_for(timeout=30_000)
     _no_exception(page)
     page.screenshot(path=str(SHOTS / "patient_p06_at_risk.png"), full_page=True)
+    page.get_by_text("PIK3CA hotspots").first.scroll_into_view_if_needed()
+    time.sleep(0.5)
+    page.screenshot(path=str(SHOTS / "patient_p06_pik3ca_table.png"))  # headers whole ("genome equivalents")
 
 
 def test_a_stale_url_named_after_a_page_file_lands_on_the_real_navigation(server, browser):
@@ -267,6 +270,18 @@ def test_phone_layout_of_the_patient_page(server, browser):
     pg.get_by_text("Not flagged").first.wait_for(timeout=30_000)
     _no_exception(pg)
     pg.screenshot(path=str(SHOTS / "phone_patient.png"), full_page=True)
+    charts = pg.locator(".js-plotly-plot")
+    charts.last.scroll_into_view_if_needed()
+    _wait_idle(pg)
+    for i in range(charts.count()):  # issue 23 item 16: every figure (the KM one too) fits the phone's width
+        charts.nth(i).scroll_into_view_if_needed()
+        box = charts.nth(i).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (i, box)
+    title = charts.last.locator(".gtitle")
+    if title.count():
+        tb = title.first.bounding_box()
+        assert tb["x"] >= 0 and tb["x"] + tb["width"] <= 390, tb  # the KM title is not cut
+    pg.screenshot(path=str(SHOTS / "phone_patient_km.png"))
     for path, name in (("survival-analysis", "phone_survival"), ("cohort-statistics", "phone_cohort")):
         pg.goto(f"{server}/{path}")
         _wait_idle(pg)
@@ -403,4 +418,41 @@ def test_removing_the_demo_asks_first_and_names_the_counts(server, browser):
     pg.get_by_text("No patients in the database yet").first.wait_for(timeout=30_000)
     _no_exception(pg)
     pg.screenshot(path=str(SHOTS / "cohort_empty.png"), full_page=True)
+    context.close()
+
+
+def test_manual_entry_that_disagrees_shows_no_result_in_the_browser(server, browser):
+    """Issue 23 item 5, as a person types: a ratio, then copies that disagree (no card while they do), then a
+    negative value (no card either)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.goto(f"{server}/patient-result")
+    _wait_idle(pg)
+    pg.get_by_text("Enter the numbers").click()
+    _wait_idle(pg)
+    pg.locator(".st-key-patient_er").get_by_text("positive", exact=True).click()
+    _wait_idle(pg)
+    pg.get_by_label("HER2/EFTUD2 ratio (if reported)").fill("1.24")
+    pg.keyboard.press("Tab")
+    assert "At risk of primary resistance" in _wait_for_text(pg, "At risk of primary resistance")
+    assert pg.locator("div[role='status'][aria-label]").count() == 1  # the card, as the checks below look for it
+    pg.get_by_label("HER2 copies per 20 µL").fill("2000")
+    pg.keyboard.press("Tab")
+    pg.get_by_label("EFTUD2 copies per 20 µL").fill("1000")
+    pg.keyboard.press("Tab")
+    text = _wait_for_text(pg, "disagrees with the copies typed")
+    _wait_idle(pg)
+    text = _text(pg)
+    assert "disagrees with the copies typed" in text and "1.24" in text and "2.00" in text
+    assert pg.locator("div[role='status'][aria-label]").count() == 0, "a flag card is shown while the inputs disagree"
+    pg.screenshot(path=str(SHOTS / "manual_entry_conflict.png"), full_page=False)
+    pg.get_by_label("HER2/EFTUD2 ratio (if reported)").fill("")
+    pg.keyboard.press("Tab")
+    assert "Not flagged" in _wait_for_text(pg, "Not flagged")
+    pg.get_by_label("HER2 copies per 20 µL").fill("-5")
+    pg.keyboard.press("Tab")
+    text = _wait_for_text(pg, "must be a number of copies")
+    _wait_idle(pg)
+    assert "must be a number of copies" in _text(pg)
+    assert pg.locator("div[role='status'][aria-label]").count() == 0, "the previous result stays after a refused value"
     context.close()

@@ -154,3 +154,35 @@ def test_a_zipped_plate_shows_the_plate_a_clicked_well_and_the_calls(plate_serve
         time.sleep(0.5)
         pg.screenshot(path=str(SHOTS / "patient_from_droplets.png"))
         browser.close()
+
+
+def test_the_plate_grid_fits_a_phone_without_overlapping_wells(plate_server):
+    """Issue 23 item 16: at 390 px the wells of the plate view do not overlap, and the plot stays on screen."""
+    from playwright.sync_api import sync_playwright
+
+    url, folder = plate_server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+        pg.goto(f"{url}/droplet-review")
+        _wait_idle(pg)
+        pg.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(folder / "plate.zip"))
+        _wait_for_text(pg, "Calls from these droplets")
+        _wait_idle(pg)
+        plate = pg.locator(".js-plotly-plot").first
+        plate.scroll_into_view_if_needed()
+        grid = plate.locator(".scatterlayer .trace").first.locator("path.point")
+        grid.first.wait_for(timeout=30_000)
+        boxes = [grid.nth(i).bounding_box() for i in range(grid.count())]
+        assert len(boxes) == 96
+        pbox = plate.bounding_box()
+        assert pbox["x"] >= 0 and pbox["x"] + pbox["width"] <= 390, pbox
+        rows: dict[float, list] = {}
+        for b in boxes:
+            rows.setdefault(round(b["y"]), []).append(b)
+        for row in rows.values():
+            row.sort(key=lambda b: b["x"])
+            for a, b in zip(row, row[1:]):
+                assert a["x"] + a["width"] <= b["x"] + 0.5, (a, b)  # neighbours do not overlap
+        pg.screenshot(path=str(SHOTS / "phone_droplets_plate.png"))
+        browser.close()

@@ -31,7 +31,7 @@ def test_the_patient_page_says_what_a_not_detected_could_have_seen():
     assert_clean(at)
     body = texts(at)
     assert "Input DNA limits sensitivity" in body and "Tumour DNA content is unknown" in body
-    table = next(d.value for d in at.dataframe if "result" in d.value.columns)  # the PIK3CA table
+    table = next(d.value for d in at.table if "result" in d.value.columns)  # the PIK3CA table
     assert table["result"].str.startswith("not detected (95 % detection at").all()
 
 
