@@ -270,6 +270,10 @@ def test_phone_layout_of_the_patient_page(server, browser):
     pg.get_by_text("Not flagged").first.wait_for(timeout=30_000)
     _no_exception(pg)
     pg.screenshot(path=str(SHOTS / "phone_patient.png"), full_page=True)
+    pg.get_by_text("PIK3CA hotspots").first.scroll_into_view_if_needed()
+    time.sleep(0.5)
+    pg.screenshot(path=str(SHOTS / "phone_patient_pik3ca.png"))
+    assert pg.evaluate("() => document.documentElement.scrollWidth") <= 390  # the page never scrolls sideways
     charts = pg.locator(".js-plotly-plot")
     charts.last.scroll_into_view_if_needed()
     _wait_idle(pg)
