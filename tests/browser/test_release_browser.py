@@ -37,7 +37,7 @@ def test_release_then_download_the_released_pdf_and_the_fhir_bundle(tmp_path):
         pg.keyboard.press("Enter")
         _wait_for_text(pg, "Patient ID: PX-42")
         _wait_idle(pg)
-        pg.get_by_text("I have reviewed this result; release it").click()  # tick, then click at once, as a person does
+        pg.get_by_text("I have reviewed this result").click()  # tick, then click at once, as a person does
         pg.get_by_role("button", name="Release this report").click()
         text = _wait_for_text(pg, "Released report TDM1-")
         assert "version 1 (final)" in text

@@ -48,7 +48,7 @@ def shown(markdown: str) -> str:
 
 def frame(at: AppTest, column: str) -> pd.DataFrame:
     """The first table on the page that has this column."""
-    for df in at.dataframe:
+    for df in [*at.dataframe, *at.table]:  # table widgets and static tables (the PIK3CA table)
         if column in df.value.columns:
             return df.value
     raise AssertionError(f"no table with column {column!r}")
