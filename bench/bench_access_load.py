@@ -76,7 +76,7 @@ def simulate(url: str, n_users: int, iterations: int) -> tuple[dict[str, list[fl
                 name = f"{run}_{role}{i}_{k}.csv"
                 data = qs17(sample_wells(f"{run}-{i}-{k}", her2=900 + 37 * i + k, eftud2=1000))
                 if role == "clinician":
-                    a = assess_upload(data, name, settings)
+                    a = assess_upload(data, name, settings, me)
                     result = timed("patient_result", lambda: patient_result(a.calls[0], "positive", "negative",
                                                                             f"P{i}", actor=me))
                     timed("save_result", lambda: save_result(store, a, result, me))

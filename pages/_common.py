@@ -236,10 +236,18 @@ def _stored_cohort(url: str, state: str, settings_json: str, purpose: Any) -> tu
     return _shared("cohort", (url, state, settings_json), compute, keep=2)
 
 
-@st.cache_data(show_spinner=False, max_entries=16, scope="session")
 def assessed_upload(data: bytes, name: str, settings_json: str) -> UploadAssessment:
-    """The upload read and called with this session's settings (one computation for screen, downloads and save)."""
-    return assess_upload(data, name, Settings.from_dict(json.loads(settings_json)))
+    """The upload read and called with this session's settings (one computation for screen, downloads and save); the
+    user's role is checked on every call, before the session's cache is read."""
+    from tdm1core.workflows import acting_user
+
+    acting_user(who(), Action.PATIENT_RESULT)
+    return _assessed_upload(data, name, settings_json, who())
+
+
+@st.cache_data(show_spinner=False, max_entries=16, scope="session")
+def _assessed_upload(data: bytes, name: str, settings_json: str, _actor: Any) -> UploadAssessment:
+    return assess_upload(data, name, Settings.from_dict(json.loads(settings_json)), _actor)
 
 
 DROPLET_THRESHOLDS_KEY = "droplet_thresholds"

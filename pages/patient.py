@@ -75,7 +75,7 @@ try:
             if mut is not None or wt is not None:
                 pik[hotspot] = (mut, wt)
         if ratio is not None or her2 is not None or eftud2 is not None or pik:
-            calls, provenance = assess_manual(ManualEntry("manual entry", ratio, her2, eftud2, pik), s)
+            calls, provenance = assess_manual(ManualEntry("manual entry", ratio, her2, eftud2, pik), s, who())
             source_name = "manual entry"
     else:
         if mode == "Use the built-in demo export":

@@ -18,7 +18,7 @@ page_header("Settings & help")
 s = settings()
 
 st.subheader("Cut-off profile")
-profiles = cutoff_profiles(store())
+profiles = cutoff_profiles(store(), who())
 labels = [p.label for p in profiles]
 in_force = s.cutoff_profile
 choice = st.selectbox("Profile: the three cut-offs, named and versioned, with the evidence they came from", labels,

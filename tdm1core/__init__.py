@@ -41,7 +41,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_WHERE))
 
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402  (one definition)
 
 __all__ = [
     "__version__",

@@ -52,6 +52,7 @@ class Action(str, enum.Enum):
     AUDIT = "read the audit log and the stored files"
     RELEASE = "release a patient report"
     RELEASED = "see released reports"
+    SETTINGS = "see the settings and cut-off profiles"
 
 
 PERMISSIONS: dict[Action, frozenset[str]] = {
@@ -70,6 +71,7 @@ PERMISSIONS: dict[Action, frozenset[str]] = {
     Action.AUDIT: frozenset({"admin"}),
     Action.RELEASE: frozenset({"reviewer"}),  # a clinical attestation: not IT's (admins manage, reviewers release)
     Action.RELEASED: frozenset({"clinician", "admin", "reviewer"}),
+    Action.SETTINGS: frozenset({"clinician", "researcher", "admin", "reviewer"}),
 }
 
 

@@ -17,7 +17,7 @@ import hashlib
 import uuid
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 
 __all__ = ["fhir_bundle", "HGVS"]
 

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 
 __all__ = ["SIGNATURE_MEANING", "ReleaseStamp", "ReleasedReport", "report_id", "result_content", "content_hash",
            "changes_between", "released_json"]

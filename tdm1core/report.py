@@ -12,7 +12,7 @@ import math
 import os
 from typing import Any, Sequence
 
-from . import __version__
+from ._version import __version__
 from .palette import FLAG_STYLE
 from .provenance import Provenance
 from .settings import Settings

@@ -119,8 +119,14 @@ class UploadAssessment:
                          source=self.export.name, column="Sample", hint="Pick one of the samples listed.")
 
 
-def assess_upload(data: bytes, name: str, settings: Settings) -> UploadAssessment:
-    """Read an export and call every sample with ``settings`` (raises :class:`InputError`)."""
+def assess_upload(data: bytes, name: str, settings: Settings, actor: "User | str | None" = None) -> UploadAssessment:
+    """Read an export and call every sample with ``settings`` (clinicians and reviewers; raises :class:`InputError`)."""
+    acting_user(actor, Action.PATIENT_RESULT)
+    return _assess_upload(data, name, settings)
+
+
+def _assess_upload(data: bytes, name: str, settings: Settings) -> UploadAssessment:
+    """The reading and calling behind :func:`assess_upload` and the imports (which check their own role)."""
     from . import calls as calling, ddpcr
 
     export = ddpcr.read_export(data, name, settings)
@@ -149,7 +155,9 @@ def assess_droplets(files: "list[tuple[bytes, str]]", settings: Settings,
     return UploadAssessment(export, calls, prov, settings, b""), classified
 
 
-def assess_manual(entry: ManualEntry, settings: Settings) -> tuple[SampleCalls, Provenance]:
+def assess_manual(entry: ManualEntry, settings: Settings, actor: "User | str | None" = None) -> tuple[SampleCalls, Provenance]:
+    """Calls from numbers typed in (clinicians and reviewers)."""
+    acting_user(actor, Action.PATIENT_RESULT)
     from .calls import call_manual
 
     return call_manual(entry, settings), Provenance.manual_entry()
@@ -197,7 +205,7 @@ def import_exports(store: "Store", files: "list[tuple[bytes, str]]", settings: S
     from .errors import DdpcrFormatError, Problem
 
     if demo or len(files) == 1:
-        assessed = [assess_upload(data, name, settings) for data, name in files]  # a single file's own error
+        assessed = [_assess_upload(data, name, settings) for data, name in files]  # a single file's own error
         if demo:
             return [store.store_export(data, a.export, list(a.calls), settings, who, demo=True)
                     for (data, _), a in zip(files, assessed)]
@@ -209,7 +217,7 @@ def import_exports(store: "Store", files: "list[tuple[bytes, str]]", settings: S
         problems = []
         for data, name in files:
             try:
-                a = assess_upload(data, name, settings)
+                a = _assess_upload(data, name, settings)
             except InputError as exc:
                 problems.append(Problem(str(exc).replace("\n", " ")))
                 continue
@@ -266,7 +274,14 @@ def import_patients(store: "Store", data: bytes, name: str, settings: Settings, 
 
 # ------------------------------------------------------------------ settings and stored calls
 
-def ensure_calls(store: "Store", settings: Settings, chunk: int = 200) -> int:
+def ensure_calls(store: "Store", settings: Settings, chunk: int = 200, actor: "User | str | None" = None) -> int:
+    """Call every stored file that has no calls for ``settings`` (researchers, who import; admins save the default
+    settings through :func:`apply_settings`). Returns the number of files called."""
+    acting_user(actor, Action.IMPORT)
+    return _ensure_calls(store, settings, chunk)
+
+
+def _ensure_calls(store: "Store", settings: Settings, chunk: int = 200) -> int:
     """Call, with ``settings``, every stored export that has no calls for them yet, and store those calls.
 
     Returns the number of files read (0 when everything was already called: nothing is parsed). A stored file
@@ -288,7 +303,7 @@ def apply_settings(store: "Store", settings: Settings, who: "User | str | None" 
     has to. Returns the number of files called."""
     who = acting_user(who, Action.DEFAULT_SETTINGS)
     store.save_settings(settings, who)
-    return ensure_calls(store, settings)
+    return _ensure_calls(store, settings)
 
 
 @dataclass(frozen=True)
@@ -356,7 +371,7 @@ def cohort_view(store: "Store", settings: Settings, filters: "dict[str, list] | 
 def _cohort_view(store: "Store", settings: Settings, filters: "dict[str, list] | None" = None) -> CohortView:
     from .cohort import attach_ctdna
 
-    called = ensure_calls(store, settings)
+    called = _ensure_calls(store, settings)
     calls = store.calls_table(settings.fingerprint())
     patients = _stored_patients(store, settings)
     if patients is None:
@@ -397,7 +412,7 @@ def cohort_statistics_json(store: "Store", settings: Settings, group: str = "fla
 
     acting_user(actor, Action.COHORT)
     table4_columns = tuple(table4_columns)
-    ensure_calls(store, settings)  # the calls for these settings exist before the key is taken
+    _ensure_calls(store, settings)  # the calls for these settings exist before the key is taken
     key = _statistics_key(store, settings, group, table4_columns)
     data = store.cohort_snapshot(key)
     if data is not None:
@@ -538,8 +553,9 @@ def save_profile(store: "Store", validation: Any, name: str, who: "User | str | 
     return store.save_profile(validation.profile(name, created_by=user.audit_name), user)
 
 
-def cutoff_profiles(store: "Store") -> list:
-    """The built-in study profile and every stored one (each name's newest version first)."""
+def cutoff_profiles(store: "Store", actor: "User | str | None" = None) -> list:
+    """The built-in study profile and every stored one (each name's newest version first; any role)."""
+    acting_user(actor, Action.SETTINGS)
     return store.profiles()
 
 

@@ -33,6 +33,9 @@ ALLOWED = {
     "stored_files": {"admin"},
     # released reports (issue 16): a reviewer's or an admin's release; the history for clinicians, reviewers, admins
     "release_result": {"reviewer"}, "released_reports": {"clinician", "admin", "reviewer"},
+    # issue 23/24: every use case checks the acting user first
+    "assess_upload": {"clinician", "reviewer"}, "assess_manual": {"clinician", "reviewer"},
+    "ensure_calls": {"researcher"}, "cutoff_profiles": {"clinician", "researcher", "admin", "reviewer"},
 }
 
 
@@ -54,14 +57,14 @@ def store(url):
 
 
 def _calls(settings: Settings):
-    return wf.assess_upload(demo_export_path().read_bytes(), demo_export_path().name, settings)
+    return wf.assess_upload(demo_export_path().read_bytes(), demo_export_path().name, settings, signed_in("clinician"))
 
 
 def _use_case(name: str, store, user: User):
     """Call the named use case as ``user`` with real inputs (each call that is allowed does its real work)."""
     s = store.saved_settings()
     a = _calls(s)
-    own = wf.assess_upload(qs17(sample_wells("NEW1")), "own.csv", s)
+    own = wf.assess_upload(qs17(sample_wells("NEW1")), "own.csv", s, signed_in("clinician"))
     table = (DEMO_DIR / "demo_patients.csv").read_bytes()
     if name == "patient_result":
         return wf.patient_result(a.calls[0], "positive", "negative", actor=user)
@@ -119,6 +122,16 @@ def _use_case(name: str, store, user: User):
         return wf.release_result(store, result, own.provenance, reviewed=wf.release_digest(result, own.provenance), who=user)
     if name == "released_reports":
         return wf.released_reports(store, who=user)
+    if name == "assess_upload":
+        return wf.assess_upload(qs17(sample_wells("NEW3")), "own3.csv", s, user)
+    if name == "assess_manual":
+        from tdm1core.calls import ManualEntry
+
+        return wf.assess_manual(ManualEntry(her2_ratio=1.0), s, user)
+    if name == "ensure_calls":
+        return wf.ensure_calls(store, Settings(her2_ratio_cutoff=1.4), actor=user)
+    if name == "cutoff_profiles":
+        return wf.cutoff_profiles(store, user)
     raise AssertionError(name)
 
 
@@ -259,7 +272,7 @@ def test_reports_are_audited_with_who_and_the_report_hash(store):
     import hashlib
 
     user = signed_in("clinician")
-    own = wf.assess_upload(qs17(sample_wells("S9")), "own.csv", store.saved_settings())
+    own = wf.assess_upload(qs17(sample_wells("S9")), "own.csv", store.saved_settings(), signed_in("clinician"))
     result = wf.patient_result(own.calls[0], "positive", "negative", "P07", actor=user)
     pdf = wf.patient_report_pdf(store, result, own.provenance, actor=user)
     row = store.audit().iloc[0]

@@ -65,3 +65,24 @@ def test_the_api_check_can_fail(tmp_path):
     page = tmp_path / "page.py"
     page.write_text("from tdm1core.store import _clean, Store\nfrom tdm1core.workflows import cohort_view\n")
     assert _outside_the_api([page]) == ["page.py: from tdm1core.store import _clean"]
+
+
+def test_the_declared_dependencies_are_exactly_what_the_core_imports():
+    """pyproject.toml's dependencies equal the third-party packages tdm1core imports (both ways), by import name."""
+    import ast
+    import re
+    import sys
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    imported = set()
+    for f in (root / "tdm1core").rglob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {m for m in imported if m not in sys.stdlib_module_names and m != "tdm1core"}
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower().replace("-", "_") for d in declared}
+    assert names == third_party, (sorted(names - third_party), sorted(third_party - names))

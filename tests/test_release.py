@@ -25,7 +25,7 @@ REVIEWER = User(subject="rv1", email="rita@hospital.example", name="Rita Reviewe
 
 
 def _result(er="positive", settings=Settings(), patient="PX-1"):
-    a = wf.assess_upload(qs17(sample_wells("S1", her2=900)), "run7.csv", settings)
+    a = wf.assess_upload(qs17(sample_wells("S1", her2=900)), "run7.csv", settings, REVIEWER)
     return wf.patient_result(a.calls[0], er, "negative", patient, "2026-11-20", actor=REVIEWER), a.provenance
 
 
