@@ -322,32 +322,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _demo_cohort(settings: Settings):
-    from .cohort import load_cohort
-    from .ddpcr import read_export
-    from .demo import DEMO_DIR, demo_export_path
+    from .workflows import file_cohort
 
-    export = read_export(demo_export_path(), settings=settings)
-    return load_cohort((DEMO_DIR / "demo_patients.csv").read_bytes(), "demo_patients.csv (synthetic demo)", [export], settings), [export]
+    made = file_cohort(None, [], settings, demo=True)
+    return made.cohort, list(made.exports)
 
 
 def _load_cohort(args: argparse.Namespace, settings: Settings):
-    from .cohort import load_cohort
-    from .ddpcr import read_export
+    """The cohort of the files named (or the demo), with each export's calls made once: (cohort, calls, exports)."""
+    from .workflows import file_cohort
 
-    if args.demo:
-        if args.ddpcr or args.patients:
-            raise InputError("--demo uses the built-in demo table and export; give either --demo or a patient table "
-                             "with --ddpcr exports, not both.", column="--demo")
-        return _demo_cohort(settings)
-    if not args.patients:
-        raise InputError("give a patient table (CSV or XLSX) or --demo.", hint="See 'python -m tdm1core cohort --help'.")
-    exports = [read_export(data, name, settings) for data, name in _read_files([Path(p) for p in args.ddpcr or []])]
-    path = Path(args.patients)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror}.", source=str(path)) from exc
-    return load_cohort(data, path.name, exports, settings), exports
+    if args.demo and (args.ddpcr or args.patients):
+        raise InputError("--demo uses the built-in demo table and export; give either --demo or a patient table "
+                         "with --ddpcr exports, not both.", column="--demo")
+    patients = None
+    if args.patients:
+        path = Path(args.patients)
+        patients = (_read_path(path), path.name)
+    made = file_cohort(patients, [] if args.demo else _read_files([Path(p) for p in args.ddpcr or []]), settings,
+                       demo=bool(args.demo))
+    return made.cohort, list(made.calls), list(made.exports)
 
 
 def _fmt_p(p: float) -> str:
@@ -383,11 +377,8 @@ def cmd_cohort(args: argparse.Namespace) -> int:
                              hint="Import a patient table: python -m tdm1core import patients TABLE.csv --db URL")
         cohort, calls = view.cohort, view.calls
     else:
-        from .calls import call_export
-
         settings = _settings(args)
-        cohort, exports = _load_cohort(args, settings)
-        calls = [c for e in exports for c in call_export(e, settings)]
+        cohort, calls, _ = _load_cohort(args, settings)
     st = analyse_cohort(cohort, settings, args.group, args.table4_column or (), calls=calls)
     if args.json:
         if sys.stdout.isatty():
@@ -567,7 +558,6 @@ def _register_research(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .calls import call_export
     from .report import Provenance, cohort_report, patient_report
     from .stats import analyse_cohort
 
@@ -614,8 +604,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"content SHA-256 {digest} (a reviewer releases exactly this with --release --reviewed {digest})")
     else:
         args.patients, args.ddpcr = args.source, args.ddpcr
-        cohort, exports = _load_cohort(args, settings)
-        calls = [c for e in exports for c in call_export(e, settings)]
+        cohort, calls, exports = _load_cohort(args, settings)
         stats = analyse_cohort(cohort, settings, calls=calls)
         pdf = cohort_report(cohort, stats, Provenance(cohort.source, cohort.sha256,
                                                       ", ".join(f"{e.name} (SHA-256 {e.sha256})" for e in exports)),

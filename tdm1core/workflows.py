@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # reading and calling (numpy, pandas) are imported where used
     from .cohort import Cohort
     from .store import ImportResult, PatientPreview, Store
 
-__all__ = ["SettingsInForce", "settings_in_force", "acting_user", "link_sample", "release_result", "release_digest", "released_reports", "released_pdf", "validate_limits", "save_profile", "cutoff_profiles", "delete_patient", "delete_file", "remove_demo", "save_default_thresholds", "set_user_roles",
+__all__ = ["FileCohort", "file_cohort", "SettingsInForce", "settings_in_force", "acting_user", "link_sample", "release_result", "release_digest", "released_reports", "released_pdf", "validate_limits", "save_profile", "cutoff_profiles", "delete_patient", "delete_file", "remove_demo", "save_default_thresholds", "set_user_roles",
            "read_audit_log", "stored_files", "patient_report_pdf", "cohort_report_pdf", "record_view", "UploadAssessment", "assess_upload", "assess_droplets", "assess_manual", "patient_result", "save_result", "is_demo_export",
            "settings_hash", "import_exports", "preview_patients", "import_patients", "apply_settings", "ensure_calls",
            "CohortView", "cohort_view", "stored_patients", "cohort_statistics_json", "code_fingerprint", "seed_demo", "open_store"]
@@ -304,6 +304,41 @@ def apply_settings(store: "Store", settings: Settings, who: "User | str | None" 
     who = acting_user(who, Action.DEFAULT_SETTINGS)
     store.save_settings(settings, who)
     return _ensure_calls(store, settings)
+
+
+@dataclass(frozen=True)
+class FileCohort:
+    """A cohort from files: the patient table with the calls of its exports (each export read and called once)."""
+
+    cohort: "Cohort"
+    calls: tuple
+    exports: tuple
+
+
+def file_cohort(patients: "tuple[bytes, str] | None", exports: "list[tuple[bytes, str]]", settings: Settings,
+                demo: bool = False, actor: "User | str | None" = None) -> FileCohort:
+    """The patient table (or, with ``demo``, the built-in synthetic one and its export) joined with the calls of
+    ``exports`` (researchers). Each export is read and called once; the statistics use those same calls."""
+    acting_user(actor, Action.COHORT)
+    from .calls import call_export
+    from .cohort import attach_ctdna, read_patient_table, validate_patients
+    from .ddpcr import read_export
+
+    if demo:
+        from .demo import DEMO_DIR, demo_export_path
+
+        if patients is not None or exports:
+            raise InputError("the demo uses the built-in demo table and export; give either the demo or a patient "
+                             "table with exports, not both.", column="--demo")
+        patients = ((DEMO_DIR / "demo_patients.csv").read_bytes(), "demo_patients.csv (synthetic demo)")
+        exports = [(demo_export_path().read_bytes(), demo_export_path().name)]
+    if patients is None:
+        raise InputError("give a patient table (CSV or XLSX) or the demo.", hint="See 'python -m tdm1core cohort --help'.")
+    read = tuple(read_export(data, name, settings) for data, name in exports)
+    calls = tuple(c for e in read for c in call_export(e, settings))
+    data, name = patients
+    cohort = validate_patients(read_patient_table(data, name), name, hashlib.sha256(data).hexdigest(), settings)
+    return FileCohort(attach_ctdna(cohort, list(calls), settings), calls, read)
 
 
 @dataclass(frozen=True)

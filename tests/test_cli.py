@@ -146,3 +146,27 @@ def test_km_refuses_a_bad_table_by_row_and_column(tmp_path, body, words):
     path.write_text(body)
     p = run("km", str(path), "--time", "time", "--event", "event")
     assert p.returncode == 2 and words in p.stderr.decode() and b"Traceback" not in p.stderr, p.stderr
+
+
+def test_a_file_mode_cohort_reads_and_calls_each_export_once(monkeypatch, capsys):
+    """Issue 24: `cohort --demo` (and a table with --ddpcr) calls each export once, for the table and the statistics."""
+    import tdm1core.calls as calls_module
+    import tdm1core.ddpcr as ddpcr_module
+    from tdm1core.cli import main
+
+    counts = {"read": 0, "call": 0}
+    real_read, real_call = ddpcr_module.read_export, calls_module.call_export
+
+    def read(*a, **k):
+        counts["read"] += 1
+        return real_read(*a, **k)
+
+    def call(*a, **k):
+        counts["call"] += 1
+        return real_call(*a, **k)
+
+    monkeypatch.setattr(ddpcr_module, "read_export", read)
+    monkeypatch.setattr(calls_module, "call_export", call)
+    assert main(["cohort", "--demo", "--json"]) == 0
+    capsys.readouterr()
+    assert counts == {"read": 1, "call": 1}
