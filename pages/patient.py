@@ -14,6 +14,7 @@ from tdm1core.droplet_plots import channel_1d_figure
 from tdm1core.figures import km_figure, ratio_figure
 from tdm1core.plate import sample_droplets
 from tdm1core.provenance import DEMO_NOTICE, MANUAL_NOTICE, Provenance
+from tdm1core.panel import HOTSPOTS
 from tdm1core.risk import EVIDENCE, LIMITS
 from tdm1core.stats import km_by
 from tdm1core.fhir import fhir_bundle
@@ -68,8 +69,8 @@ try:
         her2 = c2.number_input("HER2 copies per 20 µL", value=None, key="patient_her2")
         eftud2 = c3.number_input("EFTUD2 copies per 20 µL", value=None, key="patient_eftud2")
         pik = {}
-        cols = st.columns(3)
-        for col, hotspot in zip(cols, ("E542K", "E545K", "H1047R")):
+        cols = st.columns(len(HOTSPOTS))
+        for col, hotspot in zip(cols, HOTSPOTS):
             mut = col.number_input(f"{hotspot} mutant copies", value=None, key=f"patient_{hotspot}_mut")
             wt = col.number_input(f"{hotspot} wild-type copies", value=None, key=f"patient_{hotspot}_wt")
             if mut is not None or wt is not None:

@@ -51,7 +51,9 @@ def control_kind(sample: str, export_kind: str, settings: "Settings") -> str | N
 def _expected(sample: str, assay: str | None) -> bool:
     """Whether a positive control should be positive in this mutant assay: when its name names hotspots (e.g.
     "Pos ctrl E545K"), only in those; otherwise in every mutant assay it was run in."""
-    named = [h for h in ("E542K", "E545K", "H1047R") if h.lower() in (sample or "").lower()]
+    from .panel import HOTSPOTS
+
+    named = [h for h in HOTSPOTS if h.lower() in (sample or "").lower()]
     return not named or (assay or "").split()[0] in named
 
 

@@ -24,7 +24,7 @@ __all__ = ["fhir_bundle", "HGVS"]
 LOINC = "http://loinc.org"
 HGNC = "http://www.genenames.org"
 LOCAL = "urn:tdm1core"
-HGVS = {"E542K": "p.Glu542Lys", "E545K": "p.Glu545Lys", "H1047R": "p.His1047Arg"}
+from .panel import HGVS  # noqa: E402  (the panel's one definition)
 _ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 
 

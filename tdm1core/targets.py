@@ -20,14 +20,11 @@ from collections.abc import Iterable
 
 __all__ = ["ASSAYS", "HOTSPOTS", "TargetMap", "normalise_name", "check_alias_rows"]
 
-HOTSPOTS = ("E542K", "E545K", "H1047R")
+from .panel import HOTSPOTS, PANEL_HOTSPOTS
+
 ASSAYS = ("HER2", "EFTUD2") + tuple(f"{h} {kind}" for h in HOTSPOTS for kind in ("MUT", "WT"))
 
-_HOTSPOT_TOKENS = {
-    "E542K": {"E542K", "1624G>A", "C1624G>A", "C.1624G>A"},
-    "E545K": {"E545K", "1633G>A", "C1633G>A", "C.1633G>A"},
-    "H1047R": {"H1047R", "3140A>G", "C3140A>G", "C.3140A>G"},
-}
+_HOTSPOT_TOKENS = {h.name: set(h.tokens) for h in PANEL_HOTSPOTS}
 _MUTANT = {"MUT", "MT", "MUTANT", "MUTATION", "M", "ALT"}
 _WILDTYPE = {"WT", "WILD", "WILDTYPE", "W", "NORMAL"}
 _HER2 = {"HER2", "ERBB2", "NEU", "HER2/NEU", "ERBB-2", "HER-2"}
