@@ -45,6 +45,8 @@ def test_streamlit_config_sends_no_usage_statistics_and_limits_uploads():
     # a served app watches no source files (the watcher re-scanned every module's path after each run, holding the
     # event loop of every session for ~0.8 s on 2 cores: issue 11, item 16)
     assert cfg["server"]["fileWatcherType"] == "none"
+    # Streamlit's own menu is off: before app.py's first run it would list the pages/ folder's modules (issue 23)
+    assert cfg["client"]["showSidebarNavigation"] is False
 
 
 def test_the_pages_freeze_the_loaded_libraries_out_of_the_per_run_garbage_collection():

@@ -505,3 +505,46 @@ def test_one_alias_for_two_assays_is_refused(capsys, tmp_path):
     path.write_bytes(qs17(sample_wells("S1")))
     assert main(["call", str(path), "--alias", "X=HER2", "--alias", "X=EFTUD2"]) == 2
     assert "mapped twice" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- 15. words and numbers a reader trusts
+
+def test_the_caveat_is_a_whole_sentence_and_the_two_p_values_are_named():
+    from tdm1core.calls import HER2_PLASMA_CAVEAT
+    from tdm1core.risk import EVIDENCE
+
+    c = call_manual(ManualEntry(her2_ratio=1.0, eftud2_copies=500))
+    from tdm1core.risk import PatientResult
+
+    reasons = PatientResult.from_calls(c, "positive", "negative").flag.reasons
+    assert any(f"Caveat: {HER2_PLASMA_CAVEAT}" in r for r in reasons) and not any("hER2" in r for r in reasons)
+    assert "0.0037 in the paper" in EVIDENCE
+
+
+def test_the_cohort_pdf_prints_no_na_p_for_the_untested_row():
+    from tdm1core.cli import _demo_cohort
+    from tdm1core.report import _untested_blank
+    from tdm1core.stats import analyse_cohort
+
+    cohort, _ = _demo_cohort(Settings())
+    t4 = _untested_blank(analyse_cohort(cohort).table4)
+    row = t4[t4["characteristic"] == "All patients"].iloc[0]
+    assert row["p_value"] == ""
+    assert (t4[t4["characteristic"] != "All patients"]["p_value"] != "").all()
+
+
+def test_a_blank_at_or_above_the_her2_cut_off_is_warned():
+    from tdm1core.limits import her2_support
+
+    text = her2_support([1.0, 1.05, 0.98, 1.60], 1.25).describe()
+    assert "4 blank sample(s)" in text and "non-amplified" not in text
+    assert "1 blank(s) at or above the cut-off (ratio 1.60)" in text
+    assert "Warning" not in her2_support([1.0, 1.05], 1.25).describe()
+
+
+def test_the_settings_changes_are_named_for_the_confirmation():
+    from tdm1core.settings import settings_changes
+
+    changes = settings_changes(Settings(), Settings(her2_ratio_cutoff=1.3, droplet_volume_nl=0.91))
+    assert "her2_ratio_cutoff: 1.25 → 1.3" in changes and "droplet_volume_nl: 0.85 → 0.91" in changes
+    assert settings_changes(Settings(), Settings()) == []
