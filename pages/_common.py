@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -19,22 +18,12 @@ from tdm1core.access import Action
 from tdm1core.cohort import Cohort
 from tdm1core.export import to_csv_bytes, to_xlsx_bytes
 from tdm1core.palette import FLAG_STYLE  # icon, colour (Okabe-Ito), background: the card reads without colour
-from tdm1core.store import Store, database_url
-from tdm1core.workflows import UploadAssessment, assess_upload, cohort_view, open_store
+from pages._base import md, store  # noqa: F401  (re-exported: the pages import them from here)
+from tdm1core.workflows import UploadAssessment, assess_upload, cohort_view
 
 SETTINGS_KEY = "settings"
 EVIDENCE_LINE = ("Exploratory evidence: in the study, all 4 primary-resistant patients of the 16 with ctDNA had HER2 not "
                  "amplified in ctDNA and an ER- and/or PR-positive tumour. Research use only; not a diagnostic device.")
-
-
-@st.cache_resource(show_spinner="Opening the database…")
-def _open_store(url: str) -> Store:
-    """The database connection pool (not patient data): created, migrated and seeded with the demo on first use."""
-    return open_store(url)
-
-
-def store() -> Store:
-    return _open_store(database_url())
 
 
 def who() -> Any:
@@ -130,20 +119,6 @@ def banner() -> None:
     st.caption(EVIDENCE_LINE)
 
 
-_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:=\"'&@^%")
-
-
-def md(text: object) -> str:
-    """User-derived text (file, sample and target names, patient IDs, cell values quoted in errors) as literal
-    Markdown: every special character is escaped, so no link, image, HTML or colour directive can render."""
-    raw = str(text)
-    # GitHub-flavoured autolinks fire on bare URLs even when escaped: a zero-width space after "://" and "www"
-    # keeps them text (it does not show)
-    raw = re.sub(r"(?i)(:)(//)", "\\1\u200b\\2", raw)
-    raw = re.sub(r"(?i)\b(www)(\.)", "\\1\u200b\\2", raw)
-    raw = re.sub(r"(?i)(@)", "\\1\u200b", raw)
-    out = "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in raw)
-    return out.replace("\n", "  \n")
 
 
 def reading_table(df: pd.DataFrame) -> None:

@@ -48,7 +48,7 @@ def _signed_in_at(claims: dict[str, Any]) -> dt.datetime:
 
 
 def _store() -> Any:
-    from pages._common import store
+    from pages._base import store
 
     return store()
 
@@ -175,7 +175,7 @@ def _sign_out(user: User | None) -> None:
 
 
 def _md(text: str) -> str:
-    from pages._common import md
+    from pages._base import md
 
     return md(text)
 

@@ -86,3 +86,23 @@ def test_the_declared_dependencies_are_exactly_what_the_core_imports():
     declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
     names = {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower().replace("-", "_") for d in declared}
     assert names == third_party, (sorted(names - third_party), sorted(third_party - names))
+
+
+def test_the_page_modules_import_each_other_in_one_direction_only():
+    """No import circle among the page modules (issue 24): a graph of who imports whom in pages/ has no cycle."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "pages"
+    graph: dict[str, set[str]] = {}
+    for f in root.glob("*.py"):
+        edges = set()
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pages."):
+                edges.add(node.module.split(".", 1)[1])
+        graph[f.stem] = edges
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in graph.get(start, ()))
+
+    circles = sorted(m for m in graph if reaches(m, m, {m}))
+    assert circles == [], circles
