@@ -20,7 +20,6 @@ its own mutant + wild-type copies as the DNA-input check.
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,7 @@ from .controls import PlateControls, check_controls, is_control_sample
 from .ddpcr import CONTROL_KINDS, DdpcrExport, PooledTarget, pool_replicates
 from .errors import InputError, Problem, TargetMapError
 from .intervals import ConfidenceInterval
-from .settings import DEFAULT_SETTINGS, Settings
+from .settings import DEFAULT_SETTINGS, Settings, finite_normal
 from .targets import HOTSPOTS
 
 __all__ = [
@@ -456,8 +455,7 @@ def _check_agreement(ratio: float | None, her2: Measurement | None, ref: Measure
 def non_finite(values: dict[str, float | None]) -> str | None:
     """The one rule before any comparison with a cut-off: every number that goes into it is finite and not denormal
     (NaN compares false, so it would silently fall on the "below" side). Returns the not-evaluable reason, or None."""
-    bad = [f"{name} {value!r}" for name, value in values.items() if value is not None
-           and (not math.isfinite(value) or (value != 0 and abs(value) < sys.float_info.min))]
+    bad = [f"{name} {value!r}" for name, value in values.items() if value is not None and not finite_normal(value)]
     if not bad:
         return None
     return ("not a finite number: " + ", ".join(bad) + " (check the droplet volume setting and the inputs; no call is "

@@ -332,15 +332,11 @@ def _load_cohort(args: argparse.Namespace, settings: Settings):
     """The cohort of the files named (or the demo), with each export's calls made once: (cohort, calls, exports)."""
     from .workflows import file_cohort
 
-    if args.demo and (args.ddpcr or args.patients):
-        raise InputError("--demo uses the built-in demo table and export; give either --demo or a patient table "
-                         "with --ddpcr exports, not both.", column="--demo")
     patients = None
     if args.patients:
         path = Path(args.patients)
         patients = (_read_path(path), path.name)
-    made = file_cohort(patients, [] if args.demo else _read_files([Path(p) for p in args.ddpcr or []]), settings,
-                       demo=bool(args.demo))
+    made = file_cohort(patients, _read_files([Path(p) for p in args.ddpcr or []]), settings, demo=bool(args.demo))
     return made.cohort, list(made.calls), list(made.exports)
 
 
@@ -638,7 +634,7 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--demo", action="store_true")
     p.add_argument("--ddpcr", action="append", metavar="EXPORT.csv")
     p.add_argument("--pagesize", choices=["A4", "letter"], default="A4")
-    p.add_argument("--release", action="store_true", help="patient: release it (reviewers, admins) as the next version "
+    p.add_argument("--release", action="store_true", help="patient: release it (reviewers) as the next version "
                                                           "of its report in --db; the PDF written is the released one")
     p.add_argument("--db", help="with --release: the database URL (default: TDM1_DATABASE_URL, else the SQLite file)")
     p.add_argument("--who", help="with --release: who releases (default: TDM1_USER or the login name)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 import hashlib
 import io
 import warnings
@@ -217,7 +218,7 @@ def read_patient_table(data: bytes, name: str = "patients.csv") -> pd.DataFrame:
                                     hint="Check that every row has as many fields as the header.") from exc
     frame.columns = [str(c).strip().lower().replace(" ", "_") for c in frame.columns]
     frame = frame.apply(lambda s: s.astype(str).str.strip())
-    frame = frame.mask(frame.apply(lambda s: s.str.lower() == "nan"), "")  # one rule, every column: 'nan' is missing
+    frame = frame.mask(frame.isin(_NAN_SPELLINGS), "")  # one rule, every column: 'nan' (any case) is missing
     frame = frame.loc[~(frame == "").all(axis=1)].reset_index(drop=True)
     return frame
 
@@ -225,9 +226,9 @@ def read_patient_table(data: bytes, name: str = "patients.csv") -> pd.DataFrame:
 _ISO = r"\d{4}-\d{2}-\d{2}"
 _LOCAL = r"(\d{1,2})[/.](\d{1,2})[/.](\d{2,4})"
 EARLIEST_START = pd.Timestamp("1990-01-01")
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
+_NAN_SPELLINGS = sorted({a + b + c for a in "nN" for b in "aA" for c in "nN"})
 MAX_TABLE_COLUMNS = 300
 MAX_TABLE_ROWS = 200_000
 
@@ -315,9 +316,7 @@ def _check_merged_cells(data: bytes, name: str) -> None:
 
 
 def _header_only(ref: str) -> bool:
-    import re as _re
-
-    rows = [int(n) for n in _re.findall(r"[A-Z]+(\d+)", ref)]
+    rows = [int(n) for n in re.findall(r"[A-Z]+(\d+)", ref)]
     return bool(rows) and max(rows) <= 1
 
 
@@ -352,10 +351,6 @@ def _parse_dates(values: pd.Series, rows: pd.Series, column: str, date_order: st
     for r, v in zip(rows[bad_iso], text[bad_iso]):
         _problem(problems, int(r), column, f"{v!r} is not a valid date (impossible dates such as 2017-02-30 are rejected).", v)
     return parsed
-
-
-def _id_key(value: str) -> str:
-    return id_key(value)
 
 
 def _check_ids(col: pd.Series, rows: pd.Series, problems: list[Problem]) -> pd.Series:

@@ -19,19 +19,23 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from .errors import DdpcrFormatError, Problem
+from .panel import COPY_NUMBER_TARGET, HOTSPOTS, REFERENCE
 
 __all__ = ["assay_group", "partner", "check_duplex_partners", "pattern_warnings", "panel_groups"]
 
 
+COPY_NUMBER_GROUP = f"{COPY_NUMBER_TARGET}/{REFERENCE}"
+
+
 def assay_group(assay: str) -> str:
     """The duplex an assay belongs to: 'HER2/EFTUD2', or the hotspot's name."""
-    return "HER2/EFTUD2" if assay in ("HER2", "EFTUD2") else assay.split()[0]
+    return COPY_NUMBER_GROUP if assay in (COPY_NUMBER_TARGET, REFERENCE) else assay.split()[0]
 
 
 def partner(assay: str) -> str:
     """The other probe of the assay's duplex."""
-    if assay in ("HER2", "EFTUD2"):
-        return "EFTUD2" if assay == "HER2" else "HER2"
+    if assay in (COPY_NUMBER_TARGET, REFERENCE):
+        return REFERENCE if assay == COPY_NUMBER_TARGET else COPY_NUMBER_TARGET
     hotspot, kind = assay.split()
     return f"{hotspot} {'WT' if kind == 'MUT' else 'MUT'}"
 
@@ -53,9 +57,7 @@ def check_duplex_partners(assays_by_well: Mapping[str, set[str]], source: str) -
 
 
 def panel_groups() -> tuple[str, ...]:
-    from .targets import HOTSPOTS
-
-    return ("HER2/EFTUD2",) + tuple(HOTSPOTS)
+    return (COPY_NUMBER_GROUP,) + HOTSPOTS
 
 
 def pattern_warnings(wells_by_sample: Mapping[str, Mapping[str, Sequence[str]]]) -> dict[str, tuple[str, ...]]:

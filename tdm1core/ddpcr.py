@@ -403,6 +403,39 @@ def _channel_and_kind(layout: _Layout, get: Any) -> tuple[str, str]:
 
 # ---------------------------------------------------------------- one row
 
+def _concentration(text: str, decimal_comma: bool, row_no: int, column: str) -> tuple[str, float] | Problem:
+    """The exported concentration cell: (state, value) — 'ok' with a number, 'blank', 'no call', 'no data' — or the
+    problem that refuses the row."""
+    low = text.lower().replace(" ", "")
+    if text == "":
+        return "blank", math.nan
+    if low in ("nocall", "blank"):
+        return ("no call" if low == "nocall" else "no data"), math.nan
+    try:
+        value = _number(text, decimal_comma)
+    except ValueError:
+        return Problem(f"expected a concentration (a number, 'No Call', 'Blank' or blank), found {text!r}.", row_no,
+                       column, text)
+    if value < 0 or (value > MAX_CONCENTRATION and value != _SATURATION_SENTINEL):
+        return Problem(f"a concentration of {text} copies/µL is beyond any real ddPCR well.", row_no, column, text)
+    return "ok", value
+
+
+def _text_problem(get: Any, row_no: int, cols: dict[str, str]) -> Problem | None:
+    """A text cell too long for the database, or a name holding characters that hide or reorder its own text (one
+    sample could then be shown under another's name)."""
+    for key, limit in (("sample", 200), ("target", 200), ("status", 50), ("merged", 500)):
+        if len(get(key)) > limit:  # the database columns hold this much; both databases behave alike
+            return Problem(f"the {key} is {len(get(key)):,} characters long (at most {limit}).", row_no, cols.get(key),
+                           get(key)[:40] + "…")
+    for key in ("sample", "target"):
+        bad = unsafe_characters(get(key))
+        if bad:
+            return Problem(f"the {key} name {visible(get(key))} holds control or bidirectional character(s) "
+                           f"{', '.join(dict.fromkeys(bad))}.", row_no, cols.get(key), get(key)[:40])
+    return None
+
+
 def _read_row(fields: list[str], row_no: int, layout: _Layout, index: dict[str, int], decimal_comma: bool,
               problems: list[Problem]) -> dict[str, Any] | None:
     cols = layout.columns
@@ -416,40 +449,20 @@ def _read_row(fields: list[str], row_no: int, layout: _Layout, index: dict[str, 
         problems.append(Problem(f"{well!r} is not a plate well (A01-P24, or M01 for merged wells): the row's cells look "
                                 "shifted or edited.", row_no, cols["well"], well))
         return None
-    for key, limit in (("sample", 200), ("target", 200), ("status", 50), ("merged", 500)):
-        if len(get(key)) > limit:  # the database columns hold this much; both databases behave alike
-            problems.append(Problem(f"the {key} is {len(get(key)):,} characters long (at most {limit}).", row_no,
-                                    cols.get(key), get(key)[:40] + "…"))
-            return None
-    for key in ("sample", "target"):
-        bad = unsafe_characters(get(key))
-        if bad:  # a name that hides or reorders its own text could show one sample under another's name
-            problems.append(Problem(f"the {key} name {visible(get(key))} holds control or bidirectional character(s) "
-                                    f"{', '.join(dict.fromkeys(bad))}.", row_no, cols.get(key), get(key)[:40]))
-            return None
+    problem = _text_problem(get, row_no, cols)
+    if problem is not None:
+        problems.append(problem)
+        return None
     warnings: list[str] = []
     channel, kind = _channel_and_kind(layout, get)
     conc_text = get("conc").strip()
-    state, exported = "ok", math.nan
-    low = conc_text.lower().replace(" ", "")
-    if conc_text == "":
-        state = "blank"
-    elif low == "nocall":
-        state = "no call"
+    read = _concentration(conc_text, decimal_comma, row_no, cols["conc"])
+    if isinstance(read, Problem):
+        problems.append(read)
+        return None
+    state, exported = read
+    if state == "no call":
         warnings.append(f"Well {well}: exported as 'No Call' (automatic thresholding failed); recomputed from the droplet counts.")
-    elif low == "blank":
-        state = "no data"
-    else:
-        try:
-            exported = _number(conc_text, decimal_comma)
-        except ValueError:
-            problems.append(Problem(f"expected a concentration (a number, 'No Call', 'Blank' or blank), found {conc_text!r}.",
-                                    row_no, cols["conc"], conc_text))
-            return None
-        if exported < 0 or (exported > MAX_CONCENTRATION and exported != _SATURATION_SENTINEL):
-            problems.append(Problem(f"a concentration of {conc_text} copies/µL is beyond any real ddPCR well.",
-                                    row_no, cols["conc"], conc_text))
-            return None
     n_before = len(problems)
     positives: int | None
     negatives: int | None

@@ -38,11 +38,19 @@ PLAUSIBLE_RANGES: dict[str, tuple[float, float, str]] = {
 _WHOLE_NUMBERS = ("min_accepted_droplets",)
 
 
+def finite_normal(value: float) -> bool:
+    """The one rule for a number that may decide anything: finite, and zero or not denormal."""
+    try:
+        return math.isfinite(value) and (value == 0 or abs(value) >= sys.float_info.min)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
 def _check_range(name: str, value: Any, low: float, high: float, why: str) -> None:
     """One named check, one error: a finite, normal number within the setting's plausible range."""
     whole = name in _WHOLE_NUMBERS
     number = not isinstance(value, bool) and isinstance(value, (int,) if whole else (int, float))
-    if number and math.isfinite(value) and low <= value <= high and (value == 0 or abs(value) >= sys.float_info.min):
+    if number and finite_normal(value) and low <= value <= high:
         return
     kind = "a whole number" if whole else "a number"
     raise SettingsError(f"'{name}' must be {kind} from {low:,g} to {high:,g} ({why}), but was {value!r}.",

@@ -159,13 +159,18 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD_REVISION = "0007"  # the newest migration (tests/test_schema.py checks it against Alembic's head)
 
 
+def default_sqlite_path() -> Path:
+    """The embedded database's file: ``TDM1_DB_PATH``, else ``data/tdm1.sqlite`` (nothing is created here)."""
+    return Path(os.environ.get("TDM1_DB_PATH", "data/tdm1.sqlite"))
+
+
 def database_url(url: str | None = None) -> str:
     """``url``, else ``TDM1_DATABASE_URL``, else SQLite at ``TDM1_DB_PATH`` (default ``data/tdm1.sqlite``)."""
     if url:
         return url
     if os.environ.get("TDM1_DATABASE_URL"):
         return os.environ["TDM1_DATABASE_URL"]
-    path = Path(os.environ.get("TDM1_DB_PATH", "data/tdm1.sqlite"))
+    path = default_sqlite_path()
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
         os.chmod(path.parent, 0o700)

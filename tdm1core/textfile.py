@@ -84,6 +84,10 @@ _IGNORABLE = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1
 _BIDI_CONTROLS = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
 
 
+def _plain(value: object) -> bool:
+    return isinstance(value, str) and value.isascii() and value.isprintable()
+
+
 def _ignorable(ch: str) -> bool:
     cp = ord(ch)
     return unicodedata.category(ch) == "Cf" or any(lo <= cp <= hi for lo, hi in _IGNORABLE)
@@ -91,6 +95,8 @@ def _ignorable(ch: str) -> bool:
 
 def id_key(value: str) -> str:
     """The form two identifiers are compared in: NFKC, invisible characters removed, spaces folded, case folded."""
+    if _plain(value):  # printable ASCII (almost every ID): nothing to normalise or remove
+        return " ".join(value.split()).casefold()
     text = unicodedata.normalize("NFKC", str(value))
     text = "".join(" " if unicodedata.category(c) == "Zs" else c for c in text if not _ignorable(c))
     return " ".join(text.split()).casefold()
@@ -98,12 +104,16 @@ def id_key(value: str) -> str:
 
 def clean_id(value: str) -> str:
     """An identifier as stored: NFKC, invisible characters removed, surrounding space stripped (case kept)."""
+    if _plain(value):
+        return value.strip()
     text = unicodedata.normalize("NFKC", str(value))
     return "".join(c for c in text if not _ignorable(c)).strip()
 
 
 def unsafe_characters(value: str) -> list[str]:
     """Control characters and bidirectional overrides in ``value``, as U+XXXX names (empty when there are none)."""
+    if _plain(value):
+        return []
     return [f"U+{ord(c):04X}" for c in str(value)
             if ord(c) in _BIDI_CONTROLS or (unicodedata.category(c) == "Cc" and c not in "\t")]
 

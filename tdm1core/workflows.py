@@ -60,13 +60,13 @@ def settings_in_force(db: str | None = None, changes: "dict[str, Any] | None" = 
     then ``changes`` (options, or a profile given as ``base``) override. A missing database is never created here."""
     import os
     from dataclasses import replace
-    from pathlib import Path
 
     from .settings import DEFAULT_SETTINGS
+    from .store import default_sqlite_path
 
     if base is not None:
         settings, origin = base, base_origin or "given"
-    elif db or os.environ.get("TDM1_DATABASE_URL") or Path(os.environ.get("TDM1_DB_PATH", "data/tdm1.sqlite")).is_file():
+    elif db or os.environ.get("TDM1_DATABASE_URL") or default_sqlite_path().is_file():
         from .store import Store
 
         settings = Store(db).saved_settings()
@@ -605,7 +605,7 @@ def release_digest(result: PatientResult, provenance: Provenance) -> str:
 
 def release_result(store: "Store", result: PatientResult, provenance: Provenance, cohort_points: Any = None,
                    droplets: Any = None, who: "User | str | None" = None, *, reviewed: str | None) -> Any:
-    """Release a patient result (reviewers and admins): the next version of its report, stored with the released
+    """Release a patient result (reviewers): the next version of its report, stored with the released
     PDF, immutable, audited. ``reviewed`` is the content hash (:func:`release_digest`) the reviewer attested having
     reviewed; a release of any other content is refused, so a signature never covers content nobody looked at. A
     release whose content equals the latest version's is refused (nothing changed); a later one is an amendment that

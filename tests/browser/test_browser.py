@@ -393,39 +393,6 @@ def test_survival_key_numbers_fit_a_phone(server, browser):
     context.close()
 
 
-def test_removing_the_demo_asks_first_and_names_the_counts(server, browser):
-    """Last in the module: it empties the demo database the other tests read."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = context.new_page()
-    pg.goto(f"{server}/cohort-statistics")
-    _wait_idle(pg)
-    pg.get_by_text("Data: import into the database").click()
-    _wait_idle(pg)
-    question = pg.get_by_text("This deletes 2 demo file(s)")
-    for _ in range(3):  # a click that lands while the page is still re-running is lost; a person clicks again
-        pg.get_by_role("button", name="Remove the synthetic demo data…").click()
-        _wait_idle(pg)
-        try:
-            question.wait_for(timeout=15_000)
-            break
-        except Exception:
-            continue
-    question.wait_for(timeout=15_000)
-    assert "34 demo-only patient(s)" in question.inner_text()
-    assert "34 of 34 patients shown" in pg.inner_text("body")  # one click deleted nothing
-    pg.get_by_role("button", name="Cancel").click()
-    _wait_idle(pg)
-    assert pg.get_by_text("This deletes 2 demo file(s)").count() == 0
-    pg.get_by_role("button", name="Remove the synthetic demo data…").click()
-    _wait_idle(pg)
-    pg.get_by_role("button", name="Yes, delete the demo data").click()
-    _wait_idle(pg)
-    pg.get_by_text("No patients in the database yet").first.wait_for(timeout=30_000)
-    _no_exception(pg)
-    pg.screenshot(path=str(SHOTS / "cohort_empty.png"), full_page=True)
-    context.close()
-
-
 def test_manual_entry_that_disagrees_shows_no_result_in_the_browser(server, browser):
     """Issue 23 item 5, as a person types: a ratio, then copies that disagree (no card while they do), then a
     negative value (no card either)."""
@@ -461,3 +428,37 @@ def test_manual_entry_that_disagrees_shows_no_result_in_the_browser(server, brow
     assert "must be a number of copies" in _text(pg)
     assert pg.locator("div[role='status'][aria-label]").count() == 0, "the previous result stays after a refused value"
     context.close()
+
+
+def test_removing_the_demo_asks_first_and_names_the_counts(server, browser):
+    """Last in the module: it empties the demo database the other tests read."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.goto(f"{server}/cohort-statistics")
+    _wait_idle(pg)
+    pg.get_by_text("Data: import into the database").click()
+    _wait_idle(pg)
+    question = pg.get_by_text("This deletes 2 demo file(s)")
+    for _ in range(3):  # a click that lands while the page is still re-running is lost; a person clicks again
+        pg.get_by_role("button", name="Remove the synthetic demo data…").click()
+        _wait_idle(pg)
+        try:
+            question.wait_for(timeout=15_000)
+            break
+        except Exception:
+            continue
+    question.wait_for(timeout=15_000)
+    assert "34 demo-only patient(s)" in question.inner_text()
+    assert "34 of 34 patients shown" in pg.inner_text("body")  # one click deleted nothing
+    pg.get_by_role("button", name="Cancel").click()
+    _wait_idle(pg)
+    assert pg.get_by_text("This deletes 2 demo file(s)").count() == 0
+    pg.get_by_role("button", name="Remove the synthetic demo data…").click()
+    _wait_idle(pg)
+    pg.get_by_role("button", name="Yes, delete the demo data").click()
+    _wait_idle(pg)
+    pg.get_by_text("No patients in the database yet").first.wait_for(timeout=30_000)
+    _no_exception(pg)
+    pg.screenshot(path=str(SHOTS / "cohort_empty.png"), full_page=True)
+    context.close()
+
