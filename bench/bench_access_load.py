@@ -32,8 +32,8 @@ import sqlalchemy as sa  # noqa: E402
 
 from bench_store import bench_postgres  # noqa: E402
 from builders import qs17, sample_wells  # noqa: E402
-from tdm1core.access import Action, SessionLimits, User  # noqa: E402
-from tdm1core.workflows import (assess_upload, cohort_statistics_json, cohort_view, import_exports, open_store,  # noqa: E402
+from tdm1core.storage.access import Action, SessionLimits, User  # noqa: E402
+from tdm1core.app.workflows import (assess_upload, cohort_statistics_json, cohort_view, import_exports, open_store,  # noqa: E402
                                 patient_result, record_view, save_result)
 
 # p95 targets at 8 concurrent users (a ward and a research team at once); the 32-user row is reported against the same

@@ -9,8 +9,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tdm1core.calls import call_export  # noqa: E402
-from tdm1core.ddpcr import read_export  # noqa: E402
+from tdm1core.calling.calls import call_export  # noqa: E402
+from tdm1core.reading.exports import read_export  # noqa: E402
 from tdm1core.demo.writer import DuplexWell, quantasoft_csv  # noqa: E402
 
 

@@ -65,8 +65,8 @@ def write_plate(folder: Path) -> tuple[Path, int, int]:
 
 def in_process(path: Path, method: str) -> float:
     from tdm1core.settings import DEFAULT_SETTINGS
-    from tdm1core.thresholds import DropletThresholds
-    from tdm1core.workflows import assess_droplets
+    from tdm1core.reading.thresholds import DropletThresholds
+    from tdm1core.app.workflows import assess_droplets
 
     data = path.read_bytes()
     t0 = time.perf_counter()

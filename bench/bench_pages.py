@@ -43,8 +43,8 @@ def main() -> None:
     import tempfile
 
     from tdm1core.settings import DEFAULT_SETTINGS
-    from tdm1core.store import Store
-    from tdm1core.workflows import import_exports, import_patients
+    from tdm1core.storage.store import Store
+    from tdm1core.app.workflows import import_exports, import_patients
 
     tmp = Path(tempfile.mkdtemp())
     os.environ.pop("TDM1_DATABASE_URL", None)

@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
 
-from tdm1core.cohort import read_patient_table, validate_patients  # noqa: E402
+from tdm1core.stats.cohort import read_patient_table, validate_patients  # noqa: E402
 from tdm1core.demo import DEMO_DIR  # noqa: E402
 from tdm1core.errors import CohortFormatError  # noqa: E402
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tdm1core.calls import call_export  # noqa: E402
-from tdm1core.cli import _demo_cohort  # noqa: E402
-from tdm1core.ddpcr import read_export  # noqa: E402
+from tdm1core.calling.calls import call_export  # noqa: E402
+from tdm1core.app.cli import _demo_cohort  # noqa: E402
+from tdm1core.reading.exports import read_export  # noqa: E402
 from tdm1core.demo import demo_export_path  # noqa: E402
-from tdm1core.report import Provenance, cohort_report, patient_report  # noqa: E402
-from tdm1core.risk import PatientResult  # noqa: E402
+from tdm1core.reporting.report import Provenance, cohort_report, patient_report  # noqa: E402
+from tdm1core.clinical.risk import PatientResult  # noqa: E402
 from tdm1core.settings import Settings  # noqa: E402
 from tdm1core.stats import analyse_cohort  # noqa: E402
 

@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from tdm1core.cohort import load_cohort  # noqa: E402
-from tdm1core.ddpcr import read_export  # noqa: E402
+from tdm1core.stats.cohort import load_cohort  # noqa: E402
+from tdm1core.reading.exports import read_export  # noqa: E402
 from tdm1core.demo import DEMO_DIR, demo_export_path  # noqa: E402
 from tdm1core.stats import analyse_cohort  # noqa: E402
 

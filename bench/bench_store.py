@@ -22,8 +22,8 @@ import pandas as pd  # noqa: E402
 from bench_ddpcr import plate  # noqa: E402
 from tdm1core.demo import DEMO_DIR  # noqa: E402
 from tdm1core.settings import DEFAULT_SETTINGS  # noqa: E402
-from tdm1core.store import Store  # noqa: E402
-from tdm1core.workflows import import_exports, import_patients  # noqa: E402
+from tdm1core.storage.store import Store  # noqa: E402
+from tdm1core.app.workflows import import_exports, import_patients  # noqa: E402
 
 
 def bench_postgres(prefix: str = "tdm1pgbench-"):

@@ -6,8 +6,8 @@ import re
 
 import streamlit as st
 
-from tdm1core.store import Store, database_url
-from tdm1core.workflows import open_store
+from tdm1core.storage.store import Store, database_url
+from tdm1core.app.workflows import open_store
 
 
 @st.cache_resource(show_spinner="Opening the database…")

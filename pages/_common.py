@@ -14,12 +14,12 @@ import pandas as pd
 import streamlit as st
 
 from tdm1core import Settings, __version__
-from tdm1core.access import Action
-from tdm1core.cohort import Cohort
-from tdm1core.export import to_csv_bytes, to_xlsx_bytes
-from tdm1core.palette import FLAG_STYLE  # icon, colour (Okabe-Ito), background: the card reads without colour
+from tdm1core.storage.access import Action
+from tdm1core.stats.cohort import Cohort
+from tdm1core.reporting.export import to_csv_bytes, to_xlsx_bytes
+from tdm1core.plotting.palette import FLAG_STYLE  # icon, colour (Okabe-Ito), background: the card reads without colour
 from pages._base import md, store  # noqa: F401  (re-exported: the pages import them from here)
-from tdm1core.workflows import UploadAssessment, assess_upload, cohort_view
+from tdm1core.app.workflows import UploadAssessment, assess_upload, cohort_view
 
 SETTINGS_KEY = "settings"
 EVIDENCE_LINE = ("Exploratory evidence: in the study, all 4 primary-resistant patients of the 16 with ctDNA had HER2 not "
@@ -27,7 +27,7 @@ EVIDENCE_LINE = ("Exploratory evidence: in the study, all 4 primary-resistant pa
 
 
 def who() -> Any:
-    """Who is acting (a tdm1core.access.User): the signed-in user, or the local user in single-user local mode.
+    """Who is acting (a tdm1core.storage.access.User): the signed-in user, or the local user in single-user local mode.
     Every use case checks this user's roles; the audit log records their subject, e-mail and session."""
     from pages._signin import current_user
 
@@ -54,7 +54,7 @@ def audit_view(what: str, detail: dict | None = None, action: str = "view") -> N
     seen = st.session_state.setdefault("_audited_views", set())
     if key in seen:
         return
-    from tdm1core.workflows import record_view
+    from tdm1core.app.workflows import record_view
 
     record_view(store(), user, what, detail, action)
     seen.add(key)
@@ -68,7 +68,7 @@ def audited(build: Any, what: str, detail: dict | None = None) -> Any:
     def run() -> bytes:
         data = build() if callable(build) else build
         if user.mode == "signed-in":
-            from tdm1core.workflows import record_view
+            from tdm1core.app.workflows import record_view
 
             record_view(db, user, what, {**(detail or {}), "bytes": len(data)}, "download")
         return data
@@ -199,7 +199,7 @@ def _shared(name: str, key: tuple, compute: Any, keep: int) -> Any:
 def _stored_cohort(url: str, state: str, settings_json: str, purpose: Any) -> tuple[Cohort | None, pd.DataFrame]:
     """The stored cohort with the stored calls (workflows.cohort_view: files are called once per settings, not per
     view); the user's roles are checked for ``purpose`` on every call, before the shared result is read."""
-    from tdm1core.workflows import acting_user
+    from tdm1core.app.workflows import acting_user
 
     acting_user(who(), purpose)
     actor = who()
@@ -214,7 +214,7 @@ def _stored_cohort(url: str, state: str, settings_json: str, purpose: Any) -> tu
 def assessed_upload(data: bytes, name: str, settings_json: str) -> UploadAssessment:
     """The upload read and called with this session's settings (one computation for screen, downloads and save); the
     user's role is checked on every call, before the session's cache is read."""
-    from tdm1core.workflows import acting_user
+    from tdm1core.app.workflows import acting_user
 
     acting_user(who(), Action.PATIENT_RESULT)
     return _assessed_upload(data, name, settings_json, who())
@@ -240,9 +240,9 @@ def assessed_droplets(files: list[tuple[bytes, str]], settings_json: str, thresh
     this session by the files' SHA-256, the settings and the thresholds (session state: no pickling of droplets)."""
     import hashlib
 
-    from tdm1core.workflows import assess_droplets
+    from tdm1core.app.workflows import assess_droplets
 
-    from tdm1core.workflows import acting_user
+    from tdm1core.app.workflows import acting_user
 
     user = acting_user(who(), Action.REVIEW_DROPLETS)
     key = (tuple((n, hashlib.sha256(d).hexdigest()) for d, n in files), settings_json, thresholds)
@@ -273,7 +273,7 @@ def _cohort_statistics(url: str, state: str, settings_json: str, filters_json: s
 def cohort_statistics(filters: dict[str, list], extra: list[str]) -> Any:
     """The filtered cohort and its statistics, computed once per database version, settings and filters (shared by
     the server's sessions once the user's roles are checked)."""
-    from tdm1core.workflows import acting_user
+    from tdm1core.app.workflows import acting_user
 
     acting_user(who(), Action.COHORT)
     st_ = store()
@@ -287,7 +287,7 @@ def survival_by(group: str, at: tuple[float, ...]) -> Any:
     database version, settings, grouping and at-risk times (shared by the server's sessions once the user's roles
     are checked)."""
     from tdm1core.stats import km_by
-    from tdm1core.workflows import acting_user
+    from tdm1core.app.workflows import acting_user
 
     acting_user(who(), Action.COHORT)
     st_ = store()
@@ -317,9 +317,9 @@ def _warm_up() -> None:
             import reportlab.pdfbase.ttfonts  # noqa: F401
             import reportlab.platypus  # noqa: F401
 
-            import tdm1core.figures  # noqa: F401
-            import tdm1core.pdf_figures  # noqa: F401
-            import tdm1core.report  # noqa: F401
+            import tdm1core.plotting.figures  # noqa: F401
+            import tdm1core.plotting.pdf_figures  # noqa: F401
+            import tdm1core.reporting.report  # noqa: F401
             import tdm1core.stats.contingency  # noqa: F401
             import tdm1core.stats.descriptive  # noqa: F401
         except Exception:  # a warm-up never breaks the app

@@ -1,5 +1,5 @@
 """Who is using the app: the serving mode, Streamlit's sign-in (st.login / st.user / st.logout), the app's own
-session limits, and the sidebar line that says who is signed in. The rules are in tdm1core.access."""
+session limits, and the sidebar line that says who is signed in. The rules are in tdm1core.storage.access."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,9 +7,9 @@ from typing import Any
 
 import streamlit as st
 
-from tdm1core.access import (Action, AccessConfig, ServingMode, User, access_config, local_user, require_signed_in,
+from tdm1core.storage.access import (Action, AccessConfig, ServingMode, User, access_config, local_user, require_signed_in,
                              serving_mode, user_from_claims)
-from tdm1core.store import database_url
+from tdm1core.storage.store import database_url
 
 USER_KEY = "_tdm1_user"
 
@@ -73,7 +73,7 @@ def app_pages() -> list[tuple[Any, Any]]:
 
 def not_available_page(page: Any, action: Any, user: User) -> Any:
     """The page a role may not use, at its own URL and hidden from the menu: it says so and why."""
-    from tdm1core.access import PERMISSIONS
+    from tdm1core.storage.access import PERMISSIONS
 
     def render() -> None:
         st.title(page.title)

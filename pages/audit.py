@@ -4,9 +4,9 @@ import streamlit as st
 
 from pages._common import audit_view, md, downloads, page_header, settings, show_error, store, who
 from tdm1core import InputError
-from tdm1core.access import ROLES
-from tdm1core.audit import readable_audit, readable_files
-from tdm1core.workflows import delete_file, read_audit_log, set_user_roles, stored_files
+from tdm1core.storage.access import ROLES
+from tdm1core.storage.audit import readable_audit, readable_files
+from tdm1core.app.workflows import delete_file, read_audit_log, set_user_roles, stored_files
 
 page_header("Database & audit")
 db = store()

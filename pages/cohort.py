@@ -3,12 +3,12 @@ import streamlit as st
 
 from pages._common import (audit_view, audited, cohort_statistics, md, may, no_patients_yet, current_cohort, downloads, page_header,
                            reading_table, settings, show_error, stamp, store, who)
-from tdm1core.access import Action
+from tdm1core.storage.access import Action
 from tdm1core import InputError
-from tdm1core.workflows import cohort_report_pdf, import_exports, import_patients, preview_patients, remove_demo
-from tdm1core.cohort import column_label
-from tdm1core.report import Provenance
-from tdm1core.export import for_display
+from tdm1core.app.workflows import cohort_report_pdf, import_exports, import_patients, preview_patients, remove_demo
+from tdm1core.stats.cohort import column_label
+from tdm1core.reporting.report import Provenance
+from tdm1core.reporting.export import for_display
 from tdm1core.stats import FISHER_METHOD, table1_for_reading, table4_for_reading
 
 page_header("Cohort")

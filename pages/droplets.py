@@ -5,11 +5,11 @@ import streamlit as st
 from pages._common import (DROPLET_THRESHOLDS_KEY, audit_view, may, assessed_droplets, downloads, droplet_thresholds, md, page_header,
                            settings, settings_key, show_error, stamp, store, who)
 from tdm1core import InputError
-from tdm1core.droplet_plots import channel_1d_figure, plate_figure, plate_status, well_2d_figure
-from tdm1core.plate import droplet_table, plate_summary
-from tdm1core.thresholds import DropletThresholds
-from tdm1core.access import Action
-from tdm1core.workflows import save_default_thresholds
+from tdm1core.plotting.droplet_plots import channel_1d_figure, plate_figure, plate_status, well_2d_figure
+from tdm1core.reading.plate import droplet_table, plate_summary
+from tdm1core.reading.thresholds import DropletThresholds
+from tdm1core.storage.access import Action
+from tdm1core.app.workflows import save_default_thresholds
 
 page_header("Droplets")
 s = settings()
@@ -41,7 +41,7 @@ def _assess(files: list[tuple[bytes, str]], thresholds: DropletThresholds):
     except InputError as exc:
         if "no sample or target names" not in str(exc):
             raise
-        from tdm1core.plate import classify_plate, read_plate
+        from tdm1core.reading.plate import classify_plate, read_plate
 
         return None, classify_plate(read_plate(files, s), thresholds), exc
 

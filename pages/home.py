@@ -1,7 +1,7 @@
 import streamlit as st
 
 from pages._common import current_cohort, demo_state, may, no_patients_yet, page_header, settings, show_error
-from tdm1core.access import Action
+from tdm1core.storage.access import Action
 from tdm1core.errors import InputError
 
 page_header("T-DM1 primary-resistance flag from ctDNA")

@@ -6,20 +6,20 @@ import streamlit as st
 
 from pages._common import (md, may, audit_view, audited, current_cohort, assessed_droplets, assessed_upload, droplet_thresholds,
                            flag_card, live_download, page_header, settings, settings_key, show_error, stamp, store, who)
-from tdm1core.access import Action
+from tdm1core.storage.access import Action
 from tdm1core import InputError, ManualEntry
 from tdm1core.demo import demo_export_path
-from tdm1core.export import for_display, to_csv_bytes, to_json_bytes
-from tdm1core.droplet_plots import channel_1d_figure
-from tdm1core.figures import km_figure, ratio_figure
-from tdm1core.plate import sample_droplets
-from tdm1core.provenance import DEMO_NOTICE, MANUAL_NOTICE, Provenance
+from tdm1core.reporting.export import for_display, to_csv_bytes, to_json_bytes
+from tdm1core.plotting.droplet_plots import channel_1d_figure
+from tdm1core.plotting.figures import km_figure, ratio_figure
+from tdm1core.reading.plate import sample_droplets
+from tdm1core.clinical.provenance import DEMO_NOTICE, MANUAL_NOTICE, Provenance
 from tdm1core.panel import HOTSPOTS
-from tdm1core.risk import EVIDENCE, LIMITS
+from tdm1core.clinical.risk import EVIDENCE, LIMITS
 from tdm1core.stats import km_by
-from tdm1core.fhir import fhir_bundle
-from tdm1core.release import released_json, report_id
-from tdm1core.workflows import (assess_manual, link_sample, patient_report_pdf, patient_result, release_digest, release_result,
+from tdm1core.reporting.fhir import fhir_bundle
+from tdm1core.reporting.release import released_json, report_id
+from tdm1core.app.workflows import (assess_manual, link_sample, patient_report_pdf, patient_result, release_digest, release_result,
                                 released_pdf, released_reports, save_result)
 
 REVIEWED_KEY = "release_reviewed_sha256"

@@ -3,15 +3,15 @@ import pandas as pd
 import streamlit as st
 
 from pages._common import SETTINGS_KEY, may, md, page_header, settings, show_error, store, who
-from tdm1core.access import Action
+from tdm1core.storage.access import Action
 from tdm1core import InputError, Settings, __version__
 from tdm1core.settings import PLAUSIBLE_RANGES, settings_changes
-from tdm1core.cohort import data_dictionary, template_frame
-from tdm1core.profiles import apply_profile
-from tdm1core.workflows import apply_settings, cutoff_profiles, save_profile, validate_limits
+from tdm1core.stats.cohort import data_dictionary, template_frame
+from tdm1core.calling.profiles import apply_profile
+from tdm1core.app.workflows import apply_settings, cutoff_profiles, save_profile, validate_limits
 from tdm1core.demo import demo_files
-from tdm1core.export import to_csv_bytes, to_xlsx_bytes
-from tdm1core.provenance import mapped_targets
+from tdm1core.reporting.export import to_csv_bytes, to_xlsx_bytes
+from tdm1core.clinical.provenance import mapped_targets
 from tdm1core.targets import ASSAYS, check_alias_rows
 
 page_header("Settings & help")
@@ -153,7 +153,7 @@ with st.expander("Preview the target map on an export"):
     preview = st.file_uploader("A ddPCR export (nothing is stored)", type=["csv", "txt", "xlsx"], key="set_map_preview")
     if preview is not None:
         try:
-            from tdm1core.ddpcr import read_export
+            from tdm1core.reading.exports import read_export
 
             export = read_export(preview.getvalue(), preview.name, settings())
             st.dataframe(pd.DataFrame([m.__dict__ for m in mapped_targets(export, settings())])

@@ -4,8 +4,8 @@ import streamlit as st
 from pages._common import (audit_view, no_patients_yet, page_header, current_cohort, downloads, reading_table, settings,
                            show_error, stamp, survival_by)
 from tdm1core import InputError
-from tdm1core.cohort import column_label
-from tdm1core.figures import km_figure, km_plot_data
+from tdm1core.stats.cohort import column_label
+from tdm1core.plotting.figures import km_figure, km_plot_data
 from tdm1core.stats.survival import CI_METHOD_LABELS, parse_times
 
 page_header("Survival: time to progression")

@@ -39,7 +39,7 @@ PANEL_HOTSPOTS: tuple[Hotspot, ...] = (
 HOTSPOTS: tuple[str, ...] = tuple(h.name for h in PANEL_HOTSPOTS)
 HGVS: dict[str, str] = {h.name: h.hgvs_p for h in PANEL_HOTSPOTS}
 
-# the flag's rule reads HER2 only; the hotspots are reported beside it (tdm1core.risk)
+# the flag's rule reads HER2 only; the hotspots are reported beside it (tdm1core.clinical.risk)
 FLAG_ROLE = {COPY_NUMBER_TARGET: "decides the flag (not amplified AND ER and/or PR positive)",
              REFERENCE: "reference and DNA-input check", **{h: "reported; not part of the flag" for h in HOTSPOTS}}
 

@@ -10,10 +10,10 @@ import sys
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from .errors import SettingsError
+from tdm1core.errors import SettingsError
 
 if TYPE_CHECKING:
-    from .targets import TargetMap
+    from tdm1core.targets import TargetMap
 
 __all__ = ["Settings", "PLAUSIBLE_RANGES", "settings_changes", "CI_METHODS", "CONCENTRATION_SOURCES", "DEFAULT_SETTINGS", "STUDY_PROFILE", "STUDY_CUTOFFS"]
 
@@ -94,10 +94,10 @@ class Settings:
         study), "log" (R's default) or "plain".
     max_detectable_vaf
         A "not detected" whose 95 % detectable mutant allele fraction is above this (a fraction; 0.01 = 1 %) is
-        flagged "input DNA limits sensitivity" (:mod:`tdm1core.limits`).
+        flagged "input DNA limits sensitivity" (:mod:`tdm1core.calling.limits`).
     ntc_pattern, negative_control_pattern, positive_control_pattern
         The lab's naming rule for control wells (regular expressions on the sample name, case-insensitive; empty:
-        only the export's own sample types), see :mod:`tdm1core.controls`.
+        only the export's own sample types), see :mod:`tdm1core.calling.controls`.
     blank_limits
         The limit of blank per PIK3CA hotspot that plate controls are checked against (from the cut-off profile).
     cutoff_profile, profile_cutoffs
@@ -165,12 +165,12 @@ class Settings:
         object.__setattr__(self, "blank_limits", tuple((str(h), float(v)) for h, v in self.blank_limits))
         for hotspot, limit in self.blank_limits:
             _check_range(f"blank_limits[{hotspot}]", limit, 0.0, 1000.0, "a limit of blank in copies per 20 µL well")
-        from .targets import TargetMap
+        from tdm1core.targets import TargetMap
 
         TargetMap(self.target_aliases)  # validates the assay names
 
     def target_map(self) -> "TargetMap":
-        from .targets import TargetMap
+        from tdm1core.targets import TargetMap
 
         return TargetMap(self.target_aliases)
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 __all__ = ["ASSAYS", "HOTSPOTS", "TargetMap", "normalise_name", "check_alias_rows"]
 
-from .panel import HOTSPOTS, PANEL_HOTSPOTS
+from tdm1core.panel import HOTSPOTS, PANEL_HOTSPOTS
 
 ASSAYS = ("HER2", "EFTUD2") + tuple(f"{h} {kind}" for h in HOTSPOTS for kind in ("MUT", "WT"))
 
@@ -91,7 +91,7 @@ class TargetMap:
         for alias, assay in items:
             assay_key = normalise_name(assay)
             if assay_key not in ASSAYS:
-                from .errors import SettingsError
+                from tdm1core.errors import SettingsError
 
                 raise SettingsError(
                     f"target alias {alias!r} points to {assay!r}, which is not an assay; use one of {', '.join(ASSAYS)}.",
@@ -99,7 +99,7 @@ class TargetMap:
                 )
             key = normalise_name(alias)
             if self.aliases.get(key, assay_key) != assay_key:
-                from .errors import SettingsError
+                from tdm1core.errors import SettingsError
 
                 raise SettingsError(
                     f"target alias {alias!r} is mapped twice, to {self.aliases[key]} and to {assay_key}; a name can "

@@ -9,14 +9,13 @@ import pytest
 import sqlalchemy as sa
 
 from builders import qs17, sample_wells
-from tdm1core import access
-from tdm1core.access import AccessDenied, SessionLimits, User
+import tdm1core.storage.access as access
+from tdm1core.storage.access import AccessDenied, SessionLimits, User
 from tdm1core.demo import DEMO_DIR, demo_export_path
 from tdm1core.settings import Settings
-from tdm1core.thresholds import DropletThresholds
-from tdm1core import workflows as wf
-
-# The table, written out here independently of tdm1core.access.PERMISSIONS:
+from tdm1core.reading.thresholds import DropletThresholds
+import tdm1core.app.workflows as wf
+# The table, written out here independently of tdm1core.storage.access.PERMISSIONS:
 # clinician: patient result, save, patient PDF; researcher: cohort, survival, imports, cohort PDF and exports;
 # admin: default settings, demo removal, deletions, the roles table, the audit log. Droplet review belongs to the
 # patient result (clinicians) and to the lab's classification defaults (admins); the study cohort shown beside a
@@ -96,7 +95,7 @@ def _use_case(name: str, store, user: User):
     if name == "import_exports":
         return wf.import_exports(store, [(qs17(sample_wells("NEW2")), "new2.csv")], s, user)
     if name == "cohort_report_pdf":
-        from tdm1core.report import Provenance
+        from tdm1core.reporting.report import Provenance
         from tdm1core.stats import analyse_cohort
 
         view = wf.cohort_view(store, s, actor=signed_in("researcher"))
@@ -125,7 +124,7 @@ def _use_case(name: str, store, user: User):
     if name == "assess_upload":
         return wf.assess_upload(qs17(sample_wells("NEW3")), "own3.csv", s, user)
     if name == "assess_manual":
-        from tdm1core.calls import ManualEntry
+        from tdm1core.calling.calls import ManualEntry
 
         return wf.assess_manual(ManualEntry(her2_ratio=1.0), s, user)
     if name == "ensure_calls":
@@ -314,7 +313,7 @@ def test_the_serving_mode(address, url, auth, mode):
 
 
 def test_the_command_line_on_a_shared_database_acts_with_the_roles_table(postgres_url, capsys, monkeypatch):
-    from tdm1core.cli import main
+    from tdm1core.app.cli import main
 
     access.require_signed_in(False)
     wf.open_store(postgres_url)

@@ -57,14 +57,14 @@ def _outside_the_api(paths):
 def test_what_pages_and_the_cli_import_from_the_core_is_in_its_public_api():
     """Every name app.py, a page or the command line takes from a core module is listed in that module's __all__
     (or, for the package itself, in tdm1core.__all__): the public API is what the product really uses."""
-    sources = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), ROOT / "tdm1core" / "cli.py"]
+    sources = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), ROOT / "tdm1core" / "app" / "cli.py"]
     assert _outside_the_api(sources) == []
 
 
 def test_the_api_check_can_fail(tmp_path):
     page = tmp_path / "page.py"
-    page.write_text("from tdm1core.store import _clean, Store\nfrom tdm1core.workflows import cohort_view\n")
-    assert _outside_the_api([page]) == ["page.py: from tdm1core.store import _clean"]
+    page.write_text("from tdm1core.storage.store import _clean, Store\nfrom tdm1core.app.workflows import cohort_view\n")
+    assert _outside_the_api([page]) == ["page.py: from tdm1core.storage.store import _clean"]
 
 
 def test_the_declared_dependencies_are_exactly_what_the_core_imports():
@@ -106,3 +106,46 @@ def test_the_page_modules_import_each_other_in_one_direction_only():
 
     circles = sorted(m for m in graph if reaches(m, m, {m}))
     assert circles == [], circles
+
+
+# The core's layers, lowest first: a module imports only from its own layer or the ones below (the folder reads as the
+# design: reading exports, measuring, calling, the clinical flag, statistics, figures, reports, storage, use cases).
+LAYERS = ("", "measuring", "reading", "calling", "clinical", "stats", "plotting", "reporting", "storage", "demo", "app")
+
+
+def _layer_of(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in LAYERS) else ""
+
+
+def _upward_imports(root: Path) -> list[str]:
+    found = []
+    for path in sorted((root / "tdm1core").rglob("*.py")):
+        module = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        if module in ("tdm1core", "tdm1core.__main__"):  # the facade (lazy re-exports) and the entry point
+            continue
+        here = LAYERS.index(_layer_of(module))
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else
+                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            for name in names:
+                if name.startswith("tdm1core.") and LAYERS.index(_layer_of(name)) > here:
+                    found.append(f"{module} imports {name}")
+    return found
+
+
+def test_each_layer_imports_only_from_the_layers_below_it():
+    assert _upward_imports(ROOT) == []
+
+
+def test_the_layer_check_can_fail(tmp_path):
+    (tmp_path / "tdm1core" / "reading").mkdir(parents=True)
+    (tmp_path / "tdm1core" / "reading" / "x.py").write_text("from tdm1core.app.workflows import assess_upload\n")
+    assert _upward_imports(tmp_path) == ["tdm1core.reading.x imports tdm1core.app.workflows"]
+
+
+def test_the_core_uses_absolute_imports_only():
+    """One spelling of each module's name (grep finds every use of it)."""
+    relative = [f"{p.relative_to(ROOT)}:{n.lineno}" for p in sorted((ROOT / "tdm1core").rglob("*.py"))
+                for n in ast.walk(ast.parse(p.read_text())) if isinstance(n, ast.ImportFrom) and n.level]
+    assert relative == []

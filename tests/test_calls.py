@@ -4,8 +4,8 @@ import math
 import pytest
 
 from builders import QXM_HEADER_A, conc, qs17, qxm, qxm_row, sample_wells
-from tdm1core.calls import ManualEntry, call_export, call_manual, measure_export
-from tdm1core.ddpcr import read_export
+from tdm1core.calling.calls import ManualEntry, call_export, call_manual, measure_export
+from tdm1core.reading.exports import read_export
 from tdm1core.demo import demo_export_path
 from tdm1core.demo.writer import DuplexWell
 from tdm1core.errors import InputError, TargetMapError

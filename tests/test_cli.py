@@ -66,8 +66,8 @@ def test_demo_write(tmp_path):
 
 
 def test_core_never_imports_streamlit():
-    code = ("import sys, tdm1core, tdm1core.cli, tdm1core.calls, tdm1core.risk, tdm1core.cohort, tdm1core.stats, "
-            "tdm1core.figures, tdm1core.report, tdm1core.export, tdm1core.store; assert 'streamlit' not in sys.modules")
+    code = ("import sys, tdm1core, tdm1core.app.cli, tdm1core.calling.calls, tdm1core.clinical.risk, tdm1core.stats.cohort, tdm1core.stats, "
+            "tdm1core.plotting.figures, tdm1core.reporting.report, tdm1core.reporting.export, tdm1core.storage.store; assert 'streamlit' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
@@ -103,7 +103,7 @@ def test_km_bad_column_is_a_clear_error(tmp_path):
 
 def test_wells_json_stays_an_array_and_with_meta_carries_the_file_warnings(tmp_path, capsys):
     from builders import qxm_reduced
-    from tdm1core.cli import main
+    from tdm1core.app.cli import main
 
     path = tmp_path / "aav.csv"
     path.write_bytes(qxm_reduced([("H01", "S1", "HER2", "FAM", "Unknown", 1500, 17000, 0.75),
@@ -123,7 +123,7 @@ def test_wells_json_stays_an_array_and_with_meta_carries_the_file_warnings(tmp_p
 
 def test_call_json_stamps_the_target_map_in_force(tmp_path, capsys):
     from builders import qs17, sample_wells
-    from tdm1core.cli import main
+    from tdm1core.app.cli import main
 
     wells = sample_wells("S1")
     wells[0] = wells[0].__class__(**{**wells[0].__dict__, "ch1_target": "HbS"})
@@ -150,9 +150,9 @@ def test_km_refuses_a_bad_table_by_row_and_column(tmp_path, body, words):
 
 def test_a_file_mode_cohort_reads_and_calls_each_export_once(monkeypatch, capsys):
     """Issue 24: `cohort --demo` (and a table with --ddpcr) calls each export once, for the table and the statistics."""
-    import tdm1core.calls as calls_module
-    import tdm1core.ddpcr as ddpcr_module
-    from tdm1core.cli import main
+    import tdm1core.calling.calls as calls_module
+    import tdm1core.reading.exports as ddpcr_module
+    from tdm1core.app.cli import main
 
     counts = {"read": 0, "call": 0}
     real_read, real_call = ddpcr_module.read_export, calls_module.call_export

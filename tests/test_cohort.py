@@ -4,8 +4,8 @@ import io
 import pandas as pd
 import pytest
 
-from tdm1core.cohort import load_cohort, read_patient_table, template_frame, validate_patients
-from tdm1core.ddpcr import read_export
+from tdm1core.stats.cohort import load_cohort, read_patient_table, template_frame, validate_patients
+from tdm1core.reading.exports import read_export
 from tdm1core.demo import DEMO_DIR, demo_export_path
 from tdm1core.errors import CohortFormatError
 

@@ -6,14 +6,14 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings as hyp_settings, strategies as hs
 
-import tdm1core.cohort as cohort_module
+import tdm1core.stats.cohort as cohort_module
 from spies import count_calls
-from tdm1core.cohort import load_cohort
-from tdm1core.cohort_snapshot import decode_table, encode_table
+from tdm1core.stats.cohort import load_cohort
+from tdm1core.stats.cohort_snapshot import decode_table, encode_table
 from tdm1core.demo import DEMO_DIR
 from tdm1core.settings import DEFAULT_SETTINGS
-from tdm1core.store import Store
-from tdm1core.workflows import cohort_view, import_patients, open_store, stored_patients
+from tdm1core.storage.store import Store
+from tdm1core.app.workflows import cohort_view, import_patients, open_store, stored_patients
 
 DEMO_PATIENTS = (DEMO_DIR / "demo_patients.csv").read_bytes()
 

@@ -10,9 +10,9 @@ import pytest
 from pypdf import PdfReader
 
 from builders import QXM_HEADER_A, conc, qs17, qxm, qxm_row, sample_wells
-from tdm1core.calls import call_export
-from tdm1core.ddpcr import read_export
-from tdm1core.risk import PatientResult
+from tdm1core.calling.calls import call_export
+from tdm1core.reading.exports import read_export
+from tdm1core.clinical.risk import PatientResult
 from tdm1core.settings import Settings
 
 
@@ -83,7 +83,7 @@ def test_qx_manager_sample_types():
 
 
 def test_a_failed_control_is_on_the_pdf():
-    from tdm1core.report import Provenance, patient_report
+    from tdm1core.reporting.report import Provenance, patient_report
 
     c = _calls(qs17(sample_wells("P1") + _ntc(mutant_positives=2)))[0]
     pdf = patient_report(PatientResult.from_calls(c, "positive", "negative", "PX"), Provenance("plate.csv", "0" * 64, "t"))

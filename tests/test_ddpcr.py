@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from builders import (OLD_QS_HEADER, QXM_HEADER_A, QXM_HEADER_B, conc, old_qs_row, qs17, qxm, qxm_row, sample_wells)
-from tdm1core.ddpcr import FORMAT_QS17, FORMAT_QS_OLD, FORMAT_QXM, pool_replicates, read_export
+from tdm1core.reading.exports import FORMAT_QS17, FORMAT_QS_OLD, FORMAT_QXM, pool_replicates, read_export
 from tdm1core.demo.writer import DuplexWell
 from tdm1core.errors import DdpcrFormatError, InputError
 from tdm1core.settings import Settings

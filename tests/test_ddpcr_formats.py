@@ -12,8 +12,8 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from builders import (QSAP_HEADER, QX600_HEADER, QXM_HEADER_A, conc, qs17, qsap, qsap_row, qsap_sample, qxm, qxm_reduced,
                       qxm_row, sample_wells, xlsx_of)
-from tdm1core.calls import NOT_EVALUABLE, call_export
-from tdm1core.ddpcr import FORMAT_QS17, FORMAT_QSAP, FORMAT_QXM, FORMAT_QXM_REDUCED, read_export
+from tdm1core.calling.calls import NOT_EVALUABLE, call_export
+from tdm1core.reading.exports import FORMAT_QS17, FORMAT_QSAP, FORMAT_QXM, FORMAT_QXM_REDUCED, read_export
 from tdm1core.errors import DdpcrFormatError, InputError, TargetMapError
 from tdm1core.settings import Settings
 

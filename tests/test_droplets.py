@@ -13,11 +13,11 @@ from hypothesis import given, settings as hyp_settings, strategies as hs
 
 from builders import (cluster_codes, droplet_csv, duplex_droplets, plate_droplet_files, qs17, sample_wells)
 from tdm1core.errors import DropletFormatError, InputError
-from tdm1core.droplets import FORMAT_QS_DROPLETS, FORMAT_QS_OLD_DROPLETS, FORMAT_QXM_DROPLETS, read_droplets, well_from_name
-from tdm1core.plate import classify_plate, plate_export, plate_summary, read_plate, read_zip
+from tdm1core.reading.droplets import FORMAT_QS_DROPLETS, FORMAT_QS_OLD_DROPLETS, FORMAT_QXM_DROPLETS, read_droplets, well_from_name
+from tdm1core.reading.plate import classify_plate, plate_export, plate_summary, read_plate, read_zip
 from tdm1core.settings import DEFAULT_SETTINGS
-from tdm1core.thresholds import DropletThresholds, auto_threshold, classify_well
-from tdm1core.workflows import assess_droplets, assess_upload
+from tdm1core.reading.thresholds import DropletThresholds, auto_threshold, classify_well
+from tdm1core.app.workflows import assess_droplets, assess_upload
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ddpcr"
 PODCALL = SHARED / "quantasoft174_podcall_plate"
@@ -321,9 +321,9 @@ def test_a_small_well_is_read_and_then_fails_the_droplet_minimum():
 
 
 def test_droplet_results_are_not_saved_to_the_database_by_mistake(tmp_path):
-    from tdm1core.risk import PatientResult
-    from tdm1core.store import Store
-    from tdm1core.workflows import patient_result, save_result
+    from tdm1core.clinical.risk import PatientResult
+    from tdm1core.storage.store import Store
+    from tdm1core.app.workflows import patient_result, save_result
 
     wells = sample_wells("P1")
     got, _ = assess_droplets(plate_droplet_files(wells, "Run1") + [(qs17(wells), "names.csv")], DEFAULT_SETTINGS,
@@ -338,7 +338,7 @@ def test_droplet_results_are_not_saved_to_the_database_by_mistake(tmp_path):
 # ------------------------------------------------------------------ command line
 
 def test_droplets_command_prints_one_object_per_well(tmp_path, capsys):
-    from tdm1core.cli import main
+    from tdm1core.app.cli import main
 
     wells = sample_wells("P1", e545k_mut=5)
     for data, name in plate_droplet_files(wells, "Run1") + [(qs17(wells), "names.csv")]:

@@ -7,7 +7,7 @@ import openpyxl
 import pandas as pd
 
 from conftest import ROOT
-from tdm1core.export import to_csv_bytes, to_json_bytes, to_xlsx_bytes
+from tdm1core.reporting.export import to_csv_bytes, to_json_bytes, to_xlsx_bytes
 from tdm1core.settings import Settings
 
 EVIL = pd.DataFrame({"patient": ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tTAB", "plain"],
@@ -73,7 +73,7 @@ def test_display_tables_show_na_and_keep_one_type_per_column():
     import pandas as pd
     import pyarrow as pa
 
-    from tdm1core.export import for_display
+    from tdm1core.reporting.export import for_display
 
     df = pd.DataFrame({"ratio": [1.23456, math.nan], "n": [3, None], "p": [0.4381, float("inf")], "name": ["a", None]})
     out = for_display(df, {"ratio": 2, "p": 3})

@@ -17,11 +17,11 @@ import sqlalchemy as sa
 
 from builders import qs17, sample_wells
 from conftest import ROOT
-from tdm1core.store import HEAD_REVISION
+from tdm1core.storage.store import HEAD_REVISION
 from tdm1core.demo import DEMO_DIR
 from tdm1core.settings import DEFAULT_SETTINGS
-from tdm1core.store import Store
-from tdm1core.workflows import import_exports, open_store
+from tdm1core.storage.store import Store
+from tdm1core.app.workflows import import_exports, open_store
 
 TEMPLATE = pd.read_csv(DEMO_DIR / "demo_patients.csv", dtype=str, keep_default_na=False).iloc[0].to_dict()
 
@@ -31,7 +31,7 @@ OPERATOR = "tester@lab.example"
 
 def cli(*args, timeout=180):
     """The command line as the lab's operator; on a shared database the roles table gives them their roles (as an admin
-    would), since the command line acts with those roles there (tdm1core.access)."""
+    would), since the command line acts with those roles there (tdm1core.storage.access)."""
     if "--db" in args:
         url = args[list(args).index("--db") + 1]
         if not url.startswith("sqlite"):
@@ -98,7 +98,7 @@ def test_sixteen_first_imports_into_a_fresh_sqlite_database_all_land(tmp_path):
 
 
 def test_a_kill_during_the_first_open_never_leaves_an_unopenable_database(tmp_path):
-    code = "import sys; from tdm1core.store import Store; Store(sys.argv[1])"
+    code = "import sys; from tdm1core.storage.store import Store; Store(sys.argv[1])"
     for k, delay in enumerate((0.05, 0.1, 0.15, 0.2, 0.3, 0.45)):
         url = f"sqlite:///{tmp_path / f'k{k}.sqlite'}"
         proc = subprocess.Popen([sys.executable, "-c", code, url], cwd=ROOT)
@@ -202,7 +202,7 @@ def test_a_patient_workbook_bomb_is_refused_in_under_a_second(tmp_path):
     import io
     import zipfile
 
-    from tdm1core.cohort import read_patient_table
+    from tdm1core.stats.cohort import read_patient_table
     from tdm1core.errors import CohortFormatError
 
     z = io.BytesIO()
@@ -219,7 +219,7 @@ def test_a_patient_workbook_bomb_is_refused_in_under_a_second(tmp_path):
 
 
 def test_absurd_table_shapes_are_refused_fast():
-    from tdm1core.cohort import read_patient_table
+    from tdm1core.stats.cohort import read_patient_table
     from tdm1core.errors import CohortFormatError
 
     wide = (",".join(f"c{i}" for i in range(10_000)) + "\n" + ",".join("1" for _ in range(10_000)) + "\n").encode()

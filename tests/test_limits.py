@@ -9,9 +9,7 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 from scipy import stats
 
-from tdm1core import limits
-
-
+import tdm1core.calling.limits as limits
 @pytest.mark.parametrize("c", range(1, 11))
 def test_lambda95_against_scipy(c):
     lam = limits.lambda95(c)

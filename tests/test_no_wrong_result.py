@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from builders import plate_droplet_files, qs17, qxm, qxm_row, QXM_HEADER_A, sample_wells
-from tdm1core.calls import (NOT_EVALUABLE, NEGATIVE, POSITIVE, ManualEntry, Measurement, SampleMeasurements,
+from tdm1core.calling.calls import (NOT_EVALUABLE, NEGATIVE, POSITIVE, ManualEntry, Measurement, SampleMeasurements,
                             call_export, call_manual, call_sample)
-from tdm1core.ddpcr import read_export
+from tdm1core.reading.exports import read_export
 from tdm1core.demo.writer import DuplexWell
 from tdm1core.errors import DdpcrFormatError, InputError, SettingsError
-from tdm1core.intervals import ConfidenceInterval
+from tdm1core.measuring.intervals import ConfidenceInterval
 from tdm1core.settings import PLAUSIBLE_RANGES, Settings
 from tdm1core.targets import HOTSPOTS
 
@@ -67,7 +67,7 @@ def test_every_numeric_setting_refuses_implausible_values(name, value):
 
 
 def test_a_denormal_droplet_volume_is_refused_on_the_command_line(tmp_path, capsys):
-    from tdm1core.cli import main
+    from tdm1core.app.cli import main
 
     path = tmp_path / "plate.csv"
     path.write_bytes(qs17(sample_wells("X", her2=1600, eftud2=1000)))
@@ -92,8 +92,8 @@ def test_droplets_with_another_plates_results_export_are_refused():
     ours = sample_wells("S1", her2=3000, eftud2=1000)
     theirs = [DuplexWell(w.well, "P-OTHER", w.ch1_target, w.ch2_target, 10, 4000, 18000) for w in ours]
     files = plate_droplet_files(ours, "Run1") + [(qs17(theirs), "Run9_results.csv")]
-    from tdm1core.plate import classify_plate, plate_export, read_plate
-    from tdm1core.thresholds import DropletThresholds
+    from tdm1core.reading.plate import classify_plate, plate_export, read_plate
+    from tdm1core.reading.thresholds import DropletThresholds
 
     plate = read_plate(files)
     for method in ("instrument", "auto"):
@@ -106,8 +106,8 @@ def test_droplets_with_another_plates_results_export_are_refused():
 def test_droplets_with_their_own_results_export_are_called():
     ours = sample_wells("S1", her2=3000, eftud2=1000)
     files = plate_droplet_files(ours, "Run1") + [(qs17(ours), "Run1_results.csv")]
-    from tdm1core.plate import classify_plate, plate_export, read_plate
-    from tdm1core.thresholds import DropletThresholds
+    from tdm1core.reading.plate import classify_plate, plate_export, read_plate
+    from tdm1core.reading.thresholds import DropletThresholds
 
     for method in ("instrument", "auto"):
         export = plate_export(classify_plate(read_plate(files), DropletThresholds(method=method)))
@@ -236,7 +236,7 @@ def test_typed_ratio_and_copies_either_agree_or_are_refused(ratio, her2, ref):
 # ---------------------------------------------------------------- 7. the attestation names the content reviewed
 
 def test_a_release_of_content_other_than_the_reviewed_is_refused(tmp_path):
-    import tdm1core.workflows as wf
+    import tdm1core.app.workflows as wf
 
     store = wf.open_store(f"sqlite:///{tmp_path / 'r.sqlite'}", seed=False)
     a = wf.assess_upload(qs17(sample_wells("S1", her2=900)), "run.csv", Settings())
@@ -254,7 +254,7 @@ def test_a_release_of_content_other_than_the_reviewed_is_refused(tmp_path):
 def test_the_command_line_refuses_to_release_the_demo_and_marks_its_pdf(tmp_path, capsys):
     from pypdf import PdfReader
 
-    from tdm1core.cli import main
+    from tdm1core.app.cli import main
     from tdm1core.demo import demo_export_path
 
     out = tmp_path / "demo.pdf"
@@ -271,8 +271,8 @@ def test_the_command_line_refuses_to_release_the_demo_and_marks_its_pdf(tmp_path
 def test_the_command_line_starts_from_the_databases_saved_settings_and_says_so(tmp_path, capsys, monkeypatch):
     import json as _json
 
-    import tdm1core.workflows as wf
-    from tdm1core.cli import main
+    import tdm1core.app.workflows as wf
+    from tdm1core.app.cli import main
 
     db = tmp_path / "s.sqlite"
     store = wf.open_store(f"sqlite:///{db}", seed=False)
@@ -294,7 +294,7 @@ def test_the_command_line_starts_from_the_databases_saved_settings_and_says_so(t
 # ---------------------------------------------------------------- 8. one truth about who releases
 
 def test_reviewers_release_and_see_the_patient_page_admins_do_not_release():
-    from tdm1core.access import PERMISSIONS, Action
+    from tdm1core.storage.access import PERMISSIONS, Action
 
     assert PERMISSIONS[Action.RELEASE] == frozenset({"reviewer"})
     assert "reviewer" in PERMISSIONS[Action.PATIENT_RESULT]
@@ -314,7 +314,7 @@ def test_reviewers_release_and_see_the_patient_page_admins_do_not_release():
     ["demo", "--write", "/dev/null"], ["demo", "--write", "/proc/x"], ["db", "status", "--db", "sqlite:////proc/x/d.sqlite"],
 ])
 def test_command_line_failures_are_one_line_and_exit_2(argv, capsys, tmp_path, monkeypatch):
-    from tdm1core.cli import main
+    from tdm1core.app.cli import main
 
     monkeypatch.setenv("TDM1_DB_PATH", str(tmp_path / "db.sqlite"))
     assert main(argv) == 2
@@ -323,7 +323,7 @@ def test_command_line_failures_are_one_line_and_exit_2(argv, capsys, tmp_path, m
 
 
 def test_report_to_a_folder_and_a_batch_with_a_missing_file(tmp_path, capsys, monkeypatch):
-    from tdm1core.cli import main
+    from tdm1core.app.cli import main
 
     monkeypatch.setenv("TDM1_DB_PATH", str(tmp_path / "db.sqlite"))
     good = tmp_path / "good.csv"
@@ -337,7 +337,7 @@ def test_report_to_a_folder_and_a_batch_with_a_missing_file(tmp_path, capsys, mo
 
 
 def test_an_oserror_anywhere_is_one_line(monkeypatch, capsys):
-    import tdm1core.cli as cli
+    import tdm1core.app.cli as cli
 
     def boom(args):
         raise PermissionError(13, "Permission denied", "/data/tdm1.sqlite.lock")
@@ -352,7 +352,7 @@ def test_an_oserror_anywhere_is_one_line(monkeypatch, capsys):
 def test_db_export_is_private(tmp_path):
     import stat
 
-    import tdm1core.workflows as wf
+    import tdm1core.app.workflows as wf
 
     store = wf.open_store(f"sqlite:///{tmp_path / 'e.sqlite'}")
     out = tmp_path / "export"
@@ -364,7 +364,7 @@ def test_db_export_is_private(tmp_path):
 # ---------------------------------------------------------------- 11. patient tables
 
 def _table(rows: list[dict], header: list[str] | None = None) -> bytes:
-    from tdm1core.cohort import template_frame
+    from tdm1core.stats.cohort import template_frame
 
     cols = header or list(template_frame().columns)
     lines = [",".join(cols)] + [",".join(str(r.get(c, "")) for c in cols) for r in rows]
@@ -372,7 +372,7 @@ def _table(rows: list[dict], header: list[str] | None = None) -> bytes:
 
 
 def _patient(pid: str, **kw) -> dict:
-    from tdm1core.cohort import template_frame
+    from tdm1core.stats.cohort import template_frame
 
     row = template_frame().iloc[0].to_dict()
     row.update(patient_id=pid, **kw)
@@ -384,7 +384,7 @@ INVISIBLES = ["\u200e", "\u200f", "\u202c", "\u2062", "\u034f", "\ufe0f", "\u180
 
 @pytest.mark.parametrize("ch", INVISIBLES)
 def test_ids_that_differ_by_an_invisible_character_are_one_patient(ch):
-    from tdm1core.cohort import load_cohort
+    from tdm1core.stats.cohort import load_cohort
     from tdm1core.errors import CohortFormatError
 
     # bidirectional marks are refused outright; the others make the two IDs one patient
@@ -396,7 +396,7 @@ def test_ids_that_differ_by_an_invisible_character_are_one_patient(ch):
 @given(st.text(st.characters(categories=["Cf", "Mn", "Zs"]), min_size=1, max_size=3))
 @hsettings(max_examples=80, deadline=None)
 def test_id_key_ignores_format_characters_and_spaces(extra):
-    from tdm1core.textfile import id_key, unsafe_characters
+    from tdm1core.reading.textfile import id_key, unsafe_characters
 
     if unsafe_characters(extra):
         return
@@ -407,7 +407,7 @@ def test_id_key_ignores_format_characters_and_spaces(extra):
 
 @pytest.mark.parametrize("ch", ["\u202e", "\u200f", "\x07"])
 def test_control_and_bidi_characters_are_refused_in_ids(ch):
-    from tdm1core.cohort import load_cohort
+    from tdm1core.stats.cohort import load_cohort
     from tdm1core.errors import CohortFormatError
 
     with pytest.raises(CohortFormatError, match="control or bidirectional") as info:
@@ -416,13 +416,13 @@ def test_control_and_bidi_characters_are_refused_in_ids(ch):
 
 
 def test_messages_show_invisible_characters():
-    from tdm1core.textfile import visible
+    from tdm1core.reading.textfile import visible
 
     assert visible("N01 ") == "'N01␠'" and visible("N\u200b01") == "'N<U+200B>01'"
 
 
 def test_two_columns_with_one_name_are_refused():
-    from tdm1core.cohort import load_cohort, template_frame
+    from tdm1core.stats.cohort import load_cohort, template_frame
     from tdm1core.errors import CohortFormatError
 
     cols = list(template_frame().columns) + ["er_status"]
@@ -431,7 +431,7 @@ def test_two_columns_with_one_name_are_refused():
 
 
 def test_nan_is_missing_in_every_column():
-    from tdm1core.cohort import read_patient_table
+    from tdm1core.stats.cohort import read_patient_table
 
     raw = read_patient_table(_table([_patient("N01", ttp_days="nan", stage="NaN")]), "p.csv")
     assert raw.loc[0, "ttp_days"] == "" and raw.loc[0, "stage"] == ""
@@ -442,7 +442,7 @@ def test_merged_cells_in_an_xlsx_table_are_refused():
 
     import openpyxl
 
-    from tdm1core.cohort import read_patient_table, template_frame
+    from tdm1core.stats.cohort import read_patient_table, template_frame
     from tdm1core.errors import CohortFormatError
 
     wb = openpyxl.Workbook()
@@ -485,7 +485,7 @@ def test_a_zip_inside_a_plate_zip_is_refused():
         for data, name in plate_droplet_files(sample_wells("S2")[:1], "Run2"):
             z.writestr(name, data)
         z.writestr("more/inner.zip", inner.getvalue())
-    from tdm1core.plate import read_plate
+    from tdm1core.reading.plate import read_plate
 
     with pytest.raises(InputError, match="holds another zip"):
         read_plate([(outer.getvalue(), "plate.zip")])
@@ -499,7 +499,7 @@ def test_a_well_outside_the_plate_is_refused(well):
 
 
 def test_one_alias_for_two_assays_is_refused(capsys, tmp_path):
-    from tdm1core.cli import main
+    from tdm1core.app.cli import main
 
     path = tmp_path / "p.csv"
     path.write_bytes(qs17(sample_wells("S1")))
@@ -510,11 +510,11 @@ def test_one_alias_for_two_assays_is_refused(capsys, tmp_path):
 # ---------------------------------------------------------------- 15. words and numbers a reader trusts
 
 def test_the_caveat_is_a_whole_sentence_and_the_two_p_values_are_named():
-    from tdm1core.calls import HER2_PLASMA_CAVEAT
-    from tdm1core.risk import EVIDENCE
+    from tdm1core.calling.calls import HER2_PLASMA_CAVEAT
+    from tdm1core.clinical.risk import EVIDENCE
 
     c = call_manual(ManualEntry(her2_ratio=1.0, eftud2_copies=500))
-    from tdm1core.risk import PatientResult
+    from tdm1core.clinical.risk import PatientResult
 
     reasons = PatientResult.from_calls(c, "positive", "negative").flag.reasons
     assert any(f"Caveat: {HER2_PLASMA_CAVEAT}" in r for r in reasons) and not any("hER2" in r for r in reasons)
@@ -522,8 +522,8 @@ def test_the_caveat_is_a_whole_sentence_and_the_two_p_values_are_named():
 
 
 def test_the_cohort_pdf_prints_no_na_p_for_the_untested_row():
-    from tdm1core.cli import _demo_cohort
-    from tdm1core.report import _untested_blank
+    from tdm1core.app.cli import _demo_cohort
+    from tdm1core.reporting.report import _untested_blank
     from tdm1core.stats import analyse_cohort
 
     cohort, _ = _demo_cohort(Settings())
@@ -534,7 +534,7 @@ def test_the_cohort_pdf_prints_no_na_p_for_the_untested_row():
 
 
 def test_a_blank_at_or_above_the_her2_cut_off_is_warned():
-    from tdm1core.limits import her2_support
+    from tdm1core.calling.limits import her2_support
 
     text = her2_support([1.0, 1.05, 0.98, 1.60], 1.25).describe()
     assert "4 blank sample(s)" in text and "non-amplified" not in text

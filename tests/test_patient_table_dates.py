@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from test_cohort import csv_bytes, table
-from tdm1core.cohort import read_patient_table, validate_patients
+from tdm1core.stats.cohort import read_patient_table, validate_patients
 from tdm1core.errors import CohortFormatError, InputError
-from tdm1core.risk import RECEPTOR_SPELLINGS, parse_receptor
+from tdm1core.clinical.risk import RECEPTOR_SPELLINGS, parse_receptor
 from tdm1core.settings import Settings
 
 

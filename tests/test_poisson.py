@@ -5,9 +5,7 @@ import math
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from tdm1core import poisson
-
-
+import tdm1core.measuring.poisson as poisson
 def test_concentration_is_bio_rads_formula():
     # -ln(Nneg/N)/V with V = 0.85 nL: SMN2 A01 FAM exports 898.375854492188 (float32)
     assert poisson.concentration(10940, 20486, 0.85) == pytest.approx(898.375854492188, rel=1e-7)

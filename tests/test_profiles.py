@@ -10,14 +10,12 @@ import pytest
 from pypdf import PdfReader
 
 from builders import conc, qs17, sample_wells
-from tdm1core.calls import call_export
-from tdm1core.ddpcr import read_export
-from tdm1core.profiles import STUDY, apply_profile, validate
-from tdm1core.risk import PatientResult
+from tdm1core.calling.calls import call_export
+from tdm1core.reading.exports import read_export
+from tdm1core.calling.profiles import STUDY, apply_profile, validate
+from tdm1core.clinical.risk import PatientResult
 from tdm1core.settings import STUDY_PROFILE, Settings
-from tdm1core import workflows as wf
-
-
+import tdm1core.app.workflows as wf
 def _calls(wells, settings=Settings(), name="x.csv"):
     return call_export(read_export(qs17(wells), name, settings), settings)
 
@@ -139,7 +137,7 @@ def test_a_profile_round_trips_through_the_database_and_is_stamped_on_the_pdf(ur
     calls = _calls(sample_wells("P1", her2=900), settings)[0]
     assert calls.to_dict()["limit_profile"] == "Lab X PIK3CA v1"
     result = PatientResult.from_calls(calls, "positive", "unknown", "PX1")
-    from tdm1core.report import Provenance, patient_report
+    from tdm1core.reporting.report import Provenance, patient_report
 
     text = _pdf_text(patient_report(result, Provenance("x.csv", "0" * 64, "test")))
     assert "Limits of this result" in text and "Cut-off profile: Lab X PIK3CA v1" in text
@@ -148,7 +146,7 @@ def test_a_profile_round_trips_through_the_database_and_is_stamped_on_the_pdf(ur
 
 
 def test_the_limits_command(tmp_path, capsys):
-    from tdm1core.cli import main
+    from tdm1core.app.cli import main
 
     path = tmp_path / "blanks.csv"
     path.write_bytes(_blanks(10))
@@ -166,7 +164,7 @@ def test_the_limits_command(tmp_path, capsys):
 
 
 def test_the_command_line_calls_with_a_stored_profile(tmp_path, capsys):
-    from tdm1core.cli import main
+    from tdm1core.app.cli import main
 
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     store = wf.open_store(db)

@@ -13,12 +13,11 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from builders import qs17, sample_wells
-from tdm1core import access
-from tdm1core.access import AccessDenied, User
-from tdm1core.release import released_json, report_id
+import tdm1core.storage.access as access
+from tdm1core.storage.access import AccessDenied, User
+from tdm1core.reporting.release import released_json, report_id
 from tdm1core.settings import Settings
-from tdm1core import workflows as wf
-
+import tdm1core.app.workflows as wf
 ROOT = Path(__file__).resolve().parents[1]
 REVIEWER = User(subject="rv1", email="rita@hospital.example", name="Rita Reviewer", roles=frozenset({"reviewer", "clinician"}),
                 mode="signed-in", session="s-rita", roles_source="claim")
@@ -120,7 +119,7 @@ def test_the_fhir_bundle_validates_and_carries_the_result(tmp_path):
     pytest.importorskip("fhir.resources", reason="fhir.resources is not installed (pip install fhir.resources)")
     from fhir.resources.R4B.bundle import Bundle
 
-    from tdm1core.fhir import fhir_bundle
+    from tdm1core.reporting.fhir import fhir_bundle
 
     store = wf.open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     result, prov = _result()
@@ -181,7 +180,7 @@ def test_the_command_line_releases_and_writes_the_fhir_bundle(tmp_path, capsys):
     pytest.importorskip("fhir.resources")
     from fhir.resources.R4B.bundle import Bundle
 
-    from tdm1core.cli import main
+    from tdm1core.app.cli import main
 
     export = tmp_path / "run7.csv"
     export.write_bytes(qs17(sample_wells("S1", her2=900)))

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from tdm1core.calls import call_export
-from tdm1core.cli import _demo_cohort
-from tdm1core.ddpcr import read_export
+from tdm1core.calling.calls import call_export
+from tdm1core.app.cli import _demo_cohort
+from tdm1core.reading.exports import read_export
 from tdm1core.demo import demo_export_path
-from tdm1core.poisson import concentration
-from tdm1core.report import Provenance, cohort_report, patient_report
-from tdm1core.risk import PatientResult
+from tdm1core.measuring.poisson import concentration
+from tdm1core.reporting.report import Provenance, cohort_report, patient_report
+from tdm1core.clinical.risk import PatientResult
 from tdm1core.settings import Settings
 from tdm1core.stats import analyse_cohort
 
@@ -119,8 +119,8 @@ def test_report_command_line(tmp_path):
 
 def test_demo_manual_entry_target_map_and_droplet_volume_are_stamped_on_the_patient_pdf():
     from builders import qs17, sample_wells
-    from tdm1core.calls import ManualEntry
-    from tdm1core.workflows import assess_manual, assess_upload, patient_result
+    from tdm1core.calling.calls import ManualEntry
+    from tdm1core.app.workflows import assess_manual, assess_upload, patient_result
 
     demo_a = assess_upload(demo_export_path().read_bytes(), "renamed.csv", Settings())
     text, _ = text_of(patient_report(patient_result(demo_a.sample("P06"), "pos", "neg"), demo_a.provenance))
@@ -162,11 +162,11 @@ def test_a_report_from_droplet_files_carries_the_classification_and_the_droplet_
 
     sys.path.insert(0, str(Path(__file__).parent))
     from builders import plate_droplet_files, qs17, sample_wells
-    from tdm1core.plate import sample_droplets
-    from tdm1core.report import patient_report
+    from tdm1core.reading.plate import sample_droplets
+    from tdm1core.reporting.report import patient_report
     from tdm1core.settings import DEFAULT_SETTINGS
-    from tdm1core.thresholds import DropletThresholds
-    from tdm1core.workflows import assess_droplets, patient_result
+    from tdm1core.reading.thresholds import DropletThresholds
+    from tdm1core.app.workflows import assess_droplets, patient_result
 
     wells = sample_wells("P1", her2=900, eftud2=1000, e545k_mut=5)
     assessment, classified = assess_droplets(plate_droplet_files(wells, "Run1") + [(qs17(wells), "names.csv")],

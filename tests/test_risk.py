@@ -2,7 +2,7 @@
 import pytest
 
 from tdm1core.errors import InputError
-from tdm1core.risk import AT_RISK, INCOMPLETE, NOT_FLAGGED, assess_risk, parse_receptor
+from tdm1core.clinical.risk import AT_RISK, INCOMPLETE, NOT_FLAGGED, assess_risk, parse_receptor
 
 CASES = [
     ("not amplified", "positive", "negative", AT_RISK),

@@ -1,9 +1,9 @@
-"""One schema: the SQLAlchemy tables in tdm1core.store and the Alembic migrations describe the same database."""
+"""One schema: the SQLAlchemy tables in tdm1core.storage.store and the Alembic migrations describe the same database."""
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from tdm1core.store import Store, metadata
+from tdm1core.storage.store import Store, metadata
 
 
 def test_migrations_and_tables_do_not_drift(url):
@@ -30,7 +30,7 @@ def test_the_head_revision_the_store_knows_is_alembics_head():
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from tdm1core.store import HEAD_REVISION, MIGRATIONS
+    from tdm1core.storage.store import HEAD_REVISION, MIGRATIONS
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from compare import assert_same_values
-from tdm1core.cohort import load_cohort
-from tdm1core.ddpcr import read_export
+from tdm1core.stats.cohort import load_cohort
+from tdm1core.reading.exports import read_export
 from tdm1core.demo import DEMO_DIR, demo_export_path
 from tdm1core.settings import Settings
 from tdm1core.stats import analyse_cohort, fisher, km_by

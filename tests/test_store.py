@@ -8,12 +8,12 @@ import pytest
 import sqlalchemy as sa
 
 from builders import qs17, sample_wells
-from tdm1core.store import HEAD_REVISION
+from tdm1core.storage.store import HEAD_REVISION
 from tdm1core.demo import DEMO_DIR, demo_export_path
 from tdm1core.errors import CohortFormatError, DdpcrFormatError, TargetMapError
 from tdm1core.settings import DEFAULT_SETTINGS, Settings
-from tdm1core.store import Store
-from tdm1core.workflows import apply_settings, cohort_view, import_exports, import_patients, open_store, preview_patients, seed_demo
+from tdm1core.storage.store import Store
+from tdm1core.app.workflows import apply_settings, cohort_view, import_exports, import_patients, open_store, preview_patients, seed_demo
 
 DEMO_EXPORT = demo_export_path().read_bytes()
 DEMO_PATIENTS = (DEMO_DIR / "demo_patients.csv").read_bytes()
@@ -110,7 +110,7 @@ def test_changing_a_cutoff_changes_the_calls_and_is_audited(url):
 
 def _count_reads(monkeypatch):
     """Count every export the use cases read (the only way from stored bytes to calls)."""
-    import tdm1core.ddpcr as ddpcr
+    import tdm1core.reading.exports as ddpcr
 
     reads = []
     real = ddpcr.read_export
@@ -135,8 +135,8 @@ def test_a_second_cohort_load_parses_no_file(url, monkeypatch):
     assert second.files_called == 0 and len(reads) == 4  # read from the stored calls: no file parsed
     pd.testing.assert_frame_equal(first.cohort.patients, second.cohort.patients)
     # the stored calls give what calling the files again gives
-    from tdm1core.calls import call_export, calls_table
-    from tdm1core.ddpcr import read_export
+    from tdm1core.calling.calls import call_export, calls_table
+    from tdm1core.reading.exports import read_export
 
     fresh = calls_table([c for data, name in [(DEMO_EXPORT, "d.csv")] for c in call_export(read_export(data, name, s), s)])
     stored = second.calls[second.calls["sample"].isin(fresh["sample"])].reset_index(drop=True)
@@ -254,8 +254,8 @@ def _worker(args):
     url, i = args
     from builders import qs17, sample_wells
     from tdm1core.settings import DEFAULT_SETTINGS
-    from tdm1core.store import Store
-    from tdm1core.workflows import import_exports
+    from tdm1core.storage.store import Store
+    from tdm1core.app.workflows import import_exports
 
     data = qs17(sample_wells(f"S{i}", her2=1000 + i, eftud2=900 + i))
     return import_exports(Store(url), [(data, f"plate{i}.csv")], DEFAULT_SETTINGS, who=f"proc{i}")[0].duplicate

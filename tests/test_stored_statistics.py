@@ -13,12 +13,12 @@ import tdm1core.stats as stats_module
 from builders import qs17, sample_wells
 from compare import assert_same_values
 from spies import count_calls
-from tdm1core.calls import call_export
-from tdm1core.cohort import load_cohort
-from tdm1core.ddpcr import read_export
+from tdm1core.calling.calls import call_export
+from tdm1core.stats.cohort import load_cohort
+from tdm1core.reading.exports import read_export
 from tdm1core.demo import DEMO_DIR, demo_export_path
 from tdm1core.settings import DEFAULT_SETTINGS
-from tdm1core.workflows import cohort_statistics_json, import_exports, import_patients, open_store
+from tdm1core.app.workflows import cohort_statistics_json, import_exports, import_patients, open_store
 
 DEMO_EXPORT = demo_export_path().read_bytes()
 DEMO_PATIENTS = (DEMO_DIR / "demo_patients.csv").read_bytes()
@@ -127,13 +127,13 @@ def test_stored_answers_are_bounded_and_keep_the_patient_snapshot(url):
 
 
 def test_an_empty_database_has_no_answer(url):
-    from tdm1core.store import Store
+    from tdm1core.storage.store import Store
 
     assert cohort_statistics_json(Store(url), DEFAULT_SETTINGS) is None
 
 
 def test_the_command_line_import_leaves_an_answer_that_cohort_reads_without_computing(tmp_path, monkeypatch, capsys):
-    from tdm1core.cli import main
+    from tdm1core.app.cli import main
 
     db = f"sqlite:///{tmp_path / 'cli.sqlite'}"
     (tmp_path / "patients.csv").write_bytes(DEMO_PATIENTS)

@@ -13,8 +13,8 @@ import math
 import random
 from pathlib import Path
 
-from .. import poisson
-from .writer import DuplexWell, quantasoft_csv
+import tdm1core.measuring.poisson as poisson
+from tdm1core.demo.writer import DuplexWell, quantasoft_csv
 
 VOLUME_NL = 0.85
 DATA_DIR = Path(__file__).with_name("data")

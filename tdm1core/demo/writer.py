@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .. import poisson
-
+import tdm1core.measuring.poisson as poisson
 __all__ = ["QS17_HEADER", "DuplexWell", "quantasoft_csv", "display"]
 
 QS17_HEADER = (

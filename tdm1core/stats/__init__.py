@@ -4,17 +4,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .._lazy import lazy_getattr
-from ..settings import DEFAULT_SETTINGS, Settings
-from .survival import CI_METHOD_LABELS, KaplanMeierResult, kaplan_meier
+from tdm1core._lazy import lazy_getattr
+from tdm1core.settings import DEFAULT_SETTINGS, Settings
+from tdm1core.stats.survival import CI_METHOD_LABELS, KaplanMeierResult, kaplan_meier
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..cohort import Cohort
-    from .contingency import (FISHER_METHOD, Performance, fisher, performance, resistance_by, table4, table4_for_reading,
+    from tdm1core.stats.cohort import Cohort
+    from tdm1core.stats.contingency import (FISHER_METHOD, Performance, fisher, performance, resistance_by, table4, table4_for_reading,
                               threshold_table)
-    from .descriptive import INDENT, table1, table1_for_reading, table2, table3
+    from tdm1core.stats.descriptive import INDENT, table1, table1_for_reading, table2, table3
 
 # the cohort tables load with their first use, so that ``python -m tdm1core km`` reads only the survival code
 _WHERE = {"FISHER_METHOD": "contingency", "Performance": "contingency", "fisher": "contingency",
@@ -80,7 +80,7 @@ class CohortStatistics:
 
 def check_columns(cohort: Cohort, columns: Sequence[str], what: str) -> None:
     """Every column asked for is in the cohort, or one error naming the ones that are (never a KeyError)."""
-    from ..errors import InputError
+    from tdm1core.errors import InputError
 
     missing = [c for c in columns if c not in cohort.patients.columns]
     if missing:
@@ -92,8 +92,8 @@ def check_columns(cohort: Cohort, columns: Sequence[str], what: str) -> None:
 def analyse_cohort(cohort: Cohort, settings: Settings = DEFAULT_SETTINGS, km_group: str = "flag",
                    table4_columns: Sequence[str] = (), at: Sequence[float] = (), calls: list | None = None) -> CohortStatistics:
     """Tables 1-4, the flag's performance (with the cut-off table) and Kaplan-Meier by ``km_group``."""
-    from .contingency import performance, table4, threshold_table
-    from .descriptive import table1, table2, table3
+    from tdm1core.stats.contingency import performance, table4, threshold_table
+    from tdm1core.stats.descriptive import table1, table2, table3
 
     check_columns(cohort, list(table4_columns), "Table 4's characteristics (--table4-column)")
     cutoffs = sorted({1.0, 1.1, 1.2, 1.3, 1.5, 2.0, settings.her2_ratio_cutoff})

@@ -15,9 +15,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..cohort import Cohort, column_label
-from ..intervals import ConfidenceInterval
-from ..risk import AT_RISK, HR_NEGATIVE, HR_POSITIVE, NOT_FLAGGED, is_at_risk
+from tdm1core.stats.cohort import Cohort, column_label
+from tdm1core.measuring.intervals import ConfidenceInterval
+from tdm1core.clinical.risk import AT_RISK, HR_NEGATIVE, HR_POSITIVE, NOT_FLAGGED, is_at_risk
 
 __all__ = ["FisherResult", "fisher", "table4", "STUDY_GROUPINGS", "Proportion", "Performance", "performance",
            "threshold_table", "FISHER_METHOD", "resistance_by"]
@@ -189,7 +189,7 @@ def table4_for_reading(t4: pd.DataFrame) -> pd.DataFrame:
     row of its own with its p-value (to 3 decimals; "<0.001" below that; NA where no test was possible), its levels
     indented under it with "resistant/n (percent)"; a one-row characteristic ("All patients") keeps its line. The
     same counts as ``table4`` (the downloads keep that long form with full precision)."""
-    from .descriptive import INDENT
+    from tdm1core.stats.descriptive import INDENT
 
     def share(row: Any) -> str:
         n, k, pct = int(row["n"]), int(row["resistant"]), row["percent"]
@@ -231,7 +231,7 @@ class Proportion:
 def _prop(k: int, n: int, level: float) -> Proportion:
     if n == 0:
         return Proportion(0, 0, ConfidenceInterval(math.nan, math.nan, level, "Clopper-Pearson exact"))
-    from .special import beta_quantile
+    from tdm1core.stats.special import beta_quantile
 
     # Clopper-Pearson from the beta quantiles, as R's binom.test (scipy's binomtest finds the same limits by root
     # search, which is slow at registry size); tested equal to binomtest

@@ -5,8 +5,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..cohort import PRIOR_THERAPIES, Cohort
-from ..risk import HR_NEGATIVE, HR_POSITIVE
+from tdm1core.stats.cohort import PRIOR_THERAPIES, Cohort
+from tdm1core.clinical.risk import HR_NEGATIVE, HR_POSITIVE
 
 __all__ = ["table1", "table1_order", "table2", "table3", "TABLE1_LABELS"]
 
@@ -73,7 +73,7 @@ def table1_for_reading(t1: pd.DataFrame) -> pd.DataFrame:
 
 def table1_order(data: pd.DataFrame) -> dict[str, list[str]]:
     """The order of each characteristic's levels: the data dictionary's, where present."""
-    from ..cohort import SCHEMA
+    from tdm1core.stats.cohort import SCHEMA
 
     order: dict[str, list[str]] = {c: ["yes", "no"] for c in _YESNO}
     for f in SCHEMA:
@@ -106,8 +106,8 @@ def table2(cohort: Cohort) -> pd.DataFrame:
 def table3(cohort: Cohort, calls: Any = None) -> pd.DataFrame:
     """Table 3: ctDNA per patient (HER2 ratio, mutant / wild-type copies per hotspot, calls).
 
-    ``calls``: ``SampleCalls`` or the stored calls table (:func:`tdm1core.calls.calls_table`), for the copies."""
-    from ..calls import CALL_TABLE_COLUMNS, calls_table
+    ``calls``: ``SampleCalls`` or the stored calls table (:func:`tdm1core.calling.calls.calls_table`), for the copies."""
+    from tdm1core.calling.calls import CALL_TABLE_COLUMNS, calls_table
 
     df = cohort.patients
     have = df[df["ctdna_available"] == "yes"]

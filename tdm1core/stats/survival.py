@@ -28,9 +28,9 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-from ..intervals import ConfidenceInterval
-from ..settings import CI_METHODS
-from .special import chi2_sf
+from tdm1core.measuring.intervals import ConfidenceInterval
+from tdm1core.settings import CI_METHODS
+from tdm1core.stats.special import chi2_sf
 
 __all__ = [
     "MedianSurvival", "SurvivalAt", "KMGroup", "LogRankResult", "KaplanMeierResult",
@@ -301,7 +301,7 @@ def _at(table: dict[str, np.ndarray], times: Sequence[float], method: str, level
 
 def parse_times(text: str | None) -> list[float]:
     """Times typed as '0, 90, 180' (days); empty text gives []. Raises InputError naming the bad entry."""
-    from ..errors import InputError
+    from tdm1core.errors import InputError
 
     out = []
     for part in (text or "").replace(";", ",").split(","):
@@ -375,7 +375,7 @@ def kaplan_meier(
     Rows with a missing time, event or group are excluded (counted in ``excluded``).
     """
     if ci_method not in CI_METHODS:
-        from ..errors import SettingsError
+        from tdm1core.errors import SettingsError
 
         raise SettingsError(f"the CI method must be one of {', '.join(CI_METHODS)}, but was {ci_method!r}.", column="ci")
     t = _numbers(time)

@@ -25,8 +25,8 @@ def hostile_server(tmp_path_factory):
     from builders import qs17, sample_wells
     from tdm1core.demo import DEMO_DIR
     from tdm1core.settings import DEFAULT_SETTINGS
-    from tdm1core.store import Store
-    from tdm1core.workflows import import_exports, import_patients
+    from tdm1core.storage.store import Store
+    from tdm1core.app.workflows import import_exports, import_patients
 
     folder = tmp_path_factory.mktemp("hostile")
     db = folder / "app.sqlite"

@@ -23,7 +23,7 @@ def test_two_instances_one_database_concurrent_saves_and_imports(postgres_url, t
     from playwright.sync_api import sync_playwright
 
     from test_browser import ARGS, CHROMIUM
-    from tdm1core.store import Store
+    from tdm1core.storage.store import Store
 
     needs_browser()
     exports = {who: (f"{who}_run.csv", qs17(sample_wells(f"S-{who}", her2=1000 + 97 * i, eftud2=1000)))

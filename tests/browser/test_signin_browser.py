@@ -70,7 +70,7 @@ server_metadata_url = "{idp}/.well-known/openid-configuration"
 idle_timeout_minutes = {idle_minutes}
 """)
     db = tmp / "app.sqlite"
-    from tdm1core.workflows import open_store, set_user_roles
+    from tdm1core.app.workflows import open_store, set_user_roles
 
     set_user_roles(open_store(database_url or f"sqlite:///{db}"), "ada@hospital.example", ["admin"], "set-up")
     env = {"AUTHLIB_INSECURE_TRANSPORT": "1", **({"TDM1_DATABASE_URL": database_url} if database_url else {})}
@@ -127,7 +127,7 @@ def nav_links(pg) -> set[str]:
 
 
 def audit_rows(db: Path) -> list[dict]:
-    from tdm1core.store import Store
+    from tdm1core.storage.store import Store
 
     return Store(f"sqlite:///{db}").audit().to_dict("records")
 

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tdm1core.calls import call_export
-from tdm1core.ddpcr import read_export
+from tdm1core.calling.calls import call_export
+from tdm1core.reading.exports import read_export
 from tdm1core.demo import DEMO_DIR, demo_export_path
-from tdm1core.workflows import open_store
+from tdm1core.app.workflows import open_store
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 PAGES = ["pages/home.py", "pages/patient.py", "pages/droplets.py", "pages/cohort.py", "pages/survival.py", "pages/audit.py", "pages/settings.py"]
@@ -423,7 +423,7 @@ def test_saving_settings_to_the_database_recomputes_calls_and_is_audited():
     import os
 
     from tdm1core.settings import Settings
-    from tdm1core.store import Store
+    from tdm1core.storage.store import Store
 
     stored = Store(f"sqlite:///{os.environ['TDM1_DB_PATH']}").calls_table(Settings(her2_ratio_cutoff=1.2).fingerprint())
     assert len(stored) == 16 and stored.set_index("sample").loc["P14", "her2_call"] == "amplified"  # 1.23 >= 1.2
@@ -435,7 +435,7 @@ def test_saving_settings_to_the_database_recomputes_calls_and_is_audited():
 def test_every_page_works_on_an_empty_database(page, tmp_path):
     import os
 
-    from tdm1core.workflows import open_store
+    from tdm1core.app.workflows import open_store
 
     open_store(f"sqlite:///{os.environ['TDM1_DB_PATH']}").remove_demo()  # seeded once, emptied: not seeded again
     at = open_page(page)
@@ -474,7 +474,7 @@ def test_the_app_serves_no_patient_data_beyond_loopback(address):
 
 
 def test_loopback_addresses_are_recognised():
-    from tdm1core.access import is_loopback
+    from tdm1core.storage.access import is_loopback
 
     assert all(is_loopback(a) for a in ("127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost"))
     assert not any(is_loopback(a) for a in ("", "0.0.0.0", "::", "10.0.0.5", "example.org"))
@@ -531,12 +531,12 @@ def test_a_stale_stored_notice_does_not_stand_under_a_rejection():
 
 
 def test_figures_label_ratio_ticks_as_numbers_and_name_the_at_risk_row():
-    from tdm1core.figures import km_figure, ratio_figure
+    from tdm1core.plotting.figures import km_figure, ratio_figure
     from tdm1core.stats import km_by
 
     fig = ratio_figure(1.11, 1.01, 1.21, 1.25)
     assert list(fig.layout.xaxis.ticktext)[:6] == ["0.1", "0.2", "0.5", "0.7", "1", "1.25"]
-    from tdm1core.cli import _demo_cohort
+    from tdm1core.app.cli import _demo_cohort
     from tdm1core.settings import Settings
 
     cohort, _ = _demo_cohort(Settings())

@@ -1,0 +1,854 @@
+"""The command line (``python -m tdm1core``): the same core the app uses.
+
+Bad input exits with status 2 and the same message the app shows, no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from tdm1core._version import __version__
+from tdm1core.errors import InputError
+from tdm1core.jsontext import json_safe
+from tdm1core.settings import Settings
+
+__all__ = ["main", "build_parser"]
+
+
+def _dump(obj: Any) -> None:
+    """JSON on standard output: indented on a terminal, compact when piped (the C encoder: a registry's Table 3 is
+    100,000 rows); NaN and infinity become null (JSON has neither)."""
+    indent = 2 if sys.stdout.isatty() else None
+    try:
+        text = json.dumps(obj, indent=indent, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError:  # a NaN or an infinity somewhere: clean it, then encode
+        text = json.dumps(json_safe(obj), indent=indent, ensure_ascii=False, default=str)
+    print(text)
+
+
+def _settings(args: argparse.Namespace, base: Settings | None = None) -> Settings:
+    """The settings in force (:func:`tdm1core.app.workflows.settings_in_force`: the database's saved settings where there
+    is a database, else the study's) with the options given on the line; ``args.settings_origin`` says which."""
+    from tdm1core.app.workflows import settings_in_force
+
+    changes: dict[str, Any] = {}
+    for name in ("her2_ratio_cutoff", "pik3ca_mutant_cutoff_copies", "reference_min_copies", "min_accepted_droplets",
+                 "droplet_volume_nl", "confidence_level"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value
+    if getattr(args, "ci", None):
+        changes["km_ci_method"] = args.ci
+    if getattr(args, "concentration_source", None):
+        changes["concentration_source"] = args.concentration_source
+    if getattr(args, "level", None):
+        changes["confidence_level"] = args.level
+    aliases = getattr(args, "alias", None) or []
+    if aliases:
+        pairs = []
+        for a in aliases:
+            if "=" not in a:
+                raise InputError(f"--alias must look like NAME=ASSAY, but was {a!r}.", column="--alias")
+            name, assay = a.split("=", 1)
+            pairs.append((name, assay))
+        changes["target_aliases"] = tuple(pairs)
+    db = getattr(args, "db", None)
+    origin = ""
+    label = getattr(args, "profile", None)
+    if label:  # a stored cut-off profile first; cut-offs given on the line then make it "custom (edited from ...)"
+        from tdm1core.calling.profiles import apply_profile
+        from tdm1core.storage.store import Store
+
+        store = Store(getattr(args, "profile_db", None) or db)
+        found = {p.label: p for p in store.profiles()}
+        if label not in found:
+            raise InputError(f"no cut-off profile {label!r} in the database; it holds {', '.join(found)}.",
+                             column="--profile", hint="Give a profile's name and version as listed, e.g. 'Lab X PIK3CA v2'.")
+        start = settings_in_force(db, base=base, base_origin="the database's saved settings").settings
+        base, origin = apply_profile(start, found[label]), f"cut-off profile {label!r}"
+    elif base is not None:
+        origin = "the database's saved settings"
+    chosen = settings_in_force(db, changes, base=base, base_origin=origin)
+    args.settings_origin = chosen.origin
+    return chosen.settings
+
+
+def _add_settings(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("settings (defaults: the study's)")
+    g.add_argument("--her2-cutoff", dest="her2_ratio_cutoff", type=float, help="HER2/EFTUD2 ratio cut-off (1.25)")
+    g.add_argument("--pik3ca-cutoff", dest="pik3ca_mutant_cutoff_copies", type=float, help="mutant copies per 20 µL (3)")
+    g.add_argument("--reference-min", dest="reference_min_copies", type=float, help="EFTUD2 minimum copies (100)")
+    g.add_argument("--min-droplets", dest="min_accepted_droplets", type=int, help="accepted droplets per well (10000)")
+    g.add_argument("--droplet-volume", dest="droplet_volume_nl", type=float, help="droplet volume in nL (0.85)")
+    g.add_argument("--concentration-source", dest="concentration_source", choices=["recomputed", "exported"],
+                   help="recomputed from counts (default) or as exported (per-well droplet volumes)")
+    g.add_argument("--alias", action="append", metavar="NAME=ASSAY", help="map a target name to an assay (HER2, EFTUD2, E545K MUT, ...)")
+    g.add_argument("--profile", metavar="'NAME vN'", help="a stored cut-off profile (its cut-offs and limits of blank)")
+    g.add_argument("--profile-db", metavar="URL", help="the database holding --profile (default: --db, TDM1_DATABASE_URL "
+                                                      "or the SQLite file)")
+
+
+def _print_calls(result: Any) -> None:
+    c = result.calls
+    h = c.her2
+    print(f"Sample {c.sample}  (source: {c.source})")
+    ci = f" (95% CI {h.ci.low:.2f}-{h.ci.high:.2f})" if h.ci else ""
+    ratio = f"{h.ratio:.2f}" if h.ratio is not None and math.isfinite(h.ratio) else "NA"
+    print(f"  HER2/EFTUD2 ratio {ratio}{ci}: {h.call}{' (borderline)' if h.borderline else ''}")
+    if h.reference_copies is not None:
+        print(f"  EFTUD2 reference: {h.reference_copies:.0f} copies/20 µL")
+    for hs in c.pik3ca.hotspots:
+        mut = "NA" if hs.mutant_copies is None else f"{hs.mutant_copies:.1f}"
+        wt = "NA" if hs.wildtype_copies is None else f"{hs.wildtype_copies:.0f}"
+        print(f"  PIK3CA {hs.hotspot}: mutant {mut}, wild-type {wt} copies/20 µL: {hs.result_text}")
+    print(f"  PIK3CA mutant: {'yes' if c.pik3ca.any_mutant else ('no' if c.pik3ca.any_mutant is False else 'not evaluable')}")
+    print(f"  ER {result.er}, PR {result.pr}")
+    print(f"  FLAG: {result.flag.headline}")
+    for r in result.flag.reasons:
+        print(f"    - {r}")
+    for w in c.warnings:
+        print(f"  warning: {w}")
+
+
+def _read_path(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror}.", source=str(path)) from exc
+
+
+def _is_droplet_path(path: Path) -> bool:
+    """A folder, a zip or a per-droplet amplitude file (by its name or its first line)."""
+    from tdm1core.reading.plate import is_droplet_file
+
+    if path.is_dir() or path.suffix.lower() == ".zip":
+        return True
+    try:
+        with path.open("rb") as f:
+            head = f.read(400)
+    except OSError:
+        return False
+    return is_droplet_file(head, path.name)
+
+
+def _droplet_files(path: Path, results: Path | None) -> list[tuple[bytes, str]]:
+    """The files of a droplet PATH (one file, a folder's files or a zip) and the results export, as (bytes, name)."""
+    if path.is_dir():
+        files = [(_read_path(p), p.name) for p in sorted(path.iterdir())
+                 if p.is_file() and p.suffix.lower() in (".csv", ".txt", ".xlsx", ".zip")]
+        if not files:
+            raise InputError("the folder holds no CSV or zip files.", source=str(path))
+    else:
+        files = [(_read_path(path), path.name)]
+    if results is not None:
+        files.append((_read_path(results), results.name))
+    return files
+
+
+def _thresholds(args: argparse.Namespace):
+    from tdm1core.reading.thresholds import DropletThresholds
+
+    return DropletThresholds.parse(getattr(args, "threshold", None) or "instrument")
+
+
+def cmd_droplets(args: argparse.Namespace) -> int:
+    from tdm1core.reading.plate import classify_plate, plate_summary, read_plate
+
+    settings = _settings(args)
+    thresholds = _thresholds(args)
+    plate = read_plate(_droplet_files(Path(args.path), args.results), settings, source=Path(args.path).name)
+    summary = plate_summary(classify_plate(plate, thresholds))
+    if args.json:
+        _dump(summary)
+        return 0
+    print(f"{plate.name}: {len(plate.wells)} well(s), {plate.wells[0].format}; names from {plate.names_source or 'none'}")
+    print(f"Droplet classification: {thresholds.describe()}")
+    for w in plate.warnings:
+        print(f"warning: {w}")
+    for r in summary:
+        chans = "; ".join(f"{ch} {r['targets'][ch]}: {pos} positive"
+                          + (f" (threshold {r['threshold']['values'][ch]:.0f})" if r['threshold']['values'].get(ch) is not None else "")
+                          for ch, pos in zip(r["targets"], r["positives"].values()))
+        rain = sum(v for v in r["rain"].values() if v)
+        print(f"{r['well']}  {r['sample']}: {r['droplets']:,} droplets; {chans}" + (f"; rain {rain:,}" if r["rain"] else ""))
+        for w in r["warnings"]:
+            print(f"    warning: {w}")
+    return 0
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    from tdm1core.clinical.risk import LIMITS
+    from tdm1core.app.workflows import assess_droplets, assess_upload, patient_result
+
+    settings = _settings(args)
+    path = Path(args.export)
+    if args.results is not None or _is_droplet_path(path):  # droplet files: classified here, then the same calls
+        assessment, classified = assess_droplets(_droplet_files(path, args.results), settings, _thresholds(args))
+    else:
+        classified = None
+        if args.threshold:
+            raise InputError("--threshold applies to droplet files (an amplitude file, a folder or a zip), not to a "
+                             "results export, whose droplets were classified by the instrument.", column="--threshold")
+        assessment = assess_upload(_read_path(path), path.name, settings)
+    export = assessment.export
+    calls = list(assessment.calls)
+    if args.sample:
+        chosen = [c for c in calls if c.sample == args.sample or c.sample.strip() == args.sample.strip()]
+        if not chosen:
+            raise InputError(f"sample {args.sample!r} is not in the export; it holds {', '.join(c.sample for c in calls)}.",
+                             source=export.name, column="Sample")
+        calls = chosen
+    results = [patient_result(c, args.er, args.pr) for c in calls]
+    if args.json:
+        out = []
+        for r in results:
+            d = r.to_dict()
+            d["warnings"] = list(export.warnings) + d["warnings"]
+            d["input"] = {"file": export.name, "sha256": export.sha256, "format": export.format}
+            d["provenance"] = assessment.provenance.to_dict()
+            d["settings_origin"] = args.settings_origin
+            if classified is not None:  # the droplets behind this sample's calls: each well's threshold and count
+                from tdm1core.reading.plate import sample_droplets
+
+                d["droplets"] = [{"well": p.well, "channel": p.channel, "target": p.target.strip(),
+                                  "thresholds": list(p.thresholds), "droplets": int(p.classified.sum()),
+                                  "positives": None if p.positive is None else int((p.positive & p.classified).sum())}
+                                 for p in sample_droplets(classified, r.calls.sample)]
+            out.append(d)
+        _dump(out)
+        return 0
+    print(f"{export.name}: {export.format}, {len(export.wells)} rows; droplet volume {export.volume_nl:g} nL")
+    for line in assessment.provenance.lines():
+        print(line)
+    for w in export.warnings:
+        print(f"warning: {w}")
+    for r in results:
+        _print_calls(r)
+    print(f"Settings: {settings.describe()}")
+    print(f"Settings origin: {args.settings_origin}")
+    print(LIMITS)
+    return 0
+
+
+def cmd_wells(args: argparse.Namespace) -> int:
+    from tdm1core.reading.exports import read_export
+    from tdm1core.clinical.provenance import mapped_targets
+
+    settings = _settings(args)
+    export = read_export(args.export, settings=settings)
+    w = export.wells
+    if args.json:
+        cols = ["well", "sample", "target", "target_type", "channel", "status", "positives", "negatives", "accepted_droplets",
+                "concentration", "exported_concentration", "exported_state", "copies_per_20ul", "ci_low", "ci_high",
+                "merged", "merged_members", "saturated", "volume_nl"]
+        out = []
+        for rec in w.to_dict(orient="records"):
+            d = {k: rec[k] for k in cols}
+            d["warnings"] = [x for x in rec["warnings"].split("\n") if x]  # each one whole sentence
+            out.append(d)
+        if not args.with_meta:
+            _dump(out)  # the contract other programs read: a JSON array of well objects
+            return 0
+        _dump({"wells": out, "meta": {
+            "file": export.name, "sha256": export.sha256, "format": export.format, "encoding": export.encoding,
+            "droplet_volume_nl": export.volume_nl, "implied_droplet_volume_nl": export.inferred_volume_nl,
+            "warnings": list(export.warnings), "target_map": [str(m) for m in mapped_targets(export, settings)],
+            "settings": settings.to_dict()}})
+        return 0
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_rows", 10_000, "display.max_columns", 20):
+        print(f"{export.name}: {export.format} ({export.encoding}, {export.line_ending}); droplet volume {export.volume_nl:g} nL"
+              + (f", implied by the export {export.inferred_volume_nl:.3f} nL" if export.inferred_volume_nl else ""))
+        for warn in export.warnings:
+            print(f"warning: {warn}")
+        print(w[["well", "sample", "target", "channel", "positives", "negatives", "accepted_droplets", "exported_concentration",
+                 "concentration", "copies_per_20ul", "warnings"]].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tdm1core.demo import write_demo
+
+    for p in write_demo(args.write):
+        print(p)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tdm1core", description="ctDNA calls and the T-DM1 primary-resistance flag (research use only).")
+    parser.add_argument("--version", action="version", version=f"tdm1core {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("call", help="HER2/PIK3CA calls, QC and the flag for the samples of a ddPCR export")
+    p.add_argument("export", type=Path, help="a results export, or droplet files: an amplitude file, a folder or a zip")
+    p.add_argument("--sample")
+    p.add_argument("--er", default="unknown", help="pos | neg | unknown")
+    p.add_argument("--pr", default="unknown", help="pos | neg | unknown")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--results", type=Path, metavar="EXPORT.csv",
+                   help="with droplet files: the plate's results export or sample sheet (sample and target names)")
+    p.add_argument("--threshold", help="with droplet files: instrument (default), auto, or ch1=V,ch2=V (A04:ch1=V for one well)")
+    _add_settings(p)
+    p.set_defaults(func=cmd_call)
+
+    p = sub.add_parser("droplets", help="classify per-droplet amplitude files (one file, a folder or a zip of a plate)")
+    p.add_argument("path", help="an <Plate>_<Well>_Amplitude.csv file, a folder of them, or a zip")
+    p.add_argument("--threshold", default="instrument", help="instrument (default), auto, or ch1=V,ch2=V (A04:ch1=V for one well)")
+    p.add_argument("--results", type=Path, metavar="EXPORT.csv", help="the plate's results export or sample sheet (names)")
+    p.add_argument("--json", action="store_true", help="a JSON array, one object per well")
+    _add_settings(p)
+    p.set_defaults(func=cmd_droplets)
+
+    p = sub.add_parser("wells", help="the normalised well table of any ddPCR export")
+    p.add_argument("export", type=Path)
+    p.add_argument("--json", action="store_true", help="a JSON array of well objects")
+    p.add_argument("--with-meta", action="store_true",
+                   help="with --json: an object {wells: [...], meta: {format, droplet volume, file warnings, target map, settings}}")
+    _add_settings(p)
+    p.set_defaults(func=cmd_wells)
+
+    p = sub.add_parser("demo", help="write the built-in synthetic demo files")
+    p.add_argument("--write", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_demo)
+
+    for register in _EXTENSIONS:
+        register(sub)
+    return parser
+
+
+def _demo_cohort(settings: Settings):
+    from tdm1core.app.workflows import file_cohort
+
+    made = file_cohort(None, [], settings, demo=True)
+    return made.cohort, list(made.exports)
+
+
+def _load_cohort(args: argparse.Namespace, settings: Settings):
+    """The cohort of the files named (or the demo), with each export's calls made once: (cohort, calls, exports)."""
+    from tdm1core.app.workflows import file_cohort
+
+    patients = None
+    if args.patients:
+        path = Path(args.patients)
+        patients = (_read_path(path), path.name)
+    made = file_cohort(patients, _read_files([Path(p) for p in args.ddpcr or []]), settings, demo=bool(args.demo))
+    return made.cohort, list(made.calls), list(made.exports)
+
+
+def _fmt_p(p: float) -> str:
+    return "" if p != p else ("<0.001" if p < 0.001 else f"{p:.3g}")
+
+
+def cmd_cohort(args: argparse.Namespace) -> int:
+    from tdm1core.stats import analyse_cohort
+
+    if args.db:  # the stored cohort with the stored calls for the settings in force (nothing is parsed twice)
+        if args.patients or args.demo or args.ddpcr:
+            raise InputError("--db reads the stored cohort; give either --db or a patient table (or --demo), not both.",
+                             column="--db")
+        from tdm1core.storage.store import Store
+        from tdm1core.app.workflows import cohort_statistics_json, cohort_view
+
+        store = Store(args.db)
+        user = cli_user(store)
+        settings = _settings(args, store.saved_settings())
+        if args.json:  # the stored statistics for this state of the data (computed and stored when missing)
+            text = cohort_statistics_json(store, settings, args.group, tuple(args.table4_column or ()), actor=user)
+            if text is None:
+                raise InputError("the database holds no patients yet.", source="database",
+                                 hint="Import a patient table: python -m tdm1core import patients TABLE.csv --db URL")
+            if sys.stdout.isatty():
+                _dump(json.loads(text))
+            else:
+                print(text)
+            return 0
+        view = cohort_view(store, settings, actor=user)
+        if view.cohort is None:
+            raise InputError("the database holds no patients yet.", source="database",
+                             hint="Import a patient table: python -m tdm1core import patients TABLE.csv --db URL")
+        cohort, calls = view.cohort, view.calls
+    else:
+        settings = _settings(args)
+        cohort, calls, _ = _load_cohort(args, settings)
+    st = analyse_cohort(cohort, settings, args.group, args.table4_column or (), calls=calls)
+    if args.json:
+        if sys.stdout.isatty():
+            d = st.to_dict()
+            d.update(source=cohort.source, n=cohort.n, notes=list(cohort.notes))
+            _dump(d)
+        else:  # piped: compact, every table by pandas' C encoder
+            print(st.to_json(source=cohort.source, n=cohort.n, notes=list(cohort.notes)))
+        return 0
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_rows", 10_000, "display.max_columns", 20, "display.max_colwidth", 60):
+        print(f"Cohort: {cohort.source} ({cohort.n} patients, {cohort.n_ctdna} with ctDNA)")
+        for note in cohort.notes:
+            print(f"note: {note}")
+        print("\nTable 1. Characteristics\n" + st.table1.to_string(index=False))
+        print("\nTable 2. Best response (RECIST 1.1)\n" + st.table2.to_string(index=False))
+        print("\nTable 3. ctDNA per patient\n" + st.table3.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+        t4 = st.table4.drop(columns="test").assign(p_value=lambda d: d["p_value"].map(_fmt_p))
+        print(f"\nTable 4. Primary resistance by characteristic ({st.table4['test'].iloc[-1]})\n" + t4.to_string(index=False))
+        p = st.performance
+        print(f"\nFlag vs primary resistance: TP {p.tp}, FP {p.fp}, FN {p.fn}, TN {p.tn} (excluded {p.excluded})")
+        for name in ("sensitivity", "specificity", "ppv", "npv"):
+            print(f"  {name.upper() if len(name) == 3 else name}: {getattr(p, name).format()}")
+        print(f"  {p.caveat}")
+        print("\nHER2 cut-off table\n" + st.thresholds.to_string(index=False))
+        _print_km(st.km, st.km_group)
+    print(f"\nSettings: {settings.describe()}")
+    return 0
+
+
+def _print_km(km, group: str | None) -> None:
+    from tdm1core.stats.survival import CI_METHOD_LABELS
+
+    print(f"\nKaplan-Meier time to progression (days){' by ' + group if group else ''}; median CI: {CI_METHOD_LABELS[km.ci_method]}")
+    for g in km.groups:
+        print(f"  {g.group}: n {g.n}, events {g.events}, median {g.median.format()}")
+        for a in g.at:
+            print(f"    at {a.time:g}: S {a.survival:.4f} (SE {a.std_error:.4f}), at risk {a.n_at_risk}, CI {a.ci_low:.4f}-{a.ci_high:.4f}")
+    if km.logrank is not None:
+        lr = km.logrank
+        print(f"  {lr.test_name}: chi-square {lr.chi2:.4f}, df {lr.df}, p {_fmt_p(lr.p)}")
+    if km.excluded:
+        print(f"  {km.excluded} row(s) excluded for a missing time, event or group")
+
+
+def cmd_km(args: argparse.Namespace) -> int:
+    """Kaplan-Meier on any CSV. Reads the file with the csv module and numpy (no pandas: the command is a whole
+    process, and most of its time would be imports)."""
+    import csv
+
+    from tdm1core.stats.survival import kaplan_meier, parse_times
+    from tdm1core.reading.textfile import decode_text
+
+    settings = Settings(km_ci_method=args.ci, confidence_level=args.level)
+    path = Path(args.table)
+    try:
+        text = decode_text(path.read_bytes())[0]
+        rows = list(csv.reader(text.splitlines()))
+    except OSError as exc:
+        raise InputError(f"cannot read the table ({exc.strerror}).", source=path.name) from exc
+    except csv.Error as exc:
+        raise InputError(f"cannot read the table ({exc}).", source=path.name, hint="Give a CSV file with a header row.") from exc
+    if not rows or not any(h.strip() for h in rows[0]):
+        raise InputError("cannot read the table (no header row).", source=path.name, hint="Give a CSV file with a header row.")
+    header = [h.strip() for h in rows[0]]
+    for col in [args.time, args.event] + ([args.group] if args.group else []):
+        if col not in header:
+            raise InputError(f"no column {col!r}; the columns are {', '.join(header)}.", source=path.name, column=col)
+    it, ie = header.index(args.time), header.index(args.event)
+    ig = header.index(args.group) if args.group else None
+    ev_map = {"1": 1.0, "0": 0.0, "true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
+    times, events, groups = [], [], []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(v.strip() for v in row):
+            continue  # a blank line
+        if len(row) != len(header):
+            raise InputError(f"the row has {len(row)} fields but the header has {len(header)}.", source=path.name, row=line)
+        t_text, e_text = row[it].strip(), row[ie].strip().lower()
+        try:
+            t = float(t_text) if t_text else math.nan
+        except ValueError:
+            raise InputError(f"expected a number, found {row[it]!r}.", source=path.name, row=line, column=args.time) from None
+        if not math.isnan(t) and (t < 0 or math.isinf(t)):
+            raise InputError("times cannot be negative." if t < 0 else "a time must be a finite number.",
+                             source=path.name, row=line, column=args.time)
+        if e_text and e_text not in ev_map:
+            raise InputError(f"the event must be 1/0 or true/false, found {row[ie]!r}.", source=path.name, row=line,
+                             column=args.event)
+        times.append(t)
+        events.append(ev_map.get(e_text, math.nan))
+        if ig is not None:
+            groups.append(row[ig].strip() or None)
+    res = kaplan_meier(times, events, groups if ig is not None else None, settings.km_ci_method, settings.confidence_level,
+                       parse_times(args.at))
+    if args.json:
+        _dump(res.to_dict())
+        return 0
+    _print_km(res, args.group)
+    return 0
+
+
+def _read_files(paths: list[Path], after: str = "") -> list[tuple[bytes, str]]:
+    """(bytes, name) of each file; a file that cannot be read is refused with its path."""
+    out = []
+    for path in paths:
+        try:
+            out.append((path.read_bytes(), path.name))
+        except OSError as exc:
+            raise InputError(f"cannot read the file: {exc.strerror}{after}.", source=str(path)) from exc
+    return out
+
+
+def cmd_limits(args: argparse.Namespace) -> int:
+    """LoB/LoD from blank exports (and low positives), optionally stored as a cut-off profile."""
+    from tdm1core.app.workflows import save_profile, validate_limits
+
+    settings = _settings(args)
+    result = validate_limits(_read_files(args.blanks), settings, _read_files(args.low_positives or []))
+    stored = None
+    if args.save:
+        from tdm1core.storage.store import Store
+
+        store = Store(args.db)
+        stored = save_profile(store, result, args.save, cli_user(store, args.who))
+    if args.json:
+        _dump(result.to_dict() | ({"profile": stored.to_dict()} if stored else {}))
+        return 0
+    print(f"Limits from {result.blank_samples} blank sample(s) in {len(args.blanks)} file(s) (CLSI EP17-A2)")
+    for lob, lod in zip(result.lob, result.lod):
+        print("  " + lob.describe())
+        print("    " + lod.describe())
+    if result.her2 is not None:
+        print("  " + result.her2.describe())
+    for note in result.notes:
+        print(f"  note: {note}")
+    print(f"Proposed PIK3CA cut-off: {result.proposed_pik3ca_cutoff:g} copies/20 µL (the largest LoD, rounded up); "
+          f"HER2 {result.her2_ratio_cutoff:g} and EFTUD2 > {result.reference_min_copies:g} kept.")
+    if stored is not None:
+        print(f"Stored as cut-off profile {stored.label}.")
+    return 0
+
+
+def _register_research(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("limits", help="limits of blank and detection from blank exports; store them as a cut-off profile")
+    p.add_argument("blanks", nargs="+", type=Path, help="results exports of blank samples (every sample is a blank)")
+    p.add_argument("--low-positives", nargs="+", type=Path, metavar="EXPORT", help="exports of low-positive samples")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--save", metavar="NAME", help="store the proposed cut-offs as the next version of this profile")
+    p.add_argument("--db", help="database URL for --save (default: TDM1_DATABASE_URL, else the SQLite file)")
+    p.add_argument("--who")
+    _add_settings(p)
+    p.set_defaults(func=cmd_limits)
+
+    p = sub.add_parser("cohort", help="Tables 1-4, the flag's performance and KM for a patient table")
+    p.add_argument("patients", nargs="?", help="patient table, CSV or XLSX")
+    p.add_argument("--demo", action="store_true", help="use the built-in synthetic demo cohort")
+    p.add_argument("--ddpcr", action="append", metavar="EXPORT.csv", help="ddPCR export(s) with the patients' samples")
+    p.add_argument("--db", help="the stored cohort of this database (URL), with its saved settings and the options given")
+    p.add_argument("--group", default="flag", help="KM grouping column (default: flag)")
+    p.add_argument("--table4-column", action="append", help="extra categorical column for Table 4")
+    p.add_argument("--ci", choices=["log-log", "log", "plain"], help="CI method of the KM median")
+    p.add_argument("--json", action="store_true")
+    _add_settings(p)
+    p.set_defaults(func=cmd_cohort)
+
+    p = sub.add_parser("km", help="Kaplan-Meier and log-rank on any CSV")
+    p.add_argument("table")
+    p.add_argument("--time", required=True)
+    p.add_argument("--event", required=True, help="1/0 or true/false")
+    p.add_argument("--group")
+    p.add_argument("--ci", choices=["log-log", "log", "plain"], default="log-log")
+    p.add_argument("--level", type=float, default=0.95)
+    p.add_argument("--at", help="comma-separated times, e.g. 30,90,180")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_km)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from tdm1core.reporting.report import Provenance, cohort_report, patient_report
+    from tdm1core.stats import analyse_cohort
+
+    settings = _settings(args)
+    if args.kind == "patient":
+        from tdm1core.app.workflows import assess_upload, patient_result, release_digest
+
+        if not args.source:
+            raise InputError("give the ddPCR export: report patient EXPORT.csv --sample ID ...")
+        path = Path(args.source)
+        assessment = assess_upload(_read_path(path), path.name, settings)  # the page's use case: demo marked, target map
+        calls = list(assessment.calls)
+        chosen = [c for c in calls if c.sample == args.sample] if args.sample else calls[:1] if len(calls) == 1 else []
+        if not chosen:
+            raise InputError(f"name the sample with --sample; the export holds {', '.join(c.sample for c in calls)}.",
+                             source=assessment.export.name, column="Sample")
+        result = patient_result(chosen[0], args.er, args.pr, args.patient_id, args.collection_date)
+        cohort, _ = _demo_cohort(settings)
+        provenance = assessment.provenance
+        digest = release_digest(result, provenance)
+        if (args.fhir or args.released_json) and not args.release:
+            raise InputError("a FHIR bundle or released JSON is made of a released report; add --release (and --db).",
+                             column="--fhir")
+        if args.release:  # a reviewer's release: stored as the next version, immutable; the PDF written is the released one
+            from tdm1core.reporting.fhir import fhir_bundle
+            from tdm1core.reporting.release import released_json
+            from tdm1core.storage.store import Store
+            from tdm1core.app.workflows import release_result
+
+            store = Store(args.db)
+            released = release_result(store, result, provenance, cohort.ratio_points(), who=cli_user(store, args.who),
+                                      reviewed=args.reviewed)
+            pdf = store.released_pdf(released.stamp.report_id, released.stamp.version) or b""
+            print(f"released report {released.stamp.report_id} version {released.stamp.version} ({released.stamp.status})"
+                  + ("; changes: " + "; ".join(released.stamp.changes) if released.stamp.replaces else ""))
+            if args.fhir:
+                _write(Path(args.fhir), json.dumps(fhir_bundle(released, pdf), indent=1).encode("utf-8"))
+                print(args.fhir)
+            if args.released_json:
+                _write(Path(args.released_json), json.dumps(released_json(released), indent=1, default=str).encode("utf-8"))
+                print(args.released_json)
+        else:
+            pdf = patient_report(result, provenance, cohort.ratio_points(), pagesize=args.pagesize)
+            print(f"content SHA-256 {digest} (a reviewer releases exactly this with --release --reviewed {digest})")
+    else:
+        args.patients, args.ddpcr = args.source, args.ddpcr
+        cohort, calls, exports = _load_cohort(args, settings)
+        stats = analyse_cohort(cohort, settings, calls=calls)
+        pdf = cohort_report(cohort, stats, Provenance(cohort.source, cohort.sha256,
+                                                      ", ".join(f"{e.name} (SHA-256 {e.sha256})" for e in exports)),
+                            pagesize=args.pagesize)
+    _write(Path(args.output), pdf)
+    print(args.output)
+    print(f"Settings origin: {args.settings_origin}")
+    return 0
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write an output file whole, or say in one line why it cannot be (a folder, a full disk, no permission)."""
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give a file name for the output.", source=str(path), column="-o")
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise InputError(f"cannot write the file: {exc.strerror or exc}.", source=str(path),
+                         hint="Check the path, the permissions and the free disk space.") from None
+
+
+def _register_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="PDF reports: 'report patient EXPORT.csv ...' or 'report cohort PATIENTS.csv|--demo ...'")
+    p.add_argument("kind", choices=["patient", "cohort"])
+    p.add_argument("source", nargs="?", help="patient: the ddPCR export; cohort: the patient table (or --demo)")
+    p.add_argument("--sample")
+    p.add_argument("--er", default="unknown")
+    p.add_argument("--pr", default="unknown")
+    p.add_argument("--patient-id")
+    p.add_argument("--collection-date")
+    p.add_argument("--demo", action="store_true")
+    p.add_argument("--ddpcr", action="append", metavar="EXPORT.csv")
+    p.add_argument("--pagesize", choices=["A4", "letter"], default="A4")
+    p.add_argument("--release", action="store_true", help="patient: release it (reviewers) as the next version "
+                                                          "of its report in --db; the PDF written is the released one")
+    p.add_argument("--db", help="with --release: the database URL (default: TDM1_DATABASE_URL, else the SQLite file)")
+    p.add_argument("--who", help="with --release: who releases (default: TDM1_USER or the login name)")
+    p.add_argument("--reviewed", metavar="SHA256", help="with --release: the content SHA-256 you reviewed (printed by "
+                                                        "'report patient' without --release); any other content is refused")
+    p.add_argument("--fhir", metavar="FILE.json", help="with --release: write the FHIR R4 Bundle of the released report")
+    p.add_argument("--released-json", metavar="FILE.json", help="with --release: write the released result as JSON "
+                                                                 "(tdm1core/schemas/released_result.schema.json)")
+    p.add_argument("-o", "--output", required=True)
+    _add_settings(p)
+    p.set_defaults(func=cmd_report)
+
+
+def _import_settings(args: argparse.Namespace, saved: Settings) -> Settings:
+    """The database's saved settings, with ``--date-order`` when given."""
+    from dataclasses import replace
+
+    order = getattr(args, "date_order", None)
+    return replace(saved, date_order=order) if order else saved
+
+
+def cli_user(store: "Any", who: str | None = None) -> "Any":
+    """Who runs this command, for the same role checks as the app.
+
+    On the embedded SQLite database (this machine's, single-user local mode) the operator is the local user with
+    every role. On a shared database the operator is ``--who`` or TDM1_USER, an e-mail address, with the roles the
+    database's roles table gives it (none when it is not there: each command that needs a role is then refused)."""
+    import os
+
+    from tdm1core.storage.access import User, is_shared_database, local_user
+
+    if not is_shared_database(store.url):
+        return local_user(who)
+    email = (who or os.environ.get("TDM1_USER") or "").strip().lower()
+    roles = store.roles_for(email) if email else None
+    return User(subject=email or "unknown", email=email or None, name=email or None, roles=roles or frozenset(),
+                mode="local", roles_source="table")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from tdm1core.storage.store import Store
+    from tdm1core.app.workflows import cohort_statistics_json, import_exports, import_patients, preview_patients
+
+    store = Store(args.db)
+    user = cli_user(store, args.who)
+    settings = _import_settings(args, store.saved_settings())
+    status = 0
+    paths: list[Path] = []
+    for given in args.files:
+        path = Path(given)
+        if path.is_dir():  # a folder: every export in it, in name order
+            paths += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".txt", ".xlsx"))
+        else:
+            paths.append(path)
+    contents = _read_files(paths, "; nothing was stored")
+    if args.kind == "ddpcr":
+        # one transaction: every file is stored, or (when any is refused) none, and the error says so
+        results = import_exports(store, contents, settings, user)
+        del contents
+        if len(results) <= 20:
+            for result in results:
+                print(result.message)
+        else:  # a registry import: a summary, not thousands of lines
+            stored = [r for r in results if not r.duplicate]
+            print(f"Stored {len(stored)} of {len(results)} file(s): {sum(r.counts.get('wells', 0) for r in stored)} well "
+                  f"rows, {sum(r.counts.get('samples', 0) for r in stored)} sample(s); "
+                  f"{len(results) - len(stored)} already stored (same SHA-256), unchanged.")
+    else:
+        for data, name in contents:
+            if args.preview:
+                preview, _ = preview_patients(store, data, name, settings, user)
+                print(f"{name}: {preview.summary()} (preview only; nothing stored)")
+                changes = preview.changes_table()
+                if len(changes):
+                    print(changes.to_string(index=False))
+                continue
+            print(import_patients(store, data, name, settings, user).message)
+        if args.preview:
+            return status
+    # the statistics 'cohort --db URL --json' answers with, for the saved settings, made once now
+    from tdm1core.storage.access import SYSTEM
+
+    cohort_statistics_json(store, store.saved_settings(), actor=SYSTEM)  # derived data, not a view
+    return status
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from tdm1core.storage.store import Store
+
+    from tdm1core.storage.access import Action
+    from tdm1core.app.workflows import acting_user, read_audit_log, remove_demo, set_user_roles
+
+    store = Store(args.db)
+    user = cli_user(store, args.who)
+    if args.action == "roles":  # list the roles table, or give --email exactly --set ROLES
+        if args.email is not None:
+            bootstrap = not any("admin" in str(r["roles"]).split() for r in store.roles_table())
+            if bootstrap and "admin" not in user.roles:  # the first admin of a new shared database, by its operator
+                from tdm1core.storage.access import SYSTEM
+                from dataclasses import replace
+
+                user = replace(SYSTEM, subject=user.audit_name, name=f"{user.audit_name} (first admin, command line)")
+            previous, new = set_user_roles(store, args.email, (args.set or "").replace(",", " ").split(), user)
+            print(f"{args.email.strip().lower()}: {previous or 'no roles'} -> {new or 'no roles'}")
+            return 0
+        acting_user(user, Action.ROLES)
+        for row in store.roles_table():
+            print(f"{row['email']}: {row['roles']} (set by {row['updated_by']} at {row['updated_at']})")
+        return 0
+    if args.action in ("status", "export"):
+        acting_user(user, Action.AUDIT)
+    if args.action == "status":
+        st = store.status()
+        if args.json:
+            _dump(st.to_dict())
+        else:
+            for k, v in st.to_dict().items():
+                print(f"{k}: {v}")
+        return 0
+    if args.action == "export":
+        if not args.directory:
+            raise InputError("give the directory: db export DIR")
+        for p in store.export_all(args.directory):
+            print(p)
+        return 0
+    if args.action == "seed-demo":
+        from tdm1core.app.workflows import seed_demo
+
+        print("seeded the synthetic demo" if seed_demo(store) else "not seeded: the database is not empty or was seeded before")
+        return 0
+    if args.action == "remove-demo":
+        plan = store.demo_removal_plan()
+        if not plan.files and not plan.patients:
+            print("no synthetic demo data in the database; nothing removed")
+            return 0
+        if not args.yes:
+            answer = ""
+            if sys.stdin is not None and sys.stdin.isatty():
+                answer = input(f"Remove {plan.summary()}? Type 'yes' to confirm: ").strip().lower()
+            if answer != "yes":
+                print(f"not removed: would remove {plan.summary()}. Confirm with --yes.", file=sys.stderr)
+                return 1
+        print(f"removed {remove_demo(store, user).summary()}")
+        return 0
+    if args.action == "audit":
+        df = read_audit_log(store, user, args.limit)
+        if args.json:
+            _dump(df.astype(str).to_dict("records"))
+        else:
+            print(df.to_string(index=False))
+        return 0
+    return 0
+
+
+def _register_store(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="import ddPCR exports or a patient table into the database")
+    p.add_argument("kind", choices=["ddpcr", "patients"])
+    p.add_argument("files", nargs="+")
+    p.add_argument("--db", help="database URL (default: TDM1_DATABASE_URL, else SQLite at TDM1_DB_PATH)")
+    p.add_argument("--who", help="who is importing (default: TDM1_USER or the login name)")
+    p.add_argument("--preview", action="store_true", help="patients: show what would change, store nothing")
+    p.add_argument("--date-order", choices=["DMY", "MDY"], help="patients: read DD/MM/YYYY (DMY) or MM/DD/YYYY (MDY) dates")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("db", help="database status, export, audit log, demo data")
+    p.add_argument("action", choices=["status", "export", "audit", "seed-demo", "remove-demo", "roles"])
+    p.add_argument("directory", nargs="?")
+    p.add_argument("--db")
+    p.add_argument("--who")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--yes", action="store_true", help="remove-demo: confirm without asking")
+    p.add_argument("--email", help="roles: the user whose roles --set gives (the first admin of a shared database can be "
+                                   "set by its operator)")
+    p.add_argument("--set", help="roles: the roles, e.g. 'clinician researcher' (empty: no role)")
+    p.set_defaults(func=cmd_db)
+
+
+_EXTENSIONS: list = [_register_research, _register_report, _register_store]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except OSError as exc:  # a folder that cannot be written, a full disk, a path that is not a file: one line
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"error: cannot use the file system{where}: {exc.strerror or exc}. Check the path, the permissions and "
+              "the free disk space.", file=sys.stderr)
+        return 2
+    except Exception as exc:  # database errors at the boundary: one line, no SQL parameters, exit 2
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if not isinstance(exc, SQLAlchemyError):
+            raise
+        print(f"error: {database_error_message(exc)}", file=sys.stderr)
+        return 2
+
+
+def database_error_message(exc: Exception) -> str:
+    """A database error as one line that names the kind of failure and never quotes data."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    kind = type(getattr(exc, "orig", None) or exc).__name__
+    if isinstance(exc, OperationalError):
+        first = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200] if str(getattr(exc, "orig", exc)).strip() else kind
+        return (f"database: cannot use the database ({first}). Check the URL (--db or TDM1_DATABASE_URL) and that the "
+                "server is running and reachable.")
+    if isinstance(exc, DBAPIError):
+        return f"database: the database refused the change ({kind}); nothing was stored."
+    return f"database: {kind}."

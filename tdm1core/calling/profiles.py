@@ -1,0 +1,199 @@
+"""Cut-off profiles: the lab's own, named and versioned cut-offs with the evidence they were derived from.
+
+A profile holds the three cut-offs (HER2/EFTUD2 ratio, PIK3CA mutant copies, EFTUD2 reference minimum), its name and
+version ("Lab X PIK3CA v2"), who made it and when, the SHA-256 of every evidence file and the computation (the LoB/LoD
+per hotspot and the HER2 support, :mod:`tdm1core.calling.limits`). Profiles are stored (never overwritten: saving a name again
+makes the next version), audited, chosen on the Settings page, and stamped by name and version on every call, report
+and export made with them (:attr:`tdm1core.settings.Settings.cutoff_profile`). The built-in profile is the study's.
+
+:func:`validate` derives the evidence from blank (and optional low-positive) exports:
+- PIK3CA: per hotspot, the LoB (both EP17-A2 methods) and the LoD; the proposed cut-off is the largest LoD over the
+  three hotspots rounded up to a whole copy (with every blank zero: the Poisson limit 2.996, so 3 copies, the study's).
+- HER2: the ratio in the blank (non-amplified) samples, mean, SD and 99th percentile, as support for the cut-off in
+  force (kept: a HER2 cut-off needs amplified samples to be set, which blanks do not give).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from tdm1core.errors import InputError
+from tdm1core.settings import STUDY_CUTOFFS, STUDY_PROFILE, Settings
+
+if TYPE_CHECKING:
+    from tdm1core.calling.limits import Her2Support, LimitOfBlank, LimitOfDetection
+
+__all__ = ["CutoffProfile", "STUDY", "apply_profile", "LimitsValidation", "validate"]
+
+from tdm1core.panel import HOTSPOTS  # noqa: E402  (the panel's one definition: a hotspot is never skipped here)
+
+
+@dataclass(frozen=True)
+class CutoffProfile:
+    name: str
+    version: int
+    her2_ratio_cutoff: float
+    pik3ca_mutant_cutoff_copies: float
+    reference_min_copies: float
+    created_at: str = ""
+    created_by: str = ""
+    evidence: tuple[tuple[str, str], ...] = ()  # (file name, SHA-256)
+    computation: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    @property
+    def cutoffs(self) -> tuple[float, float, float]:
+        return (float(self.her2_ratio_cutoff), float(self.pik3ca_mutant_cutoff_copies), float(self.reference_min_copies))
+
+    def describe(self) -> str:
+        made = f", from {len(self.evidence)} file(s) on {self.created_at[:10]}" if self.evidence else ""
+        return (f"{self.label}{made}: HER2 ratio ≥ {self.her2_ratio_cutoff:g}, PIK3CA ≥ "
+                f"{self.pik3ca_mutant_cutoff_copies:g} copies, EFTUD2 > {self.reference_min_copies:g}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "her2_ratio_cutoff": self.her2_ratio_cutoff,
+                "pik3ca_mutant_cutoff_copies": self.pik3ca_mutant_cutoff_copies,
+                "reference_min_copies": self.reference_min_copies, "created_at": self.created_at,
+                "created_by": self.created_by, "evidence": [list(e) for e in self.evidence],
+                "computation": self.computation}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CutoffProfile":
+        return cls(str(data["name"]), int(data["version"]), float(data["her2_ratio_cutoff"]),
+                   float(data["pik3ca_mutant_cutoff_copies"]), float(data["reference_min_copies"]),
+                   str(data.get("created_at", "")), str(data.get("created_by", "")),
+                   tuple((str(a), str(b)) for a, b in data.get("evidence", ())), dict(data.get("computation", {})))
+
+
+STUDY = CutoffProfile(STUDY_PROFILE.rsplit(" v", 1)[0], 1, *STUDY_CUTOFFS, created_at="2026-12-01",
+                      created_by="the study", computation={
+                          "PIK3CA": "background noise in plasma ctDNA from 10 healthy volunteers was exactly zero, so "
+                                    "3 copies per 20 µL well (the study's Methods)",
+                          "HER2": "ratio ≥ 1.25 from earlier work (the study's Methods)",
+                          "EFTUD2": "evaluable when the reference exceeds 100 copies"})
+assert STUDY.label == STUDY_PROFILE
+
+
+def apply_profile(settings: Settings, profile: CutoffProfile) -> Settings:
+    """The settings with the profile's three cut-offs, stamped with its name and version."""
+    her2, pik, ref = profile.cutoffs
+    lob = tuple((str(x["hotspot"]), float(x["nonparametric"])) for x in profile.computation.get("lob", ())
+                if isinstance(x, dict) and "hotspot" in x)
+    return replace(settings, her2_ratio_cutoff=her2, pik3ca_mutant_cutoff_copies=pik, reference_min_copies=ref,
+                   cutoff_profile=profile.label, profile_cutoffs=profile.cutoffs, blank_limits=lob)
+
+
+@dataclass(frozen=True)
+class LimitsValidation:
+    """The evidence from the lab's blank wells (and low positives), and the profile it proposes."""
+
+    lob: tuple["LimitOfBlank", ...]
+    lod: tuple["LimitOfDetection", ...]
+    her2: "Her2Support | None"
+    proposed_pik3ca_cutoff: float
+    her2_ratio_cutoff: float
+    reference_min_copies: float
+    blank_samples: int
+    files: tuple[tuple[str, str], ...]
+    notes: tuple[str, ...] = ()
+
+    def profile(self, name: str, version: int = 0, created_by: str = "") -> CutoffProfile:
+        return CutoffProfile(name.strip(), version, self.her2_ratio_cutoff, self.proposed_pik3ca_cutoff,
+                             self.reference_min_copies, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                             created_by, self.files, self.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": "CLSI EP17-A2 (LoB non-parametric and parametric; LoD from low positives or Poisson)",
+                "blank_samples": self.blank_samples, "files": [list(f) for f in self.files],
+                "lob": [x.to_dict() for x in self.lob], "lod": [x.to_dict() for x in self.lod],
+                "her2": self.her2.to_dict() if self.her2 else None,
+                "proposed_pik3ca_cutoff": self.proposed_pik3ca_cutoff, "her2_ratio_cutoff": self.her2_ratio_cutoff,
+                "reference_min_copies": self.reference_min_copies, "notes": list(self.notes)}
+
+    def table(self) -> list[dict[str, Any]]:
+        rows = []
+        for lob, lod in zip(self.lob, self.lod):
+            rows.append({"hotspot": lob.hotspot, "blank wells": lob.n, "LoB non-parametric": lob.nonparametric,
+                         "LoB parametric": lob.parametric, "all blanks zero": lob.all_zero,
+                         "false-positive copies/20 µL (95 % upper)": lob.upper_copies_per_well,
+                         "LoD copies/20 µL": lod.lod, "LoD method": lod.method})
+        return rows
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def validate(blanks: "list[tuple[bytes, str]]", settings: Settings,
+             low_positives: "list[tuple[bytes, str]] | None" = None) -> LimitsValidation:
+    """LoB/LoD per PIK3CA hotspot and the HER2 ratio's spread from blank exports (every sample in them is a blank)."""
+    from tdm1core.calling.calls import call_export
+    from tdm1core.reading.exports import read_export
+    from tdm1core.calling.limits import her2_support, limit_of_blank, limit_of_detection
+
+    if not blanks:
+        raise InputError("give at least one export of blank samples (healthy-volunteer plasma, wild-type DNA or NTC).",
+                         source="validation", hint="Upload the blank wells' results export(s).")
+    files = []
+    copies: dict[str, list[float]] = {h: [] for h in HOTSPOTS}
+    droplets: dict[str, list[int]] = {h: [] for h in HOTSPOTS}
+    positives: dict[str, list[int]] = {h: [] for h in HOTSPOTS}
+    ratios: list[float] = []
+    samples = 0
+    volume = settings.droplet_volume_nl
+    for data, name in blanks:
+        export = read_export(data, name, settings)
+        files.append((name, _sha(data)))
+        for calls in call_export(export, settings):
+            samples += 1
+            qc = {q.assay: q for q in calls.qc}
+            for spot in calls.pik3ca.hotspots:
+                if spot.mutant_copies is None or math.isnan(spot.mutant_copies):
+                    continue
+                copies[spot.hotspot].append(float(spot.mutant_copies))
+                q = qc.get(f"{spot.hotspot} MUT")
+                if q is not None and q.accepted_droplets is not None and q.positives is not None:
+                    droplets[spot.hotspot].append(int(q.accepted_droplets))
+                    positives[spot.hotspot].append(int(q.positives))
+            if calls.her2.ratio is not None:
+                ratios.append(float(calls.her2.ratio))
+    low: dict[str, list[float]] = {h: [] for h in HOTSPOTS}
+    for data, name in low_positives or ():
+        export = read_export(data, name, settings)
+        files.append((name, _sha(data)))
+        for calls in call_export(export, settings):
+            for spot in calls.pik3ca.hotspots:
+                if spot.mutant_copies is not None and spot.mutant_copies > 0:
+                    low[spot.hotspot].append(float(spot.mutant_copies))
+    present = [h for h in HOTSPOTS if copies[h]]
+    if not present:
+        raise InputError("no PIK3CA hotspot was measured in the blank exports, so no limit of blank can be set.",
+                         source=", ".join(n for _, n in blanks), column="Target",
+                         hint="Include the blank wells of the E542K, E545K and H1047R assays (map the lab's target "
+                              "names on the Settings page if they are not recognised).")
+    notes = []
+    lobs, lods = [], []
+    for h in present:
+        complete = len(droplets[h]) == len(copies[h])
+        lob = limit_of_blank(h, copies[h], droplets[h] if complete else None, positives[h] if complete else None, volume)
+        lobs.append(lob)
+        lods.append(limit_of_detection(lob, low[h]))
+    few = [lob for lob in lobs if lob.n < 20]
+    if few:
+        counts = sorted({lob.n for lob in few})
+        span = str(counts[0]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+        notes.append(f"{', '.join(lob.hotspot for lob in few)}: {span} blank well(s) each; CLSI EP17-A2 asks for at least 60 per reagent lot to establish a LoB (20 to "
+                     "verify one).")
+    proposed = float(math.ceil(max(d.lod for d in lods) - 1e-9))
+    support = her2_support(ratios, settings.her2_ratio_cutoff) if ratios else None
+    if support is None:
+        notes.append("HER2: no blank sample had a HER2/EFTUD2 ratio; the HER2 cut-off is not supported by these files.")
+    return LimitsValidation(tuple(lobs), tuple(lods), support, max(proposed, 1.0), settings.her2_ratio_cutoff,
+                            settings.reference_min_copies, samples, tuple(files), tuple(notes))
+

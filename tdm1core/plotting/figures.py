@@ -1,0 +1,159 @@
+"""Interactive figures for the screen (Plotly). PDF figures are drawn with matplotlib in :mod:`tdm1core.reporting.report`.
+
+Colours: the Okabe-Ito colour-blind-safe palette; every figure also carries
+words and symbols so it reads without colour.
+"""
+from __future__ import annotations
+
+import textwrap
+
+import html
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from tdm1core.stats.survival import KaplanMeierResult
+
+__all__ = ["PALETTE", "GROUP_COLOURS", "km_figure", "ratio_figure", "km_plot_data"]
+
+from tdm1core.plotting.palette import GROUP_COLOURS, PALETTE  # noqa: E402  one palette for the screen and the PDF
+from tdm1core.plotting.axes import time_axis_step  # noqa: E402  one time axis for the screen and the PDF
+
+
+def _colour(group: str, i: int) -> str:
+    return GROUP_COLOURS.get(group, PALETTE[i % len(PALETTE)])
+
+
+def _step(times: np.ndarray, values: np.ndarray) -> tuple[list[float], list[float]]:
+    x = [0.0] + list(times)
+    y = [1.0] + list(values)
+    return x, y
+
+
+def km_plot_data(km: KaplanMeierResult) -> pd.DataFrame:
+    """The plotted data (for download): per group and time, S with its band, at risk, events, censored."""
+    parts = []
+    for g in km.groups:
+        t = g.table.copy()
+        t.insert(0, "group", g.group)
+        parts.append(t)
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if len(out):
+        out["ci_method"] = km.ci_method
+        out["level"] = km.level
+    return out
+
+
+def safe_label(text: object) -> str:
+    """A user-derived string (sample, category, file name) as plain text inside a Plotly label or hover: Plotly reads
+    a subset of HTML (links, tags) and ``%{...}`` templates in them, so both are neutralised."""
+    return html.escape(str(text), quote=True).replace("%", "&#37;").replace("{", "&#123;")
+
+
+def km_figure(km: KaplanMeierResult, highlight: str | None = None, show_ci: bool = True, risk_times: Sequence[float] | None = None,
+              title: str = "Time to progression", time_unit: str = "days"):
+    """Kaplan-Meier step curves, optional CI bands, censoring marks, median lines, log-rank p and a numbers-at-risk table."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    max_t = max((float(g.table["time"].max()) for g in km.groups if len(g.table)), default=1.0)
+    if risk_times is None:
+        step = time_axis_step(max_t)
+        risk_times = list(np.arange(0, max_t + step / 2, step))
+    n_groups = max(len(km.groups), 1)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.78, 0.22], vertical_spacing=0.1)
+    for i, g in enumerate(km.groups):
+        colour = _colour(g.group, i)
+        t = g.table
+        width = 4 if highlight is not None and g.group == highlight else 2
+        opacity = 1.0 if highlight is None or g.group == highlight else 0.55
+        group = safe_label(g.group)
+        label = f"{group} (n={g.n}, events {g.events})" + (" ◀ this patient" if g.group == highlight else "")
+        x, y = _step(t["time"].to_numpy(), t["survival"].to_numpy())
+        if show_ci:
+            xl, lo = _step(t["time"].to_numpy(), t["lower"].to_numpy())
+            _, hi = _step(t["time"].to_numpy(), t["upper"].to_numpy())
+            fig.add_trace(go.Scatter(x=xl, y=hi, mode="lines", line=dict(width=0, shape="hv"), showlegend=False,
+                                     hoverinfo="skip", connectgaps=False), row=1, col=1)
+            fig.add_trace(go.Scatter(x=xl, y=lo, mode="lines", line=dict(width=0, shape="hv"), fill="tonexty",
+                                     fillcolor=_rgba(colour, 0.15), showlegend=False, hoverinfo="skip", connectgaps=False), row=1, col=1)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=label, line=dict(color=colour, width=width, shape="hv"),
+                                 opacity=opacity, hovertemplate=f"{group}<br>day %{{x:.0f}}: S = %{{y:.2f}}<extra></extra>"),
+                      row=1, col=1)
+        cens = t[t["n_censor"] > 0]
+        if len(cens):
+            fig.add_trace(go.Scatter(x=cens["time"], y=cens["survival"], mode="markers", showlegend=False,
+                                     marker=dict(symbol="line-ns-open", size=10, color=colour, line=dict(width=2)),
+                                     hovertemplate=f"{group}: censored at day %{{x:.0f}}<extra></extra>"), row=1, col=1)
+        if g.median.reached:
+            m = g.median.value
+            fig.add_trace(go.Scatter(x=[0, m, m], y=[0.5, 0.5, 0], mode="lines", showlegend=False, hoverinfo="skip",
+                                     line=dict(color=colour, width=1, dash="dot")), row=1, col=1)
+        fig.add_trace(go.Scatter(x=list(risk_times), y=[n_groups - i] * len(risk_times), mode="text",
+                                 text=[str(v) for v in g.n_at_risk(risk_times)], textfont=dict(color=colour, size=12),
+                                 showlegend=False, hoverinfo="skip"), row=2, col=1)
+    notes = []
+    if km.logrank is not None:
+        p = km.logrank.p
+        notes.append("Log-rank: NA (no variance to test)" if p != p else
+                     f"Log-rank p = {p:.4f} (this cohort)" if p >= 0.0001 else "Log-rank p < 0.0001 (this cohort)")
+    notes.append(f"Median CI: {km.ci_method}")
+    fig.add_annotation(x=0.99, y=0.97, xref="x domain", yref="y domain", showarrow=False, align="right",
+                       text="<br>".join(notes), font=dict(size=13), bgcolor="rgba(255,255,255,0.8)")
+    fig.update_yaxes(title_text="Progression-free (proportion)", range=[0, 1.05], row=1, col=1)
+    fig.update_yaxes(tickvals=list(range(1, n_groups + 1)), ticktext=[safe_label(g.group) for g in reversed(km.groups)],
+                     range=[0.4, n_groups + 0.6], row=2, col=1, title_text="Number at risk", showgrid=False)
+    fig.update_xaxes(title_text=f"Time from T-DM1 start ({time_unit})", row=2, col=1, tickvals=list(risk_times))
+    fig.update_xaxes(tickvals=list(risk_times), row=1, col=1)
+    # the legend sits below the plot, so on a phone it never covers the title or the curves
+    lines = textwrap.wrap(safe_label(title), 42) or [""]  # a long title wraps (a phone shows ~45 characters)
+    fig.update_layout(title="<br>".join(lines), height=620 + 20 * (len(lines) - 1),
+                      margin=dict(l=60, r=20, t=50 + 22 * (len(lines) - 1), b=120),
+                      legend=dict(orientation="h", yanchor="top", y=-0.16, x=0), template="plotly_white")
+    return fig
+
+
+def ratio_figure(ratio: float | None, ci_low: float | None, ci_high: float | None, cutoff: float,
+                 cohort: pd.DataFrame | None = None, label: str = "This patient", borderline: bool = False):
+    """The patient's HER2/EFTUD2 ratio with its CI against the cut-off, beside the cohort's ratios (resistant vs not)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    rows = []
+    if cohort is not None and len(cohort):
+        for name, colour, symbol in (("primary resistance", "#D55E00", "x"), ("no primary resistance", "#0072B2", "circle-open")):
+            sub = cohort[cohort["group"] == name]
+            if len(sub):
+                y = [name.capitalize() + " (cohort)"] * len(sub)
+                rows.append(name)
+                fig.add_trace(go.Scatter(x=sub["ratio"], y=y, mode="markers", name=f"Cohort: {name}",
+                                         marker=dict(color=colour, symbol=symbol, size=10),
+                                         hovertemplate="%{x:.2f}<extra></extra>"))
+    label = safe_label(label)
+    if ratio is not None and not math.isnan(ratio):
+        err = None
+        if ci_low is not None and ci_high is not None:
+            err = dict(type="data", symmetric=False, array=[ci_high - ratio], arrayminus=[ratio - ci_low], thickness=2, width=8)
+        fig.add_trace(go.Scatter(x=[ratio], y=[label], mode="markers", name=label, error_x=err,
+                                 marker=dict(color="#000000", size=14, symbol="diamond"),
+                                 hovertemplate="ratio %{x:.2f}<extra></extra>"))
+    fig.add_vline(x=cutoff, line=dict(color="#7F7F7F", dash="dash"), annotation_text=f"cut-off {cutoff:g}",
+                  annotation_position="top")
+    if borderline and ratio is not None:
+        fig.add_annotation(x=math.log10(ratio), y=label, text="borderline: the CI crosses the cut-off", showarrow=True,
+                           arrowhead=0, ay=-28, font=dict(size=13, color="#1a1a1a"), bgcolor="#FFF3CD", bordercolor="#7F6000")
+    ticks = [t for t in (0.1, 0.2, 0.5, 0.7, 1, 1.25, 2, 5, 10, 20, 50, 100) if t != cutoff] + [cutoff]
+    fig.update_xaxes(type="log", title_text="HER2/EFTUD2 ratio (log scale)", tickvals=sorted(ticks),
+                     ticktext=[f"{t:g}" for t in sorted(ticks)])
+    fig.update_layout(height=240 + 30 * len(rows), margin=dict(l=20, r=20, t=40, b=40), template="plotly_white",
+                      showlegend=False)
+    return fig
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    r, g, b = int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+    return f"rgba({r},{g},{b},{alpha})"
+

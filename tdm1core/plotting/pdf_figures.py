@@ -1,0 +1,141 @@
+"""Figures for the PDF reports, drawn with matplotlib's object API (``matplotlib.figure.Figure``, no pyplot: the
+app is a threaded server and pyplot's global state is not thread-safe). The screen's figures are Plotly
+(:mod:`tdm1core.plotting.figures`); both take their colours from :mod:`tdm1core.plotting.palette` and their time axis from
+:func:`time_axis_step`, and both carry words and symbols so they read without colour.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from tdm1core.plotting.axes import time_axis_step
+from tdm1core.plotting.palette import GROUP_COLOURS, PALETTE
+
+__all__ = ["ratio_plot", "km_plot"]
+
+
+def ratio_plot(ratio: float | None, ci: Any, cutoff: float, cohort_points: Any) -> Figure:
+    """This sample's HER2/EFTUD2 ratio with its CI against the cut-off and, where given, the cohort's ratios."""
+    fig = Figure(figsize=(3.4, 1.7))
+    ax = fig.subplots()
+    labels = []
+    y = 0
+    if cohort_points is not None and len(cohort_points):
+        for name, colour, marker in (("no primary resistance", "#0072B2", "o"), ("primary resistance", "#D55E00", "x")):
+            sub = cohort_points[cohort_points["group"] == name]
+            if len(sub):
+                ax.scatter(sub["ratio"], [y] * len(sub), color=colour, marker=marker, s=18,
+                           facecolors="none" if marker == "o" else colour, linewidths=1)
+                labels.append(f"cohort: {name}")
+                y += 1
+    if ratio is not None and not math.isnan(ratio):
+        if ci is not None:
+            ax.errorbar([ratio], [y], xerr=[[ratio - ci.low], [ci.high - ratio]], fmt="D", color="black", capsize=3, ms=5)
+        else:
+            ax.plot([ratio], [y], "D", color="black", ms=5)
+        labels.append("this sample" + (" (borderline)" if ci is not None and ci.low < cutoff <= ci.high else ""))
+    ax.axvline(cutoff, color="#555555", ls="--", lw=1)
+    ax.text(cutoff, len(labels) - 0.45, f" cut-off {cutoff:g}", fontsize=6.5, color="#333333", va="bottom")
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(labels, fontsize=6.5)
+    ax.set_ylim(-0.6, len(labels) - 0.1)
+    ax.set_xlabel("HER2/EFTUD2 ratio (log scale)", fontsize=7)
+    ax.tick_params(axis="x", labelsize=6.5)
+    values = [v for v in ([ratio] if ratio is not None else []) + ([ci.low, ci.high] if ci is not None else [])
+              + (list(cohort_points["ratio"]) if cohort_points is not None else []) + [cutoff] if v and v > 0]
+    lo, hi = min(values) / 1.2, max(values) * 1.2
+    ax.set_xlim(lo, hi)
+    ax.set_xticks([t for t in (0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 12, 20) if lo <= t <= hi])
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def km_plot(km: Any, highlight: str | None, width: float = 6.8, height: float = 3.6) -> Figure:
+    """Kaplan-Meier curves with bands, censoring marks, medians, the log-rank p and the numbers at risk."""
+    max_t = max((float(g.table["time"].max()) for g in km.groups if len(g.table)), default=1.0)
+    step = time_axis_step(max_t)
+    ticks = [i * step for i in range(int(max_t // step) + 2)]
+    fig = Figure(figsize=(width, height))
+    n = len(km.groups)
+    ax = fig.add_axes((0.1, 0.1 + 0.07 * n + 0.08, 0.86, 0.8 - 0.07 * n - 0.08))
+    ax_r = fig.add_axes((0.1, 0.04, 0.86, 0.07 * n), sharex=ax)
+    for i, g in enumerate(km.groups):
+        colour = GROUP_COLOURS.get(g.group, PALETTE[i % len(PALETTE)])
+        t = g.table
+        xs = [0.0] + list(t["time"])
+        ys = [1.0] + list(t["survival"])
+        lw = 2.6 if highlight == g.group else 1.6
+        ax.step(xs, ys, where="post", color=colour, lw=lw,
+                label=f"{g.group} (n={g.n}; median {g.median.format(1)})" + ("  ◀ this patient" if highlight == g.group else ""))
+        lo = [1.0] + list(t["lower"])
+        hi = [1.0] + list(t["upper"])
+        ax.fill_between(xs, lo, hi, step="post", color=colour, alpha=0.12, lw=0)
+        cens = t[t["n_censor"] > 0]
+        ax.plot(cens["time"], cens["survival"], "|", color=colour, ms=8, mew=1.5)
+        if g.median.reached:
+            ax.plot([0, g.median.value, g.median.value], [0.5, 0.5, 0], ls=":", color=colour, lw=0.8)
+        for tt, nr in zip(ticks, g.n_at_risk(ticks)):
+            ax_r.text(tt, n - 1 - i, str(nr), ha="center", va="center", fontsize=7, color=colour)
+    ax.set_ylim(0, 1.04)
+    ax.set_xlim(0, ticks[-1])
+    ax.set_ylabel("Progression-free", fontsize=8)
+    ax.set_xticks(ticks)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7, loc="upper right", frameon=False)
+    if km.logrank is not None:
+        p = km.logrank.p
+        ax.text(0.99, 0.62, f"log-rank p = {p:.4f} (this cohort)" if p >= 1e-4 else "log-rank p < 0.0001 (this cohort)", transform=ax.transAxes,
+                ha="right", fontsize=7.5)
+    ax.set_xlabel("Days from T-DM1 start", fontsize=8)
+    ax_r.set_ylim(-0.6, n - 0.4)
+    ax_r.set_yticks(range(n))
+    ax_r.set_yticklabels([g.group for g in reversed(km.groups)], fontsize=6.5)
+    ax_r.tick_params(axis="x", labelbottom=False, length=0)
+    ax_r.tick_params(axis="y", length=0, pad=10)
+    for s in ("top", "right", "bottom", "left"):
+        ax_r.spines[s].set_visible(False)
+    ax_r.set_title("Numbers at risk", fontsize=7, loc="left", pad=2)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig
+
+
+def droplet_strips(panels: Any, columns: int = 2) -> Figure:
+    """A small 1D droplet plot per well and channel behind the calls: amplitude by droplet, negatives grey, positives
+    blue (Okabe-Ito), the threshold(s) dashed; the count of positives in each title (rasterised points)."""
+    n = max(1, len(panels))
+    rows = (n + columns - 1) // columns
+    fig = Figure(figsize=(7.0, 1.35 * rows))
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        if i >= len(panels):
+            ax.set_visible(False)
+            continue
+        p = panels[i]
+        idx = np.arange(1, p.amplitudes.size + 1)
+        if p.positive is None:
+            ax.scatter(idx, p.amplitudes, s=0.4, color="#9A9A9A", rasterized=True, linewidths=0)
+        else:
+            neg = ~p.positive & p.classified
+            pos = p.positive & p.classified
+            ax.scatter(idx[neg], p.amplitudes[neg], s=0.4, color="#9A9A9A", rasterized=True, linewidths=0)
+            ax.scatter(idx[pos], p.amplitudes[pos], s=2.5 if pos.sum() < 50 else 0.6, color="#0072B2", rasterized=True,
+                       linewidths=0)
+        for t in p.thresholds:
+            ax.axhline(t, color="#CC79A7", ls="--", lw=0.8)
+        ax.set_title(p.label, fontsize=6.5, loc="left")
+        ax.tick_params(labelsize=5.5)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    fig.tight_layout(pad=0.4, h_pad=0.6, w_pad=0.8)
+    return fig

@@ -1,0 +1,192 @@
+"""A released patient result as a FHIR R4 ``Bundle`` (type collection), in the shape of the HL7 Genomics Reporting
+implementation guide: a ``DiagnosticReport`` (final or amended, the released PDF as ``presentedForm``) with
+``Observation``s for the HER2/EFTUD2 ratio, each PIK3CA hotspot (a variant assessment: present / absent / not
+evaluable, with the gene and the HGVS protein change), the ER and PR status used and the risk flag with its reasons
+(as an interpretation); the ``Specimen`` (collection date), the ``Patient`` by the pseudonymous ID only, the ``Device``
+(this software and version) and the reviewer as ``Practitioner``.
+
+Codes are used only where they can be cited (README, "FHIR export"): LOINC for the report, the variant assessment,
+gene studied, amino-acid change, allele frequency and the receptor interpretations; HGNC for the genes; HL7 v2 table
+0074 for the genetics category. The ratio, the flag and the per-sample limits have no standard code: they carry
+``urn:tdm1core`` codes with their text.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from typing import Any
+
+from tdm1core._version import __version__
+
+__all__ = ["fhir_bundle", "HGVS"]
+
+LOINC = "http://loinc.org"
+HGNC = "http://www.genenames.org"
+LOCAL = "urn:tdm1core"
+from tdm1core.panel import HGVS  # noqa: E402  (the panel's one definition)
+_ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+
+
+def _ref(resource: dict) -> dict:
+    return {"reference": resource["_url"]}
+
+
+def _id(report: Any, what: str) -> str:
+    return str(uuid.UUID(hashlib.sha256(f"{report.stamp.report_id}|{report.stamp.version}|{what}".encode()).hexdigest()[:32]))
+
+
+def _loinc(code: str, display: str) -> dict:
+    return {"coding": [{"system": LOINC, "code": code, "display": display}], "text": display}
+
+
+def _local(code: str, display: str) -> dict:
+    return {"coding": [{"system": LOCAL, "code": code, "display": display}], "text": display}
+
+
+def _gene(hgnc: str, symbol: str) -> dict:
+    return {"code": _loinc("48018-6", "Gene studied [ID]"),
+            "valueCodeableConcept": {"coding": [{"system": HGNC, "code": hgnc, "display": symbol}], "text": symbol}}
+
+
+def _quantity(value: float | None, unit: str, code: str) -> dict | None:
+    if value is None:
+        return None
+    return {"value": round(float(value), 6), "unit": unit, "system": "http://unitsofmeasure.org", "code": code}
+
+
+def fhir_bundle(report: Any, pdf: bytes) -> dict[str, Any]:
+    """The FHIR R4 Bundle (a dict, JSON-ready) of a released report (:class:`tdm1core.reporting.release.ReleasedReport`) and
+    its released PDF bytes."""
+    stamp = report.stamp
+    result = report.content["result"]
+    status = "amended" if stamp.version > 1 else "final"
+    entries: list[dict] = []
+
+    def add(resource: dict, what: str) -> dict:
+        rid = _id(report, what)
+        resource["id"] = rid
+        resource["_url"] = f"urn:uuid:{rid}"
+        entries.append(resource)
+        return resource
+
+    patient = add({"resourceType": "Patient", "identifier": [{"system": f"{LOCAL}:pseudonymous-patient-id",
+                                                               "value": report.patient_id or "not given"}]}, "patient")
+    specimen_res: dict[str, Any] = {"resourceType": "Specimen", "subject": _ref(patient),
+                                    "type": {"text": "Blood plasma, cell-free DNA (pre-treatment liquid biopsy)"},
+                                    "identifier": [{"system": f"{LOCAL}:sample", "value": report.sample}]}
+    if result.get("collection_date"):
+        specimen_res["collection"] = {"collectedDateTime": result["collection_date"]}
+    specimen = add(specimen_res, "specimen")
+    device = add({"resourceType": "Device", "deviceName": [{"name": "tdm1core (T-DM1 ctDNA dashboard)",
+                                                             "type": "manufacturer-name"}],
+                  "version": [{"value": __version__}],
+                  "note": [{"text": "Research use only; not a diagnostic device."}]}, "device")
+    reviewer: dict[str, Any] = {"resourceType": "Practitioner", "name": [{"text": stamp.reviewer}]}
+    if report.reviewer_email:
+        reviewer["telecom"] = [{"system": "email", "value": report.reviewer_email}]
+    practitioner = add(reviewer, "reviewer")
+    common = {"status": status, "subject": _ref(patient), "specimen": _ref(specimen), "device": _ref(device),
+              "issued": stamp.released_at,
+              "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                        "code": "laboratory"}]}]}
+
+    her2 = result["her2"]
+    obs: dict[str, Any] = {"resourceType": "Observation", **common,
+                           "code": _local("her2-eftud2-ratio", "HER2 (ERBB2)/EFTUD2 copy ratio in plasma cell-free DNA "
+                                                               "by droplet digital PCR"),
+                           "method": {"text": "ddPCR (Bio-Rad); ratio of HER2 to EFTUD2 concentrations; "
+                                              f"amplified when ≥ {her2['cutoff']:g}"},
+                           "interpretation": [{"text": her2["call"]}],
+                           "component": [_gene("HGNC:3430", "ERBB2")], "note": [{"text": her2["reason"]}]}
+    q = _quantity(her2.get("ratio"), "ratio", "1")
+    if q:
+        obs["valueQuantity"] = q
+    else:
+        obs["dataAbsentReason"] = {"coding": [{"system": _ABSENT_REASON, "code": "unknown"}], "text": her2["call"]}
+    for bound, key in (("lower", "ci_low"), ("upper", "ci_high")):
+        cq = _quantity(her2.get(key), "ratio", "1")
+        if cq:
+            obs["component"].append({"code": _local(f"her2-ratio-ci-{bound}", f"95 % confidence interval, {bound} limit"),
+                                     "valueQuantity": cq})
+    her2_obs = add(obs, "her2")
+    results = [her2_obs]
+    for hotspot, change in HGVS.items():
+        h = result["pik3ca"].get(hotspot)
+        if h is None:
+            continue
+        o: dict[str, Any] = {"resourceType": "Observation", **common,
+                             "code": _loinc("69548-6", "Genetic variant assessment"),
+                             "method": {"text": f"ddPCR; detected when ≥ {result['pik3ca']['cutoff']:g} mutant copies "
+                                                "per 20 µL well"},
+                             "component": [_gene("HGNC:8975", "PIK3CA"),
+                                           {"code": _loinc("48005-3", "Amino acid change (pHGVS)"),
+                                            "valueCodeableConcept": {"coding": [{"system": "http://varnomen.hgvs.org",
+                                                                                  "code": change}], "text": change}}],
+                             "note": [{"text": h.get("result") or h["call"]}]}
+        if h["call"] == "positive":
+            o["valueCodeableConcept"] = {"coding": [{"system": LOINC, "code": "LA9633-4", "display": "Present"}],
+                                         "text": "detected"}
+        elif h["call"] == "negative":
+            o["valueCodeableConcept"] = {"coding": [{"system": LOINC, "code": "LA9634-2", "display": "Absent"}],
+                                         "text": h.get("result") or "not detected"}
+        else:
+            o["dataAbsentReason"] = {"coding": [{"system": _ABSENT_REASON, "code": "error"}],
+                                     "text": "not evaluable: " + h["reason"]}
+        af = _quantity(h.get("allele_fraction"), "relative frequency", "1")
+        if af:
+            o["component"].append({"code": _loinc("81258-6", "Sample variant allelic frequency [NFr]"), "valueQuantity": af})
+        for code, text, key, unit, ucum in (("mutant-copies", "mutant copies per 20 µL well", "mutant_copies", "copies", "1"),
+                                            ("genome-equivalents", "genome equivalents analysed", "genome_equivalents", "copies", "1"),
+                                            ("detectable-vaf-95", "smallest allele fraction detected with 95 % probability",
+                                             "detectable_vaf_95", "relative frequency", "1")):
+            cq = _quantity(h.get(key), unit, ucum)
+            if cq:
+                o["component"].append({"code": _local(code, text), "valueQuantity": cq})
+        results.append(add(o, hotspot))
+    receptors = []
+    for key, code, display in (("er", "16112-5", "Estrogen receptor [Interpretation] in Tissue"),
+                               ("pr", "16113-3", "Progesterone receptor [Interpretation] in Tissue")):
+        value = result.get(key) or "unknown"
+        r: dict[str, Any] = {"resourceType": "Observation", **{k: v for k, v in common.items() if k != "device"},
+                             "code": _loinc(code, display), "note": [{"text": "as entered for this report"}]}
+        if value in ("positive", "negative"):
+            r["valueCodeableConcept"] = {"text": value}
+        else:
+            r["dataAbsentReason"] = {"coding": [{"system": _ABSENT_REASON, "code": "unknown"}], "text": value}
+        receptors.append(add(r, key))
+    results += receptors
+    flag = result["flag"]
+    flag_obs = add({"resourceType": "Observation", **common,
+                    "code": _local("tdm1-primary-resistance-flag", "Risk of primary resistance to trastuzumab emtansine "
+                                                                   "(T-DM1), from ctDNA and hormone-receptor status"),
+                    "valueCodeableConcept": {"text": flag["headline"]},
+                    "interpretation": [{"coding": [{"system": LOCAL, "code": flag["status"]}], "text": flag["status"]}],
+                    "note": [{"text": r} for r in flag["reasons"]] + [{"text": flag["evidence"]}],
+                    "derivedFrom": [_ref(her2_obs)] + [_ref(r) for r in receptors]}, "flag")
+    results.append(flag_obs)
+    report_res = add({
+        "resourceType": "DiagnosticReport", "status": status,
+        "identifier": [{"system": f"{LOCAL}:report-id", "value": stamp.report_id},
+                       {"system": f"{LOCAL}:report-version", "value": f"{stamp.report_id}/v{stamp.version}"}],
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "GE",
+                                  "display": "Genetics"}]}],
+        "code": _loinc("51969-4", "Genetic analysis report"),
+        "subject": _ref(patient), "specimen": [_ref(specimen)], "issued": stamp.released_at,
+        "resultsInterpreter": [_ref(practitioner)], "result": [_ref(r) for r in results],
+        "conclusion": f"{flag['headline']}. Exploratory evidence (n = 16); research use only, not a diagnostic device. "
+                      + " ".join(stamp.lines()),
+        "presentedForm": [{"contentType": "application/pdf", "language": "en",
+                           "data": base64.b64encode(pdf).decode("ascii"),
+                           "hash": base64.b64encode(hashlib.sha1(pdf).digest()).decode("ascii"),  # FHIR: SHA-1
+                           "title": f"T-DM1 ctDNA report {stamp.report_id} version {stamp.version}",
+                           "creation": stamp.released_at}],
+    }, "report")
+    ordered = [report_res] + [e for e in entries if e is not report_res]
+    bundle_entries = []
+    for e in ordered:
+        url = e.pop("_url")
+        bundle_entries.append({"fullUrl": url, "resource": e})
+    return {"resourceType": "Bundle", "id": _id(report, "bundle"), "type": "collection", "timestamp": stamp.released_at,
+            "identifier": {"system": f"{LOCAL}:report-version", "value": f"{stamp.report_id}/v{stamp.version}"},
+            "entry": bundle_entries}

@@ -1,0 +1,428 @@
+"""PDF reports: a one-page patient report and a cohort report (reportlab layout, matplotlib figures; no browser).
+
+Text is real text in embedded TrueType fonts (DejaVu Sans, shipped with matplotlib); figures are
+300 dpi. Every report carries "research use only, not a diagnostic device", the settings, the
+methods and the provenance of its input (file name and SHA-256).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import os
+from typing import Any, Sequence
+
+from tdm1core._version import __version__
+from tdm1core.plotting.palette import FLAG_STYLE
+from tdm1core.clinical.provenance import Provenance
+from tdm1core.settings import Settings
+
+__all__ = ["patient_report", "cohort_report", "Provenance"]
+
+TITLE = "T-DM1 ctDNA resistance flag"
+RUO = "Research use only. Not a diagnostic device. Exploratory evidence (16 patients with ctDNA in one retrospective study)."
+FLAG_COLOURS = {status: (colour, background, icon) for status, (icon, colour, background) in FLAG_STYLE.items()}
+
+
+def _fonts() -> tuple[str, str]:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if "DejaVuSans" not in pdfmetrics.getRegisteredFontNames():
+        import matplotlib
+
+        base = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "fonts", "ttf")
+        pdfmetrics.registerFont(TTFont("DejaVuSans", os.path.join(base, "DejaVuSans.ttf")))
+        pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", os.path.join(base, "DejaVuSans-Bold.ttf")))
+        pdfmetrics.registerFont(TTFont("DejaVuSans-Oblique", os.path.join(base, "DejaVuSans-Oblique.ttf")))
+        from reportlab.lib.fonts import addMapping
+
+        addMapping("DejaVuSans", 0, 0, "DejaVuSans")
+        addMapping("DejaVuSans", 1, 0, "DejaVuSans-Bold")
+        addMapping("DejaVuSans", 0, 1, "DejaVuSans-Oblique")
+        addMapping("DejaVuSans", 1, 1, "DejaVuSans-Bold")
+    return "DejaVuSans", "DejaVuSans-Bold"
+
+
+def _styles(base: float = 8.5) -> dict[str, Any]:
+    from reportlab.lib.styles import ParagraphStyle
+
+    regular, bold = _fonts()
+    return {
+        "title": ParagraphStyle("title", fontName=bold, fontSize=14, leading=17, spaceAfter=2),
+        "ruo": ParagraphStyle("ruo", fontName=bold, fontSize=8, leading=10, textColor="#B00020"),
+        "h": ParagraphStyle("h", fontName=bold, fontSize=base + 1.5, leading=base + 4, spaceBefore=5, spaceAfter=2),
+        "body": ParagraphStyle("body", fontName=regular, fontSize=base, leading=base + 2.5),
+        "small": ParagraphStyle("small", fontName=regular, fontSize=base - 1.5, leading=base + 0.5),
+        # table cells wrap between words only: a header never breaks mid-word ("Resistan/t")
+        "cell": ParagraphStyle("cell", fontName=regular, fontSize=base - 0.5, leading=base + 1.5, splitLongWords=0),
+        "cellb": ParagraphStyle("cellb", fontName=bold, fontSize=base - 0.5, leading=base + 1.5, splitLongWords=0),
+        "flag": ParagraphStyle("flag", fontName=bold, fontSize=15, leading=19),
+        "mono": ParagraphStyle("mono", fontName=regular, fontSize=base - 1.5, leading=base + 0.5, wordWrap="CJK"),
+    }
+
+
+def _p(text: Any, style: Any) -> Any:
+    from reportlab.platypus import Paragraph
+    from xml.sax.saxutils import escape
+
+    return Paragraph(escape("" if text is None else str(text)), style)
+
+
+def _fmt(x: Any, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return "NA"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _table(rows: list[list[Any]], widths: Sequence[float], st: dict, header: bool = True, repeat: bool = True) -> Any:
+    from reportlab.lib import colors
+    from reportlab.platypus import LongTable, TableStyle
+
+    cells = [[c if not isinstance(c, (str, int, float)) and c is not None else _p(c, st["cellb"] if header and i == 0 else st["cell"])
+              for c in row] for i, row in enumerate(rows)]
+    t = LongTable(cells, colWidths=widths, repeatRows=1 if header and repeat else 0)
+    style = [("FONTNAME", (0, 0), (-1, -1), "DejaVuSans"),
+             ("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#9aa5b1")), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+             ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)]
+    if header:
+        style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef4")))
+    t.setStyle(TableStyle(style))
+    return t
+
+
+def _footer(settings: Settings, label: str, watermark: str | None = None):
+    def draw(canvas: Any, doc: Any) -> None:
+        regular, bold = _fonts()
+        canvas.saveState()
+        if watermark:
+            canvas.saveState()
+            # as large as fits along the page's diagonal (a long mark such as DRAFT + SYNTHETIC DEMO DATA stays whole)
+            diagonal = (doc.pagesize[0] ** 2 + doc.pagesize[1] ** 2) ** 0.5
+            canvas.setFont(bold, min(34.0, 0.72 * diagonal / max(1.0, canvas.stringWidth(watermark, bold, 1))))
+            canvas.setFillColorRGB(0.84, 0.37, 0.0, alpha=0.16)
+            canvas.translate(doc.pagesize[0] / 2, doc.pagesize[1] / 2)
+            import math
+
+            canvas.rotate(math.degrees(math.atan2(doc.pagesize[1], doc.pagesize[0])))
+            canvas.drawCentredString(0, 0, watermark)
+            canvas.restoreState()
+        canvas.setFont(regular, 6.5)
+        canvas.setFillColorRGB(0.35, 0.35, 0.35)
+        canvas.drawString(doc.leftMargin, 12, f"{label} · tdm1core {__version__} · Research use only; not a diagnostic device."
+                          + (f" · {watermark}" if watermark else ""))
+        canvas.drawRightString(doc.pagesize[0] - doc.rightMargin, 12, f"page {doc.page}")
+        canvas.restoreState()
+
+    return draw
+
+
+def _notice(text: str, st: Any, width: float) -> Any:
+    """A boxed notice in bold (synthetic demo data, manual entry), as prominent as the screen's banner."""
+    from reportlab.lib import colors
+    from reportlab.platypus import Table, TableStyle
+
+    t = Table([[_p(text, st["flag"])]], colWidths=[width])
+    t.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), "DejaVuSans"), ("BOX", (0, 0), (-1, -1), 2, colors.HexColor("#D55E00")),
+                           ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#FBE3D6")),
+                           ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]))
+    return t
+
+
+def _figure_png(fig: Any, width_in: float, height_in: float) -> Any:
+    from reportlab.lib.units import inch
+    from reportlab.platypus import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=300, bbox_inches="tight")  # a Figure without pyplot: nothing to close
+    buf.seek(0)
+    img = Image(buf, width=width_in * inch, height=height_in * inch, kind="proportional")
+    return img
+
+
+def _result_box(flag: Any, st: dict, width: float) -> Any:
+    from reportlab.lib import colors
+    from reportlab.platypus import Table, TableStyle
+
+    border, fill, icon = FLAG_COLOURS[flag.status]
+    rows = [[_p(f"{icon}  {flag.headline}", st["flag"])]] + [[_p("• " + r, st["body"])] for r in flag.reasons]
+    t = Table(rows, colWidths=[width])
+    t.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), "DejaVuSans"), ("BOX", (0, 0), (-1, -1), 2, colors.HexColor(border)),
+                           ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(fill)),
+                           ("LEFTPADDING", (0, 0), (-1, -1), 8), ("TOPPADDING", (0, 0), (-1, 0), 6),
+                           ("BOTTOMPADDING", (0, -1), (-1, -1), 6)]))
+    return t
+
+
+def patient_report(result: Any, provenance: Provenance, cohort_points: Any = None, now: dt.datetime | None = None,
+                   pagesize: str = "A4", droplets: Any = None, release: Any = None) -> bytes:
+    """One-page patient report; a second page for an appendix of QC warnings and, when the calls were made from
+    droplet files, a small 1D droplet plot of every well and channel behind them (``droplets``: DropletPanel list).
+
+    Without ``release`` the report is a draft: DRAFT — NOT RELEASED across every page. With a
+    :class:`tdm1core.reporting.release.ReleaseStamp` it prints the reviewer, the time, the report ID and version (and, for an
+    amendment, the version it replaces and what changed) instead of blank signature lines."""
+    from reportlab.lib.pagesizes import A4, letter
+    from reportlab.lib.units import mm
+    from reportlab.platypus import KeepInFrame, PageBreak, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    from tdm1core.calling.calls import POSITIVE
+    from tdm1core.measuring.poisson import CONC_CI_METHOD
+
+    st = _styles()  # registers the fonts
+    size = A4 if pagesize.upper() == "A4" else letter
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(buf, pagesize=size, leftMargin=14 * mm, rightMargin=14 * mm, topMargin=11 * mm, bottomMargin=12 * mm,
+                            initialFontName="DejaVuSans", title=f"{TITLE}: patient report", author=f"tdm1core {__version__}", subject="Research use only")
+    width = doc.width
+    now = now or dt.datetime.now()
+    calls, flag, s = result.calls, result.flag, result.calls.settings
+    h = calls.her2
+    story: list[Any] = [_p(f"{TITLE}: patient report", st["title"]), _p(RUO, st["ruo"])]
+    for notice in provenance.notices:
+        story.append(_notice(notice, st, width))
+    story.append(Spacer(1, 3))
+    ident = [["Patient ID (pseudonymous)", result.patient_id or "not given", "Sample", calls.sample],
+             ["Collection date", result.collection_date or "not given", "Report date", now.strftime("%Y-%m-%d %H:%M")]]
+    story.append(_table(ident, [0.2 * width, 0.3 * width, 0.15 * width, 0.35 * width], st, header=False))
+    story.append(Spacer(1, 5))
+    story.append(_result_box(flag, st, width))
+    story.append(_p("Results", st["h"]))
+    ci = f"{h.ci.low:.2f}–{h.ci.high:.2f}" if h.ci else "not available (no droplet counts)"
+    call = h.call + (" — borderline: the CI crosses the cut-off" if h.borderline else "")
+    rows = [["Marker", "Value", f"{s.confidence_level:.0%} CI", "Cut-off", "Call"],
+            ["HER2/EFTUD2 ratio", _fmt(h.ratio, 2), ci, f"≥ {h.cutoff:g} amplified", call],
+            ["EFTUD2 reference, copies/20 µL", _fmt(h.reference_copies, 0), "", f"> {s.reference_min_copies:g}", ""]]
+    for hs in calls.pik3ca.hotspots:
+        af = "NA" if hs.allele_fraction is None else f"AF {100 * hs.allele_fraction:.2f}%"
+        rows.append([f"PIK3CA {hs.hotspot}: mutant / wild-type copies", f"{_fmt(hs.mutant_copies, 1)} / {_fmt(hs.wildtype_copies, 0)} ({af})",
+                     "" if hs.mutant_ci is None else f"{hs.mutant_ci.low:.1f}–{hs.mutant_ci.high:.1f}",
+                     f"≥ {s.pik3ca_mutant_cutoff_copies:g} copies",
+                     "DETECTED" + hs.result_text[len("detected"):] if hs.call == POSITIVE else hs.result_text])
+    rows.append(["ER / PR (as entered)", f"ER {result.er}, PR {result.pr}", "", "positive: ≥ 10% of cells", ""])
+    results = _table(rows, [0.3 * width, 0.22 * width, 0.13 * width, 0.15 * width, 0.2 * width], st)
+    from tdm1core.plotting.pdf_figures import ratio_plot  # matplotlib loads with the first report, not with the page
+
+    fig = _figure_png(ratio_plot(h.ratio, h.ci, h.cutoff, cohort_points), 3.0, 1.55)
+    story.append(results)
+    story.append(_p("Limits of this result", st["h"]))
+    limits = [f"Cut-off profile: {s.cutoff_profile}."]
+    if calls.controls is not None:
+        limits.append(f"Plate controls: {calls.controls.describe()}.")
+    for hs in calls.pik3ca.hotspots:
+        if hs.genome_equivalents is None:
+            limits.append(f"PIK3CA {hs.hotspot}: {hs.result_text}.")
+        else:
+            seen = ("NA" if hs.detectable_vaf_95 is None else f"{100 * hs.detectable_vaf_95:.2g} %")
+            limits.append(f"PIK3CA {hs.hotspot}: {hs.genome_equivalents:,.0f} genome equivalents; mutations at ≥ {seen} "
+                          f"VAF are detected with 95 % probability at the cut-off of {hs.cutoff:g} copies.")
+    story.append(_p(" ".join(limits), st["small"]))
+    for caveat in calls.caveats:
+        story.append(_p("• " + caveat, st["small"]))
+    story.append(Spacer(1, 4))
+    qc_rows = [["Assay", "Wells", "Droplets", "Copies/20 µL", "QC"]]
+    for q in calls.qc:
+        qc_rows.append([q.assay, q.wells, _fmt(q.accepted_droplets), _fmt(q.copies_per_20ul, 1), "ok" if q.ok else "check"])
+    if not calls.qc or all(q.accepted_droplets is None for q in calls.qc):
+        qc_rows.append(["—", "—", "numbers typed in: no droplet QC", "", ""])
+    qc = _table(qc_rows, [0.13 * width, 0.08 * width, 0.13 * width, 0.12 * width, 0.07 * width], st)
+    side = Table([[KeepInFrame(0.54 * width, 80 * mm, [_p("Quality control", st["h"]), qc], mode="shrink"),
+                   [_p("HER2 ratio against the cut-off", st["h"]), fig]]],
+                 colWidths=[0.56 * width, 0.44 * width])
+    side.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), "DejaVuSans"), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                              ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    story.append(side)
+    n_warn = len(calls.warnings)
+    if n_warn:
+        story.append(_p(f"QC warnings: {n_warn} (listed in the appendix on page 2).", st["body"]))
+    story.append(_p("Interpretation and limits", st["h"]))
+    story.append(_p(flag.evidence, st["body"]))
+    story.append(_p("What the flag means: the pre-treatment ctDNA and receptor profile matches the profile of the patients "
+                    "who had progressive disease at the first evaluation on T-DM1 in the study; 'not flagged' does not mean "
+                    "T-DM1 will work. " + flag.limits, st["body"]))
+    story.append(_p("Methods", st["h"]))
+    story.append(_p(
+        f"Droplet digital PCR (Bio-Rad QX100/QX200). Concentration = −ln(negative/accepted droplets) / droplet volume "
+        f"({s.droplet_volume_nl:g} nL; older QuantaSoft {s.legacy_droplet_volume_nl:g} nL); copies per 20 µL well = 20 × copies/µL. "
+        f"HER2 amplified when HER2/EFTUD2 ≥ {s.her2_ratio_cutoff:g}; PIK3CA positive when ≥ {s.pik3ca_mutant_cutoff_copies:g} mutant "
+        f"copies; evaluable when EFTUD2 > {s.reference_min_copies:g} copies and ≥ {s.min_accepted_droplets:,} droplets per well. "
+        f"Concentration CI: {CONC_CI_METHOD}. Ratio CI: {h.ci.method if h.ci else 'none (numbers typed in)'}.", st["small"]))
+    story.append(_p("Provenance", st["h"]))
+    story.append(_p(f"Software tdm1core {__version__}. Input: {provenance.file_name}"
+                    + (f" ({provenance.detail})" if provenance.detail else ""), st["small"]))
+    story.append(_p(f"SHA-256: {provenance.sha256 or 'not applicable (manual entry)'}", st["mono"]))
+    if provenance.droplet_volume_nl is not None:
+        story.append(_p(f"Droplet volume used: {provenance.droplet_volume_nl:g} nL.", st["small"]))
+    if provenance.droplets:
+        story.append(_p(f"Droplet classification: {provenance.droplets} ({len(provenance.files)} files read; the "
+                        "SHA-256 above is the hash of all of them). The droplet plots are on page 2.", st["small"]))
+    if provenance.target_map:
+        story.append(_p("Target map: " + "; ".join(provenance.target_map) + ".", st["small"]))
+    story.append(_p(f"Settings: {s.describe()}", st["small"]))
+    story.append(Spacer(1, 6))
+    if release is not None:
+        story.append(_p("Release", st["h"]))
+        for line in release.lines():
+            story.append(_p(line, st["body"]))
+    else:
+        story.append(_p("DRAFT — NOT RELEASED: no reviewer has released this report.", st["body"]))
+    flow: list[Any] = [KeepInFrame(doc.width, doc.height - 4, story, mode="shrink")]
+    if n_warn or droplets:
+        flow.append(PageBreak())
+    if droplets:
+        from tdm1core.plotting.pdf_figures import droplet_strips
+
+        strip_rows = (len(droplets) + 1) // 2
+        flow += [_p("Appendix: the droplets behind the calls", st["h"]),
+                 _p(f"Sample {calls.sample}. Classification: {provenance.droplets}. Amplitude by droplet; positives "
+                    "blue, negatives grey, threshold(s) dashed.", st["small"]),
+                 _figure_png(droplet_strips(droplets), 7.0, min(1.35 * strip_rows, 8.5)),
+                 _p("Wells and channels: " + "; ".join(
+                     p.label + ("" if not p.thresholds else " (threshold " + " / ".join(f"{t:.0f}" for t in p.thresholds) + ")")
+                     for p in droplets) + ".", st["small"])]
+    if n_warn:
+        flow += [_p("Appendix: QC warnings", st["h"])] + [_p("• " + w, st["small"]) for w in calls.warnings]
+    mark = " · ".join(([] if release is not None else ["DRAFT — NOT RELEASED"])
+                      + [n.split(":")[0] for n in provenance.notices]) or None
+    doc.build(flow, onFirstPage=_footer(s, "patient report", mark), onLaterPages=_footer(s, "patient report", mark))
+    return buf.getvalue()
+
+
+_T3_HEADERS = {"sample": "Sample", "her2_ratio": "HER2 ratio", "her2_call": "HER2", "pik3ca": "PIK3CA",
+               "primary_resistance": "Resistant", "flag": "Flag"}
+
+
+def _untested_blank(table4: Any) -> Any:
+    """Table 4 with no p on rows that were never tested (All patients): blank, as on screen, not 'NA'."""
+    t = table4.copy()
+    t["p_value"] = t["p_value"].astype(object)
+    t.loc[t["test"].fillna("") == "", "p_value"] = ""
+    return t
+
+
+def cohort_report(cohort: Any, stats: Any, provenance: Provenance, filters: dict | None = None, now: dt.datetime | None = None,
+                  pagesize: str = "A4") -> bytes:
+    """Cohort report: title page, Tables 1-4, the flag's performance, KM figure with numbers at risk, provenance."""
+    from reportlab.lib.pagesizes import A4, letter
+    from reportlab.lib.units import mm
+    from reportlab.platypus import KeepTogether, PageBreak, SimpleDocTemplate, Spacer
+
+    from tdm1core.stats.survival import CI_METHOD_LABELS
+
+    st = _styles(9)
+    size = A4 if pagesize.upper() == "A4" else letter
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(buf, pagesize=size, leftMargin=16 * mm, rightMargin=16 * mm, topMargin=14 * mm, bottomMargin=14 * mm,
+                            initialFontName="DejaVuSans", title=f"{TITLE}: cohort report", author=f"tdm1core {__version__}", subject="Research use only")
+    w = doc.width
+    s = stats.settings
+    now = now or dt.datetime.now()
+    synthetic = "synthetic" in cohort.source.lower()
+    story: list[Any] = [_p(f"{TITLE}: cohort report", st["title"]), _p(RUO, st["ruo"])]
+    if synthetic:
+        story.append(_notice("SYNTHETIC DEMO DATA: not patient data", st, w))
+    story.append(Spacer(1, 6))
+    info = [["Data source", cohort.source + (" — SYNTHETIC demo data, not patient data" if synthetic else "")],
+            ["Patients", f"{cohort.n} ({cohort.n_ctdna} with ctDNA)"],
+            ["Filters", ", ".join(f"{k} in {list(v)}" for k, v in (filters or {}).items() if v) or "none"],
+            ["Report date", now.strftime("%Y-%m-%d %H:%M")]]
+    story.append(_table(info, [0.22 * w, 0.78 * w], st, header=False))
+    for note in cohort.notes:
+        story.append(_p("Note: " + note, st["small"]))
+    story.append(_p("Provenance", st["h"]))
+    story.append(_p(f"Software tdm1core {__version__}. Input: {provenance.file_name}"
+                    + (f" ({provenance.detail})" if provenance.detail else ""), st["small"]))
+    story.append(_p(f"SHA-256: {provenance.sha256 or 'n/a'}", st["mono"]))
+    story.append(_p(f"Settings: {s.describe()}", st["small"]))
+    story += _summary(cohort, stats, st, w)
+    story.append(_p("Methods: Fisher's exact test, two-sided (as R fisher.test); Kaplan-Meier with Greenwood variance; median CI "
+                    f"by {CI_METHOD_LABELS[s.km_ci_method]}; unstratified log-rank test (R survdiff, rho = 0); proportions with "
+                    "exact Clopper-Pearson intervals.", st["small"]))
+
+    def frame_rows(df: Any, columns: list[str], headers: list[str], fmt: dict | None = None) -> list[list[Any]]:
+        fmt = fmt or {}
+        out = [headers]
+        for rec in df[columns].itertuples(index=False):
+            out.append([fmt.get(c, lambda v: _fmt(v, 2))(v) for c, v in zip(columns, rec)])
+        return out
+
+    story += [PageBreak(), _p("Table 1. Characteristics", st["h"])]
+    story.append(_table(frame_rows(stats.table1, ["characteristic", "group", "value"], ["Characteristic", "", "n (%)"]),
+                        [0.48 * w, 0.34 * w, 0.18 * w], st))
+    story.append(KeepTogether([_p("Table 2. Best response to T-DM1 (RECIST 1.1)", st["h"]),
+                               _table(frame_rows(stats.table2, ["response", "n", "percent"], ["Response", "n", "%"],
+                                                 {"percent": lambda v: _fmt(v, 1)}), [0.5 * w, 0.2 * w, 0.2 * w], st)]))
+    t3cols = [c for c in stats.table3.columns if c not in ("patient_id",)]
+    if len(stats.table3):
+        story += [_p("Table 3. ctDNA per patient (copies per 20 µL well)", st["h"]),
+                  _table(frame_rows(stats.table3, t3cols, [_T3_HEADERS.get(c, c) for c in t3cols],
+                                    {c: (lambda v: _fmt(v, 2)) if c == "her2_ratio" else (lambda v: _fmt(v, 1)) for c in t3cols}),
+                         _t3_widths(t3cols, w), _styles(6.5))]
+    story += [_p("Table 4. Primary resistance by characteristic (Fisher's exact test, two-sided)", st["h"]),
+              _table(frame_rows(_untested_blank(stats.table4), ["characteristic", "group", "n", "resistant", "percent", "p_value"],
+                                ["Characteristic", "Group", "n", "Resistant", "%", "p"],
+                                {"p_value": lambda v: v if isinstance(v, str) else "NA" if v is None or v != v else f"{v:.3f}",
+                                 "percent": lambda v: _fmt(v, 1)}),
+                     [0.3 * w, 0.28 * w, 0.08 * w, 0.12 * w, 0.1 * w, 0.12 * w], st)]
+    p = stats.performance
+    perf = [_p("The flag's performance against primary resistance", st["h"]),
+            _table([["", "Primary resistance", "No primary resistance"], ["Flag: at risk", p.tp, p.fp], ["Flag: not flagged", p.fn, p.tn]],
+                   [0.3 * w, 0.3 * w, 0.3 * w], st),
+            Spacer(1, 3)]
+    for name, key in (("Sensitivity", "sensitivity"), ("Specificity", "specificity"), ("PPV", "ppv"), ("NPV", "npv")):
+        perf.append(_p(f"{name}: {getattr(p, key).format()}", st["body"]))
+    perf.append(_p(p.caveat + f" {p.excluded} patient(s) with ctDNA but an incomplete flag were excluded.", st["small"]))
+    story.append(KeepTogether(perf))
+    th = stats.thresholds
+    story += [_p("Other HER2 ratio cut-offs", st["h"]),
+              _table(frame_rows(th, ["her2_cutoff", "flagged", "sensitivity", "specificity", "ppv", "npv"],
+                                ["HER2 cut-off", "Flagged", "Sensitivity", "Specificity", "PPV", "NPV"],
+                                {"her2_cutoff": lambda v: f"{v:g}", "flagged": str}),
+                     [0.1 * w, 0.08 * w, 0.205 * w, 0.205 * w, 0.205 * w, 0.205 * w], _styles(7.5))]
+    from tdm1core.plotting.pdf_figures import km_plot
+
+    km = stats.km
+    story += [PageBreak(), _p(f"Kaplan-Meier time to progression by {stats.km_group}", st["h"]),
+              _figure_png(km_plot(km, None), 6.9, 3.9)]
+    med = [["Group", "n", "Events", "Median, days", f"{km.level:.0%} CI"]]
+    for g in km.groups:
+        med.append([g.group, g.n, g.events, _fmt(g.median.value, 1), g.median.ci.format(1)])
+    story.append(_table(med, [0.35 * w, 0.1 * w, 0.12 * w, 0.18 * w, 0.25 * w], st))
+    story.append(_p(f"Median CI: {CI_METHOD_LABELS[km.ci_method]}. NA = not reached.", st["small"]))
+    if km.logrank is not None:
+        lr = km.logrank
+        shown = "NA (no variance to test)" if lr.p != lr.p else f"{lr.p:.4f}"
+        story.append(_p(f"{lr.test_name}: chi-square {lr.chi2:.3f}, df {lr.df}, p = {shown}.", st["body"]))
+    mark = "SYNTHETIC DEMO DATA" if synthetic else None
+    doc.build(story, onFirstPage=_footer(s, "cohort report", mark), onLaterPages=_footer(s, "cohort report", mark))
+    return buf.getvalue()
+
+
+def _t3_widths(columns: list[str], width: float) -> list[float]:
+    """Table 3 column widths by what they hold (names and calls wider than numbers)."""
+    weight = {"sample": 1.3, "her2_call": 1.6, "pik3ca": 1.2, "primary_resistance": 1.2, "flag": 1.4, "her2_ratio": 0.9}
+    raw = [weight.get(c, 0.85) for c in columns]
+    return [width * r / sum(raw) for r in raw]
+
+
+def _summary(cohort: Any, stats: Any, st: dict, w: float) -> list[Any]:
+    """Page 1's one-screen summary: patients, ctDNA, flag counts, the flag's performance, KM medians and log-rank."""
+    flags = cohort.patients["flag"].value_counts().to_dict()
+    p = stats.performance
+    rows = [["Summary", ""],
+            ["Patients", f"{cohort.n} ({cohort.n_ctdna} with ctDNA)"],
+            ["Flag", ", ".join(f"{k}: {v}" for k, v in sorted(flags.items())) or "no ctDNA calls"]]
+    for name, key in (("Sensitivity", "sensitivity"), ("Specificity", "specificity"), ("PPV", "ppv"), ("NPV", "npv")):
+        rows.append([f"Flag {name.lower() if name in ('Sensitivity', 'Specificity') else name}", getattr(p, key).format()])
+    km = stats.km
+    for g in km.groups:
+        rows.append([f"Median TTP, {g.group}", f"{_fmt(g.median.value, 1)} days ({km.level:.0%} CI {g.median.ci.format(1)}), "
+                                               f"n = {g.n}, {g.events} events"])
+    if km.logrank is not None:
+        lr = km.logrank
+        rows.append(["Log-rank test", ("p = NA (no variance to test)" if lr.p != lr.p else f"p = {lr.p:.4f}")
+                     + f" (chi-square {lr.chi2:.2f}, df {lr.df})"])
+    return [_p("Summary", st["h"]), _table(rows, [0.3 * w, 0.7 * w], st),
+            _p(p.caveat, st["small"])]
