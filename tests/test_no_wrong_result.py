@@ -8,7 +8,7 @@ import math
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 
 from builders import plate_droplet_files, qs17, qxm, qxm_row, QXM_HEADER_A, sample_wells
 from tdm1core.calling.calls import (NOT_EVALUABLE, NEGATIVE, POSITIVE, ManualEntry, Measurement, SampleMeasurements,
@@ -32,6 +32,8 @@ def _measurement(assay: str, conc: float, lo: float, hi: float) -> Measurement:
 
 @hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(her2=ODD, ref=ODD, lo=ODD, hi=ODD, mut=ODD, wt=ODD)
+# found by hypothesis: a denormal concentration whose copies per 20 µL (x20) are normal was called "negative"
+@example(her2=5e-324, ref=6.0, lo=-0.0, hi=0.0, mut=0.0, wt=2.225073858507203e-309)
 def test_any_non_finite_number_makes_the_call_not_evaluable(her2, ref, lo, hi, mut, wt):
     """Every number from the counts to the comparison: a NaN, an infinity or a denormal gives 'not evaluable' with
     the reason, never one side of the cut-off; an evaluable call has only finite numbers."""

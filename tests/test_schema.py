@@ -30,7 +30,8 @@ def test_the_head_revision_the_store_knows_is_alembics_head():
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from tdm1core.storage.store import HEAD_REVISION, MIGRATIONS
+    from tdm1core.storage.engine import MIGRATIONS
+    from tdm1core.storage.schema import HEAD_REVISION
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

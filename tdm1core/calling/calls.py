@@ -468,6 +468,7 @@ def _numbers_of(*measurements: Measurement | None) -> dict[str, float | None]:
     for m in measurements:
         if m is None or m.saturated:
             continue
+        out[f"{m.assay} concentration"] = m.concentration  # a denormal stays odd even when x20 makes it normal
         out[f"{m.assay} copies"] = m.copies_per_20ul
         if m.ci is not None:
             out[f"{m.assay} CI low"], out[f"{m.assay} CI high"] = m.ci.low, m.ci.high

@@ -1,0 +1,92 @@
+"""The built-in synthetic demo: whether it is there, and removing it."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from tdm1core.storage.engine import Engine
+from tdm1core.storage.records import DemoRemovalPlan
+from tdm1core.storage.schema import audit_log, call_sets, calls_t, files, patients, wells
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["DemoRepository"]
+
+
+class DemoRepository(Engine):
+    """The built-in synthetic demo: whether it is there, and removing it."""
+
+    # ------------------------------------------------------------------ demo
+    def is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            return not conn.execute(sa.select(sa.func.count()).select_from(files)).scalar() and \
+                not conn.execute(sa.select(sa.func.count()).select_from(patients)).scalar()
+
+    def demo_seeded(self) -> bool:
+        """True once the synthetic demo was seeded (it is then never seeded again, even after its removal)."""
+        with self.engine.connect() as conn:
+            return bool(conn.execute(sa.select(sa.func.count()).select_from(audit_log)
+                                     .where(audit_log.c.action == "demo seeded")).scalar())
+
+    def has_demo(self) -> bool:
+        with self.engine.connect() as conn:
+            return bool(conn.execute(sa.select(sa.func.count()).select_from(files).where(files.c.demo == sa.true())).scalar())
+
+    def demo_state(self) -> str:
+        """'demo' (only the synthetic demo), 'mixed', 'real' or 'empty'."""
+        with self.engine.connect() as conn:
+            demo = conn.execute(sa.select(sa.func.count()).select_from(files).where(files.c.demo == sa.true())).scalar() or 0
+            real = conn.execute(sa.select(sa.func.count()).select_from(files).where(files.c.demo == sa.false())).scalar() or 0
+            real += conn.execute(sa.select(sa.func.count()).select_from(patients).where(patients.c.demo == sa.false())).scalar() or 0
+        if demo and real:
+            return "mixed"
+        return "demo" if demo else ("real" if real else "empty")
+
+    def _demo_rows(self, conn: Any) -> tuple[list[int], list[int], int, int]:
+        """(demo file ids, demo-only patient row ids, their well rows, patients kept because the user changed them)."""
+        demo_files = [r.id for r in conn.execute(sa.select(files.c.id).where(files.c.demo == sa.true()))]
+        real_files = sa.select(files.c.id).where(files.c.demo == sa.false())
+        demo_only = [r.id for r in conn.execute(sa.select(patients.c.id).where(
+            patients.c.demo == sa.true(), sa.or_(patients.c.source_file_id.is_(None), patients.c.source_file_id.not_in(real_files))))]
+        kept = int(conn.execute(sa.select(sa.func.count()).select_from(patients).where(
+            patients.c.demo == sa.true(), patients.c.source_file_id.in_(real_files))).scalar() or 0)
+        n_wells = int(conn.execute(sa.select(sa.func.count()).select_from(wells).where(wells.c.file_id.in_(demo_files))).scalar()
+                      or 0) if demo_files else 0
+        return demo_files, demo_only, n_wells, kept
+
+    def demo_removal_plan(self) -> DemoRemovalPlan:
+        """What :meth:`remove_demo` would delete now (nothing is changed), for the confirmation."""
+        with self.engine.connect() as conn:
+            demo_files, demo_only, n_wells, kept = self._demo_rows(conn)
+        return DemoRemovalPlan(len(demo_files), n_wells, len(demo_only), kept)
+
+    def remove_demo(self, who: Any = None) -> DemoRemovalPlan:
+        """Remove the synthetic demo files and the patients that are still demo-only; keep patients the user changed.
+
+        Returns what was removed (files, well rows, patients) and how many user-changed patients were kept.
+        """
+        def run() -> DemoRemovalPlan:
+            with self.engine.begin() as conn:
+                demo_files, demo_only, n_wells, kept = self._demo_rows(conn)
+                # patients a user's import changed are theirs now
+                conn.execute(patients.update().where(patients.c.demo == sa.true(), patients.c.id.not_in(demo_only))
+                             .values(demo=False))
+                kept_total = kept
+                if demo_only:
+                    conn.execute(patients.delete().where(patients.c.id.in_(demo_only)))
+                for fid in demo_files:
+                    conn.execute(calls_t.delete().where(calls_t.c.file_id == fid))
+                    conn.execute(call_sets.delete().where(call_sets.c.file_id == fid))
+                    conn.execute(wells.delete().where(wells.c.file_id == fid))
+                    conn.execute(patients.update().where(patients.c.source_file_id == fid).values(source_file_id=None))
+                    conn.execute(files.delete().where(files.c.id == fid))
+                self._patients_changed(conn)
+                self._calls_changed(conn)
+                plan = DemoRemovalPlan(len(demo_files), n_wells, len(demo_only), kept_total)
+                self._audit(conn, who, "delete", "demo", {"file_ids": demo_files, **plan.to_dict(),
+                                                          "note": "synthetic demo removed after confirmation"})
+                return plan
+
+        return self._retry(run)
