@@ -38,6 +38,19 @@ PLAUSIBLE_RANGES: dict[str, tuple[float, float, str]] = {
 _WHOLE_NUMBERS = ("min_accepted_droplets",)
 
 
+# Settings that only the cohort's statistics and the patient table's dates read: stored calls are not keyed by them
+# (tests/test_store.py proves a call made under any value of them is the same call).
+NOT_READ_BY_CALLS = ("km_ci_method", "date_order")
+
+
+def _short_hash(data: dict[str, Any]) -> str:
+    """sha256 of the sorted-key JSON, first 16 hex digits (frozen: migrations 0003 and 0008 compute the same)."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def finite_normal(value: float) -> bool:
     """The one rule for a number that may decide anything: finite, and zero or not denormal."""
     try:
@@ -180,11 +193,13 @@ class Settings:
         return data
 
     def fingerprint(self) -> str:
-        """A short hash of every setting and the target map: the key of stored calls, stamped on outputs."""
-        import hashlib
-        import json
+        """A short hash of every setting and the target map, stamped on outputs (and the key of stored statistics)."""
+        return _short_hash(self.to_dict())
 
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+    def calls_fingerprint(self) -> str:
+        """A short hash of the settings the calls read (all but :data:`NOT_READ_BY_CALLS`) and the target map: the key
+        of stored calls, so changing the Kaplan-Meier CI method or the date order never re-reads a stored file."""
+        return _short_hash({k: v for k, v in self.to_dict().items() if k not in NOT_READ_BY_CALLS})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Settings":

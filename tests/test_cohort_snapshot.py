@@ -52,7 +52,7 @@ def test_a_view_reads_the_snapshot_and_equals_a_fresh_validation(url, monkeypatc
     view = cohort_view(store, DEFAULT_SETTINGS)
     assert validations == []  # no table validated: the snapshot was read
     fresh = cohort_module.attach_ctdna(cohort_module.validate_patients(store.patient_table(), "x", None, DEFAULT_SETTINGS),
-                                       store.calls_table(DEFAULT_SETTINGS.fingerprint()), DEFAULT_SETTINGS)
+                                       store.calls_table(DEFAULT_SETTINGS.calls_fingerprint()), DEFAULT_SETTINGS)
     pd.testing.assert_frame_equal(view.cohort.patients, fresh.patients)
 
 

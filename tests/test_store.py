@@ -89,15 +89,15 @@ def test_changing_a_cutoff_changes_the_calls_and_is_audited(url):
     imp(store, DEMO_EXPORT, "demo.csv")
     before = store.stored_calls().set_index("sample")
     assert before.loc["P14", "her2_call"] == "not amplified"
-    assert before.loc["P14", "settings_hash"] == DEFAULT_SETTINGS.fingerprint()
+    assert before.loc["P14", "settings_hash"] == DEFAULT_SETTINGS.calls_fingerprint()
     new = Settings(her2_ratio_cutoff=1.2)
     n = apply_settings(store, new, who="tester")
     assert n == 1  # the one stored file, called once with the new settings
     after = store.stored_calls()
-    now = after[after["settings_hash"] == new.fingerprint()].set_index("sample")
+    now = after[after["settings_hash"] == new.calls_fingerprint()].set_index("sample")
     assert len(now) == 16 and now.loc["P14", "her2_call"] == "amplified"
     # the calls for the old settings are kept (switching back reads no file)
-    assert (after["settings_hash"] == DEFAULT_SETTINGS.fingerprint()).sum() == 16
+    assert (after["settings_hash"] == DEFAULT_SETTINGS.calls_fingerprint()).sum() == 16
     entry = store.audit().iloc[0]
     assert entry["action"] == "settings change" and entry["who"] == "tester"
     # the cut-off, and the profile it no longer matches (a hand-changed cut-off is stamped custom)
@@ -150,9 +150,9 @@ def test_a_file_called_to_no_sample_is_marked_done(url):
     store = Store(url)
     fid = imp(store, qs17(sample_wells("Y1")), "y1.csv").file_id
     s = Settings(her2_ratio_cutoff=1.3)
-    assert store.files_without_calls(s.fingerprint()) == [fid]
+    assert store.files_without_calls(s.calls_fingerprint()) == [fid]
     assert store.store_calls([(fid, [])], s) == 0
-    assert store.files_without_calls(s.fingerprint()) == []
+    assert store.files_without_calls(s.calls_fingerprint()) == []
     assert store.store_calls([(fid, [])], s) == 0  # a second session storing the same call set changes nothing
 
 
@@ -176,7 +176,7 @@ def test_two_sessions_calling_the_same_files_store_one_call_set(url):
         t.join()
     assert errors == []
     calls = store.stored_calls()
-    assert (calls["settings_hash"] == s.fingerprint()).sum() == 16
+    assert (calls["settings_hash"] == s.calls_fingerprint()).sum() == 16
 
 
 def test_calls_stored_by_an_older_version_are_kept_with_their_settings_hash(url):
@@ -194,9 +194,9 @@ def test_calls_stored_by_an_older_version_are_kept_with_their_settings_hash(url)
                      {"f": fid, "r": json.dumps(result), "s": json.dumps(old.to_dict(), sort_keys=True)})
     upgraded = Store(url)
     assert upgraded.revision() == HEAD_REVISION
-    table = upgraded.calls_table(old.fingerprint())
+    table = upgraded.calls_table(old.calls_fingerprint())
     assert table["sample"].tolist() == ["OLD1"] and table.loc[0, "E545K MUT"] == 7.5 and table.loc[0, "E545K WT"] == 900.0
-    assert upgraded.files_without_calls(old.fingerprint()) == []  # never read again for the settings it was called with
+    assert upgraded.files_without_calls(old.calls_fingerprint()) == []  # never read again for the settings it was called with
 
 
 def test_demo_can_be_removed(url):
@@ -345,3 +345,83 @@ def test_state_key_moves_with_every_write_and_a_replaced_database_does_not_reuse
     path.unlink()
     again = open_store(url)
     assert again.version() == v0 and again.state_key() != k0
+
+
+# ---------------------------------------------------------------- one home for derived results: the calls' key
+
+def test_the_calls_fingerprint_is_every_setting_the_calls_read_and_no_other():
+    """Changing any setting changes the calls' key, except the ones only statistics and the patient table read."""
+    from dataclasses import fields
+
+    from tdm1core.settings import NOT_READ_BY_CALLS
+
+    other = {"km_ci_method": "plain", "date_order": "DMY", "her2_ratio_cutoff": 1.3, "pik3ca_mutant_cutoff_copies": 4.0,
+             "reference_min_copies": 90.0, "min_accepted_droplets": 9000, "droplet_volume_nl": 0.8,
+             "legacy_droplet_volume_nl": 0.9, "confidence_level": 0.9, "concentration_source": "exported",
+             "target_aliases": (("HER-2", "HER2"),), "max_detectable_vaf": 0.02, "cutoff_profile": "Lab v1",
+             "profile_cutoffs": (1.3, 4.0, 90.0), "blank_limits": (("E545K", 0.5),), "ntc_pattern": "^NTC",
+             "negative_control_pattern": "^neg", "positive_control_pattern": "^pos"}
+    assert set(other) == {f.name for f in fields(Settings)}  # a new setting must be listed here
+    for name, value in other.items():
+        changed = Settings(**{name: value})
+        assert changed.fingerprint() != DEFAULT_SETTINGS.fingerprint(), name
+        same_calls = changed.calls_fingerprint() == DEFAULT_SETTINGS.calls_fingerprint()
+        assert same_calls == (name in NOT_READ_BY_CALLS), name
+
+
+@pytest.mark.parametrize("change", [{"km_ci_method": "plain"}, {"km_ci_method": "log"}, {"date_order": "DMY"},
+                                    {"date_order": "MDY"}])
+def test_no_call_reads_the_settings_left_out_of_the_calls_key(change):
+    """The calls of every demo sample are the same under any value of a setting the key leaves out."""
+    from tdm1core.calling.calls import call_export
+    from tdm1core.reading.exports import read_export
+
+    changed = Settings(**change)
+    base = [c.to_dict() for c in call_export(read_export(DEMO_EXPORT, "d.csv", DEFAULT_SETTINGS), DEFAULT_SETTINGS)]
+    other = [c.to_dict() for c in call_export(read_export(DEMO_EXPORT, "d.csv", changed), changed)]
+    for a, b in zip(base, other):  # the calls echo their settings: all but the changed one are the same
+        assert {k: v for k, v in a.pop("settings").items() if k not in change} == \
+            {k: v for k, v in b.pop("settings").items() if k not in change}
+    assert base == other and len(base) == 16
+
+
+def test_changing_the_km_method_reads_no_stored_file(url, monkeypatch):
+    import tdm1core.reading.exports as exports
+
+    store = open_store(url)
+    reads = []
+    real = exports.read_export
+    monkeypatch.setattr(exports, "read_export", lambda *a, **k: reads.append(a[1]) or real(*a, **k))
+    view = cohort_view(store, Settings(km_ci_method="plain", date_order="DMY"))
+    assert view.files_called == 0 and reads == []
+    assert cohort_view(store, Settings(her2_ratio_cutoff=1.2)).files_called == 1  # a cut-off does re-call
+
+
+def test_migration_0008_moves_hotspots_to_rows_and_merges_call_sets_that_differ_only_in_the_km_method(url):
+    store = Store(url, migrate=False)
+    store.migrate("0007")
+    a, b = Settings(km_ci_method="log-log"), Settings(km_ci_method="plain")
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO files (kind, name, sha256, size, content, uploaded_at, demo) VALUES "
+                             "('ddpcr', 'old.csv', :sha, 3, :content, CURRENT_TIMESTAMP, :f)"),
+                     {"sha": "b" * 64, "content": b"old", "f": False})
+        fid = conn.execute(sa.text("SELECT id FROM files")).scalar()
+        for s, mut in ((a, 7.5), (b, 7.5)):
+            conn.execute(sa.text("INSERT INTO call_sets (file_id, settings_hash, settings, samples, computed_at) VALUES "
+                                 "(:f, :h, :s, 1, CURRENT_TIMESTAMP)"),
+                         {"f": fid, "h": s.fingerprint(), "s": json.dumps(s.to_dict(), sort_keys=True)})
+            conn.execute(sa.text("INSERT INTO calls (file_id, sample, her2_ratio, her2_call, result, computed_at, "
+                                 "settings_hash, e545k_mutant, e545k_wildtype) VALUES (:f, 'S9', 1.1, 'not amplified', "
+                                 "'{}', CURRENT_TIMESTAMP, :h, :m, 880.0)"), {"f": fid, "h": s.fingerprint(), "m": mut})
+    upgraded = Store(url)
+    assert upgraded.revision() == HEAD_REVISION == "0008"
+    assert a.calls_fingerprint() == b.calls_fingerprint()
+    table = upgraded.calls_table(a.calls_fingerprint())
+    assert table["sample"].tolist() == ["S9"]
+    assert table.loc[0, "E545K MUT"] == 7.5 and table.loc[0, "E545K WT"] == 880.0 and pd.isna(table.loc[0, "H1047R MUT"])
+    with upgraded.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM call_sets")).scalar() == 1
+        assert conn.execute(sa.text("SELECT count(*) FROM hotspot_calls")).scalar() == 1
+        cols = {c["name"] for c in sa.inspect(conn).get_columns("calls")}
+    assert not any(c.startswith("e545k") for c in cols)
+    assert upgraded.files_without_calls(b.calls_fingerprint()) == []

@@ -4,7 +4,7 @@ Pages and the command line call these, always passing the settings explicitly, s
 downloaded and stored is one computation. The flow goes one way: read (:mod:`ddpcr`, :mod:`cohort`) → call
 (:mod:`calls`) → assess (:mod:`risk`) → store (:mod:`store`, which never reads a file or makes a call).
 
-Stored calls are keyed by the file and :meth:`Settings.fingerprint` (the settings and the target map):
+Stored calls are keyed by the file and :meth:`Settings.calls_fingerprint` (the settings calls read, the target map):
 :func:`cohort_view` reads them and calls only the files that have no calls for the settings in force, once.
 """
 from __future__ import annotations
@@ -287,7 +287,7 @@ def _ensure_calls(store: "Store", settings: Settings, chunk: int = 200) -> int:
 
     Returns the number of files read (0 when everything was already called: nothing is parsed). A stored file
     that these settings cannot read is refused with the file named; nothing is stored for it."""
-    todo = store.files_without_calls(settings.fingerprint())
+    todo = store.files_without_calls(settings.calls_fingerprint())
     if todo:
         import tdm1core.calling.calls as calling
         import tdm1core.reading.exports as ddpcr
@@ -409,7 +409,7 @@ def _cohort_view(store: "Store", settings: Settings, filters: "dict[str, list] |
     from tdm1core.stats.cohort import attach_ctdna
 
     called = _ensure_calls(store, settings)
-    calls = store.calls_table(settings.fingerprint())
+    calls = store.calls_table(settings.calls_fingerprint())
     patients = _stored_patients(store, settings)
     if patients is None:
         return CohortView(None, calls, settings, called)

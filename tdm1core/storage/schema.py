@@ -90,9 +90,17 @@ calls_t = sa.Table(
     sa.Column("her2_borderline", sa.Boolean), sa.Column("pik3ca_any_mutant", sa.Boolean),
     sa.Column("result", sa.Text, nullable=False),
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("settings_hash", sa.String(64), nullable=False, index=True),
-    *(sa.Column(f"{h.lower()}_{kind}", sa.Float) for h in ("E542K", "E545K", "H1047R") for kind in ("mutant", "wildtype")),
+    sa.Column("settings_hash", sa.String(64), nullable=False, index=True),  # Settings.calls_fingerprint
     sa.UniqueConstraint("file_id", "sample", "settings_hash", name="uq_calls_file_sample_settings"),
+)
+# one row per hotspot of the panel (tdm1core.panel) a call measured: a new hotspot needs no new column (migration 0008)
+hotspot_calls = sa.Table(
+    "hotspot_calls", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("call_id", sa.Integer, sa.ForeignKey("calls.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("hotspot", sa.String(40), nullable=False),
+    sa.Column("mutant_copies", sa.Float), sa.Column("wildtype_copies", sa.Float),
+    sa.UniqueConstraint("call_id", "hotspot", name="uq_hotspot_calls_call_hotspot"),
 )
 # one row per (file, settings hash) called: a file is parsed and called once per settings (see workflows.cohort_view)
 call_sets = sa.Table(
@@ -111,15 +119,13 @@ cohort_snapshots = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False), sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("revision", name="uq_cohort_snapshots_revision"),
 )
-# the stored calls table's columns by the names of tdm1core.calling.calls.CALL_TABLE_COLUMNS
+# the stored calls table's columns by the names of tdm1core.calling.calls.CALL_TABLE_COLUMNS (hotspots: hotspot_calls)
 CALL_COLUMNS = {"sample": "sample", "her2_ratio": "her2_ratio", "her2_call": "her2_call",
-                 "her2_borderline": "her2_borderline", "pik3ca_any_mutant": "pik3ca_any_mutant",
-                 **{f"{h.lower()}_{kind}": f"{h} {short}" for h in ("E542K", "E545K", "H1047R")
-                    for kind, short in (("mutant", "MUT"), ("wildtype", "WT"))}}
+                "her2_borderline": "her2_borderline", "pik3ca_any_mutant": "pik3ca_any_mutant"}
 app_settings = sa.Table(
     "app_settings", metadata,
     sa.Column("key", sa.String(50), primary_key=True), sa.Column("value", sa.Text, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 WELL_COLUMNS = [c.name for c in wells.columns if c.name not in ("id", "file_id")]
-HEAD_REVISION = "0007"  # the newest migration (tests/test_schema.py checks it against Alembic's head)
+HEAD_REVISION = "0008"  # the newest migration (tests/test_schema.py checks it against Alembic's head)

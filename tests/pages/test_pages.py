@@ -425,7 +425,7 @@ def test_saving_settings_to_the_database_recomputes_calls_and_is_audited():
     from tdm1core.settings import Settings
     from tdm1core.storage.store import Store
 
-    stored = Store(f"sqlite:///{os.environ['TDM1_DB_PATH']}").calls_table(Settings(her2_ratio_cutoff=1.2).fingerprint())
+    stored = Store(f"sqlite:///{os.environ['TDM1_DB_PATH']}").calls_table(Settings(her2_ratio_cutoff=1.2).calls_fingerprint())
     assert len(stored) == 16 and stored.set_index("sample").loc["P14", "her2_call"] == "amplified"  # 1.23 >= 1.2
     at.switch_page("pages/audit.py").run()
     assert "settings change" in set(frame(at, "action")["action"])

@@ -11,7 +11,8 @@ from tdm1core.jsontext import json_safe
 from tdm1core.settings import Settings
 from tdm1core.storage.engine import Engine, utc_now
 from tdm1core.storage.records import ImportResult
-from tdm1core.storage.schema import CALL_COLUMNS, WELL_COLUMNS, call_sets, calls_t, files, patients, wells
+from tdm1core.storage.schema import (CALL_COLUMNS, WELL_COLUMNS, call_sets, calls_t, files, hotspot_calls, patients,
+                                     wells)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,8 +101,9 @@ class FilesRepository(Engine):
         """The calls of one file for one settings hash, and the row that says they are complete."""
         from tdm1core.calling.calls import call_row
 
-        h = settings.fingerprint()
+        h = settings.calls_fingerprint()
         now = utc_now()
+        sample_calls = list(sample_calls)
         rows = []
         for c in sample_calls:
             rec = call_row(c)
@@ -113,7 +115,12 @@ class FilesRepository(Engine):
                                                settings=json.dumps(settings.to_dict(), sort_keys=True)))
         self._calls_changed(conn)
         if rows:
-            conn.execute(calls_t.insert(), rows)
+            ids = conn.execute(calls_t.insert().returning(calls_t.c.id, sort_by_parameter_order=True), rows).scalars()
+            values = [{"call_id": call_id, "hotspot": hs.hotspot, "mutant_copies": json_safe(hs.mutant_copies),
+                       "wildtype_copies": json_safe(hs.wildtype_copies)}
+                      for call_id, c in zip(ids, sample_calls) for hs in c.pik3ca.hotspots]
+            if values:
+                conn.execute(hotspot_calls.insert(), values)
         return len(rows)
 
     def files_without_calls(self, settings_hash: str) -> list[int]:
@@ -137,7 +144,7 @@ class FilesRepository(Engine):
 
         A file another session has just called with the same settings is left as it is (the calls are the same
         computation). Returns the number of calls stored."""
-        h = settings.fingerprint()
+        h = settings.calls_fingerprint()
 
         def run() -> int:
             with self.engine.begin() as conn:
@@ -149,18 +156,29 @@ class FilesRepository(Engine):
 
         return self._retry(run) if computed else 0
 
-    def calls_table(self, settings_hash: str) -> pd.DataFrame:
-        """The stored calls for these settings, in :func:`tdm1core.calling.calls.calls_table`'s shape (oldest file first)."""
+    def calls_table(self, calls_fingerprint: str) -> pd.DataFrame:
+        """The stored calls for these settings (:meth:`Settings.calls_fingerprint`), in
+        :func:`tdm1core.calling.calls.calls_table`'s shape (oldest file first): one column pair per hotspot of the
+        panel, from the hotspot rows."""
         import pandas as pd
 
         from tdm1core.calling.calls import CALL_TABLE_COLUMNS
+        from tdm1core.panel import HOTSPOTS
 
-        cols = [calls_t.c[c].label(key) for c, key in CALL_COLUMNS.items()]
-        q = sa.select(*cols).where(calls_t.c.settings_hash == settings_hash).order_by(calls_t.c.file_id, calls_t.c.id)
+        cols = [calls_t.c.id, *(calls_t.c[c].label(key) for c, key in CALL_COLUMNS.items())]
+        mine = calls_t.c.settings_hash == calls_fingerprint
+        q = sa.select(*cols).where(mine).order_by(calls_t.c.file_id, calls_t.c.id)
+        hq = (sa.select(hotspot_calls.c.call_id, hotspot_calls.c.hotspot, hotspot_calls.c.mutant_copies,
+                        hotspot_calls.c.wildtype_copies).join(calls_t, calls_t.c.id == hotspot_calls.c.call_id).where(mine))
         with self.engine.connect() as conn:
-            df = pd.DataFrame(conn.execute(q).all(), columns=list(CALL_COLUMNS.values()))
+            df = pd.DataFrame(conn.execute(q).all(), columns=["id", *CALL_COLUMNS.values()])
+            hs = pd.DataFrame(conn.execute(hq).all(), columns=["call_id", "hotspot", "mutant", "wildtype"])
         for c in ("her2_borderline", "pik3ca_any_mutant"):
             df[c] = df[c].astype(object).where(df[c].notna(), None)
+        for name in HOTSPOTS:
+            one = hs[hs["hotspot"] == name].set_index("call_id")
+            df[f"{name} MUT"] = df["id"].map(one["mutant"]).astype(float)
+            df[f"{name} WT"] = df["id"].map(one["wildtype"]).astype(float)
         return df[list(CALL_TABLE_COLUMNS)]
 
     def stored_calls(self) -> pd.DataFrame:
