@@ -2,8 +2,8 @@
 with the names labs give them and their role in the flag.
 
 Every reader of the panel takes it from here: the target map (:mod:`tdm1core.targets`), the calls, the limits of
-blank, the plate controls, the FHIR export and the pages. A new hotspot is one :class:`Hotspot` entry (and its tests);
-the stored calls' table keeps one column pair per hotspot of its migration (a new hotspot there needs a migration).
+blank, the plate controls, the store (one row per hotspot of a call), the PDF, the CSV tables, the FHIR export and
+the pages. A new hotspot is one :class:`Hotspot` entry and its tests (tests/test_fourth_hotspot.py adds one).
 """
 from __future__ import annotations
 
