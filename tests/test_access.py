@@ -35,7 +35,39 @@ ALLOWED = {
     # issue 23/24: every use case checks the acting user first
     "assess_upload": {"clinician", "reviewer"}, "assess_manual": {"clinician", "reviewer"},
     "ensure_calls": {"researcher"}, "cutoff_profiles": {"clinician", "researcher", "admin", "reviewer"},
+    "released_pdf": {"clinician", "admin", "reviewer"},
+    "validate_limits": {"clinician", "admin"}, "save_profile": {"admin"},
+    # issue 24: what the command line needs is a use case too
+    "cohort_statistics": {"researcher"}, "database_status": {"admin"}, "export_database": {"admin"},
+    "roles_table": {"admin"}, "demo_removal_plan": {"admin"},
+    "lab.classify_droplets": {"clinician", "admin"}, "lab.well_table": {"clinician", "admin"},
+    "survival_table.km_from_csv": {"researcher"}, "file_cohort": {"researcher"},
 }
+# use cases that take a user but check no role, and why
+NO_ROLE = {
+    "record_view": "records what the caller was allowed to see (the caller checked the role)",
+    "set_roles_from_command_line": "set_user_roles checks the role; the first admin of a new database is the bootstrap",
+    "command_line_user": "works out who the user is",
+    "acting_user": "is the check itself",
+    "seed_demo": "the system's own write into an empty database (audited as the demo seed)",
+}
+
+
+def test_every_use_case_that_takes_a_user_is_enumerated_here():
+    """A new use case with a ``who``/``actor`` parameter must be listed (and so called with every role) above."""
+    import inspect
+
+    import tdm1core.app.lab as lab
+    import tdm1core.app.survival_table as survival_table
+
+    found = set()
+    for prefix, module in (("", wf), ("lab.", lab), ("survival_table.", survival_table)):
+        for name in module.__all__:
+            fn = getattr(module, name)
+            if inspect.isfunction(fn) and {"who", "actor", "user"} & set(inspect.signature(fn).parameters):
+                found.add(prefix + name)
+    assert found - set(ALLOWED) - set(NO_ROLE) == set()
+    assert set(ALLOWED) - found == {"reference_cohort"}  # cohort_view with purpose=REFERENCE_COHORT
 
 
 def signed_in(*roles: str, email: str = "someone@hospital.example") -> User:
@@ -131,6 +163,53 @@ def _use_case(name: str, store, user: User):
         return wf.ensure_calls(store, Settings(her2_ratio_cutoff=1.4), actor=user)
     if name == "cutoff_profiles":
         return wf.cutoff_profiles(store, user)
+    return _command_line_use_case(name, store, user, s)
+
+
+def _blank_export() -> bytes:
+    return qs17([w for i in range(4) for w in sample_wells(f"B{i}", well0=4 * i)])
+
+
+def _command_line_use_case(name: str, store, user: User, s: Settings):
+    import tdm1core.app.lab as lab
+    import tdm1core.app.survival_table as survival_table
+
+    if name == "released_pdf":
+        mine = wf.assess_upload(qs17(sample_wells("REL1")), "rel.csv", s, signed_in("reviewer"))
+        result = wf.patient_result(mine.calls[0], "positive", "negative", "P09", actor=signed_in("reviewer"))
+        prov = mine.provenance
+        done = wf.release_result(store, result, prov, reviewed=wf.release_digest(result, prov), who=signed_in("reviewer"))
+        return wf.released_pdf(store, done.stamp.report_id, 1, who=user)
+    if name == "validate_limits":
+        return wf.validate_limits([(_blank_export(), "blanks.csv")], s, actor=user)
+    if name == "save_profile":
+        v = wf.validate_limits([(_blank_export(), "blanks.csv")], s, actor=signed_in("admin"))
+        return wf.save_profile(store, v, "Lab Y", user)
+    if name == "cohort_statistics":
+        view = wf.cohort_view(store, s, actor=signed_in("researcher"))
+        return wf.cohort_statistics(view.cohort, s, calls=view.calls, actor=user)
+    if name == "database_status":
+        return wf.database_status(store, user)
+    if name == "export_database":
+        import tempfile
+
+        return wf.export_database(store, tempfile.mkdtemp() + "/out", user)
+    if name == "roles_table":
+        return wf.roles_table(store, user)
+    if name == "demo_removal_plan":
+        return wf.demo_removal_plan(store, user)
+    if name == "lab.classify_droplets":
+        from builders import plate_droplet_files
+
+        wells = sample_wells("S1")[:1]
+        files = plate_droplet_files(wells, "Run1") + [(qs17(wells), "Run1_results.csv")]
+        return lab.classify_droplets(files, s, DropletThresholds(), actor=user)
+    if name == "lab.well_table":
+        return lab.well_table(qs17(sample_wells("W1")), "w.csv", s, actor=user)
+    if name == "file_cohort":
+        return wf.file_cohort(None, [], s, demo=True, actor=user)
+    if name == "survival_table.km_from_csv":
+        return survival_table.km_from_csv(b"t,e\n5,1\n9,0\n", "t.csv", "t", "e", None, s, actor=user)
     raise AssertionError(name)
 
 
@@ -153,7 +232,8 @@ def test_every_use_case_with_every_role(name, role, tmp_path):
         message = str(err.value)
         assert "needs the role" in message and "administrator" in message
         assert " or ".join(sorted(ALLOWED[name])) in message
-        if name not in ("save_result", "link_sample", "cohort_report_pdf", "release_result"):  # set up with another role
+        if name not in ("save_result", "link_sample", "cohort_report_pdf", "release_result", "released_pdf",
+                        "cohort_statistics"):  # set up with another role
             assert _writes(store) == before  # a refusal stores nothing
 
 

@@ -149,3 +149,30 @@ def test_the_core_uses_absolute_imports_only():
     relative = [f"{p.relative_to(ROOT)}:{n.lineno}" for p in sorted((ROOT / "tdm1core").rglob("*.py"))
                 for n in ast.walk(ast.parse(p.read_text())) if isinstance(n, ast.ImportFrom) and n.level]
     assert relative == []
+
+
+def _core_imports_of(path: Path) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("tdm1core"):
+            out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.startswith("tdm1core")}
+    return out
+
+
+def _not_a_use_case(modules: set[str]) -> set[str]:
+    allowed = {"tdm1core.settings", "tdm1core.errors"}
+    return {m for m in modules if m not in allowed and not (m.startswith("tdm1core.app.") and m != "tdm1core.app.cli")}
+
+
+def test_the_command_line_imports_nothing_from_the_core_but_the_use_cases_settings_and_errors():
+    """The command line parses arguments, calls one use case and prints: it reads, calls and stores nothing itself."""
+    assert _not_a_use_case(_core_imports_of(ROOT / "tdm1core" / "app" / "cli.py")) == set()
+
+
+def test_the_command_line_check_can_fail(tmp_path):
+    cli = tmp_path / "cli.py"
+    cli.write_text("from tdm1core.storage.store import Store\nfrom tdm1core.app.workflows import open_store\n"
+                   "import tdm1core.reading.exports\n")
+    assert _not_a_use_case(_core_imports_of(cli)) == {"tdm1core.storage.store", "tdm1core.reading.exports"}

@@ -11,9 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tdm1core._version import __version__
 from tdm1core.errors import InputError
-from tdm1core.jsontext import json_safe
 from tdm1core.settings import Settings
 
 __all__ = ["main", "build_parser"]
@@ -25,15 +23,25 @@ def _dump(obj: Any) -> None:
     indent = 2 if sys.stdout.isatty() else None
     try:
         text = json.dumps(obj, indent=indent, ensure_ascii=False, default=str, allow_nan=False)
-    except ValueError:  # a NaN or an infinity somewhere: clean it, then encode
-        text = json.dumps(json_safe(obj), indent=indent, ensure_ascii=False, default=str)
+    except ValueError:  # a NaN or an infinity somewhere: null, as JSON has neither
+        text = json.dumps(_finite(obj), indent=indent, ensure_ascii=False, default=str)
     print(text)
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def _settings(args: argparse.Namespace, base: Settings | None = None) -> Settings:
     """The settings in force (:func:`tdm1core.app.workflows.settings_in_force`: the database's saved settings where there
     is a database, else the study's) with the options given on the line; ``args.settings_origin`` says which."""
-    from tdm1core.app.workflows import settings_in_force
+    from tdm1core.app.workflows import settings_in_force, settings_with_profile
 
     changes: dict[str, Any] = {}
     for name in ("her2_ratio_cutoff", "pik3ca_mutant_cutoff_copies", "reference_min_copies", "min_accepted_droplets",
@@ -60,19 +68,11 @@ def _settings(args: argparse.Namespace, base: Settings | None = None) -> Setting
     origin = ""
     label = getattr(args, "profile", None)
     if label:  # a stored cut-off profile first; cut-offs given on the line then make it "custom (edited from ...)"
-        from tdm1core.calling.profiles import apply_profile
-        from tdm1core.storage.store import Store
-
-        store = Store(getattr(args, "profile_db", None) or db)
-        found = {p.label: p for p in store.profiles()}
-        if label not in found:
-            raise InputError(f"no cut-off profile {label!r} in the database; it holds {', '.join(found)}.",
-                             column="--profile", hint="Give a profile's name and version as listed, e.g. 'Lab X PIK3CA v2'.")
-        start = settings_in_force(db, base=base, base_origin="the database's saved settings").settings
-        base, origin = apply_profile(start, found[label]), f"cut-off profile {label!r}"
-    elif base is not None:
-        origin = "the database's saved settings"
-    chosen = settings_in_force(db, changes, base=base, base_origin=origin)
+        chosen = settings_with_profile(db, label, getattr(args, "profile_db", None), changes)
+    else:
+        if base is not None:
+            origin = "the database's saved settings"
+        chosen = settings_in_force(db, changes, base=base, base_origin=origin)
     args.settings_origin = chosen.origin
     return chosen.settings
 
@@ -123,7 +123,7 @@ def _read_path(path: Path) -> bytes:
 
 def _is_droplet_path(path: Path) -> bool:
     """A folder, a zip or a per-droplet amplitude file (by its name or its first line)."""
-    from tdm1core.reading.plate import is_droplet_file
+    from tdm1core.app.lab import is_droplet_input
 
     if path.is_dir() or path.suffix.lower() == ".zip":
         return True
@@ -132,7 +132,7 @@ def _is_droplet_path(path: Path) -> bool:
             head = f.read(400)
     except OSError:
         return False
-    return is_droplet_file(head, path.name)
+    return is_droplet_input(head, path.name)
 
 
 def _droplet_files(path: Path, results: Path | None) -> list[tuple[bytes, str]]:
@@ -149,21 +149,22 @@ def _droplet_files(path: Path, results: Path | None) -> list[tuple[bytes, str]]:
     return files
 
 
-def _thresholds(args: argparse.Namespace):
-    from tdm1core.reading.thresholds import DropletThresholds
+def _thresholds(args: argparse.Namespace) -> Any:
+    from tdm1core.app.lab import parse_thresholds
 
-    return DropletThresholds.parse(getattr(args, "threshold", None) or "instrument")
+    return parse_thresholds(getattr(args, "threshold", None))
 
 
 def cmd_droplets(args: argparse.Namespace) -> int:
-    from tdm1core.reading.plate import classify_plate, plate_summary, read_plate
+    from tdm1core.app.lab import classify_droplets
 
     settings = _settings(args)
     thresholds = _thresholds(args)
-    plate = read_plate(_droplet_files(Path(args.path), args.results), settings, source=Path(args.path).name)
-    summary = plate_summary(classify_plate(plate, thresholds))
+    view = classify_droplets(_droplet_files(Path(args.path), args.results), settings, thresholds,
+                             source=Path(args.path).name)
+    plate, summary = view.plate, view.summary
     if args.json:
-        _dump(summary)
+        _dump(list(summary))
         return 0
     print(f"{plate.name}: {len(plate.wells)} well(s), {plate.wells[0].format}; names from {plate.names_source or 'none'}")
     print(f"Droplet classification: {thresholds.describe()}")
@@ -181,8 +182,7 @@ def cmd_droplets(args: argparse.Namespace) -> int:
 
 
 def cmd_call(args: argparse.Namespace) -> int:
-    from tdm1core.clinical.risk import LIMITS
-    from tdm1core.app.workflows import assess_droplets, assess_upload, patient_result
+    from tdm1core.app.workflows import assess_droplets, assess_upload, limits_text, patient_result
 
     settings = _settings(args)
     path = Path(args.export)
@@ -212,12 +212,9 @@ def cmd_call(args: argparse.Namespace) -> int:
             d["provenance"] = assessment.provenance.to_dict()
             d["settings_origin"] = args.settings_origin
             if classified is not None:  # the droplets behind this sample's calls: each well's threshold and count
-                from tdm1core.reading.plate import sample_droplets
+                from tdm1core.app.lab import sample_droplet_rows
 
-                d["droplets"] = [{"well": p.well, "channel": p.channel, "target": p.target.strip(),
-                                  "thresholds": list(p.thresholds), "droplets": int(p.classified.sum()),
-                                  "positives": None if p.positive is None else int((p.positive & p.classified).sum())}
-                                 for p in sample_droplets(classified, r.calls.sample)]
+                d["droplets"] = sample_droplet_rows(classified, r.calls.sample)
             out.append(d)
         _dump(out)
         return 0
@@ -230,16 +227,16 @@ def cmd_call(args: argparse.Namespace) -> int:
         _print_calls(r)
     print(f"Settings: {settings.describe()}")
     print(f"Settings origin: {args.settings_origin}")
-    print(LIMITS)
+    print(limits_text())
     return 0
 
 
 def cmd_wells(args: argparse.Namespace) -> int:
-    from tdm1core.reading.exports import read_export
-    from tdm1core.clinical.provenance import mapped_targets
+    from tdm1core.app.lab import well_table
 
     settings = _settings(args)
-    export = read_export(args.export, settings=settings)
+    table = well_table(_read_path(args.export), args.export.name, settings)
+    export = table.export
     w = export.wells
     if args.json:
         cols = ["well", "sample", "target", "target_type", "channel", "status", "positives", "negatives", "accepted_droplets",
@@ -256,7 +253,7 @@ def cmd_wells(args: argparse.Namespace) -> int:
         _dump({"wells": out, "meta": {
             "file": export.name, "sha256": export.sha256, "format": export.format, "encoding": export.encoding,
             "droplet_volume_nl": export.volume_nl, "implied_droplet_volume_nl": export.inferred_volume_nl,
-            "warnings": list(export.warnings), "target_map": [str(m) for m in mapped_targets(export, settings)],
+            "warnings": list(export.warnings), "target_map": list(table.target_map),
             "settings": settings.to_dict()}})
         return 0
     import pandas as pd
@@ -272,14 +269,16 @@ def cmd_wells(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from tdm1core.demo import write_demo
+    from tdm1core.app.workflows import write_demo_files
 
-    for p in write_demo(args.write):
+    for p in write_demo_files(args.write):
         print(p)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tdm1core.app.workflows import __version__
+
     parser = argparse.ArgumentParser(prog="python -m tdm1core", description="ctDNA calls and the T-DM1 primary-resistance flag (research use only).")
     parser.add_argument("--version", action="version", version=f"tdm1core {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -345,16 +344,16 @@ def _fmt_p(p: float) -> str:
 
 
 def cmd_cohort(args: argparse.Namespace) -> int:
-    from tdm1core.stats import analyse_cohort
+    from tdm1core.app.workflows import cohort_statistics
 
+    user = None
     if args.db:  # the stored cohort with the stored calls for the settings in force (nothing is parsed twice)
         if args.patients or args.demo or args.ddpcr:
             raise InputError("--db reads the stored cohort; give either --db or a patient table (or --demo), not both.",
                              column="--db")
-        from tdm1core.storage.store import Store
-        from tdm1core.app.workflows import cohort_statistics_json, cohort_view
+        from tdm1core.app.workflows import cohort_statistics_json, cohort_view, open_store
 
-        store = Store(args.db)
+        store = open_store(args.db, seed=False)
         user = cli_user(store)
         settings = _settings(args, store.saved_settings())
         if args.json:  # the stored statistics for this state of the data (computed and stored when missing)
@@ -375,7 +374,7 @@ def cmd_cohort(args: argparse.Namespace) -> int:
     else:
         settings = _settings(args)
         cohort, calls, _ = _load_cohort(args, settings)
-    st = analyse_cohort(cohort, settings, args.group, args.table4_column or (), calls=calls)
+    st = cohort_statistics(cohort, settings, args.group, tuple(args.table4_column or ()), calls, actor=user)
     if args.json:
         if sys.stdout.isatty():
             d = st.to_dict()
@@ -407,9 +406,9 @@ def cmd_cohort(args: argparse.Namespace) -> int:
 
 
 def _print_km(km, group: str | None) -> None:
-    from tdm1core.stats.survival import CI_METHOD_LABELS
+    from tdm1core.app.workflows import ci_method_label
 
-    print(f"\nKaplan-Meier time to progression (days){' by ' + group if group else ''}; median CI: {CI_METHOD_LABELS[km.ci_method]}")
+    print(f"\nKaplan-Meier time to progression (days){' by ' + group if group else ''}; median CI: {ci_method_label(km.ci_method)}")
     for g in km.groups:
         print(f"  {g.group}: n {g.n}, events {g.events}, median {g.median.format()}")
         for a in g.at:
@@ -422,54 +421,12 @@ def _print_km(km, group: str | None) -> None:
 
 
 def cmd_km(args: argparse.Namespace) -> int:
-    """Kaplan-Meier on any CSV. Reads the file with the csv module and numpy (no pandas: the command is a whole
-    process, and most of its time would be imports)."""
-    import csv
+    """Kaplan-Meier on any CSV."""
+    from tdm1core.app.survival_table import km_from_csv
 
-    from tdm1core.stats.survival import kaplan_meier, parse_times
-    from tdm1core.reading.textfile import decode_text
-
-    settings = Settings(km_ci_method=args.ci, confidence_level=args.level)
     path = Path(args.table)
-    try:
-        text = decode_text(path.read_bytes())[0]
-        rows = list(csv.reader(text.splitlines()))
-    except OSError as exc:
-        raise InputError(f"cannot read the table ({exc.strerror}).", source=path.name) from exc
-    except csv.Error as exc:
-        raise InputError(f"cannot read the table ({exc}).", source=path.name, hint="Give a CSV file with a header row.") from exc
-    if not rows or not any(h.strip() for h in rows[0]):
-        raise InputError("cannot read the table (no header row).", source=path.name, hint="Give a CSV file with a header row.")
-    header = [h.strip() for h in rows[0]]
-    for col in [args.time, args.event] + ([args.group] if args.group else []):
-        if col not in header:
-            raise InputError(f"no column {col!r}; the columns are {', '.join(header)}.", source=path.name, column=col)
-    it, ie = header.index(args.time), header.index(args.event)
-    ig = header.index(args.group) if args.group else None
-    ev_map = {"1": 1.0, "0": 0.0, "true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
-    times, events, groups = [], [], []
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(v.strip() for v in row):
-            continue  # a blank line
-        if len(row) != len(header):
-            raise InputError(f"the row has {len(row)} fields but the header has {len(header)}.", source=path.name, row=line)
-        t_text, e_text = row[it].strip(), row[ie].strip().lower()
-        try:
-            t = float(t_text) if t_text else math.nan
-        except ValueError:
-            raise InputError(f"expected a number, found {row[it]!r}.", source=path.name, row=line, column=args.time) from None
-        if not math.isnan(t) and (t < 0 or math.isinf(t)):
-            raise InputError("times cannot be negative." if t < 0 else "a time must be a finite number.",
-                             source=path.name, row=line, column=args.time)
-        if e_text and e_text not in ev_map:
-            raise InputError(f"the event must be 1/0 or true/false, found {row[ie]!r}.", source=path.name, row=line,
-                             column=args.event)
-        times.append(t)
-        events.append(ev_map.get(e_text, math.nan))
-        if ig is not None:
-            groups.append(row[ig].strip() or None)
-    res = kaplan_meier(times, events, groups if ig is not None else None, settings.km_ci_method, settings.confidence_level,
-                       parse_times(args.at))
+    res = km_from_csv(_read_path(path), path.name, args.time, args.event, args.group,
+                      Settings(km_ci_method=args.ci, confidence_level=args.level), args.at)
     if args.json:
         _dump(res.to_dict())
         return 0
@@ -496,9 +453,9 @@ def cmd_limits(args: argparse.Namespace) -> int:
     result = validate_limits(_read_files(args.blanks), settings, _read_files(args.low_positives or []))
     stored = None
     if args.save:
-        from tdm1core.storage.store import Store
+        from tdm1core.app.workflows import open_store
 
-        store = Store(args.db)
+        store = open_store(args.db, seed=False)
         stored = save_profile(store, result, args.save, cli_user(store, args.who))
     if args.json:
         _dump(result.to_dict() | ({"profile": stored.to_dict()} if stored else {}))
@@ -554,8 +511,7 @@ def _register_research(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from tdm1core.reporting.report import Provenance, cohort_report, patient_report
-    from tdm1core.stats import analyse_cohort
+    from tdm1core.app.workflows import cohort_report_pdf, cohort_statistics, file_provenance, patient_report_pdf
 
     settings = _settings(args)
     if args.kind == "patient":
@@ -578,33 +534,29 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise InputError("a FHIR bundle or released JSON is made of a released report; add --release (and --db).",
                              column="--fhir")
         if args.release:  # a reviewer's release: stored as the next version, immutable; the PDF written is the released one
-            from tdm1core.reporting.fhir import fhir_bundle
-            from tdm1core.reporting.release import released_json
-            from tdm1core.storage.store import Store
-            from tdm1core.app.workflows import release_result
+            from tdm1core.app.workflows import open_store, release_result, released_files
 
-            store = Store(args.db)
+            store = open_store(args.db, seed=False)
             released = release_result(store, result, provenance, cohort.ratio_points(), who=cli_user(store, args.who),
                                       reviewed=args.reviewed)
             pdf = store.released_pdf(released.stamp.report_id, released.stamp.version) or b""
             print(f"released report {released.stamp.report_id} version {released.stamp.version} ({released.stamp.status})"
                   + ("; changes: " + "; ".join(released.stamp.changes) if released.stamp.replaces else ""))
+            bundle, content = released_files(released, pdf)
             if args.fhir:
-                _write(Path(args.fhir), json.dumps(fhir_bundle(released, pdf), indent=1).encode("utf-8"))
+                _write(Path(args.fhir), json.dumps(bundle, indent=1).encode("utf-8"))
                 print(args.fhir)
             if args.released_json:
-                _write(Path(args.released_json), json.dumps(released_json(released), indent=1, default=str).encode("utf-8"))
+                _write(Path(args.released_json), json.dumps(content, indent=1, default=str).encode("utf-8"))
                 print(args.released_json)
         else:
-            pdf = patient_report(result, provenance, cohort.ratio_points(), pagesize=args.pagesize)
+            pdf = patient_report_pdf(None, result, provenance, cohort.ratio_points(), pagesize=args.pagesize)
             print(f"content SHA-256 {digest} (a reviewer releases exactly this with --release --reviewed {digest})")
     else:
         args.patients, args.ddpcr = args.source, args.ddpcr
         cohort, calls, exports = _load_cohort(args, settings)
-        stats = analyse_cohort(cohort, settings, calls=calls)
-        pdf = cohort_report(cohort, stats, Provenance(cohort.source, cohort.sha256,
-                                                      ", ".join(f"{e.name} (SHA-256 {e.sha256})" for e in exports)),
-                            pagesize=args.pagesize)
+        stats = cohort_statistics(cohort, settings, calls=calls)
+        pdf = cohort_report_pdf(None, cohort, stats, file_provenance(cohort, exports), pagesize=args.pagesize)
     _write(Path(args.output), pdf)
     print(args.output)
     print(f"Settings origin: {args.settings_origin}")
@@ -648,39 +600,27 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_report)
 
 
-def _import_settings(args: argparse.Namespace, saved: Settings) -> Settings:
+def _import_settings(args: argparse.Namespace, db: str | None) -> Settings:
     """The database's saved settings, with ``--date-order`` when given."""
-    from dataclasses import replace
+    from tdm1core.app.workflows import settings_in_force
 
     order = getattr(args, "date_order", None)
-    return replace(saved, date_order=order) if order else saved
+    return settings_in_force(db, {"date_order": order} if order else None).settings
 
 
-def cli_user(store: "Any", who: str | None = None) -> "Any":
-    """Who runs this command, for the same role checks as the app.
+def cli_user(store: Any, who: str | None = None) -> Any:
+    """Who runs this command (:func:`tdm1core.app.workflows.command_line_user`)."""
+    from tdm1core.app.workflows import command_line_user
 
-    On the embedded SQLite database (this machine's, single-user local mode) the operator is the local user with
-    every role. On a shared database the operator is ``--who`` or TDM1_USER, an e-mail address, with the roles the
-    database's roles table gives it (none when it is not there: each command that needs a role is then refused)."""
-    import os
-
-    from tdm1core.storage.access import User, is_shared_database, local_user
-
-    if not is_shared_database(store.url):
-        return local_user(who)
-    email = (who or os.environ.get("TDM1_USER") or "").strip().lower()
-    roles = store.roles_for(email) if email else None
-    return User(subject=email or "unknown", email=email or None, name=email or None, roles=roles or frozenset(),
-                mode="local", roles_source="table")
+    return command_line_user(store, who)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from tdm1core.storage.store import Store
-    from tdm1core.app.workflows import cohort_statistics_json, import_exports, import_patients, preview_patients
+    from tdm1core.app.workflows import import_exports, import_patients, open_store, preview_patients, refresh_statistics
 
-    store = Store(args.db)
+    store = open_store(args.db, seed=False)
     user = cli_user(store, args.who)
-    settings = _import_settings(args, store.saved_settings())
+    settings = _import_settings(args, store.url)
     status = 0
     paths: list[Path] = []
     for given in args.files:
@@ -714,79 +654,92 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(import_patients(store, data, name, settings, user).message)
         if args.preview:
             return status
-    # the statistics 'cohort --db URL --json' answers with, for the saved settings, made once now
-    from tdm1core.storage.access import SYSTEM
-
-    cohort_statistics_json(store, store.saved_settings(), actor=SYSTEM)  # derived data, not a view
+    refresh_statistics(store)  # what 'cohort --db URL --json' answers with, for the saved settings, made once now
     return status
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from tdm1core.storage.store import Store
+    from tdm1core.app.workflows import open_store
 
-    from tdm1core.storage.access import Action
-    from tdm1core.app.workflows import acting_user, read_audit_log, remove_demo, set_user_roles
-
-    store = Store(args.db)
+    store = open_store(args.db, seed=False)
     user = cli_user(store, args.who)
-    if args.action == "roles":  # list the roles table, or give --email exactly --set ROLES
-        if args.email is not None:
-            bootstrap = not any("admin" in str(r["roles"]).split() for r in store.roles_table())
-            if bootstrap and "admin" not in user.roles:  # the first admin of a new shared database, by its operator
-                from tdm1core.storage.access import SYSTEM
-                from dataclasses import replace
+    return _DB_ACTIONS[args.action](store, user, args)
 
-                user = replace(SYSTEM, subject=user.audit_name, name=f"{user.audit_name} (first admin, command line)")
-            previous, new = set_user_roles(store, args.email, (args.set or "").replace(",", " ").split(), user)
-            print(f"{args.email.strip().lower()}: {previous or 'no roles'} -> {new or 'no roles'}")
-            return 0
-        acting_user(user, Action.ROLES)
-        for row in store.roles_table():
-            print(f"{row['email']}: {row['roles']} (set by {row['updated_by']} at {row['updated_at']})")
-        return 0
-    if args.action in ("status", "export"):
-        acting_user(user, Action.AUDIT)
-    if args.action == "status":
-        st = store.status()
-        if args.json:
-            _dump(st.to_dict())
-        else:
-            for k, v in st.to_dict().items():
-                print(f"{k}: {v}")
-        return 0
-    if args.action == "export":
-        if not args.directory:
-            raise InputError("give the directory: db export DIR")
-        for p in store.export_all(args.directory):
-            print(p)
-        return 0
-    if args.action == "seed-demo":
-        from tdm1core.app.workflows import seed_demo
 
-        print("seeded the synthetic demo" if seed_demo(store) else "not seeded: the database is not empty or was seeded before")
+def _db_roles(store: Any, user: Any, args: argparse.Namespace) -> int:
+    """List the roles table, or give --email exactly --set ROLES (the first admin by the database's operator)."""
+    from tdm1core.app.workflows import roles_table, set_roles_from_command_line
+
+    if args.email is not None:
+        roles = (args.set or "").replace(",", " ").split()
+        previous, new = set_roles_from_command_line(store, args.email, roles, user)
+        print(f"{args.email.strip().lower()}: {previous or 'no roles'} -> {new or 'no roles'}")
         return 0
-    if args.action == "remove-demo":
-        plan = store.demo_removal_plan()
-        if not plan.files and not plan.patients:
-            print("no synthetic demo data in the database; nothing removed")
-            return 0
-        if not args.yes:
-            answer = ""
-            if sys.stdin is not None and sys.stdin.isatty():
-                answer = input(f"Remove {plan.summary()}? Type 'yes' to confirm: ").strip().lower()
-            if answer != "yes":
-                print(f"not removed: would remove {plan.summary()}. Confirm with --yes.", file=sys.stderr)
-                return 1
-        print(f"removed {remove_demo(store, user).summary()}")
-        return 0
-    if args.action == "audit":
-        df = read_audit_log(store, user, args.limit)
-        if args.json:
-            _dump(df.astype(str).to_dict("records"))
-        else:
-            print(df.to_string(index=False))
-        return 0
+    for row in roles_table(store, user):
+        print(f"{row['email']}: {row['roles']} (set by {row['updated_by']} at {row['updated_at']})")
     return 0
+
+
+def _db_status(store: Any, user: Any, args: argparse.Namespace) -> int:
+    from tdm1core.app.workflows import database_status
+
+    status = database_status(store, user).to_dict()
+    if args.json:
+        _dump(status)
+    else:
+        for k, v in status.items():
+            print(f"{k}: {v}")
+    return 0
+
+
+def _db_export(store: Any, user: Any, args: argparse.Namespace) -> int:
+    from tdm1core.app.workflows import export_database
+
+    if not args.directory:
+        raise InputError("give the directory: db export DIR")
+    for p in export_database(store, args.directory, user):
+        print(p)
+    return 0
+
+
+def _db_seed_demo(store: Any, user: Any, args: argparse.Namespace) -> int:
+    from tdm1core.app.workflows import seed_demo
+
+    print("seeded the synthetic demo" if seed_demo(store) else "not seeded: the database is not empty or was seeded before")
+    return 0
+
+
+def _db_remove_demo(store: Any, user: Any, args: argparse.Namespace) -> int:
+    from tdm1core.app.workflows import demo_removal_plan, remove_demo
+
+    plan = demo_removal_plan(store, user)
+    if not plan.files and not plan.patients:
+        print("no synthetic demo data in the database; nothing removed")
+        return 0
+    if not args.yes:
+        answer = ""
+        if sys.stdin is not None and sys.stdin.isatty():
+            answer = input(f"Remove {plan.summary()}? Type 'yes' to confirm: ").strip().lower()
+        if answer != "yes":
+            print(f"not removed: would remove {plan.summary()}. Confirm with --yes.", file=sys.stderr)
+            return 1
+    print(f"removed {remove_demo(store, user).summary()}")
+    return 0
+
+
+def _db_audit(store: Any, user: Any, args: argparse.Namespace) -> int:
+    from tdm1core.app.workflows import read_audit_log
+
+    df = read_audit_log(store, user, args.limit)
+    if args.json:
+        _dump(df.astype(str).to_dict("records"))
+    else:
+        print(df.to_string(index=False))
+    return 0
+
+
+_DB_ACTIONS = {"status": _db_status, "export": _db_export, "audit": _db_audit, "seed-demo": _db_seed_demo,
+               "remove-demo": _db_remove_demo, "roles": _db_roles}
 
 
 def _register_store(sub: argparse._SubParsersAction) -> None:
@@ -800,7 +753,7 @@ def _register_store(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("db", help="database status, export, audit log, demo data")
-    p.add_argument("action", choices=["status", "export", "audit", "seed-demo", "remove-demo", "roles"])
+    p.add_argument("action", choices=list(_DB_ACTIONS))
     p.add_argument("directory", nargs="?")
     p.add_argument("--db")
     p.add_argument("--who")

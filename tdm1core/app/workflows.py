@@ -15,8 +15,9 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tdm1core.storage.access import SYSTEM, Action, User, authorize, local_user
+from tdm1core._version import __version__
 from tdm1core.errors import InputError
+from tdm1core.storage.access import SYSTEM, Action, User, authorize, local_user
 from tdm1core.clinical.provenance import Provenance, mapped_targets
 from tdm1core.settings import Settings
 
@@ -35,7 +36,10 @@ if TYPE_CHECKING:  # reading and calling (numpy, pandas) are imported where used
 __all__ = ["FileCohort", "file_cohort", "SettingsInForce", "settings_in_force", "acting_user", "link_sample", "release_result", "release_digest", "released_reports", "released_pdf", "validate_limits", "save_profile", "cutoff_profiles", "delete_patient", "delete_file", "remove_demo", "save_default_thresholds", "set_user_roles",
            "read_audit_log", "stored_files", "patient_report_pdf", "cohort_report_pdf", "record_view", "UploadAssessment", "assess_upload", "assess_droplets", "assess_manual", "patient_result", "save_result", "is_demo_export",
            "settings_hash", "import_exports", "preview_patients", "import_patients", "apply_settings", "ensure_calls",
-           "CohortView", "cohort_view", "stored_patients", "cohort_statistics_json", "code_fingerprint", "seed_demo", "open_store"]
+           "CohortView", "cohort_view", "stored_patients", "cohort_statistics_json", "code_fingerprint", "seed_demo", "open_store",
+           "command_line_user", "settings_with_profile", "cohort_statistics", "file_provenance", "released_files", "database_status",
+           "export_database", "roles_table", "set_roles_from_command_line", "demo_removal_plan", "refresh_statistics",
+           "write_demo_files", "limits_text", "ci_method_label", "__version__"]
 
 
 def acting_user(who: "User | str | None", action: Action) -> User:
@@ -663,3 +667,123 @@ def released_pdf(store: "Store", report: str, version: int, who: "User | str | N
     if user.mode == "signed-in":
         store.record_access(user, "download", f"released report {report} v{version}", {"bytes": len(pdf)})
     return pdf
+
+
+# ------------------------------------------------------------------ what the command line needs beyond the page's use cases
+
+def command_line_user(store: "Store | None", who: str | None = None) -> User:
+    """Who runs a command, for the same role checks as the app.
+
+    On the embedded SQLite database (this machine's, single-user local mode) or with no database, the operator is the
+    local user with every role. On a shared database the operator is ``--who`` or TDM1_USER, an e-mail address, with
+    the roles the database's roles table gives it (none when it is not there: each command that needs a role is then
+    refused)."""
+    import os
+
+    from tdm1core.storage.access import is_shared_database
+
+    if store is None or not is_shared_database(store.url):
+        return local_user(who)
+    email = (who or os.environ.get("TDM1_USER") or "").strip().lower()
+    roles = store.roles_for(email) if email else None
+    return User(subject=email or "unknown", email=email or None, name=email or None, roles=roles or frozenset(),
+                mode="local", roles_source="table")
+
+
+def settings_with_profile(db: str | None, label: str, profile_db: str | None = None,
+                          changes: "dict[str, Any] | None" = None) -> SettingsInForce:
+    """The settings in force with a stored cut-off profile's cut-offs and limits of blank, then ``changes`` (a cut-off
+    changed here makes the profile ``custom (edited from ...)``)."""
+    from tdm1core.calling.profiles import apply_profile
+    from tdm1core.storage.store import Store
+
+    found = {p.label: p for p in Store(profile_db or db).profiles()}
+    if label not in found:
+        raise InputError(f"no cut-off profile {label!r} in the database; it holds {', '.join(found)}.",
+                         column="--profile", hint="Give a profile's name and version as listed, e.g. 'Lab X PIK3CA v2'.")
+    start = settings_in_force(db).settings
+    return settings_in_force(db, changes, base=apply_profile(start, found[label]),
+                             base_origin=f"cut-off profile {label!r}")
+
+
+def cohort_statistics(cohort: "Cohort", settings: Settings, group: str = "flag",
+                      table4_columns: "tuple[str, ...]" = (), calls: Any = None, actor: "User | str | None" = None) -> Any:
+    """Tables 1-4, the flag's performance, the cut-off table and Kaplan-Meier of a cohort (researchers)."""
+    acting_user(actor, Action.COHORT)
+    from tdm1core.stats import analyse_cohort
+
+    return analyse_cohort(cohort, settings, group, table4_columns, calls=calls)
+
+
+def file_provenance(cohort: "Cohort", exports: "list[DdpcrExport]") -> Provenance:
+    """The provenance of a cohort made from files: the patient table and every export, each with its SHA-256."""
+    return Provenance(cohort.source, cohort.sha256, ", ".join(f"{e.name} (SHA-256 {e.sha256})" for e in exports))
+
+
+def released_files(released: Any, pdf: bytes) -> tuple[dict, dict]:
+    """The FHIR R4 Bundle and the released-result JSON of a released report (what --fhir and --released-json write)."""
+    from tdm1core.reporting.fhir import fhir_bundle
+    from tdm1core.reporting.release import released_json
+
+    return fhir_bundle(released, pdf), released_json(released)
+
+
+def database_status(store: "Store", who: "User | str | None" = None) -> Any:
+    """Counts of what the database holds and its schema revision (admins)."""
+    acting_user(who, Action.AUDIT)
+    return store.status()
+
+
+def export_database(store: "Store", directory: str, who: "User | str | None" = None) -> list:
+    """Every stored file as received and every table as CSV, into a new private folder (admins; audited)."""
+    acting_user(who, Action.AUDIT)
+    return store.export_all(directory)
+
+
+def roles_table(store: "Store", who: "User | str | None" = None) -> list[dict]:
+    """The roles table (admins)."""
+    acting_user(who, Action.ROLES)
+    return store.roles_table()
+
+
+def set_roles_from_command_line(store: "Store", email: str, roles: "list[str]", who: User) -> tuple[str, str]:
+    """:func:`set_user_roles`, except that the first admin of a new shared database (while none exists) is set by
+    its operator, audited as that bootstrap."""
+    from dataclasses import replace
+
+    bootstrap = not any("admin" in str(r["roles"]).split() for r in store.roles_table())
+    if bootstrap and "admin" not in who.roles:
+        who = replace(SYSTEM, subject=who.audit_name, name=f"{who.audit_name} (first admin, command line)")
+    return set_user_roles(store, email, roles, who)
+
+
+def demo_removal_plan(store: "Store", who: "User | str | None" = None) -> Any:
+    """What removing the synthetic demo would delete and keep (admins; nothing is changed)."""
+    acting_user(who, Action.REMOVE_DEMO)
+    return store.demo_removal_plan()
+
+
+def refresh_statistics(store: "Store") -> None:
+    """Compute and store the cohort statistics for the saved settings (derived data, by the system, not a view)."""
+    cohort_statistics_json(store, store.saved_settings(), actor=SYSTEM)
+
+
+def write_demo_files(directory: str) -> list:
+    """Write the built-in synthetic demo files (an export and a patient table) into ``directory``."""
+    from tdm1core.demo import write_demo
+
+    return write_demo(directory)
+
+
+def limits_text() -> str:
+    """The sentence every result carries: research use only, exploratory evidence (n=16)."""
+    from tdm1core.clinical.risk import LIMITS
+
+    return LIMITS
+
+
+def ci_method_label(method: str) -> str:
+    """How a Kaplan-Meier median's confidence interval is computed, in words (as R's survfit conf.type)."""
+    from tdm1core.stats.survival import CI_METHOD_LABELS
+
+    return CI_METHOD_LABELS[method]
