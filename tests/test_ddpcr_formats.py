@@ -297,3 +297,43 @@ def test_any_count_triple_is_either_consistent_or_refused(pos, neg, acc):
         return
     r = export.wells.iloc[0]
     assert r["positives"] + r["negatives"] == r["accepted_droplets"] == acc
+
+
+# ---------------------------------------------------------------- issue 24: a new layout is one record
+
+def test_a_new_export_layout_is_one_record(monkeypatch):
+    """A layout the reader has never seen (other column names, another channel rule, a fixed partition volume) is read
+    after adding one ExportLayout record, and gives the same calls as the same wells in the QuantaSoft layout."""
+    import math
+
+    import tdm1core.reading.layouts as layouts
+    from builders import qs17, sample_wells
+    from tdm1core.calling.calls import call_export
+    from tdm1core.settings import Settings
+
+    vendor = layouts.ExportLayout(
+        "Vendor X dPCR", frozenset({"Position", "Specimen", "Probe", "Probe Role", "Positive Partitions",
+                                    "Negative Partitions", "Valid Partitions", "Copies per uL"}),
+        {"well": "Position", "sample": "Specimen", "target": "Probe", "target_type": "Probe Role",
+         "status": "Status", "positives": "Positive Partitions", "negatives": "Negative Partitions",
+         "accepted": "Valid Partitions", "conc": "Copies per uL", "merged": "MergedWells"},
+        "Vendor X 'Position,Specimen,Probe,...'", volume_nl=0.85)
+    wells = sample_wells("S1", her2=900, e545k_mut=12)
+    rows = ["Position,Specimen,Probe,Probe Role,Positive Partitions,Negative Partitions,Valid Partitions,Copies per uL"]
+    for w in wells:
+        for target, pos, role in ((w.ch1_target, w.ch1_positives, "Ch1Unknown"), (w.ch2_target, w.ch2_positives, "Ch2Unknown")):
+            conc = -math.log((w.accepted - pos) / w.accepted) / 0.85e-3
+            rows.append(f"{w.well},{w.sample},{target},{role},{pos},{w.accepted - pos},{w.accepted},{conc!r}")
+    data = ("\n".join(rows) + "\n").encode()
+    with pytest.raises(Exception, match="layouts this program knows"):
+        read_export(data, "vendor.csv")
+    monkeypatch.setattr(layouts, "LAYOUTS", layouts.LAYOUTS + (vendor,))
+    export = read_export(data, "vendor.csv")
+    assert export.format == "Vendor X dPCR" and export.volume_nl == 0.85
+    s = Settings()
+    mine = [c.to_dict() for c in call_export(export, s)]
+    theirs = [c.to_dict() for c in call_export(read_export(qs17(wells), "qs.csv"), s)]
+    def strip(d):  # the file's name, and the QC rows in the file's order, differ; nothing else may
+        return {k: sorted(v, key=lambda q: q["assay"]) if k == "qc" else v for k, v in d.items() if k != "source"}
+
+    assert [strip(d) for d in mine] == [strip(d) for d in theirs]

@@ -242,7 +242,6 @@ def read_droplets(data: bytes, name: str = "droplets.csv") -> DropletWell:
     header_line, body_at, header, delimiter = _header(text, source)
     fmt, channels, class_cols, trailing = _layout(header, source, header_line + 1)
     n_amp = len(channels)
-    n_fields = len(header)
     body = text[body_at:].rstrip()  # blank lines after the last droplet are not droplets (one in the middle is damage)
     body = body + b"\n" if body else body
     decimal_comma = delimiter == ";"

@@ -40,6 +40,8 @@ import tdm1core.measuring.poisson as poisson
 from tdm1core.errors import DdpcrFormatError, Problem
 from tdm1core.settings import DEFAULT_SETTINGS, Settings
 from tdm1core.targets import normalise_name
+from tdm1core.reading.layouts import (AMPLITUDE_HEADERS, FORMAT_QS17, FORMAT_QS_OLD, FORMAT_QSAP, FORMAT_QXM,
+                                      FORMAT_QXM_REDUCED, ExportLayout, known_layouts, layout_of)
 from tdm1core.reading.wells import is_merged_well, is_plate_well
 from tdm1core.reading.textfile import decode_text, decode_unicode, sniff_delimiter, unsafe_characters, visible
 
@@ -57,11 +59,6 @@ __all__ = [
 ]
 
 MAX_EXPORT_BYTES = 20 * 1024 * 1024
-FORMAT_QS17 = "QuantaSoft 1.7.x"
-FORMAT_QS_OLD = "QuantaSoft (older layout)"
-FORMAT_QXM = "QX Manager"
-FORMAT_QXM_REDUCED = "QX Manager (reduced column set)"
-FORMAT_QSAP = "QuantaSoft Analysis Pro"
 MAX_DROPLETS = 10_000_000  # more than any well or merged well holds
 MAX_CONCENTRATION = 1e6  # copies/µL; above it only QX Manager's saturation sentinel
 MAX_COLUMNS = 200
@@ -76,29 +73,6 @@ WELL_COLUMNS = [
     "ci_low", "ci_high", "merged", "merged_members", "saturated", "warnings", "volume_nl",
 ]
 
-# canonical field -> header names, per format
-_COLUMNS = {
-    FORMAT_QS17: {
-        "well": "Well", "sample": "Sample", "target": "Target", "target_type": "TargetType",
-        "status": "Status", "conc": "Concentration", "positives": "Positives", "negatives": "Negatives",
-        "accepted": "AcceptedDroplets", "merged": "MergedWells",
-    },
-    FORMAT_QS_OLD: {
-        "well": "Well", "sample": "Sample", "target": "Assay", "target_type": "TypeAssay",
-        "status": "Status", "conc": "Concentration", "positives": "Positives", "negatives": "Negatives",
-        "accepted": "AcceptedDroplets", "merged": "MergedWells",
-    },
-    FORMAT_QXM: {
-        "well": "Well", "sample": "Sample description 1", "target": "Target", "target_type": "TargetType",
-        "status": "Status", "conc": "Conc(copies/µL)", "positives": "Positives", "negatives": "Negatives",
-        "accepted": "Accepted Droplets", "merged": "MergedWells", "dye": "DyeName(s)", "sample_type": "SampleType",
-    },
-    FORMAT_QSAP: {
-        "well": "Well", "sample": "Sample", "target": "Target", "target_type": "TargetType",
-        "status": "Status", "conc": "Conc(copies/µL)", "positives": "Positives", "negatives": "Negatives",
-        "accepted": "Accepted Droplets", "merged": "MergedWells", "dye": "DyeName(s)", "sample_type": "SampleType",
-    },
-}
 _REQUIRED = ("well", "target", "positives", "negatives", "accepted", "conc")
 _REEXPORT = "Re-export the plate from QuantaSoft or QX Manager as a well-level results CSV ('Export CSV')."
 _SATURATION_SENTINEL = 1_000_000.0
@@ -246,7 +220,7 @@ def _xlsx_table(data: bytes, source: str) -> _Table:
                 while cells and cells[-1] == "":
                     cells.pop()
                 if header_at is None:
-                    if not (cells and cells[0].strip().lstrip("\ufeff") == "Well" and _layout_of([c.strip() for c in cells])):
+                    if not (cells and cells[0].strip().lstrip("\ufeff") == "Well" and layout_of([c.strip() for c in cells])):
                         if i > 30:
                             break
                         continue
@@ -275,60 +249,25 @@ def _load(data: bytes, source: str) -> _Table:
     return _text_table(data, source)
 
 
-# ---------------------------------------------------------------- layouts
+# ---------------------------------------------------------------- layouts (tdm1core.reading.layouts)
 
-@dataclass(frozen=True)
-class _Layout:
-    name: str
-    columns: dict[str, str]  # canonical field -> header name
-    legacy_volume: bool = False
-    short_rows: bool = False  # rows may have one field fewer than the header (older QuantaSoft)
-
-
-def _layout_of(header: list[str]) -> _Layout | None:
-    """The layout named by the exact header names (never from a substring of a name)."""
-    names = set(header)
-    conc_col = next((h for h in header if re.fullmatch(r"Conc\(copies/(µ|u|\u03bc)L\)", h)), None)
-    if {"Well", "TargetType", "Target", "Concentration", "CopiesPer20uLWell", "AcceptedDroplets"} <= names:
-        return _Layout(FORMAT_QS17, dict(_COLUMNS[FORMAT_QS17]))
-    if {"Well", "TypeAssay", "Assay", "Concentration", "AcceptedDroplets"} <= names:
-        return _Layout(FORMAT_QS_OLD, dict(_COLUMNS[FORMAT_QS_OLD]), legacy_volume=True, short_rows=True)
-    if conc_col and {"Well", "Sample description 1", "Target", "Accepted Droplets", "Positives", "Negatives"} <= names:
-        cols = dict(_COLUMNS[FORMAT_QXM], conc=conc_col)
-        name = FORMAT_QXM_REDUCED if "Copies/20µLWell" not in names and "PoissonConfMax" not in names else FORMAT_QXM
-        return _Layout(name, cols)
-    if conc_col and {"Well", "Sample", "Target", "Accepted Droplets", "Positives", "Negatives"} <= names:
-        return _Layout(FORMAT_QSAP, dict(_COLUMNS[FORMAT_QSAP], conc=conc_col))
-    return None
-
-
-_KNOWN_LAYOUTS = (
-    "QuantaSoft 1.7.x 'Well,ExptType,Experiment,Sample,TargetType,Target,Status,Concentration,...'; "
-    "older QuantaSoft '...,TypeAssay,Assay,...'; "
-    "QuantaSoft Analysis Pro 'Well,Sample,Target,Conc(copies/µL),...'; "
-    "QX Manager 'Well,Sample description 1,...,Target,Conc(copies/µL),...' (73 or 81 columns, CSV or .xlsx, "
-    "or the reduced 16-column ';' set)"
-)
-_AMPLITUDE_HEADERS = ({"Ch1 Amplitude", "Ch2 Amplitude"}, {"Assay1 Amplitude", "Assay2 Amplitude"}, {"Ch1Amplitude", "Ch2Amplitude"})
-
-
-def _detect_layout(header: list[str], preamble: str, source: str) -> _Layout:
-    layout = _layout_of(header)
+def _detect_layout(header: list[str], preamble: str, source: str) -> ExportLayout:
+    layout = layout_of(header)
     if layout is not None:
         return layout
     if preamble:
         _refuse_other_vendors(preamble, preamble.split("\n", 1)[0], source)
     names = set(header)
-    if any(h <= names for h in _AMPLITUDE_HEADERS) or preamble.lstrip().lower().startswith("target value of"):
+    if any(h <= names for h in AMPLITUDE_HEADERS) or preamble.lstrip().lower().startswith("target value of"):
         raise _fail("this is a per-droplet Amplitude file (one file per well), not the well-level results export.", source,
                     hint="Export the results table instead: QuantaSoft 'Export CSV' from the Analyze tab, or QX Manager "
                          "'Export CSV' of the well data.")
     found = ", ".join(repr(h) for h in header[:6]) + (", …" if len(header) > 6 else "")
     if "Well" in names or "Concentration" in names or any(h.startswith("Conc(") for h in header):
-        raise _fail(f"the header is not one of the ddPCR layouts this program knows ({_KNOWN_LAYOUTS}); "
+        raise _fail(f"the header is not one of the ddPCR layouts this program knows ({known_layouts()}); "
                     f"its first columns are {found}.", source, row=1)
     raise _fail(f"this does not look like a ddPCR export: its first columns are {found}, but the layouts this program "
-                f"knows are {_KNOWN_LAYOUTS}.", source, row=1)
+                f"knows are {known_layouts()}.", source, row=1)
 
 
 # ---------------------------------------------------------------- cells
@@ -374,9 +313,9 @@ def _decimals(text: str) -> int:
     return len(t.split(".", 1)[1]) if "." in t else 0
 
 
-def _channel_and_kind(layout: _Layout, get: Any) -> tuple[str, str]:
+def _channel_and_kind(layout: ExportLayout, get: Any) -> tuple[str, str]:
     target_type = get("target_type").strip()
-    if layout.name in (FORMAT_QXM, FORMAT_QXM_REDUCED, FORMAT_QSAP):
+    if layout.channel_from == "dye":
         dye = " ".join(get("dye").split()).upper().replace(" LO", " Lo").replace(" HI", " Hi")
         channel = dye or ("HEX" if target_type.lower() == "reference" else "FAM")
         sample_type = get("sample_type").strip().lower()
@@ -436,7 +375,7 @@ def _text_problem(get: Any, row_no: int, cols: dict[str, str]) -> Problem | None
     return None
 
 
-def _read_row(fields: list[str], row_no: int, layout: _Layout, index: dict[str, int], decimal_comma: bool,
+def _read_row(fields: list[str], row_no: int, layout: ExportLayout, index: dict[str, int], decimal_comma: bool,
               problems: list[Problem]) -> dict[str, Any] | None:
     cols = layout.columns
 
@@ -510,7 +449,7 @@ def _read_row(fields: list[str], row_no: int, layout: _Layout, index: dict[str, 
 
 # ---------------------------------------------------------------- checks over the rows
 
-def _check_field_counts(rows: list[list[str]], numbers: list[int], n_header: int, layout: _Layout,
+def _check_field_counts(rows: list[list[str]], numbers: list[int], n_header: int, layout: ExportLayout,
                         source: str) -> list[tuple[list[str], int]]:
     """Every data row has the header's field count in the file's one dialect (a trailing comma, or one short for the
     older QuantaSoft layout); a row that differs had a cell deleted or inserted, so its values are shifted."""
@@ -665,7 +604,7 @@ def read_export(
         if layout.columns[key] not in index:
             raise _fail(f"the required column '{layout.columns[key]}' is missing from the header.", source, row=1,
                         column=layout.columns[key])
-    volume = settings.legacy_droplet_volume_nl if layout.legacy_volume else settings.droplet_volume_nl
+    volume = layout.droplet_volume(settings.droplet_volume_nl, settings.legacy_droplet_volume_nl)
     body = _check_field_counts(table.rows[1:], table.row_numbers[1:], len(header), layout, source)
     if not body:
         raise _fail("the file has a header but no data rows.", source, hint="Export again with the wells selected.")
@@ -683,7 +622,7 @@ def read_export(
 
 def _assemble(records: list[dict[str, Any]], well_volumes: dict[str, float], volume_warnings: dict[str, tuple[float, str]],
               volume: float,
-              settings: Settings, layout: _Layout, table: _Table, source: str, digest: str) -> DdpcrExport:
+              settings: Settings, layout: ExportLayout, table: _Table, source: str, digest: str) -> DdpcrExport:
     implied = [v for r in records if r["positives"] >= 100 and r["negatives"] >= 100 and (v := _implied_volume(r)) is not None]
     inferred = float(statistics.median(implied)) if implied else None
     file_warnings: list[str] = []
