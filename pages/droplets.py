@@ -30,7 +30,7 @@ method = st.radio("Droplet classification", ["Instrument classes", "Automatic th
                   horizontal=True, key="droplet_method",
                   help="Instrument: QuantaSoft's clusters or QX Manager's classes (the results export's counts). "
                        "Automatic: per well, the negative cluster's far fence or the density valley (method on the "
-                       "Settings & help page and in the README). Manual: positive at or above your threshold.")
+                       "Settings & help page and in docs/lab.md). Manual: positive at or above your threshold.")
 
 
 def _assess(files: list[tuple[bytes, str]], thresholds: DropletThresholds):

@@ -192,7 +192,7 @@ if may(Action.RELEASE) or may(Action.RELEASED):
     st.caption(f"Report {rid} (patient {md(result.patient_id or 'not given')}, sample {md(calls.sample)}). The PDF above is "
                "a draft. A release records you as the reviewer, the time (UTC) and the result's content hash, and stores "
                "the released PDF; a released version is never changed, and a later release is an amended version that "
-               "says what changed. Not a regulated e-signature (README).")
+               "says what changed. Not a regulated e-signature (docs/oncologist.md).")
     if may(Action.RELEASE):
         digest = release_digest(result, provenance)
         # the attestation names the content seen when ticked (the callback's argument is this run's digest), and the
@@ -232,8 +232,8 @@ if may(Action.RELEASE) or may(Action.RELEASED):
                                f"{rid}_v{v}.json", "application/json", key=f"released_json_{v}")
 
 if provenance.droplets:
-    st.caption("Results made from droplet files are not saved to the database in this version (a limitation in the "
-               "README); the PDF and the JSON carry the classification and every file's SHA-256.")
+    st.caption("Results made from droplet files are not saved to the database in this version (a limitation listed in "
+               "docs/limitations.md); the PDF and the JSON carry the classification and every file's SHA-256.")
 if assessment is not None and not provenance.demo and not provenance.droplets and may(Action.SAVE_RESULT):
     st.subheader("Save to the cohort database")
     st.caption("Stores the export as received (once, by SHA-256) with exactly the calls shown here (this session's settings "

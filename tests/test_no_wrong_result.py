@@ -302,7 +302,7 @@ def test_reviewers_release_and_see_the_patient_page_admins_do_not_release():
     assert "reviewer" in PERMISSIONS[Action.PATIENT_RESULT]
     from conftest import ROOT
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "it-admin.md").read_text()
     assert "| reviewer | see a patient result and release" in readme
     assert "releasing reports" not in readme.split("| admin |", 1)[1].split("\n", 1)[0]
 

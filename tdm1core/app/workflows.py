@@ -184,7 +184,7 @@ def save_result(store: "Store", assessment: UploadAssessment, result: PatientRes
     if assessment.provenance.droplets:
         raise InputError("results made from droplet files cannot be saved to the database yet; save the PDF or the "
                          "JSON, or save the result of the plate's results export.", source=assessment.export.name,
-                         hint="Storing droplet plates is listed under the README's limitations.")
+                         hint="Storing droplet plates is listed in docs/limitations.md.")
     shown: dict[str, Any] = {
         "sample": result.calls.sample, "flag": result.flag.status, "her2_call": result.calls.her2.call,
         "her2_ratio": result.calls.her2.ratio, "er": result.er, "pr": result.pr,

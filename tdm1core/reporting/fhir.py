@@ -5,7 +5,7 @@ evaluable, with the gene and the HGVS protein change), the ER and PR status used
 (as an interpretation); the ``Specimen`` (collection date), the ``Patient`` by the pseudonymous ID only, the ``Device``
 (this software and version) and the reviewer as ``Practitioner``.
 
-Codes are used only where they can be cited (README, "FHIR export"): LOINC for the report, the variant assessment,
+Codes are used only where they can be cited (docs/oncologist.md, "FHIR export"): LOINC for the report, the variant assessment,
 gene studied, amino-acid change, allele frequency and the receptor interpretations; HGNC for the genes; HL7 v2 table
 0074 for the genetics category. The ratio, the flag and the per-sample limits have no standard code: they carry
 ``urn:tdm1core`` codes with their text.

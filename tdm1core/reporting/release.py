@@ -7,7 +7,7 @@ with the cut-off profile, and the software version) and the released PDF's bytes
 the store has no update path and the database refuses UPDATE and DELETE on the table. A new release for the same
 patient and sample is the amended version N+1, naming the version it replaces and listing what changed.
 
-This is not a regulated electronic-signature system (README: what 21 CFR Part 11 would need).
+This is not a regulated electronic-signature system (docs/oncologist.md: what 21 CFR Part 11 would need).
 """
 from __future__ import annotations
 

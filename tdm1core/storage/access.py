@@ -319,7 +319,7 @@ class ServingMode:
 
 _HOW = ("Configure sign-in: copy .streamlit/secrets.example.toml to .streamlit/secrets.toml, fill in the [auth] "
         "section from your identity provider (OpenID Connect) and a fresh cookie_secret, and restart "
-        "(README, 'Optional: sign-in').")
+        "(docs/it-admin.md, 'Optional: sign-in').")
 
 
 def serving_mode(address: str | None, database_url: str, auth: Mapping[str, Any] | None) -> ServingMode:

@@ -110,7 +110,7 @@ def _wait_idle(pg, timeout=30_000):
 
 def _dismiss_first_session_notice(pg):
     """The first session after a server start that opens a deep URL gets Streamlit's dismissable 'Page not found'
-    notice above the right page (a known limitation, in the README); a person closes it."""
+    notice above the right page (a known limitation, in docs/limitations.md); a person closes it."""
     dialog = pg.locator("[role='dialog']").filter(has_text="Page not found")
     if dialog.count():
         pg.keyboard.press("Escape")
