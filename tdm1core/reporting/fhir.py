@@ -55,43 +55,43 @@ def _quantity(value: float | None, unit: str, code: str) -> dict | None:
     return {"value": round(float(value), 6), "unit": unit, "system": "http://unitsofmeasure.org", "code": code}
 
 
-def fhir_bundle(report: Any, pdf: bytes) -> dict[str, Any]:
-    """The FHIR R4 Bundle (a dict, JSON-ready) of a released report (:class:`tdm1core.reporting.release.ReleasedReport`) and
-    its released PDF bytes."""
-    stamp = report.stamp
-    result = report.content["result"]
-    status = "amended" if stamp.version > 1 else "final"
-    entries: list[dict] = []
+class _Entries:
+    """The bundle's resources, each with its stable id and URL, in the order they were added."""
 
-    def add(resource: dict, what: str) -> dict:
-        rid = _id(report, what)
+    def __init__(self, report: Any) -> None:
+        self.report = report
+        self.items: list[dict] = []
+
+    def add(self, resource: dict, what: str) -> dict:
+        rid = _id(self.report, what)
         resource["id"] = rid
         resource["_url"] = f"urn:uuid:{rid}"
-        entries.append(resource)
+        self.items.append(resource)
         return resource
 
-    patient = add({"resourceType": "Patient", "identifier": [{"system": f"{LOCAL}:pseudonymous-patient-id",
-                                                               "value": report.patient_id or "not given"}]}, "patient")
-    specimen_res: dict[str, Any] = {"resourceType": "Specimen", "subject": _ref(patient),
-                                    "type": {"text": "Blood plasma, cell-free DNA (pre-treatment liquid biopsy)"},
-                                    "identifier": [{"system": f"{LOCAL}:sample", "value": report.sample}]}
+
+def _subject(entries: _Entries, report: Any, result: dict) -> tuple[dict, dict, dict, dict]:
+    """The patient (pseudonymous), the plasma specimen, the software as a device, and the reviewer."""
+    patient = entries.add({"resourceType": "Patient", "identifier": [{"system": f"{LOCAL}:pseudonymous-patient-id",
+                                                                       "value": report.patient_id or "not given"}]},
+                          "patient")
+    specimen: dict[str, Any] = {"resourceType": "Specimen", "subject": _ref(patient),
+                                "type": {"text": "Blood plasma, cell-free DNA (pre-treatment liquid biopsy)"},
+                                "identifier": [{"system": f"{LOCAL}:sample", "value": report.sample}]}
     if result.get("collection_date"):
-        specimen_res["collection"] = {"collectedDateTime": result["collection_date"]}
-    specimen = add(specimen_res, "specimen")
-    device = add({"resourceType": "Device", "deviceName": [{"name": "tdm1core (T-DM1 ctDNA dashboard)",
-                                                             "type": "manufacturer-name"}],
-                  "version": [{"value": __version__}],
-                  "note": [{"text": "Research use only; not a diagnostic device."}]}, "device")
-    reviewer: dict[str, Any] = {"resourceType": "Practitioner", "name": [{"text": stamp.reviewer}]}
+        specimen["collection"] = {"collectedDateTime": result["collection_date"]}
+    specimen = entries.add(specimen, "specimen")
+    device = entries.add({"resourceType": "Device", "deviceName": [{"name": "tdm1core (T-DM1 ctDNA dashboard)",
+                                                                     "type": "manufacturer-name"}],
+                          "version": [{"value": __version__}],
+                          "note": [{"text": "Research use only; not a diagnostic device."}]}, "device")
+    reviewer: dict[str, Any] = {"resourceType": "Practitioner", "name": [{"text": report.stamp.reviewer}]}
     if report.reviewer_email:
         reviewer["telecom"] = [{"system": "email", "value": report.reviewer_email}]
-    practitioner = add(reviewer, "reviewer")
-    common = {"status": status, "subject": _ref(patient), "specimen": _ref(specimen), "device": _ref(device),
-              "issued": stamp.released_at,
-              "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                        "code": "laboratory"}]}]}
+    return patient, specimen, device, entries.add(reviewer, "reviewer")
 
-    her2 = result["her2"]
+
+def _her2_observation(her2: dict, common: dict) -> dict:
     obs: dict[str, Any] = {"resourceType": "Observation", **common,
                            "code": _local("her2-eftud2-ratio", "HER2 (ERBB2)/EFTUD2 copy ratio in plasma cell-free DNA "
                                                                "by droplet digital PCR"),
@@ -109,63 +109,69 @@ def fhir_bundle(report: Any, pdf: bytes) -> dict[str, Any]:
         if cq:
             obs["component"].append({"code": _local(f"her2-ratio-ci-{bound}", f"95 % confidence interval, {bound} limit"),
                                      "valueQuantity": cq})
-    her2_obs = add(obs, "her2")
-    results = [her2_obs]
-    for hotspot, change in HGVS.items():
-        h = result["pik3ca"].get(hotspot)
-        if h is None:
-            continue
-        o: dict[str, Any] = {"resourceType": "Observation", **common,
-                             "code": _loinc("69548-6", "Genetic variant assessment"),
-                             "method": {"text": f"ddPCR; detected when ≥ {result['pik3ca']['cutoff']:g} mutant copies "
-                                                "per 20 µL well"},
-                             "component": [_gene("HGNC:8975", "PIK3CA"),
-                                           {"code": _loinc("48005-3", "Amino acid change (pHGVS)"),
-                                            "valueCodeableConcept": {"coding": [{"system": "http://varnomen.hgvs.org",
-                                                                                  "code": change}], "text": change}}],
-                             "note": [{"text": h.get("result") or h["call"]}]}
-        if h["call"] == "positive":
-            o["valueCodeableConcept"] = {"coding": [{"system": LOINC, "code": "LA9633-4", "display": "Present"}],
-                                         "text": "detected"}
-        elif h["call"] == "negative":
-            o["valueCodeableConcept"] = {"coding": [{"system": LOINC, "code": "LA9634-2", "display": "Absent"}],
-                                         "text": h.get("result") or "not detected"}
-        else:
-            o["dataAbsentReason"] = {"coding": [{"system": _ABSENT_REASON, "code": "error"}],
-                                     "text": "not evaluable: " + h["reason"]}
-        af = _quantity(h.get("allele_fraction"), "relative frequency", "1")
-        if af:
-            o["component"].append({"code": _loinc("81258-6", "Sample variant allelic frequency [NFr]"), "valueQuantity": af})
-        for code, text, key, unit, ucum in (("mutant-copies", "mutant copies per 20 µL well", "mutant_copies", "copies", "1"),
-                                            ("genome-equivalents", "genome equivalents analysed", "genome_equivalents", "copies", "1"),
-                                            ("detectable-vaf-95", "smallest allele fraction detected with 95 % probability",
-                                             "detectable_vaf_95", "relative frequency", "1")):
-            cq = _quantity(h.get(key), unit, ucum)
-            if cq:
-                o["component"].append({"code": _local(code, text), "valueQuantity": cq})
-        results.append(add(o, hotspot))
-    receptors = []
-    for key, code, display in (("er", "16112-5", "Estrogen receptor [Interpretation] in Tissue"),
-                               ("pr", "16113-3", "Progesterone receptor [Interpretation] in Tissue")):
-        value = result.get(key) or "unknown"
-        r: dict[str, Any] = {"resourceType": "Observation", **{k: v for k, v in common.items() if k != "device"},
-                             "code": _loinc(code, display), "note": [{"text": "as entered for this report"}]}
-        if value in ("positive", "negative"):
-            r["valueCodeableConcept"] = {"text": value}
-        else:
-            r["dataAbsentReason"] = {"coding": [{"system": _ABSENT_REASON, "code": "unknown"}], "text": value}
-        receptors.append(add(r, key))
-    results += receptors
-    flag = result["flag"]
-    flag_obs = add({"resourceType": "Observation", **common,
-                    "code": _local("tdm1-primary-resistance-flag", "Risk of primary resistance to trastuzumab emtansine "
-                                                                   "(T-DM1), from ctDNA and hormone-receptor status"),
-                    "valueCodeableConcept": {"text": flag["headline"]},
-                    "interpretation": [{"coding": [{"system": LOCAL, "code": flag["status"]}], "text": flag["status"]}],
-                    "note": [{"text": r} for r in flag["reasons"]] + [{"text": flag["evidence"]}],
-                    "derivedFrom": [_ref(her2_obs)] + [_ref(r) for r in receptors]}, "flag")
-    results.append(flag_obs)
-    report_res = add({
+    return obs
+
+
+_HOTSPOT_NUMBERS = (("mutant-copies", "mutant copies per 20 µL well", "mutant_copies", "copies"),
+                    ("genome-equivalents", "genome equivalents analysed", "genome_equivalents", "copies"),
+                    ("detectable-vaf-95", "smallest allele fraction detected with 95 % probability",
+                     "detectable_vaf_95", "relative frequency"))
+
+
+def _hotspot_value(h: dict) -> dict:
+    if h["call"] == "positive":
+        return {"valueCodeableConcept": {"coding": [{"system": LOINC, "code": "LA9633-4", "display": "Present"}],
+                                         "text": "detected"}}
+    if h["call"] == "negative":
+        return {"valueCodeableConcept": {"coding": [{"system": LOINC, "code": "LA9634-2", "display": "Absent"}],
+                                         "text": h.get("result") or "not detected"}}
+    return {"dataAbsentReason": {"coding": [{"system": _ABSENT_REASON, "code": "error"}],
+                                 "text": "not evaluable: " + h["reason"]}}
+
+
+def _hotspot_observation(h: dict, change: str, cutoff: float, common: dict) -> dict:
+    o: dict[str, Any] = {"resourceType": "Observation", **common,
+                         "code": _loinc("69548-6", "Genetic variant assessment"),
+                         "method": {"text": f"ddPCR; detected when ≥ {cutoff:g} mutant copies per 20 µL well"},
+                         "component": [_gene("HGNC:8975", "PIK3CA"),
+                                       {"code": _loinc("48005-3", "Amino acid change (pHGVS)"),
+                                        "valueCodeableConcept": {"coding": [{"system": "http://varnomen.hgvs.org",
+                                                                              "code": change}], "text": change}}],
+                         "note": [{"text": h.get("result") or h["call"]}], **_hotspot_value(h)}
+    af = _quantity(h.get("allele_fraction"), "relative frequency", "1")
+    if af:
+        o["component"].append({"code": _loinc("81258-6", "Sample variant allelic frequency [NFr]"), "valueQuantity": af})
+    for code, text, key, unit in _HOTSPOT_NUMBERS:
+        cq = _quantity(h.get(key), unit, "1")
+        if cq:
+            o["component"].append({"code": _local(code, text), "valueQuantity": cq})
+    return o
+
+
+def _receptor_observation(value: str, code: str, display: str, common: dict) -> dict:
+    r: dict[str, Any] = {"resourceType": "Observation", **{k: v for k, v in common.items() if k != "device"},
+                         "code": _loinc(code, display), "note": [{"text": "as entered for this report"}]}
+    if value in ("positive", "negative"):
+        r["valueCodeableConcept"] = {"text": value}
+    else:
+        r["dataAbsentReason"] = {"coding": [{"system": _ABSENT_REASON, "code": "unknown"}], "text": value}
+    return r
+
+
+def _flag_observation(flag: dict, common: dict, derived_from: list[dict]) -> dict:
+    return {"resourceType": "Observation", **common,
+            "code": _local("tdm1-primary-resistance-flag", "Risk of primary resistance to trastuzumab emtansine "
+                                                           "(T-DM1), from ctDNA and hormone-receptor status"),
+            "valueCodeableConcept": {"text": flag["headline"]},
+            "interpretation": [{"coding": [{"system": LOCAL, "code": flag["status"]}], "text": flag["status"]}],
+            "note": [{"text": r} for r in flag["reasons"]] + [{"text": flag["evidence"]}],
+            "derivedFrom": [_ref(r) for r in derived_from]}
+
+
+def _diagnostic_report(stamp: Any, status: str, subject: tuple[dict, dict, dict], results: list[dict],
+                       headline: str, pdf: bytes) -> dict:
+    patient, specimen, practitioner = subject
+    return {
         "resourceType": "DiagnosticReport", "status": status,
         "identifier": [{"system": f"{LOCAL}:report-id", "value": stamp.report_id},
                        {"system": f"{LOCAL}:report-version", "value": f"{stamp.report_id}/v{stamp.version}"}],
@@ -174,19 +180,43 @@ def fhir_bundle(report: Any, pdf: bytes) -> dict[str, Any]:
         "code": _loinc("51969-4", "Genetic analysis report"),
         "subject": _ref(patient), "specimen": [_ref(specimen)], "issued": stamp.released_at,
         "resultsInterpreter": [_ref(practitioner)], "result": [_ref(r) for r in results],
-        "conclusion": f"{flag['headline']}. Exploratory evidence (n = 16); research use only, not a diagnostic device. "
+        "conclusion": f"{headline}. Exploratory evidence (n = 16); research use only, not a diagnostic device. "
                       + " ".join(stamp.lines()),
         "presentedForm": [{"contentType": "application/pdf", "language": "en",
                            "data": base64.b64encode(pdf).decode("ascii"),
                            "hash": base64.b64encode(hashlib.sha1(pdf).digest()).decode("ascii"),  # FHIR: SHA-1
                            "title": f"T-DM1 ctDNA report {stamp.report_id} version {stamp.version}",
                            "creation": stamp.released_at}],
-    }, "report")
-    ordered = [report_res] + [e for e in entries if e is not report_res]
-    bundle_entries = []
-    for e in ordered:
-        url = e.pop("_url")
-        bundle_entries.append({"fullUrl": url, "resource": e})
+    }
+
+
+_RECEPTORS = (("er", "16112-5", "Estrogen receptor [Interpretation] in Tissue"),
+              ("pr", "16113-3", "Progesterone receptor [Interpretation] in Tissue"))
+
+
+def fhir_bundle(report: Any, pdf: bytes) -> dict[str, Any]:
+    """The FHIR R4 Bundle (a dict, JSON-ready) of a released report (:class:`tdm1core.reporting.release.ReleasedReport`)
+    and its released PDF bytes."""
+    stamp, result = report.stamp, report.content["result"]
+    status = "amended" if stamp.version > 1 else "final"
+    entries = _Entries(report)
+    patient, specimen, device, practitioner = _subject(entries, report, result)
+    common = {"status": status, "subject": _ref(patient), "specimen": _ref(specimen), "device": _ref(device),
+              "issued": stamp.released_at,
+              "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                        "code": "laboratory"}]}]}
+    her2_obs = entries.add(_her2_observation(result["her2"], common), "her2")
+    results = [her2_obs]
+    for hotspot, change in HGVS.items():
+        if (h := result["pik3ca"].get(hotspot)) is not None:
+            results.append(entries.add(_hotspot_observation(h, change, result["pik3ca"]["cutoff"], common), hotspot))
+    receptors = [entries.add(_receptor_observation(result.get(key) or "unknown", code, display, common), key)
+                 for key, code, display in _RECEPTORS]
+    results += receptors
+    results.append(entries.add(_flag_observation(result["flag"], common, [her2_obs, *receptors]), "flag"))
+    report_res = entries.add(_diagnostic_report(stamp, status, (patient, specimen, practitioner), results,
+                                                result["flag"]["headline"], pdf), "report")
+    ordered = [report_res] + [e for e in entries.items if e is not report_res]
     return {"resourceType": "Bundle", "id": _id(report, "bundle"), "type": "collection", "timestamp": stamp.released_at,
             "identifier": {"system": f"{LOCAL}:report-version", "value": f"{stamp.report_id}/v{stamp.version}"},
-            "entry": bundle_entries}
+            "entry": [{"fullUrl": e.pop("_url"), "resource": e} for e in ordered]}

@@ -156,40 +156,40 @@ def _result_box(flag: Any, st: dict, width: float) -> Any:
     return t
 
 
-def patient_report(result: Any, provenance: Provenance, cohort_points: Any = None, now: dt.datetime | None = None,
-                   pagesize: str = "A4", droplets: Any = None, release: Any = None) -> bytes:
-    """One-page patient report; a second page for an appendix of QC warnings and, when the calls were made from
-    droplet files, a small 1D droplet plot of every well and channel behind them (``droplets``: DropletPanel list).
-
-    Without ``release`` the report is a draft: DRAFT — NOT RELEASED across every page. With a
-    :class:`tdm1core.reporting.release.ReleaseStamp` it prints the reviewer, the time, the report ID and version (and, for an
-    amendment, the version it replaces and what changed) instead of blank signature lines."""
+def _document(pagesize: str, kind: str, margins: tuple[float, float, float]) -> tuple[Any, io.BytesIO]:
+    """A reportlab document on A4 or letter with the product's fonts and metadata, writing into a buffer."""
     from reportlab.lib.pagesizes import A4, letter
     from reportlab.lib.units import mm
-    from reportlab.platypus import KeepInFrame, PageBreak, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import SimpleDocTemplate
 
-    from tdm1core.calling.calls import POSITIVE
-    from tdm1core.measuring.poisson import CONC_CI_METHOD
-
-    st = _styles()  # registers the fonts
-    size = A4 if pagesize.upper() == "A4" else letter
+    side, top, bottom = margins  # mm
     buf = io.BytesIO()
-    doc = SimpleDocTemplate(buf, pagesize=size, leftMargin=14 * mm, rightMargin=14 * mm, topMargin=11 * mm, bottomMargin=12 * mm,
-                            initialFontName="DejaVuSans", title=f"{TITLE}: patient report", author=f"tdm1core {__version__}", subject="Research use only")
-    width = doc.width
-    now = now or dt.datetime.now()
-    calls, flag, s = result.calls, result.flag, result.calls.settings
-    h = calls.her2
+    doc = SimpleDocTemplate(buf, pagesize=A4 if pagesize.upper() == "A4" else letter, leftMargin=side * mm,
+                            rightMargin=side * mm, topMargin=top * mm, bottomMargin=bottom * mm,
+                            initialFontName="DejaVuSans", title=f"{TITLE}: {kind}", author=f"tdm1core {__version__}",
+                            subject="Research use only")
+    return doc, buf
+
+
+def _patient_header(result: Any, provenance: Provenance, st: dict, width: float, now: dt.datetime) -> list[Any]:
+    from reportlab.platypus import Spacer
+
+    calls = result.calls
     story: list[Any] = [_p(f"{TITLE}: patient report", st["title"]), _p(RUO, st["ruo"])]
-    for notice in provenance.notices:
-        story.append(_notice(notice, st, width))
+    story += [_notice(notice, st, width) for notice in provenance.notices]
     story.append(Spacer(1, 3))
     ident = [["Patient ID (pseudonymous)", result.patient_id or "not given", "Sample", calls.sample],
              ["Collection date", result.collection_date or "not given", "Report date", now.strftime("%Y-%m-%d %H:%M")]]
-    story.append(_table(ident, [0.2 * width, 0.3 * width, 0.15 * width, 0.35 * width], st, header=False))
-    story.append(Spacer(1, 5))
-    story.append(_result_box(flag, st, width))
-    story.append(_p("Results", st["h"]))
+    story += [_table(ident, [0.2 * width, 0.3 * width, 0.15 * width, 0.35 * width], st, header=False), Spacer(1, 5),
+              _result_box(result.flag, st, width), _p("Results", st["h"])]
+    return story
+
+
+def _results_table(result: Any, st: dict, width: float) -> Any:
+    from tdm1core.calling.calls import POSITIVE
+
+    calls, s = result.calls, result.calls.settings
+    h = calls.her2
     ci = f"{h.ci.low:.2f}–{h.ci.high:.2f}" if h.ci else "not available (no droplet counts)"
     call = h.call + (" — borderline: the CI crosses the cut-off" if h.borderline else "")
     rows = [["Marker", "Value", f"{s.confidence_level:.0%} CI", "Cut-off", "Call"],
@@ -197,18 +197,19 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
             ["EFTUD2 reference, copies/20 µL", _fmt(h.reference_copies, 0), "", f"> {s.reference_min_copies:g}", ""]]
     for hs in calls.pik3ca.hotspots:
         af = "NA" if hs.allele_fraction is None else f"AF {100 * hs.allele_fraction:.2f}%"
-        rows.append([f"PIK3CA {hs.hotspot}: mutant / wild-type copies", f"{_fmt(hs.mutant_copies, 1)} / {_fmt(hs.wildtype_copies, 0)} ({af})",
+        rows.append([f"PIK3CA {hs.hotspot}: mutant / wild-type copies",
+                     f"{_fmt(hs.mutant_copies, 1)} / {_fmt(hs.wildtype_copies, 0)} ({af})",
                      "" if hs.mutant_ci is None else f"{hs.mutant_ci.low:.1f}–{hs.mutant_ci.high:.1f}",
                      f"≥ {s.pik3ca_mutant_cutoff_copies:g} copies",
                      "DETECTED" + hs.result_text[len("detected"):] if hs.call == POSITIVE else hs.result_text])
     rows.append(["ER / PR (as entered)", f"ER {result.er}, PR {result.pr}", "", "positive: ≥ 10% of cells", ""])
-    results = _table(rows, [0.3 * width, 0.22 * width, 0.13 * width, 0.15 * width, 0.2 * width], st)
-    from tdm1core.plotting.pdf_figures import ratio_plot  # matplotlib loads with the first report, not with the page
+    return _table(rows, [0.3 * width, 0.22 * width, 0.13 * width, 0.15 * width, 0.2 * width], st)
 
-    fig = _figure_png(ratio_plot(h.ratio, h.ci, h.cutoff, cohort_points), 3.0, 1.55)
-    story.append(results)
-    story.append(_p("Limits of this result", st["h"]))
-    limits = [f"Cut-off profile: {s.cutoff_profile}."]
+
+def _limits_section(calls: Any, st: dict) -> list[Any]:
+    from reportlab.platypus import Spacer
+
+    limits = [f"Cut-off profile: {calls.settings.cutoff_profile}."]
     if calls.controls is not None:
         limits.append(f"Plate controls: {calls.controls.describe()}.")
     for hs in calls.pik3ca.hotspots:
@@ -218,10 +219,19 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
             seen = ("NA" if hs.detectable_vaf_95 is None else f"{100 * hs.detectable_vaf_95:.2g} %")
             limits.append(f"PIK3CA {hs.hotspot}: {hs.genome_equivalents:,.0f} genome equivalents; mutations at ≥ {seen} "
                           f"VAF are detected with 95 % probability at the cut-off of {hs.cutoff:g} copies.")
-    story.append(_p(" ".join(limits), st["small"]))
-    for caveat in calls.caveats:
-        story.append(_p("• " + caveat, st["small"]))
-    story.append(Spacer(1, 4))
+    return ([_p("Limits of this result", st["h"]), _p(" ".join(limits), st["small"])]
+            + [_p("• " + caveat, st["small"]) for caveat in calls.caveats] + [Spacer(1, 4)])
+
+
+def _qc_beside_ratio(calls: Any, cohort_points: Any, st: dict, width: float) -> Any:
+    """The QC table on the left, the HER2 ratio against the cut-off (and the cohort's ratios) on the right."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import KeepInFrame, Table, TableStyle
+
+    from tdm1core.plotting.pdf_figures import ratio_plot  # matplotlib loads with the first report, not with the page
+
+    h = calls.her2
+    fig = _figure_png(ratio_plot(h.ratio, h.ci, h.cutoff, cohort_points), 3.0, 1.55)
     qc_rows = [["Assay", "Wells", "Droplets", "Copies/20 µL", "QC"]]
     for q in calls.qc:
         qc_rows.append([q.assay, q.wells, _fmt(q.accepted_droplets), _fmt(q.copies_per_20ul, 1), "ok" if q.ok else "check"])
@@ -233,26 +243,35 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
                  colWidths=[0.56 * width, 0.44 * width])
     side.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), "DejaVuSans"), ("VALIGN", (0, 0), (-1, -1), "TOP"),
                               ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
-    story.append(side)
-    n_warn = len(calls.warnings)
-    if n_warn:
-        story.append(_p(f"QC warnings: {n_warn} (listed in the appendix on page 2).", st["body"]))
-    story.append(_p("Interpretation and limits", st["h"]))
-    story.append(_p(flag.evidence, st["body"]))
-    story.append(_p("What the flag means: the pre-treatment ctDNA and receptor profile matches the profile of the patients "
-                    "who had progressive disease at the first evaluation on T-DM1 in the study; 'not flagged' does not mean "
-                    "T-DM1 will work. " + flag.limits, st["body"]))
-    story.append(_p("Methods", st["h"]))
-    story.append(_p(
-        f"Droplet digital PCR (Bio-Rad QX100/QX200). Concentration = −ln(negative/accepted droplets) / droplet volume "
-        f"({s.droplet_volume_nl:g} nL; older QuantaSoft {s.legacy_droplet_volume_nl:g} nL); copies per 20 µL well = 20 × copies/µL. "
-        f"HER2 amplified when HER2/EFTUD2 ≥ {s.her2_ratio_cutoff:g}; PIK3CA positive when ≥ {s.pik3ca_mutant_cutoff_copies:g} mutant "
-        f"copies; evaluable when EFTUD2 > {s.reference_min_copies:g} copies and ≥ {s.min_accepted_droplets:,} droplets per well. "
-        f"Concentration CI: {CONC_CI_METHOD}. Ratio CI: {h.ci.method if h.ci else 'none (numbers typed in)'}.", st["small"]))
-    story.append(_p("Provenance", st["h"]))
-    story.append(_p(f"Software tdm1core {__version__}. Input: {provenance.file_name}"
-                    + (f" ({provenance.detail})" if provenance.detail else ""), st["small"]))
-    story.append(_p(f"SHA-256: {provenance.sha256 or 'not applicable (manual entry)'}", st["mono"]))
+    return side
+
+
+def _interpretation_and_methods(calls: Any, flag: Any, st: dict) -> list[Any]:
+    from tdm1core.measuring.poisson import CONC_CI_METHOD
+
+    s, h = calls.settings, calls.her2
+    story = []
+    if calls.warnings:
+        story.append(_p(f"QC warnings: {len(calls.warnings)} (listed in the appendix on page 2).", st["body"]))
+    return story + [
+        _p("Interpretation and limits", st["h"]), _p(flag.evidence, st["body"]),
+        _p("What the flag means: the pre-treatment ctDNA and receptor profile matches the profile of the patients "
+           "who had progressive disease at the first evaluation on T-DM1 in the study; 'not flagged' does not mean "
+           "T-DM1 will work. " + flag.limits, st["body"]),
+        _p("Methods", st["h"]),
+        _p(f"Droplet digital PCR (Bio-Rad QX100/QX200). Concentration = −ln(negative/accepted droplets) / droplet volume "
+           f"({s.droplet_volume_nl:g} nL; older QuantaSoft {s.legacy_droplet_volume_nl:g} nL); copies per 20 µL well = "
+           f"20 × copies/µL. HER2 amplified when HER2/EFTUD2 ≥ {s.her2_ratio_cutoff:g}; PIK3CA positive when ≥ "
+           f"{s.pik3ca_mutant_cutoff_copies:g} mutant copies; evaluable when EFTUD2 > {s.reference_min_copies:g} copies "
+           f"and ≥ {s.min_accepted_droplets:,} droplets per well. Concentration CI: {CONC_CI_METHOD}. Ratio CI: "
+           f"{h.ci.method if h.ci else 'none (numbers typed in)'}.", st["small"])]
+
+
+def _provenance_section(provenance: Provenance, settings: Any, st: dict) -> list[Any]:
+    story = [_p("Provenance", st["h"]),
+             _p(f"Software tdm1core {__version__}. Input: {provenance.file_name}"
+                + (f" ({provenance.detail})" if provenance.detail else ""), st["small"]),
+             _p(f"SHA-256: {provenance.sha256 or 'not applicable (manual entry)'}", st["mono"])]
     if provenance.droplet_volume_nl is not None:
         story.append(_p(f"Droplet volume used: {provenance.droplet_volume_nl:g} nL.", st["small"]))
     if provenance.droplets:
@@ -260,33 +279,61 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
                         "SHA-256 above is the hash of all of them). The droplet plots are on page 2.", st["small"]))
     if provenance.target_map:
         story.append(_p("Target map: " + "; ".join(provenance.target_map) + ".", st["small"]))
-    story.append(_p(f"Settings: {s.describe()}", st["small"]))
-    story.append(Spacer(1, 6))
-    if release is not None:
-        story.append(_p("Release", st["h"]))
-        for line in release.lines():
-            story.append(_p(line, st["body"]))
-    else:
-        story.append(_p("DRAFT — NOT RELEASED: no reviewer has released this report.", st["body"]))
-    flow: list[Any] = [KeepInFrame(doc.width, doc.height - 4, story, mode="shrink")]
-    if n_warn or droplets:
-        flow.append(PageBreak())
+    return story + [_p(f"Settings: {settings.describe()}", st["small"])]
+
+
+def _release_section(release: Any, st: dict) -> list[Any]:
+    from reportlab.platypus import Spacer
+
+    if release is None:
+        return [Spacer(1, 6), _p("DRAFT — NOT RELEASED: no reviewer has released this report.", st["body"])]
+    return [Spacer(1, 6), _p("Release", st["h"])] + [_p(line, st["body"]) for line in release.lines()]
+
+
+def _appendix(calls: Any, droplets: Any, provenance: Provenance, st: dict) -> list[Any]:
+    """Page 2: the droplets behind the calls (droplet files only) and the QC warnings."""
+    flow: list[Any] = []
     if droplets:
         from tdm1core.plotting.pdf_figures import droplet_strips
 
         strip_rows = (len(droplets) + 1) // 2
+        wells = "; ".join(p.label + ("" if not p.thresholds else
+                                     " (threshold " + " / ".join(f"{t:.0f}" for t in p.thresholds) + ")")
+                          for p in droplets)
         flow += [_p("Appendix: the droplets behind the calls", st["h"]),
                  _p(f"Sample {calls.sample}. Classification: {provenance.droplets}. Amplitude by droplet; positives "
                     "blue, negatives grey, threshold(s) dashed.", st["small"]),
                  _figure_png(droplet_strips(droplets), 7.0, min(1.35 * strip_rows, 8.5)),
-                 _p("Wells and channels: " + "; ".join(
-                     p.label + ("" if not p.thresholds else " (threshold " + " / ".join(f"{t:.0f}" for t in p.thresholds) + ")")
-                     for p in droplets) + ".", st["small"])]
-    if n_warn:
+                 _p("Wells and channels: " + wells + ".", st["small"])]
+    if calls.warnings:
         flow += [_p("Appendix: QC warnings", st["h"])] + [_p("• " + w, st["small"]) for w in calls.warnings]
+    return flow
+
+
+def patient_report(result: Any, provenance: Provenance, cohort_points: Any = None, now: dt.datetime | None = None,
+                   pagesize: str = "A4", droplets: Any = None, release: Any = None) -> bytes:
+    """One-page patient report; a second page for an appendix of QC warnings and, when the calls were made from
+    droplet files, a small 1D droplet plot of every well and channel behind them (``droplets``: DropletPanel list).
+
+    Without ``release`` the report is a draft: DRAFT — NOT RELEASED across every page. With a
+    :class:`tdm1core.reporting.release.ReleaseStamp` it prints the reviewer, the time, the report ID and version (and,
+    for an amendment, the version it replaces and what changed) instead of blank signature lines."""
+    from reportlab.platypus import KeepInFrame, PageBreak
+
+    st = _styles()  # registers the fonts
+    doc, buf = _document(pagesize, "patient report", (14, 11, 12))
+    width, calls = doc.width, result.calls
+    story = (_patient_header(result, provenance, st, width, now or dt.datetime.now())
+             + [_results_table(result, st, width)] + _limits_section(calls, st)
+             + [_qc_beside_ratio(calls, cohort_points, st, width)] + _interpretation_and_methods(calls, result.flag, st)
+             + _provenance_section(provenance, calls.settings, st) + _release_section(release, st))
+    appendix = _appendix(calls, droplets, provenance, st)
+    flow: list[Any] = [KeepInFrame(doc.width, doc.height - 4, story, mode="shrink")]
+    flow += ([PageBreak()] + appendix) if appendix else []
     mark = " · ".join(([] if release is not None else ["DRAFT — NOT RELEASED"])
                       + [n.split(":")[0] for n in provenance.notices]) or None
-    doc.build(flow, onFirstPage=_footer(s, "patient report", mark), onLaterPages=_footer(s, "patient report", mark))
+    footer = _footer(calls.settings, "patient report", mark)
+    doc.build(flow, onFirstPage=footer, onLaterPages=footer)
     return buf.getvalue()
 
 
@@ -302,101 +349,114 @@ def _untested_blank(table4: Any) -> Any:
     return t
 
 
-def cohort_report(cohort: Any, stats: Any, provenance: Provenance, filters: dict | None = None, now: dt.datetime | None = None,
-                  pagesize: str = "A4") -> bytes:
-    """Cohort report: title page, Tables 1-4, the flag's performance, KM figure with numbers at risk, provenance."""
-    from reportlab.lib.pagesizes import A4, letter
-    from reportlab.lib.units import mm
-    from reportlab.platypus import KeepTogether, PageBreak, SimpleDocTemplate, Spacer
+def _frame_rows(df: Any, columns: list[str], headers: list[str], fmt: dict | None = None) -> list[list[Any]]:
+    """A table's rows for the PDF: a header, then each record formatted per column (2 decimals by default)."""
+    fmt = fmt or {}
+    return [headers] + [[fmt.get(c, lambda v: _fmt(v, 2))(v) for c, v in zip(columns, rec)]
+                        for rec in df[columns].itertuples(index=False)]
+
+
+def _cohort_title(cohort: Any, stats: Any, provenance: Provenance, filters: dict | None, now: dt.datetime,
+                  st: dict, w: float) -> list[Any]:
+    from reportlab.platypus import Spacer
 
     from tdm1core.stats.survival import CI_METHOD_LABELS
 
-    st = _styles(9)
-    size = A4 if pagesize.upper() == "A4" else letter
-    buf = io.BytesIO()
-    doc = SimpleDocTemplate(buf, pagesize=size, leftMargin=16 * mm, rightMargin=16 * mm, topMargin=14 * mm, bottomMargin=14 * mm,
-                            initialFontName="DejaVuSans", title=f"{TITLE}: cohort report", author=f"tdm1core {__version__}", subject="Research use only")
-    w = doc.width
-    s = stats.settings
-    now = now or dt.datetime.now()
     synthetic = "synthetic" in cohort.source.lower()
     story: list[Any] = [_p(f"{TITLE}: cohort report", st["title"]), _p(RUO, st["ruo"])]
     if synthetic:
         story.append(_notice("SYNTHETIC DEMO DATA: not patient data", st, w))
-    story.append(Spacer(1, 6))
     info = [["Data source", cohort.source + (" — SYNTHETIC demo data, not patient data" if synthetic else "")],
             ["Patients", f"{cohort.n} ({cohort.n_ctdna} with ctDNA)"],
             ["Filters", ", ".join(f"{k} in {list(v)}" for k, v in (filters or {}).items() if v) or "none"],
             ["Report date", now.strftime("%Y-%m-%d %H:%M")]]
-    story.append(_table(info, [0.22 * w, 0.78 * w], st, header=False))
-    for note in cohort.notes:
-        story.append(_p("Note: " + note, st["small"]))
-    story.append(_p("Provenance", st["h"]))
-    story.append(_p(f"Software tdm1core {__version__}. Input: {provenance.file_name}"
-                    + (f" ({provenance.detail})" if provenance.detail else ""), st["small"]))
-    story.append(_p(f"SHA-256: {provenance.sha256 or 'n/a'}", st["mono"]))
-    story.append(_p(f"Settings: {s.describe()}", st["small"]))
-    story += _summary(cohort, stats, st, w)
-    story.append(_p("Methods: Fisher's exact test, two-sided (as R fisher.test); Kaplan-Meier with Greenwood variance; median CI "
-                    f"by {CI_METHOD_LABELS[s.km_ci_method]}; unstratified log-rank test (R survdiff, rho = 0); proportions with "
-                    "exact Clopper-Pearson intervals.", st["small"]))
+    story += [Spacer(1, 6), _table(info, [0.22 * w, 0.78 * w], st, header=False)]
+    story += [_p("Note: " + note, st["small"]) for note in cohort.notes]
+    story += [_p("Provenance", st["h"]),
+              _p(f"Software tdm1core {__version__}. Input: {provenance.file_name}"
+                 + (f" ({provenance.detail})" if provenance.detail else ""), st["small"]),
+              _p(f"SHA-256: {provenance.sha256 or 'n/a'}", st["mono"]),
+              _p(f"Settings: {stats.settings.describe()}", st["small"])]
+    return story + _summary(cohort, stats, st, w) + [
+        _p("Methods: Fisher's exact test, two-sided (as R fisher.test); Kaplan-Meier with Greenwood variance; median CI "
+           f"by {CI_METHOD_LABELS[stats.settings.km_ci_method]}; unstratified log-rank test (R survdiff, rho = 0); "
+           "proportions with exact Clopper-Pearson intervals.", st["small"])]
 
-    def frame_rows(df: Any, columns: list[str], headers: list[str], fmt: dict | None = None) -> list[list[Any]]:
-        fmt = fmt or {}
-        out = [headers]
-        for rec in df[columns].itertuples(index=False):
-            out.append([fmt.get(c, lambda v: _fmt(v, 2))(v) for c, v in zip(columns, rec)])
-        return out
 
-    story += [PageBreak(), _p("Table 1. Characteristics", st["h"])]
-    story.append(_table(frame_rows(stats.table1, ["characteristic", "group", "value"], ["Characteristic", "", "n (%)"]),
-                        [0.48 * w, 0.34 * w, 0.18 * w], st))
-    story.append(KeepTogether([_p("Table 2. Best response to T-DM1 (RECIST 1.1)", st["h"]),
-                               _table(frame_rows(stats.table2, ["response", "n", "percent"], ["Response", "n", "%"],
-                                                 {"percent": lambda v: _fmt(v, 1)}), [0.5 * w, 0.2 * w, 0.2 * w], st)]))
+def _cohort_tables(stats: Any, st: dict, w: float) -> list[Any]:
+    """Tables 1-4, as on screen."""
+    from reportlab.platypus import KeepTogether, PageBreak
+
+    story = [PageBreak(), _p("Table 1. Characteristics", st["h"]),
+             _table(_frame_rows(stats.table1, ["characteristic", "group", "value"], ["Characteristic", "", "n (%)"]),
+                    [0.48 * w, 0.34 * w, 0.18 * w], st),
+             KeepTogether([_p("Table 2. Best response to T-DM1 (RECIST 1.1)", st["h"]),
+                           _table(_frame_rows(stats.table2, ["response", "n", "percent"], ["Response", "n", "%"],
+                                              {"percent": lambda v: _fmt(v, 1)}), [0.5 * w, 0.2 * w, 0.2 * w], st)])]
     t3cols = [c for c in stats.table3.columns if c not in ("patient_id",)]
     if len(stats.table3):
+        formats = {c: (lambda v: _fmt(v, 2)) if c == "her2_ratio" else (lambda v: _fmt(v, 1)) for c in t3cols}
         story += [_p("Table 3. ctDNA per patient (copies per 20 µL well)", st["h"]),
-                  _table(frame_rows(stats.table3, t3cols, [_T3_HEADERS.get(c, c) for c in t3cols],
-                                    {c: (lambda v: _fmt(v, 2)) if c == "her2_ratio" else (lambda v: _fmt(v, 1)) for c in t3cols}),
+                  _table(_frame_rows(stats.table3, t3cols, [_T3_HEADERS.get(c, c) for c in t3cols], formats),
                          _t3_widths(t3cols, w), _styles(6.5))]
-    story += [_p("Table 4. Primary resistance by characteristic (Fisher's exact test, two-sided)", st["h"]),
-              _table(frame_rows(_untested_blank(stats.table4), ["characteristic", "group", "n", "resistant", "percent", "p_value"],
-                                ["Characteristic", "Group", "n", "Resistant", "%", "p"],
-                                {"p_value": lambda v: v if isinstance(v, str) else "NA" if v is None or v != v else f"{v:.3f}",
-                                 "percent": lambda v: _fmt(v, 1)}),
-                     [0.3 * w, 0.28 * w, 0.08 * w, 0.12 * w, 0.1 * w, 0.12 * w], st)]
+    p_format = {"p_value": lambda v: v if isinstance(v, str) else "NA" if v is None or v != v else f"{v:.3f}",
+                "percent": lambda v: _fmt(v, 1)}
+    return story + [_p("Table 4. Primary resistance by characteristic (Fisher's exact test, two-sided)", st["h"]),
+                    _table(_frame_rows(_untested_blank(stats.table4),
+                                       ["characteristic", "group", "n", "resistant", "percent", "p_value"],
+                                       ["Characteristic", "Group", "n", "Resistant", "%", "p"], p_format),
+                           [0.3 * w, 0.28 * w, 0.08 * w, 0.12 * w, 0.1 * w, 0.12 * w], st)]
+
+
+def _performance_section(stats: Any, st: dict, w: float) -> list[Any]:
+    """The flag against primary resistance (2 x 2, sensitivity, specificity, PPV, NPV) and other HER2 cut-offs."""
+    from reportlab.platypus import KeepTogether, Spacer
+
     p = stats.performance
     perf = [_p("The flag's performance against primary resistance", st["h"]),
-            _table([["", "Primary resistance", "No primary resistance"], ["Flag: at risk", p.tp, p.fp], ["Flag: not flagged", p.fn, p.tn]],
-                   [0.3 * w, 0.3 * w, 0.3 * w], st),
+            _table([["", "Primary resistance", "No primary resistance"], ["Flag: at risk", p.tp, p.fp],
+                    ["Flag: not flagged", p.fn, p.tn]], [0.3 * w, 0.3 * w, 0.3 * w], st),
             Spacer(1, 3)]
-    for name, key in (("Sensitivity", "sensitivity"), ("Specificity", "specificity"), ("PPV", "ppv"), ("NPV", "npv")):
-        perf.append(_p(f"{name}: {getattr(p, key).format()}", st["body"]))
+    perf += [_p(f"{name}: {getattr(p, key).format()}", st["body"])
+             for name, key in (("Sensitivity", "sensitivity"), ("Specificity", "specificity"), ("PPV", "ppv"), ("NPV", "npv"))]
     perf.append(_p(p.caveat + f" {p.excluded} patient(s) with ctDNA but an incomplete flag were excluded.", st["small"]))
-    story.append(KeepTogether(perf))
-    th = stats.thresholds
-    story += [_p("Other HER2 ratio cut-offs", st["h"]),
-              _table(frame_rows(th, ["her2_cutoff", "flagged", "sensitivity", "specificity", "ppv", "npv"],
-                                ["HER2 cut-off", "Flagged", "Sensitivity", "Specificity", "PPV", "NPV"],
-                                {"her2_cutoff": lambda v: f"{v:g}", "flagged": str}),
-                     [0.1 * w, 0.08 * w, 0.205 * w, 0.205 * w, 0.205 * w, 0.205 * w], _styles(7.5))]
+    return [KeepTogether(perf), _p("Other HER2 ratio cut-offs", st["h"]),
+            _table(_frame_rows(stats.thresholds, ["her2_cutoff", "flagged", "sensitivity", "specificity", "ppv", "npv"],
+                               ["HER2 cut-off", "Flagged", "Sensitivity", "Specificity", "PPV", "NPV"],
+                               {"her2_cutoff": lambda v: f"{v:g}", "flagged": str}),
+                   [0.1 * w, 0.08 * w, 0.205 * w, 0.205 * w, 0.205 * w, 0.205 * w], _styles(7.5))]
+
+
+def _km_section(stats: Any, st: dict, w: float) -> list[Any]:
+    from reportlab.platypus import PageBreak
+
     from tdm1core.plotting.pdf_figures import km_plot
+    from tdm1core.stats.survival import CI_METHOD_LABELS
 
     km = stats.km
-    story += [PageBreak(), _p(f"Kaplan-Meier time to progression by {stats.km_group}", st["h"]),
-              _figure_png(km_plot(km, None), 6.9, 3.9)]
     med = [["Group", "n", "Events", "Median, days", f"{km.level:.0%} CI"]]
-    for g in km.groups:
-        med.append([g.group, g.n, g.events, _fmt(g.median.value, 1), g.median.ci.format(1)])
-    story.append(_table(med, [0.35 * w, 0.1 * w, 0.12 * w, 0.18 * w, 0.25 * w], st))
-    story.append(_p(f"Median CI: {CI_METHOD_LABELS[km.ci_method]}. NA = not reached.", st["small"]))
+    med += [[g.group, g.n, g.events, _fmt(g.median.value, 1), g.median.ci.format(1)] for g in km.groups]
+    story = [PageBreak(), _p(f"Kaplan-Meier time to progression by {stats.km_group}", st["h"]),
+             _figure_png(km_plot(km, None), 6.9, 3.9),
+             _table(med, [0.35 * w, 0.1 * w, 0.12 * w, 0.18 * w, 0.25 * w], st),
+             _p(f"Median CI: {CI_METHOD_LABELS[km.ci_method]}. NA = not reached.", st["small"])]
     if km.logrank is not None:
         lr = km.logrank
         shown = "NA (no variance to test)" if lr.p != lr.p else f"{lr.p:.4f}"
         story.append(_p(f"{lr.test_name}: chi-square {lr.chi2:.3f}, df {lr.df}, p = {shown}.", st["body"]))
-    mark = "SYNTHETIC DEMO DATA" if synthetic else None
-    doc.build(story, onFirstPage=_footer(s, "cohort report", mark), onLaterPages=_footer(s, "cohort report", mark))
+    return story
+
+
+def cohort_report(cohort: Any, stats: Any, provenance: Provenance, filters: dict | None = None,
+                  now: dt.datetime | None = None, pagesize: str = "A4") -> bytes:
+    """Cohort report: title page, Tables 1-4, the flag's performance, KM figure with numbers at risk, provenance."""
+    st = _styles(9)
+    doc, buf = _document(pagesize, "cohort report", (16, 14, 14))
+    w = doc.width
+    story = (_cohort_title(cohort, stats, provenance, filters, now or dt.datetime.now(), st, w)
+             + _cohort_tables(stats, st, w) + _performance_section(stats, st, w) + _km_section(stats, st, w))
+    footer = _footer(stats.settings, "cohort report", "SYNTHETIC DEMO DATA" if "synthetic" in cohort.source.lower() else None)
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buf.getvalue()
 
 
