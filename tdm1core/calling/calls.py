@@ -484,45 +484,39 @@ def _droplet_problem(m: Measurement, settings: Settings) -> str | None:
     return None
 
 
-def call_her2(sm: SampleMeasurements, settings: Settings = DEFAULT_SETTINGS) -> Her2Call:
-    cut = settings.her2_ratio_cutoff
-    her2 = sm.measurements.get("HER2")
-    ref = sm.measurements.get("EFTUD2")
-    ref_copies = ref.copies_per_20ul if ref and not ref.saturated else None
-    her2_copies = her2.copies_per_20ul if her2 and not her2.saturated else None
-    wells = tuple(dict.fromkeys((her2.wells if her2 else ()) + (ref.wells if ref else ())))
-
-    def not_evaluable(reason: str, ratio: float | None = None, ci: ConfidenceInterval | None = None) -> Her2Call:
-        return Her2Call(ratio, ci, NOT_EVALUABLE, False, ref_copies, her2_copies, reason, cut, wells)
-
+def _her2_problem(her2: Measurement | None, ref: Measurement | None, ref_copies: float | None,
+                  settings: Settings) -> str | None:
+    """Why the wells cannot give a ratio (droplets, a number that is not finite, too little DNA), else None."""
     problems = [p for p in (_droplet_problem(m, settings) for m in (her2, ref) if m) if p]
     if problems:
-        return not_evaluable("; ".join(problems))
+        return "; ".join(problems)
     broken = non_finite(_numbers_of(her2, ref))
     if broken:
-        return not_evaluable(broken)
+        return broken
     if ref is not None and ref_copies is not None and not ref_copies > settings.reference_min_copies:
-        return not_evaluable(f"reference EFTUD2 is {ref_copies:.1f} copies per 20 µL well, not above the minimum of "
-                             f"{settings.reference_min_copies:g}: too little DNA to evaluate")
+        return (f"reference EFTUD2 is {ref_copies:.1f} copies per 20 µL well, not above the minimum of "
+                f"{settings.reference_min_copies:g}: too little DNA to evaluate")
+    return None
+
+
+def _her2_ratio(sm: SampleMeasurements, her2: Measurement | None, ref: Measurement | None,
+                settings: Settings) -> tuple[float, ConfidenceInterval | None] | str:
+    """The ratio and its CI from the wells (or the typed ratio), or why there is none."""
     if her2 is not None and ref is not None:
-        ratio, ci = poisson.ratio_ci(her2.concentration, her2.ci, ref.concentration, ref.ci, settings.confidence_level) \
-            if her2.ci and ref.ci else (her2.concentration / ref.concentration, None)
-        if ci is not None and not ci.defined:
-            ci = None
-    elif sm.her2_ratio is not None:
-        ratio, ci = float(sm.her2_ratio), None
-    elif her2 is None and ref is None:
-        return not_evaluable("no HER2/EFTUD2 well and no ratio given")
-    elif her2 is None:
-        return not_evaluable("the HER2 well is missing")
-    else:
-        return not_evaluable("the EFTUD2 reference well is missing")
-    broken = non_finite({"HER2/EFTUD2 ratio": ratio, **({"ratio CI low": ci.low, "ratio CI high": ci.high} if ci else {})})
-    if broken:
-        return not_evaluable(broken)
-    call = AMPLIFIED if ratio >= cut else NOT_AMPLIFIED
-    borderline = bool(ci is not None and ci.low < cut <= ci.high)
-    op = ">=" if call == AMPLIFIED else "<"
+        if not (her2.ci and ref.ci):
+            return her2.concentration / ref.concentration, None
+        ratio, ci = poisson.ratio_ci(her2.concentration, her2.ci, ref.concentration, ref.ci, settings.confidence_level)
+        return ratio, ci if ci is not None and ci.defined else None
+    if sm.her2_ratio is not None:
+        return float(sm.her2_ratio), None
+    if her2 is None and ref is None:
+        return "no HER2/EFTUD2 well and no ratio given"
+    return "the HER2 well is missing" if her2 is None else "the EFTUD2 reference well is missing"
+
+
+def _her2_reason(ratio: float, ci: ConfidenceInterval | None, cut: float, borderline: bool,
+                 her2: Measurement | None, ref: Measurement | None) -> str:
+    op = ">=" if ratio >= cut else "<"
     reason = f"HER2/EFTUD2 ratio {ratio:.2f} {op} cut-off {cut:g}"
     if ci is not None:
         reason += f" ({ci.level:.0%} CI {ci.low:.2f}–{ci.high:.2f}"
@@ -531,54 +525,93 @@ def call_her2(sm: SampleMeasurements, settings: Settings = DEFAULT_SETTINGS) -> 
         reason += "; EFTUD2 copies not given, so the reference minimum was not checked"
     elif her2 is not None and set(her2.wells) == set(ref.wells) and any("nL droplets in" in w for w in her2.warnings):
         reason += "; the droplet volume the export implies does not change this ratio (both targets share the well)"
-    return Her2Call(ratio, ci, call, borderline, ref_copies, her2_copies, reason, cut, wells)
+    return reason
+
+
+def call_her2(sm: SampleMeasurements, settings: Settings = DEFAULT_SETTINGS) -> Her2Call:
+    """HER2 amplified when the HER2/EFTUD2 ratio is at or above the cut-off; not evaluable with the reason when the
+    wells cannot say (checked in this order: droplets, finite numbers, DNA input, wells present, a finite ratio)."""
+    cut = settings.her2_ratio_cutoff
+    her2, ref = sm.measurements.get("HER2"), sm.measurements.get("EFTUD2")
+    ref_copies = ref.copies_per_20ul if ref and not ref.saturated else None
+    her2_copies = her2.copies_per_20ul if her2 and not her2.saturated else None
+    wells = tuple(dict.fromkeys((her2.wells if her2 else ()) + (ref.wells if ref else ())))
+
+    def not_evaluable(reason: str) -> Her2Call:
+        return Her2Call(None, None, NOT_EVALUABLE, False, ref_copies, her2_copies, reason, cut, wells)
+
+    problem = _her2_problem(her2, ref, ref_copies, settings)
+    if problem:
+        return not_evaluable(problem)
+    found = _her2_ratio(sm, her2, ref, settings)
+    if isinstance(found, str):
+        return not_evaluable(found)
+    ratio, ci = found
+    broken = non_finite({"HER2/EFTUD2 ratio": ratio, **({"ratio CI low": ci.low, "ratio CI high": ci.high} if ci else {})})
+    if broken:
+        return not_evaluable(broken)
+    borderline = bool(ci is not None and ci.low < cut <= ci.high)
+    return Her2Call(ratio, ci, AMPLIFIED if ratio >= cut else NOT_AMPLIFIED, borderline, ref_copies, her2_copies,
+                    _her2_reason(ratio, ci, cut, borderline, her2, ref), cut, wells)
+
+
+def _dna_input_problem(mut_copies: float, wt_copies: float | None, ref_copies: float | None, cut: float,
+                       minimum: float) -> str | None:
+    """A hotspot's DNA input: EFTUD2 above the minimum, else its own mutant + wild-type copies; an absent mutation
+    with no measured input is not a negative (a mutation seen is seen)."""
+    if ref_copies is not None:
+        return None if ref_copies > minimum else f"reference EFTUD2 {ref_copies:.1f} copies, not above {minimum:g}"
+    if wt_copies is not None:
+        total = wt_copies + mut_copies
+        return None if total > minimum else f"only {total:.1f} copies of PIK3CA DNA, not above {minimum:g}"
+    if mut_copies < cut:
+        return ("the DNA input was not measured (no reference EFTUD2 and no wild-type copies for this hotspot), so an "
+                "absent mutation cannot be told from absent DNA")
+    return None
+
+
+def _hotspot_problem(sm: SampleMeasurements, mut: Measurement | None, wt: Measurement | None,
+                     mut_copies: float | None, wt_copies: float | None, settings: Settings) -> str | None:
+    """Why a hotspot cannot be called (in this order: wells, droplets, finite numbers, copies, DNA input), else None."""
+    if mut is None:
+        return "no well for this hotspot" if wt is None else "the mutant probe is missing"
+    problems = [p for p in (_droplet_problem(m, settings) for m in (mut, wt) if m) if p]
+    if problems:
+        return "; ".join(problems)
+    ref = sm.measurements.get("EFTUD2")
+    ref_copies = ref.copies_per_20ul if ref is not None and not ref.saturated else None
+    broken = non_finite(_numbers_of(mut, wt, ref if ref_copies is not None else None))
+    if broken:
+        return broken
+    if mut_copies is None:
+        return "the mutant copies could not be computed"
+    return _dna_input_problem(mut_copies, wt_copies, ref_copies, settings.pik3ca_mutant_cutoff_copies,
+                              settings.reference_min_copies)
 
 
 def call_hotspot(sm: SampleMeasurements, hotspot: str, settings: Settings = DEFAULT_SETTINGS) -> HotspotCall:
+    """A hotspot positive at or above the mutant cut-off, negative below it with a measured DNA input, else not
+    evaluable with the reason; with its allele fraction, genome equivalents and 95 % detectable allele fraction."""
+    from tdm1core.calling.limits import detectable_vaf
+
     cut = settings.pik3ca_mutant_cutoff_copies
-    mut = sm.measurements.get(f"{hotspot} MUT")
-    wt = sm.measurements.get(f"{hotspot} WT")
+    mut, wt = sm.measurements.get(f"{hotspot} MUT"), sm.measurements.get(f"{hotspot} WT")
     mut_copies = mut.copies_per_20ul if mut and not mut.saturated else None
     wt_copies = wt.copies_per_20ul if wt and not wt.saturated else None
     wells = tuple(dict.fromkeys((mut.wells if mut else ()) + (wt.wells if wt else ())))
     mut_ci = None
     if mut is not None and mut.ci is not None:
         mut_ci = ConfidenceInterval(20 * mut.ci.low, 20 * mut.ci.high, mut.ci.level, mut.ci.method)
-    af = None
-    if mut_copies is not None and wt_copies is not None and mut_copies + wt_copies > 0:
-        af = mut_copies / (mut_copies + wt_copies)
-
     ge = mut_copies + wt_copies if mut_copies is not None and wt_copies is not None else None
-    from tdm1core.calling.limits import detectable_vaf
+    af = mut_copies / ge if mut_copies is not None and ge is not None and ge > 0 else None
 
     def result(call: str, reason: str) -> HotspotCall:
         return HotspotCall(hotspot, mut_copies, wt_copies, mut_ci, af, call, reason, wells, ge,
                            detectable_vaf(ge, cut, 0.95) if call != NOT_EVALUABLE else None, cut)
 
-    if mut is None and wt is None:
-        return result(NOT_EVALUABLE, "no well for this hotspot")
-    if mut is None:
-        return result(NOT_EVALUABLE, "the mutant probe is missing")
-    problems = [p for p in (_droplet_problem(m, settings) for m in (mut, wt) if m) if p]
-    if problems:
-        return result(NOT_EVALUABLE, "; ".join(problems))
-    ref = sm.measurements.get("EFTUD2")
-    ref_copies = ref.copies_per_20ul if ref is not None and not ref.saturated else None
-    broken = non_finite(_numbers_of(mut, wt, ref if ref_copies is not None else None))
-    if broken:
-        return result(NOT_EVALUABLE, broken)
-    if mut_copies is None:
-        return result(NOT_EVALUABLE, "the mutant copies could not be computed")
-    minimum = settings.reference_min_copies
-    if ref_copies is not None:
-        if not ref_copies > minimum:
-            return result(NOT_EVALUABLE, f"reference EFTUD2 {ref_copies:.1f} copies, not above {minimum:g}")
-    elif wt_copies is not None:
-        if not (wt_copies + mut_copies) > minimum:
-            return result(NOT_EVALUABLE, f"only {wt_copies + mut_copies:.1f} copies of PIK3CA DNA, not above {minimum:g}")
-    elif mut_copies < cut:  # a mutation seen is seen; its absence means nothing without a measured DNA input
-        return result(NOT_EVALUABLE, "the DNA input was not measured (no reference EFTUD2 and no wild-type copies for "
-                                     "this hotspot), so an absent mutation cannot be told from absent DNA")
+    problem = _hotspot_problem(sm, mut, wt, mut_copies, wt_copies, settings)
+    if problem or mut_copies is None:  # (None copies are a problem: the second test is for the type checker)
+        return result(NOT_EVALUABLE, problem or "the mutant copies could not be computed")
     if mut_copies >= cut:
         return result(POSITIVE, f"{mut_copies:.1f} mutant copies >= cut-off {cut:g}")
     return result(NEGATIVE, f"{mut_copies:.1f} mutant copies < cut-off {cut:g}")

@@ -18,7 +18,7 @@ import datetime as dt
 import hashlib
 import math
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from tdm1core.errors import InputError
 from tdm1core.settings import STUDY_CUTOFFS, STUDY_PROFILE, Settings
@@ -130,70 +130,87 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@dataclass
+class _Blanks:
+    """What the blank samples measured, per hotspot: copies, and droplets and positives where every well has them."""
+
+    copies: dict[str, list[float]] = field(default_factory=lambda: {h: [] for h in HOTSPOTS})
+    droplets: dict[str, list[int]] = field(default_factory=lambda: {h: [] for h in HOTSPOTS})
+    positives: dict[str, list[int]] = field(default_factory=lambda: {h: [] for h in HOTSPOTS})
+    ratios: list[float] = field(default_factory=list)
+    samples: int = 0
+
+    def add(self, calls: Any) -> None:
+        self.samples += 1
+        qc = {q.assay: q for q in calls.qc}
+        for spot in calls.pik3ca.hotspots:
+            if spot.mutant_copies is None or math.isnan(spot.mutant_copies):
+                continue
+            self.copies[spot.hotspot].append(float(spot.mutant_copies))
+            q = qc.get(f"{spot.hotspot} MUT")
+            if q is not None and q.accepted_droplets is not None and q.positives is not None:
+                self.droplets[spot.hotspot].append(int(q.accepted_droplets))
+                self.positives[spot.hotspot].append(int(q.positives))
+        if calls.her2.ratio is not None:
+            self.ratios.append(float(calls.her2.ratio))
+
+
+def _called(files: "list[tuple[bytes, str]]", settings: Settings, read: list[tuple[str, str]]) -> Iterator[Any]:
+    """Every sample's calls in these exports (each file's name and SHA-256 added to ``read``)."""
+    from tdm1core.calling.calls import call_export
+    from tdm1core.reading.exports import read_export
+
+    for data, name in files:
+        export = read_export(data, name, settings)
+        read.append((name, _sha(data)))
+        yield from call_export(export, settings)
+
+
+def _few_blanks_note(lobs: list[Any]) -> list[str]:
+    few = [lob for lob in lobs if lob.n < 20]
+    if not few:
+        return []
+    counts = sorted({lob.n for lob in few})
+    span = str(counts[0]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+    return [f"{', '.join(lob.hotspot for lob in few)}: {span} blank well(s) each; CLSI EP17-A2 asks for at least 60 "
+            "per reagent lot to establish a LoB (20 to verify one)."]
+
+
 def validate(blanks: "list[tuple[bytes, str]]", settings: Settings,
              low_positives: "list[tuple[bytes, str]] | None" = None) -> LimitsValidation:
     """LoB/LoD per PIK3CA hotspot and the HER2 ratio's spread from blank exports (every sample in them is a blank)."""
-    from tdm1core.calling.calls import call_export
-    from tdm1core.reading.exports import read_export
     from tdm1core.calling.limits import her2_support, limit_of_blank, limit_of_detection
 
     if not blanks:
         raise InputError("give at least one export of blank samples (healthy-volunteer plasma, wild-type DNA or NTC).",
                          source="validation", hint="Upload the blank wells' results export(s).")
-    files = []
-    copies: dict[str, list[float]] = {h: [] for h in HOTSPOTS}
-    droplets: dict[str, list[int]] = {h: [] for h in HOTSPOTS}
-    positives: dict[str, list[int]] = {h: [] for h in HOTSPOTS}
-    ratios: list[float] = []
-    samples = 0
-    volume = settings.droplet_volume_nl
-    for data, name in blanks:
-        export = read_export(data, name, settings)
-        files.append((name, _sha(data)))
-        for calls in call_export(export, settings):
-            samples += 1
-            qc = {q.assay: q for q in calls.qc}
-            for spot in calls.pik3ca.hotspots:
-                if spot.mutant_copies is None or math.isnan(spot.mutant_copies):
-                    continue
-                copies[spot.hotspot].append(float(spot.mutant_copies))
-                q = qc.get(f"{spot.hotspot} MUT")
-                if q is not None and q.accepted_droplets is not None and q.positives is not None:
-                    droplets[spot.hotspot].append(int(q.accepted_droplets))
-                    positives[spot.hotspot].append(int(q.positives))
-            if calls.her2.ratio is not None:
-                ratios.append(float(calls.her2.ratio))
+    files: list[tuple[str, str]] = []
+    measured = _Blanks()
+    for calls in _called(blanks, settings, files):
+        measured.add(calls)
     low: dict[str, list[float]] = {h: [] for h in HOTSPOTS}
-    for data, name in low_positives or ():
-        export = read_export(data, name, settings)
-        files.append((name, _sha(data)))
-        for calls in call_export(export, settings):
-            for spot in calls.pik3ca.hotspots:
-                if spot.mutant_copies is not None and spot.mutant_copies > 0:
-                    low[spot.hotspot].append(float(spot.mutant_copies))
-    present = [h for h in HOTSPOTS if copies[h]]
+    for calls in _called(list(low_positives or ()), settings, files):
+        for spot in calls.pik3ca.hotspots:
+            if spot.mutant_copies is not None and spot.mutant_copies > 0:
+                low[spot.hotspot].append(float(spot.mutant_copies))
+    present = [h for h in HOTSPOTS if measured.copies[h]]
     if not present:
         raise InputError("no PIK3CA hotspot was measured in the blank exports, so no limit of blank can be set.",
                          source=", ".join(n for _, n in blanks), column="Target",
                          hint="Include the blank wells of the E542K, E545K and H1047R assays (map the lab's target "
                               "names on the Settings page if they are not recognised).")
-    notes = []
     lobs, lods = [], []
     for h in present:
-        complete = len(droplets[h]) == len(copies[h])
-        lob = limit_of_blank(h, copies[h], droplets[h] if complete else None, positives[h] if complete else None, volume)
+        complete = len(measured.droplets[h]) == len(measured.copies[h])
+        lob = limit_of_blank(h, measured.copies[h], measured.droplets[h] if complete else None,
+                             measured.positives[h] if complete else None, settings.droplet_volume_nl)
         lobs.append(lob)
         lods.append(limit_of_detection(lob, low[h]))
-    few = [lob for lob in lobs if lob.n < 20]
-    if few:
-        counts = sorted({lob.n for lob in few})
-        span = str(counts[0]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
-        notes.append(f"{', '.join(lob.hotspot for lob in few)}: {span} blank well(s) each; CLSI EP17-A2 asks for at least 60 per reagent lot to establish a LoB (20 to "
-                     "verify one).")
+    notes = _few_blanks_note(lobs)
     proposed = float(math.ceil(max(d.lod for d in lods) - 1e-9))
-    support = her2_support(ratios, settings.her2_ratio_cutoff) if ratios else None
+    support = her2_support(measured.ratios, settings.her2_ratio_cutoff) if measured.ratios else None
     if support is None:
         notes.append("HER2: no blank sample had a HER2/EFTUD2 ratio; the HER2 cut-off is not supported by these files.")
     return LimitsValidation(tuple(lobs), tuple(lods), support, max(proposed, 1.0), settings.her2_ratio_cutoff,
-                            settings.reference_min_copies, samples, tuple(files), tuple(notes))
+                            settings.reference_min_copies, measured.samples, tuple(files), tuple(notes))
 

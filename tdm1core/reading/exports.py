@@ -688,6 +688,44 @@ class PooledTarget:
         return 20.0 * self.concentration
 
 
+def _rows_to_pool(records: list[dict]) -> list[dict]:
+    """Single wells with data, and a merged row only where its member wells are absent (nothing counted twice)."""
+    present = {(r["well"], r["target"].strip(), r["channel"]) for r in records if not r["merged"]}
+    use = [r for r in records if not r["merged"] and r["exported_state"] != "no data"]
+    for r in records:
+        if r["merged"]:
+            members = [m.strip() for m in r["merged_members"].split(",") if m.strip()]
+            if not members or not all((m, r["target"].strip(), r["channel"]) in present for m in members):
+                use.append(r)
+    return use
+
+
+def _pooled_kind(types: set[str]) -> str:
+    if types == {"ntc"}:
+        return "ntc"
+    if types <= set(CONTROL_KINDS):
+        return "control"
+    return "reference" if "reference" in types else "unknown"
+
+
+def _pool(key: tuple[str, str, str], g: list[dict], default_volume: float, settings: Settings) -> PooledTarget:
+    sample, target, channel = key
+    pos = sum(r["positives"] for r in g)
+    acc = sum(r["accepted_droplets"] for r in g)
+    saturated = any(r["saturated"] for r in g)
+    volume = pooled_volume(g, default_volume)
+    ci = poisson.concentration_ci(pos, acc, volume, settings.confidence_level)
+    return PooledTarget(
+        sample=str(sample), target=str(target), channel=str(channel),
+        target_type=_pooled_kind({r["target_type"] for r in g}),
+        wells=tuple(r["well"] for r in g), positives=pos, negatives=acc - pos, accepted_droplets=acc,
+        min_well_droplets=min(r["accepted_droplets"] for r in g),
+        concentration=math.nan if saturated else poisson.concentration(pos, acc, volume),
+        ci_low=ci.low, ci_high=math.inf if saturated else ci.high, saturated=saturated,
+        warnings=tuple(w for r in g for w in str(r["warnings"]).split("\n") if w),
+        volume_nl=volume, no_data=all(r["exported_state"] == "no data" for r in g))
+
+
 def pool_replicates(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) -> list[PooledTarget]:
     """Pool replicate wells of the same sample and target by summing droplets.
 
@@ -697,37 +735,10 @@ def pool_replicates(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) 
     """
     w = export.wells
     records = [dict(zip(w.columns, row)) for row in zip(*(w[c].tolist() for c in w.columns))]  # (to_dict is slow)
-    singles = [r for r in records if not r["merged"] and r["exported_state"] != "no data"]
-    present = {(r["well"], r["target"].strip(), r["channel"]) for r in records if not r["merged"]}
-    use = list(singles)
-    for r in records:
-        if r["merged"]:
-            members = [m.strip() for m in r["merged_members"].split(",") if m.strip()]
-            if not members or not all((m, r["target"].strip(), r["channel"]) in present for m in members):
-                use.append(r)
     groups: dict[tuple[str, str, str], list[dict]] = {}
-    for r in use:
+    for r in _rows_to_pool(records):
         groups.setdefault((r["sample"], r["target"].strip(), r["channel"]), []).append(r)
-    pooled: list[PooledTarget] = []
-    for (sample, target, channel), g in groups.items():
-        pos = sum(r["positives"] for r in g)
-        acc = sum(r["accepted_droplets"] for r in g)
-        saturated = any(r["saturated"] for r in g)
-        volume = pooled_volume(g, export.volume_nl)
-        conc = math.nan if saturated else poisson.concentration(pos, acc, volume)
-        ci = poisson.concentration_ci(pos, acc, volume, settings.confidence_level)
-        types = {r["target_type"] for r in g}
-        pooled.append(PooledTarget(
-            sample=str(sample), target=str(target), channel=str(channel),
-            target_type="ntc" if types == {"ntc"} else ("control" if types <= set(CONTROL_KINDS) else
-                                                         ("reference" if "reference" in types else "unknown")),
-            wells=tuple(r["well"] for r in g), positives=pos, negatives=acc - pos, accepted_droplets=acc,
-            min_well_droplets=min(r["accepted_droplets"] for r in g), concentration=conc,
-            ci_low=ci.low, ci_high=math.inf if saturated else ci.high, saturated=saturated,
-            warnings=tuple(w for r in g for w in str(r["warnings"]).split("\n") if w),
-            volume_nl=volume, no_data=all(r["exported_state"] == "no data" for r in g),
-        ))
-    return pooled
+    return [_pool(key, g, export.volume_nl, settings) for key, g in groups.items()]
 
 
 def pooled_volume(rows: list[dict], default: float) -> float:

@@ -162,28 +162,35 @@ def is_droplet_file(data: bytes, name: str) -> bool:
     return head.startswith(("ch1 amplitude", "assay1 amplitude", "ch1amplitude", "target value of"))
 
 
-def read_plate(files: Iterable[tuple[bytes, str]], settings: Settings = DEFAULT_SETTINGS,
-               source: str | None = None) -> DropletPlate:
-    """Read a plate from files (zips are opened): amplitude files, and at most one results export or sample sheet."""
+def _unzipped(files: Iterable[tuple[bytes, str]]) -> list[tuple[bytes, str]]:
     items: list[tuple[bytes, str]] = []
     for data, name in files:
         if data[:4] == b"PK\x03\x04" and name.lower().endswith(".zip"):
             items += read_zip(data, name)
         else:
             items.append((data, name))
-    label = source or (items[0][1] if len(items) == 1 else "plate")
+    return items
+
+
+def _split_files(items: list[tuple[bytes, str]], label: str) -> tuple[list[tuple[bytes, str]], tuple[bytes, str] | None]:
+    """The droplet amplitude files, and the one names file (results export or sample sheet) if any."""
     is_droplets = [n.lower().endswith((".csv", ".txt")) and is_droplet_file(d, n) for d, n in items]
     droplet_items = [item for item, yes in zip(items, is_droplets) if yes]
-    other_csv = [item for item, yes in zip(items, is_droplets) if not yes and item[1].lower().endswith((".csv", ".txt", ".xlsx"))]
+    other = [item for item, yes in zip(items, is_droplets)
+             if not yes and item[1].lower().endswith((".csv", ".txt", ".xlsx"))]
     if not droplet_items:
         raise _fail("no droplet amplitude file was found (files named <Plate>_<Well>_Amplitude.csv, or starting "
                     "'Ch1 Amplitude' / QX Manager's 'Target Value of').", label,
                     hint="Export 'Amplitude and Cluster Data' from QuantaSoft, or the amplitude data from QX Manager.")
-    if len(other_csv) > 1:
+    if len(other) > 1:
         raise _fail("more than one names file (results export or sample sheet) was given: "
-                    + ", ".join(repr(n) for _, n in other_csv) + "; it cannot be told which names the wells.", label,
+                    + ", ".join(repr(n) for _, n in other) + "; it cannot be told which names the wells.", label,
                     hint="Give one results export (or sample sheet) per plate.")
-    wells = _read_all(droplet_items)
+    return droplet_items, (other[0] if other else None)
+
+
+def _check_wells(wells: list[DropletWell], label: str) -> None:
+    """Several files each name their well, no well twice, one program's layout."""
     if len(wells) > 1:
         missing = [w.name for w in wells if w.well is None]
         if missing:
@@ -199,35 +206,51 @@ def read_plate(files: Iterable[tuple[bytes, str]], settings: Settings = DEFAULT_
     if len(formats) > 1:
         raise _fail(f"the droplet files are in different layouts ({', '.join(sorted(formats))}): one plate comes from "
                     "one program.", label)
+
+
+def _listed(wells: list[str]) -> str:
+    return ", ".join(wells[:12]) + ("…" if len(wells) > 12 else "")
+
+
+def _naming_warnings(wells: list[DropletWell], names: tuple[WellName, ...], names_source: str | None) -> list[str]:
+    """Droplet files the names file does not name, and named wells with no droplet file."""
+    if not names:
+        return []
+    warnings = []
+    named = {n.well for n in names}
+    unnamed = [str(w.well) for w in wells if w.well not in named]
+    if unnamed:
+        warnings.append(f"{len(unnamed)} droplet file(s) have no row in {names_source!r} ({_listed(unnamed)}): they are "
+                        "shown, but no call is made from them.")
+    without = sorted(named - {w.well for w in wells}, key=lambda s: (s[0], int(s[1:]) if s[1:].isdigit() else 0))
+    without = [w for w in without if not w.startswith("M")]
+    if without:
+        warnings.append(f"{len(without)} well(s) in {names_source!r} have no droplet file ({_listed(without)}): they are "
+                        "left out, so every call rests on droplets classified here.")
+    return warnings
+
+
+def read_plate(files: Iterable[tuple[bytes, str]], settings: Settings = DEFAULT_SETTINGS,
+               source: str | None = None) -> DropletPlate:
+    """Read a plate from files (zips are opened): amplitude files, and at most one results export or sample sheet."""
+    items = _unzipped(files)
+    label = source or (items[0][1] if len(items) == 1 else "plate")
+    droplet_items, names_file = _split_files(items, label)
+    wells = _read_all(droplet_items)
+    _check_wells(wells, label)
     plates = sorted({w.plate for w in wells if w.plate})
     names: tuple[WellName, ...] = ()
-    names_source = None
-    results = None
-    if other_csv:
-        data, nm = other_csv[0]
-        names, results = _read_names(data, nm, settings)
-        names_source = nm
+    names_source, results = None, None
+    if names_file is not None:
+        names, results = _read_names(names_file[0], names_file[1], settings)
+        names_source = names_file[1]
     wells.sort(key=_well_order)
-    warnings = []
-    if names:
-        named = {n.well for n in names}
-        unnamed = [w.well for w in wells if w.well not in named]
-        if unnamed:
-            warnings.append(f"{len(unnamed)} droplet file(s) have no row in {names_source!r} ("
-                            + ", ".join(str(u) for u in unnamed[:12]) + ("…" if len(unnamed) > 12 else "")
-                            + "): they are shown, but no call is made from them.")
-        without = sorted(named - {w.well for w in wells}, key=lambda s: (s[0], int(s[1:]) if s[1:].isdigit() else 0))
-        without = [w for w in without if not w.startswith("M")]
-        if without:
-            warnings.append(f"{len(without)} well(s) in {names_source!r} have no droplet file ("
-                            + ", ".join(without[:12]) + ("…" if len(without) > 12 else "")
-                            + "): they are left out, so every call rests on droplets classified here.")
     read: list[tuple[str, str]] = [(w.name, w.sha256) for w in wells]
-    if other_csv:
-        read.append((str(names_source), hashlib.sha256(other_csv[0][0]).hexdigest()))
+    if names_file is not None:
+        read.append((str(names_source), hashlib.sha256(names_file[0]).hexdigest()))
     return DropletPlate(name=plates[0] if len(plates) == 1 else (label if not plates else ", ".join(plates)),
                         wells=tuple(wells), names=names, names_source=names_source, results=results,
-                        files=tuple(read), warnings=tuple(warnings))
+                        files=tuple(read), warnings=tuple(_naming_warnings(wells, names, names_source)))
 
 
 def _read_all(items: list[tuple[bytes, str]]) -> list[DropletWell]:
