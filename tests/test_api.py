@@ -176,3 +176,34 @@ def test_the_command_line_check_can_fail(tmp_path):
     cli.write_text("from tdm1core.storage.store import Store\nfrom tdm1core.app.workflows import open_store\n"
                    "import tdm1core.reading.exports\n")
     assert _not_a_use_case(_core_imports_of(cli)) == {"tdm1core.storage.store", "tdm1core.reading.exports"}
+
+
+# ---------------------------------------------------------------- short functions (issue 24)
+
+def _long_functions(root: Path, limit: int = 80) -> list[str]:
+    out = []
+    for path in sorted((root / "tdm1core").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > limit:
+                out.append(f"{path.relative_to(root)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    return out
+
+
+def test_no_function_in_the_core_is_over_80_lines():
+    assert _long_functions(ROOT) == []
+
+
+def test_the_length_check_can_fail(tmp_path):
+    (tmp_path / "tdm1core").mkdir()
+    (tmp_path / "tdm1core" / "x.py").write_text("def f():\n" + "    x = 1\n" * 81)
+    assert _long_functions(tmp_path) == ["tdm1core/x.py:1 f (82 lines)"]
+
+
+def test_no_function_in_the_core_is_graded_e_or_f_for_complexity():
+    import pytest
+
+    radon = pytest.importorskip("radon.complexity", reason="radon is not installed (pip install -r requirements.txt)")
+    worst = [f"{p.relative_to(ROOT)}:{b.lineno} {b.name} ({radon.cc_rank(b.complexity)} {b.complexity})"
+             for p in sorted((ROOT / "tdm1core").rglob("*.py")) for b in radon.cc_visit(p.read_text())
+             if radon.cc_rank(b.complexity) in ("E", "F")]
+    assert worst == []
