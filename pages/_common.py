@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import html
 import json
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import pandas as pd
@@ -19,7 +17,7 @@ from tdm1core.stats.cohort import Cohort
 from tdm1core.reporting.export import to_csv_bytes, to_xlsx_bytes
 from tdm1core.plotting.palette import FLAG_STYLE  # icon, colour (Okabe-Ito), background: the card reads without colour
 from pages._base import md, store  # noqa: F401  (re-exported: the pages import them from here)
-from tdm1core.app.workflows import UploadAssessment, assess_upload, cohort_view
+from tdm1core.app.workflows import UploadAssessment, assess_upload
 
 SETTINGS_KEY = "settings"
 EVIDENCE_LINE = ("Exploratory evidence: in the study, all 4 primary-resistant patients of the 16 with ctDNA had HER2 not "
@@ -168,47 +166,10 @@ def _memo(name: str, key: tuple, compute: Any, keep: int) -> Any:
     return value
 
 
-_SHARED: OrderedDict[tuple, Any] = OrderedDict()
-_SHARED_LOCK = threading.Lock()
+def _stored_cohort(purpose: Any) -> tuple[Cohort | None, pd.DataFrame]:
+    from tdm1core.app.cohort_service import stored_cohort
 
-
-def _shared(name: str, key: tuple, compute: Any, keep: int) -> Any:
-    """The server's last ``keep`` results of ``compute`` by ``key``, shared by every session of this process.
-
-    Only for what is the same for everyone allowed to see it and is derived from the database alone: the stored
-    cohort and its statistics, keyed by the database's URL and state (Store.state_key: any write moves it), the settings and the
-    view's choices. The caller checks the user's roles first, and each page audits its own views, so sharing skips
-    neither. A new session of any user then draws a cohort page without recomputing it, and the server holds one
-    copy of a registry cohort instead of one per session. Values are read-only (frozen results; pages copy before
-    changing a table). Never for uploads: those stay in the session (``_memo``)."""
-    full = (name, *key)
-    with _SHARED_LOCK:
-        if full in _SHARED:
-            _SHARED.move_to_end(full)
-            return _SHARED[full]
-    value = compute()  # outside the lock: two sessions asking at once may both compute, and get equal results
-    with _SHARED_LOCK:
-        _SHARED[full] = value
-        _SHARED.move_to_end(full)
-        names = [k for k in _SHARED if k[0] == name]
-        for old in names[:max(0, len(names) - keep)]:
-            del _SHARED[old]
-    return value
-
-
-def _stored_cohort(url: str, state: str, settings_json: str, purpose: Any) -> tuple[Cohort | None, pd.DataFrame]:
-    """The stored cohort with the stored calls (workflows.cohort_view: files are called once per settings, not per
-    view); the user's roles are checked for ``purpose`` on every call, before the shared result is read."""
-    from tdm1core.app.workflows import acting_user
-
-    acting_user(who(), purpose)
-    actor = who()
-
-    def compute() -> tuple[Cohort | None, pd.DataFrame]:
-        view = cohort_view(store(), Settings.from_dict(json.loads(settings_json)), actor=actor, purpose=purpose)
-        return view.cohort, view.calls
-
-    return _shared("cohort", (url, state, settings_json), compute, keep=2)
+    return stored_cohort(store(), settings(), who(), purpose)
 
 
 def assessed_upload(data: bytes, name: str, settings_json: str) -> UploadAssessment:
@@ -216,13 +177,12 @@ def assessed_upload(data: bytes, name: str, settings_json: str) -> UploadAssessm
     user's role is checked on every call, before the session's cache is read."""
     from tdm1core.app.workflows import acting_user
 
-    acting_user(who(), Action.PATIENT_RESULT)
-    return _assessed_upload(data, name, settings_json, who())
+    import hashlib
 
-
-@st.cache_data(show_spinner=False, max_entries=16, scope="session")
-def _assessed_upload(data: bytes, name: str, settings_json: str, _actor: Any) -> UploadAssessment:
-    return assess_upload(data, name, Settings.from_dict(json.loads(settings_json)), _actor)
+    user = acting_user(who(), Action.PATIENT_RESULT)
+    key = (hashlib.sha256(data).hexdigest(), name, settings_json)
+    return _memo("upload", key, lambda: assess_upload(data, name, Settings.from_dict(json.loads(settings_json)), user),
+                 keep=16)
 
 
 DROPLET_THRESHOLDS_KEY = "droplet_thresholds"
@@ -258,47 +218,18 @@ def no_patients_yet() -> None:
     st.info(NO_PATIENTS, icon=":material/inbox:")
 
 
-def _cohort_statistics(url: str, state: str, settings_json: str, filters_json: str, extra_json: str) -> Any:
-    from tdm1core.stats import analyse_cohort
-
-    def compute() -> Any:
-        cohort, calls = _stored_cohort(url, state, settings_json, Action.COHORT)
-        view = cohort.filter(**json.loads(filters_json))
-        return view, analyse_cohort(view, Settings.from_dict(json.loads(settings_json)),
-                                    table4_columns=json.loads(extra_json), calls=calls)
-
-    return _shared("statistics", (url, state, settings_json, filters_json, extra_json), compute, keep=8)
-
-
 def cohort_statistics(filters: dict[str, list], extra: list[str]) -> Any:
-    """The filtered cohort and its statistics, computed once per database version, settings and filters (shared by
-    the server's sessions once the user's roles are checked)."""
-    from tdm1core.app.workflows import acting_user
+    """The filtered cohort and its statistics (tdm1core.app.cohort_service: once per state of the data)."""
+    from tdm1core.app.cohort_service import cohort_statistics_view
 
-    acting_user(who(), Action.COHORT)
-    st_ = store()
-    return _cohort_statistics(st_.url, st_.state_key(), settings_key(settings()),
-                              json.dumps({k: list(v) for k, v in filters.items()}, sort_keys=True, default=str),
-                              json.dumps(list(extra)))
+    return cohort_statistics_view(store(), settings(), filters, tuple(extra), who())
 
 
 def survival_by(group: str, at: tuple[float, ...]) -> Any:
-    """Kaplan-Meier time to progression of the stored cohort by ``group`` (tdm1core.stats.km_by), computed once per
-    database version, settings, grouping and at-risk times (shared by the server's sessions once the user's roles
-    are checked)."""
-    from tdm1core.stats import km_by
-    from tdm1core.app.workflows import acting_user
+    """Kaplan-Meier time to progression of the stored cohort by ``group`` (tdm1core.app.cohort_service)."""
+    from tdm1core.app.cohort_service import survival
 
-    acting_user(who(), Action.COHORT)
-    st_ = store()
-    s = settings()
-    key = (st_.url, st_.state_key(), settings_key(s), group, tuple(at))
-
-    def compute() -> Any:
-        cohort, _ = _stored_cohort(st_.url, key[1], key[2], Action.COHORT)
-        return km_by(cohort, group, s, at=at)
-
-    return _shared("survival", key, compute, keep=8)
+    return survival(store(), settings(), group, at, who())
 
 
 def _warm_up() -> None:
@@ -340,8 +271,7 @@ _warm_up()
 def current_cohort(purpose: Any = None) -> tuple[Cohort | None, pd.DataFrame]:
     """The stored cohort and its ctDNA calls (cached per database version and settings); None when no patient is
     stored. ``purpose``: Action.COHORT (statistics, the default) or Action.REFERENCE_COHORT (beside a patient)."""
-    st_ = store()
-    return _stored_cohort(st_.url, st_.state_key(), settings_key(settings()), purpose or Action.COHORT)
+    return _stored_cohort(purpose or Action.COHORT)
 
 
 # ------------------------------------------------------------------ rendering
@@ -425,7 +355,13 @@ class LiveDownload:
 
 
 def _session_busy(session_id: str | None) -> bool:
-    """True while the session's script is running or a rerun is queued (Streamlit internals; False if unknown)."""
+    """True while the session's script is running or a rerun is queued; False if unknown.
+
+    Streamlit's private API, because no public one says whether a session's script is running: a deferred download
+    runs in another thread and must wait for the rerun that commits a just-typed input (LiveDownload). It reads
+    ``Runtime._session_mgr``, ``SessionManager.get_session_info`` and ``AppSession._scriptrunner``;
+    tests/pages/test_streamlit_internals.py fails if Streamlit renames any of them, and a failure here only makes the
+    download build at once (the pre-existing behaviour), never a wrong file."""
     if not session_id:
         return False
     try:

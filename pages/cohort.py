@@ -1,7 +1,7 @@
 """Cohort: data source, validation report, filters, Tables 1-4 and the flag's performance."""
 import streamlit as st
 
-from pages._common import (audit_view, audited, cohort_statistics, md, may, no_patients_yet, current_cohort, downloads, page_header,
+from pages._common import (audit_view, cohort_statistics, md, may, no_patients_yet, current_cohort, downloads, page_header,
                            reading_table, settings, show_error, stamp, store, who)
 from tdm1core.storage.access import Action
 from tdm1core import InputError

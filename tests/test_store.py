@@ -324,7 +324,7 @@ def test_a_streamed_batch_lists_every_refused_file_and_stores_none(url, order):
 
 
 def test_state_key_moves_with_every_write_and_a_replaced_database_does_not_reuse_one(tmp_path):
-    """The key of the cohort results that the server's sessions share (pages/_common._shared): reading leaves it,
+    """The key of the cohort results that the server's sessions share (tdm1core.app.cohort_service): reading leaves it,
     any write to the patients or the files moves it, and a new database at the same URL (the old one deleted) gets
     another key although its write counter is back where the old one's was."""
     path = tmp_path / "state.sqlite"

@@ -1,0 +1,113 @@
+"""One home for the stored cohort's derived results on the server: the cohort with its calls, its statistics and its
+Kaplan-Meier curves, computed once per state of the data and shared by the sessions of this process.
+
+Keyed by the database's URL and state (:meth:`Store.state_key`: any write moves it), the settings' fingerprint and
+the view's choices, in one bounded, least-recently-used cache. Every use case checks the acting user's role first,
+then reads the cache, so sharing skips no role check; the pages audit their own views. Values are frozen results
+(pages copy a table before changing it). Uploads are never cached here: they stay in the session that made them.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from tdm1core.app.workflows import acting_user, cohort_view
+from tdm1core.settings import Settings
+from tdm1core.storage.access import Action
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tdm1core.stats.cohort import Cohort
+    from tdm1core.storage.access import User
+    from tdm1core.storage.store import Store
+
+__all__ = ["stored_cohort", "cohort_statistics_view", "survival", "clear", "KEEP"]
+
+KEEP = {"cohort": 2, "statistics": 8, "survival": 8}  # entries kept per kind (a registry cohort is large)
+
+
+class _Bounded:
+    """A least-recently-used cache with a bound per kind of result; safe for the server's threads."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()  # outside the lock: two sessions asking at once may both compute, and get equal results
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            same_kind = [k for k in self._items if k[0] == key[0]]
+            for old in same_kind[:max(0, len(same_kind) - KEEP[key[0]])]:
+                del self._items[old]
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_CACHE = _Bounded()
+
+
+def clear() -> None:
+    """Forget every derived result (tests; a restore of the database under the same URL changes its state anyway)."""
+    _CACHE.clear()
+
+
+def _state(store: "Store", settings: Settings) -> tuple[str, str, str]:
+    return store.url, store.state_key(), settings.fingerprint()
+
+
+def stored_cohort(store: "Store", settings: Settings, actor: "User | str | None" = None,
+                  purpose: Action = Action.COHORT) -> "tuple[Cohort | None, pd.DataFrame]":
+    """The stored cohort and its ctDNA calls (:func:`tdm1core.app.workflows.cohort_view`); None when no patient is
+    stored. ``purpose``: Action.COHORT (statistics) or Action.REFERENCE_COHORT (beside a patient)."""
+    user = acting_user(actor, purpose)
+
+    def compute() -> "tuple[Cohort | None, pd.DataFrame]":
+        view = cohort_view(store, settings, actor=user, purpose=purpose)
+        return view.cohort, view.calls
+
+    return _CACHE.get(("cohort", *_state(store, settings)), compute)
+
+
+def cohort_statistics_view(store: "Store", settings: Settings, filters: "dict[str, list]",
+                           table4_columns: Sequence[str] = (), actor: "User | str | None" = None) -> tuple[Any, Any]:
+    """The filtered cohort and its statistics (Tables 1-4, performance, cut-offs, Kaplan-Meier; researchers)."""
+    user = acting_user(actor, Action.COHORT)
+    chosen = json.dumps({k: list(v) for k, v in filters.items()}, sort_keys=True, default=str)
+
+    def compute() -> tuple[Any, Any]:
+        from tdm1core.stats import analyse_cohort
+
+        cohort, calls = stored_cohort(store, settings, user)
+        view = cohort.filter(**json.loads(chosen))
+        return view, analyse_cohort(view, settings, table4_columns=list(table4_columns), calls=calls)
+
+    return _CACHE.get(("statistics", *_state(store, settings), chosen, tuple(table4_columns)), compute)
+
+
+def survival(store: "Store", settings: Settings, group: str, at: Sequence[float] = (),
+             actor: "User | str | None" = None) -> Any:
+    """Kaplan-Meier time to progression of the stored cohort by ``group`` (researchers)."""
+    user = acting_user(actor, Action.COHORT)
+
+    def compute() -> Any:
+        from tdm1core.stats import km_by
+
+        cohort, _ = stored_cohort(store, settings, user)
+        return km_by(cohort, group, settings, at=tuple(at))
+
+    return _CACHE.get(("survival", *_state(store, settings), group, tuple(at)), compute)
