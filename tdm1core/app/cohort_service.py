@@ -14,6 +14,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from tdm1core.app.workflows import acting_user, cohort_view
+from tdm1core.errors import InputError
 from tdm1core.settings import Settings
 from tdm1core.storage.access import Action
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from tdm1core.stats.cohort import Cohort
     from tdm1core.storage.access import User
     from tdm1core.storage.store import Store
+
+NO_PATIENTS = "the database holds no patients yet."
 
 __all__ = ["stored_cohort", "cohort_statistics_view", "survival", "clear", "KEEP"]
 
@@ -93,6 +96,8 @@ def cohort_statistics_view(store: "Store", settings: Settings, filters: "dict[st
         from tdm1core.stats import analyse_cohort
 
         cohort, calls = stored_cohort(store, settings, user)
+        if cohort is None:
+            raise InputError(NO_PATIENTS, source="database", hint="Import a patient table on the Cohort page.")
         view = cohort.filter(**json.loads(chosen))
         return view, analyse_cohort(view, settings, table4_columns=list(table4_columns), calls=calls)
 
@@ -108,6 +113,8 @@ def survival(store: "Store", settings: Settings, group: str, at: Sequence[float]
         from tdm1core.stats import km_by
 
         cohort, _ = stored_cohort(store, settings, user)
+        if cohort is None:
+            raise InputError(NO_PATIENTS, source="database", hint="Import a patient table on the Cohort page.")
         return km_by(cohort, group, settings, at=tuple(at))
 
     return _CACHE.get(("survival", *_state(store, settings), group, tuple(at)), compute)
