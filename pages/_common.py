@@ -17,7 +17,8 @@ from tdm1core.stats.cohort import Cohort
 from tdm1core.reporting.export import to_csv_bytes, to_xlsx_bytes
 from tdm1core.plotting.palette import FLAG_STYLE  # icon, colour (Okabe-Ito), background: the card reads without colour
 from pages._base import md, store  # noqa: F401  (re-exported: the pages import them from here)
-from tdm1core.app.workflows import UploadAssessment, assess_upload
+from tdm1core.app.context import acting_user
+from tdm1core.app.patient import UploadAssessment, assess_droplets, assess_upload
 
 SETTINGS_KEY = "settings"
 EVIDENCE_LINE = ("Exploratory evidence: in the study, all 4 primary-resistant patients of the 16 with ctDNA had HER2 not "
@@ -79,10 +80,6 @@ def settings() -> Settings:
     if SETTINGS_KEY not in st.session_state:
         st.session_state[SETTINGS_KEY] = store().saved_settings()
     return st.session_state[SETTINGS_KEY]
-
-
-def settings_key(s: Settings) -> str:
-    return json.dumps(s.to_dict(), sort_keys=True)
 
 
 def demo_state() -> str:
@@ -172,17 +169,14 @@ def _stored_cohort(purpose: Any) -> tuple[Cohort | None, pd.DataFrame]:
     return stored_cohort(store(), settings(), who(), purpose)
 
 
-def assessed_upload(data: bytes, name: str, settings_json: str) -> UploadAssessment:
+def assessed_upload(data: bytes, name: str, settings: Settings) -> UploadAssessment:
     """The upload read and called with this session's settings (one computation for screen, downloads and save); the
     user's role is checked on every call, before the session's cache is read."""
-    from tdm1core.app.workflows import acting_user
-
     import hashlib
 
     user = acting_user(who(), Action.PATIENT_RESULT)
-    key = (hashlib.sha256(data).hexdigest(), name, settings_json)
-    return _memo("upload", key, lambda: assess_upload(data, name, Settings.from_dict(json.loads(settings_json)), user),
-                 keep=16)
+    key = (hashlib.sha256(data).hexdigest(), name, settings.fingerprint())
+    return _memo("upload", key, lambda: assess_upload(data, name, settings, user), keep=16)
 
 
 DROPLET_THRESHOLDS_KEY = "droplet_thresholds"
@@ -195,19 +189,27 @@ def droplet_thresholds() -> Any:
     return st.session_state[DROPLET_THRESHOLDS_KEY]
 
 
-def assessed_droplets(files: list[tuple[bytes, str]], settings_json: str, thresholds: Any) -> Any:
-    """A plate of droplet files read, classified with ``thresholds`` and called (workflows.assess_droplets), kept for
-    this session by the files' SHA-256, the settings and the thresholds (session state: no pickling of droplets)."""
+def _files_key(files: list[tuple[bytes, str]]) -> tuple:
     import hashlib
 
-    from tdm1core.app.workflows import assess_droplets
+    return tuple((n, hashlib.sha256(d).hexdigest()) for d, n in files)
 
-    from tdm1core.app.workflows import acting_user
+
+def assessed_droplets(files: list[tuple[bytes, str]], settings: Settings, thresholds: Any) -> Any:
+    """A plate of droplet files read, classified with ``thresholds`` and called (app.patient.assess_droplets), kept
+    for this session by the files' SHA-256, the settings and the thresholds (session state: no pickling of droplets)."""
+    user = acting_user(who(), Action.REVIEW_DROPLETS)
+    key = (_files_key(files), settings.fingerprint(), thresholds)
+    return _memo("droplets", key, lambda: assess_droplets(files, settings, thresholds, actor=user), keep=3)
+
+
+def reviewed_plate(files: list[tuple[bytes, str]], settings: Settings, thresholds: Any) -> Any:
+    """The Droplets page's plate (app.lab.review_plate), kept for this session as :func:`assessed_droplets`."""
+    from tdm1core.app.lab import review_plate
 
     user = acting_user(who(), Action.REVIEW_DROPLETS)
-    key = (tuple((n, hashlib.sha256(d).hexdigest()) for d, n in files), settings_json, thresholds)
-    return _memo("droplets", key, lambda: assess_droplets(files, Settings.from_dict(json.loads(settings_json)), thresholds,
-                                                          actor=user), keep=3)
+    key = (_files_key(files), settings.fingerprint(), thresholds)
+    return _memo("plate", key, lambda: review_plate(files, settings, thresholds, actor=user), keep=3)
 
 
 NO_PATIENTS = ("No patients in the database yet. Import a patient table on the **Cohort** page (Data: import into the "

@@ -1,11 +1,11 @@
 """Cohort: data source, validation report, filters, Tables 1-4 and the flag's performance."""
 import streamlit as st
 
-from pages._common import (audit_view, cohort_statistics, md, may, no_patients_yet, current_cohort, downloads, page_header,
+from pages._common import (audit_view, cohort_statistics, md, no_patients_yet, current_cohort, downloads, page_header,
                            reading_table, settings, show_error, stamp, store, who)
-from tdm1core.storage.access import Action
 from tdm1core import InputError
-from tdm1core.app.workflows import cohort_report_pdf, import_exports, import_patients, preview_patients, remove_demo
+from pages._cohort_import import import_messages, import_section
+from tdm1core.app.cohort import cohort_report_pdf
 from tdm1core.stats.cohort import column_label
 from tdm1core.reporting.report import Provenance
 from tdm1core.reporting.export import for_display
@@ -14,54 +14,8 @@ from tdm1core.stats import FISHER_METHOD, table1_for_reading, table4_for_reading
 page_header("Cohort")
 s = settings()
 
-MESSAGES = "cohort_messages"
-db = store()
-with st.expander("Data: import into the database", expanded=False):
-    status = db.status()
-    st.caption(f"{status.patients} patients, {status.files} files, {status.wells} wells in the database. "
-               "An import is all or nothing: a file with any error stores nothing and changes nothing.")
-    table = st.file_uploader("Patient table (CSV or XLSX; template on Settings & help)", type=["csv", "xlsx"], key="cohort_table")
-    if table is not None:
-        try:
-            preview, _ = preview_patients(db, table.getvalue(), table.name, s, who())
-            st.write(f"**{md(table.name)}**: {preview.summary()}.")
-            if preview.changed:
-                st.dataframe(preview.changes_table(), hide_index=True, key="cohort_changes")
-            if st.button("Apply to the database", key="cohort_apply", type="primary"):
-                st.session_state[MESSAGES] = [("success", import_patients(db, table.getvalue(), table.name, s, who()).message)]
-                st.rerun()
-        except InputError as exc:
-            st.session_state.pop(MESSAGES, None)  # an earlier "stored" notice must not stand under this rejection
-            st.error("The patient table was rejected; nothing was stored.\n\n" + md(str(exc)), icon=":material/error:")
-    exports = st.file_uploader("ddPCR exports (CSV, TXT or XLSX)", type=["csv", "txt", "xlsx"], accept_multiple_files=True, key="cohort_exports")
-    if exports and st.button("Import the exports", key="cohort_import"):
-        messages = []
-        for f in exports:
-            try:
-                r = import_exports(db, [(f.getvalue(), f.name)], s, who())[0]
-                messages.append(("info" if r.duplicate else "success", r.message))
-            except InputError as exc:
-                messages.append(("error", "Rejected; nothing was stored.\n\n" + str(exc)))
-        st.session_state[MESSAGES] = messages
-        st.rerun()
-    if db.has_demo() and may(Action.REMOVE_DEMO):  # admins
-        if st.button("Remove the synthetic demo data…", key="cohort_remove_demo"):
-            st.session_state["cohort_confirm_demo"] = True
-        if st.session_state.get("cohort_confirm_demo"):
-            plan = db.demo_removal_plan()
-            st.warning(f"This deletes {plan.summary()}. It is recorded in the audit log and cannot be undone.",
-                       icon=":material/warning:")
-            y, n, _ = st.columns([1, 1, 3])
-            if y.button("Yes, delete the demo data", key="cohort_remove_demo_yes", type="primary"):
-                done = remove_demo(db, who())
-                st.session_state.pop("cohort_confirm_demo", None)
-                st.session_state[MESSAGES] = [("success", f"Removed {done.summary()}.")]
-                st.rerun()
-            if n.button("Cancel", key="cohort_remove_demo_no"):
-                st.session_state.pop("cohort_confirm_demo", None)
-                st.rerun()
-for kind, text in st.session_state.get(MESSAGES, []):
-    getattr(st, kind)(md(text))
+import_section()
+import_messages()
 
 try:
     cohort, calls = current_cohort()

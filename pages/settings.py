@@ -2,16 +2,15 @@
 import pandas as pd
 import streamlit as st
 
+from pages._help import help_section
+from pages._settings_validation import validation_section
 from pages._common import SETTINGS_KEY, may, md, page_header, settings, show_error, store, who
 from tdm1core.storage.access import Action
-from tdm1core import InputError, Settings, __version__
+from tdm1core import InputError, Settings
 from tdm1core.settings import PLAUSIBLE_RANGES, settings_changes
-from tdm1core.stats.cohort import data_dictionary, template_frame
 from tdm1core.calling.profiles import apply_profile
-from tdm1core.app.workflows import apply_settings, cutoff_profiles, save_profile, validate_limits
-from tdm1core.demo import demo_files
-from tdm1core.reporting.export import to_csv_bytes, to_xlsx_bytes
-from tdm1core.clinical.provenance import mapped_targets
+from tdm1core.app.admin import apply_settings
+from tdm1core.app.lab import cutoff_profiles, target_map_preview
 from tdm1core.targets import ASSAYS, check_alias_rows
 
 page_header("Settings & help")
@@ -35,44 +34,7 @@ if choice != in_force and st.button("Use this profile for this session", key="se
     st.session_state["settings_message"] = f"Cut-off profile {md(chosen.label)} in force for this session."
     st.rerun()
 
-if may(Action.REVIEW_DROPLETS):
-    with st.expander("Validation: the lab's own cut-offs from blank wells (CLSI EP17-A2)"):
-        if st.session_state.get("val_message"):
-            st.success(st.session_state.pop("val_message"), icon=":material/check:")
-        st.caption("Upload the results exports of blank samples (healthy-volunteer plasma, wild-type DNA, NTC: every "
-                   "sample in these files is taken as a blank) and, optionally, of low-positive samples. Nothing is "
-                   "stored until you save the profile.")
-        blanks = st.file_uploader("Blank samples' exports", type=["csv", "txt", "xlsx"], accept_multiple_files=True,
-                                  key="val_blanks")
-        lows = st.file_uploader("Low-positive samples' exports (optional)", type=["csv", "txt", "xlsx"],
-                                accept_multiple_files=True, key="val_lows")
-        if blanks:
-            try:
-                validation = validate_limits([(f.getvalue(), f.name) for f in blanks], s,
-                                             [(f.getvalue(), f.name) for f in lows or []], who())
-                st.dataframe(pd.DataFrame(validation.table()).round(2), hide_index=True, key="val_table")  # copies: 2 decimals
-                for lob in validation.lob:
-                    st.caption(md(lob.describe()))
-                if validation.her2 is not None:
-                    st.caption(md(validation.her2.describe()))
-                for note in validation.notes:
-                    st.warning(md(note))
-                st.markdown(f"**Proposed PIK3CA cut-off: {validation.proposed_pik3ca_cutoff:g} copies/20 µL** (the largest "
-                            f"LoD rounded up); HER2 {validation.her2_ratio_cutoff:g} and EFTUD2 > "
-                            f"{validation.reference_min_copies:g} kept from the settings in force.")
-                if may(Action.DEFAULT_SETTINGS):
-                    name = st.text_input("Profile name (saving a name again makes its next version)", max_chars=150,
-                                         key="val_name", placeholder="e.g. Lab X PIK3CA")
-                    # never disabled: a person types the name and clicks at once (the click commits the text box)
-                    if st.button("Save as a cut-off profile", key="val_save") and not name.strip():
-                        st.warning("Give the profile a name first.", icon=":material/edit:")
-                    elif st.session_state.get("val_save") and name.strip():
-                        saved = save_profile(store(), validation, name, who())
-                        st.session_state["val_message"] = (f"Stored cut-off profile {md(saved.label)} (recorded in the "
-                                                           "audit log). Choose it above to use it.")
-                        st.rerun()  # the profile list above shows it at once
-            except InputError as exc:
-                show_error(exc)
+validation_section(s)
 
 st.subheader("Settings (this session, every page)")
 R = {name: (float(lo), float(hi)) for name, (lo, hi, _) in PLAUSIBLE_RANGES.items()}  # the core's one table
@@ -153,38 +115,9 @@ with st.expander("Preview the target map on an export"):
     preview = st.file_uploader("A ddPCR export (nothing is stored)", type=["csv", "txt", "xlsx"], key="set_map_preview")
     if preview is not None:
         try:
-            from tdm1core.reading.exports import read_export
-
-            export = read_export(preview.getvalue(), preview.name, settings())
-            st.dataframe(pd.DataFrame([m.__dict__ for m in mapped_targets(export, settings())])
+            st.dataframe(pd.DataFrame(target_map_preview(preview.getvalue(), preview.name, settings(), who()))
                          .rename(columns={"rule": "how"}), hide_index=True, key="set_map_table")
         except InputError as exc:
             show_error(exc)
 
-st.subheader("Patient table: data dictionary and template")
-st.dataframe(data_dictionary(), hide_index=True, key="help_dictionary")
-t = template_frame()
-c1, c2, _ = st.columns([1, 1, 4])
-c1.download_button("Template (CSV)", to_csv_bytes(t), "patient_table_template.csv", "text/csv", key="help_tpl_csv")
-c2.download_button("Template (XLSX)", to_xlsx_bytes({"patients": t, "dictionary": data_dictionary()}), "patient_table_template.xlsx",
-                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="help_tpl_xlsx")
-st.markdown("**Demo files** (synthetic, to try every upload):")
-for i, path in enumerate(demo_files()):
-    st.download_button(path.name, path.read_bytes(), path.name, "text/csv", key=f"help_demo_{i}")
-
-st.subheader("How to export from the ddPCR software")
-st.markdown(
-    "- **QuantaSoft (1.7.x)**: open the plate, *Analyze* tab, select the wells, *Options* → *Export CSV*. "
-    "Keep the default comma delimiter and a dot as the decimal sign.\n"
-    "- **QX Manager**: open the data file, *Well data* view, select the wells, *Export* → *CSV* (the well-level results table, "
-    "not the droplet amplitude files).\n"
-    "- Name the targets HER2 and EFTUD2 (duplex, FAM/HEX), and for PIK3CA e.g. `PIK3CA E545K MUT` (FAM) and "
-    "`PIK3CA E545K WT` (HEX); other names can be mapped above.\n"
-    "- Samples are matched to the patient table by the `Sample` (QuantaSoft) or `Sample description 1` (QX Manager) name."
-)
-st.subheader("About")
-st.markdown(
-    f"tdm1core {__version__}. Implements: *Prediction of primary resistance to trastuzumab emtansine (T-DM1) using "
-    "genomic analysis of ctDNA and clinicopathological features in HER2-positive advanced breast cancer* "
-    "(Kindai University; 34 patients, 16 with ctDNA). Exploratory, research use only; not a diagnostic device."
-)
+help_section()

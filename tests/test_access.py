@@ -40,8 +40,13 @@ ALLOWED = {
     # issue 24: what the command line needs is a use case too
     "cohort_statistics": {"researcher"}, "database_status": {"admin"}, "export_database": {"admin"},
     "roles_table": {"admin"}, "demo_removal_plan": {"admin"},
-    "lab.classify_droplets": {"clinician", "admin"}, "lab.well_table": {"clinician", "admin"},
-    "survival_table.km_from_csv": {"researcher"}, "file_cohort": {"researcher"},
+    "classify_droplets": {"clinician", "admin"}, "well_table": {"clinician", "admin"},
+    "km_from_csv": {"researcher"}, "file_cohort": {"researcher"},
+    # issue 24: the cohort service (the one cache of derived results) checks the role before every read
+    "stored_cohort": {"researcher"}, "cohort_statistics_view": {"researcher"}, "survival": {"researcher"},
+    "reference_context": {"clinician", "researcher", "reviewer"}, "review_plate": {"clinician", "admin"},
+    "released_download": {"clinician", "admin", "reviewer"},
+    "target_map_preview": {"clinician", "researcher", "admin", "reviewer"},
 }
 # use cases that take a user but check no role, and why
 NO_ROLE = {
@@ -57,15 +62,20 @@ def test_every_use_case_that_takes_a_user_is_enumerated_here():
     """A new use case with a ``who``/``actor`` parameter must be listed (and so called with every role) above."""
     import inspect
 
-    import tdm1core.app.lab as lab
-    import tdm1core.app.survival_table as survival_table
+    import importlib
 
     found = set()
-    for prefix, module in (("", wf), ("lab.", lab), ("survival_table.", survival_table)):
+    # every module of the application layer, by the name that defines the use case (the index re-exports them)
+    modules = [(m, importlib.import_module(f"tdm1core.app.{m}")) for m in
+               ("context", "database", "patient", "cohort", "admin", "lab", "survival_table", "cohort_service")]
+    assert {n for _, m in modules for n in m.__all__} >= set(wf.__all__) - {"__version__"}
+    for _, module in modules:
         for name in module.__all__:
+            if getattr(getattr(module, name), "__module__", module.__name__) != module.__name__:
+                continue
             fn = getattr(module, name)
             if inspect.isfunction(fn) and {"who", "actor", "user"} & set(inspect.signature(fn).parameters):
-                found.add(prefix + name)
+                found.add(name)
     assert found - set(ALLOWED) - set(NO_ROLE) == set()
     assert set(ALLOWED) - found == {"reference_cohort"}  # cohort_view with purpose=REFERENCE_COHORT
 
@@ -174,11 +184,13 @@ def _command_line_use_case(name: str, store, user: User, s: Settings):
     import tdm1core.app.lab as lab
     import tdm1core.app.survival_table as survival_table
 
-    if name == "released_pdf":
+    if name in ("released_pdf", "released_download"):
         mine = wf.assess_upload(qs17(sample_wells("REL1")), "rel.csv", s, signed_in("reviewer"))
         result = wf.patient_result(mine.calls[0], "positive", "negative", "P09", actor=signed_in("reviewer"))
         prov = mine.provenance
         done = wf.release_result(store, result, prov, reviewed=wf.release_digest(result, prov), who=signed_in("reviewer"))
+        if name == "released_download":
+            return wf.released_download(store, done, "fhir", who=user)
         return wf.released_pdf(store, done.stamp.report_id, 1, who=user)
     if name == "validate_limits":
         return wf.validate_limits([(_blank_export(), "blanks.csv")], s, actor=user)
@@ -198,18 +210,32 @@ def _command_line_use_case(name: str, store, user: User, s: Settings):
         return wf.roles_table(store, user)
     if name == "demo_removal_plan":
         return wf.demo_removal_plan(store, user)
-    if name == "lab.classify_droplets":
+    if name == "classify_droplets":
         from builders import plate_droplet_files
 
         wells = sample_wells("S1")[:1]
         files = plate_droplet_files(wells, "Run1") + [(qs17(wells), "Run1_results.csv")]
         return lab.classify_droplets(files, s, DropletThresholds(), actor=user)
-    if name == "lab.well_table":
+    if name == "well_table":
         return lab.well_table(qs17(sample_wells("W1")), "w.csv", s, actor=user)
     if name == "file_cohort":
         return wf.file_cohort(None, [], s, demo=True, actor=user)
-    if name == "survival_table.km_from_csv":
+    if name == "km_from_csv":
         return survival_table.km_from_csv(b"t,e\n5,1\n9,0\n", "t.csv", "t", "e", None, s, actor=user)
+    if name == "target_map_preview":
+        return lab.target_map_preview(qs17(sample_wells("W1")), "w.csv", s, actor=user)
+    if name == "review_plate":
+        from builders import plate_droplet_files
+
+        wells = sample_wells("S1")[:1]
+        files = plate_droplet_files(wells, "Run1") + [(qs17(wells), "Run1_results.csv")]
+        return lab.review_plate(files, s, DropletThresholds(), actor=user)
+    if name in ("stored_cohort", "cohort_statistics_view", "survival", "reference_context"):
+        import tdm1core.app.cohort_service as service
+
+        service.clear()
+        args = {"stored_cohort": (), "cohort_statistics_view": ({},), "survival": ("flag",), "reference_context": ()}[name]
+        return getattr(service, name)(store, s, *args, actor=user)
     raise AssertionError(name)
 
 
@@ -232,7 +258,7 @@ def test_every_use_case_with_every_role(name, role, tmp_path):
         message = str(err.value)
         assert "needs the role" in message and "administrator" in message
         assert " or ".join(sorted(ALLOWED[name])) in message
-        if name not in ("save_result", "link_sample", "cohort_report_pdf", "release_result", "released_pdf",
+        if name not in ("save_result", "link_sample", "cohort_report_pdf", "release_result", "released_pdf", "released_download",
                         "cohort_statistics"):  # set up with another role
             assert _writes(store) == before  # a refusal stores nothing
 

@@ -207,3 +207,35 @@ def test_no_function_in_the_core_is_graded_e_or_f_for_complexity():
              for p in sorted((ROOT / "tdm1core").rglob("*.py")) for b in radon.cc_visit(p.read_text())
              if radon.cc_rank(b.complexity) in ("E", "F")]
     assert worst == []
+
+
+def _long_pages(root, limit: int = 125) -> list[str]:
+    """Page scripts (pages/*.py not starting with _) over ``limit`` lines: a page reads top to bottom as the screen,
+    its sections in pages/_*.py, its work in the use cases."""
+    return [f"{p.name} ({n} lines)" for p in sorted((root / "pages").glob("[!_]*.py"))
+            if (n := len(p.read_text().splitlines())) > limit]
+
+
+def test_no_page_script_is_over_about_120_lines():
+    assert _long_pages(ROOT) == []
+
+
+def test_the_page_length_check_can_fail(tmp_path):
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "big.py").write_text("x = 1\n" * 126)
+    (tmp_path / "pages" / "_section.py").write_text("x = 1\n" * 300)
+    assert _long_pages(tmp_path) == ["big.py (126 lines)"]
+
+
+def test_pages_import_no_reader_or_statistics_function_directly():
+    """Pages call use cases (tdm1core.app.*) for work; from the rest of the core they take only display helpers,
+    constants and types, never a reader, a caller or a statistics function (the Patient page computed KM itself)."""
+    work = {"read_export", "read_plate", "classify_plate", "call_export", "km_by", "analyse_cohort", "fhir_bundle",
+            "released_json", "validate", "mapped_targets", "assess_upload"}
+    found = []
+    for path in sorted((ROOT / "pages").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tdm1core") \
+                    and not node.module.startswith("tdm1core.app"):
+                found += [f"{path.name}: {node.module}.{a.name}" for a in node.names if a.name in work]
+    assert found == []

@@ -5,18 +5,26 @@ Keyed by the database's URL and state (:meth:`Store.state_key`: any write moves 
 the view's choices, in one bounded, least-recently-used cache. Every use case checks the acting user's role first,
 then reads the cache, so sharing skips no role check; the pages audit their own views. Values are frozen results
 (pages copy a table before changing it). Uploads are never cached here: they stay in the session that made them.
+
+Two tiers, one key: the objects above live in this process; :func:`cohort_statistics_json` keeps the statistics as
+JSON text in the database (the same data state, the settings' fingerprint and this package's code), so the command
+line, other instances and a restarted server read them back without recomputing.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+from dataclasses import dataclass
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from tdm1core.app.workflows import acting_user, cohort_view
+from tdm1core.app.cohort import _cohort_view, _ensure_calls, cohort_view
+from tdm1core.app.context import acting_user
 from tdm1core.errors import InputError
 from tdm1core.settings import Settings
-from tdm1core.storage.access import Action
+from tdm1core.storage.access import SYSTEM, Action
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,9 +35,9 @@ if TYPE_CHECKING:
 
 NO_PATIENTS = "the database holds no patients yet."
 
-__all__ = ["stored_cohort", "cohort_statistics_view", "survival", "clear", "KEEP"]
+__all__ = ["stored_cohort", "cohort_statistics_view", "survival", "ReferenceContext", "reference_context", "code_fingerprint", "cohort_statistics_json", "refresh_statistics", "clear", "KEEP"]
 
-KEEP = {"cohort": 2, "statistics": 8, "survival": 8}  # entries kept per kind (a registry cohort is large)
+KEEP = {"cohort": 2, "statistics": 8, "survival": 8, "reference": 2}  # entries kept per kind (a registry cohort is large)
 
 
 class _Bounded:
@@ -118,3 +126,90 @@ def survival(store: "Store", settings: Settings, group: str, at: Sequence[float]
         return km_by(cohort, group, settings, at=tuple(at))
 
     return _CACHE.get(("survival", *_state(store, settings), group, tuple(at)), compute)
+
+
+@dataclass(frozen=True)
+class ReferenceContext:
+    """The stored cohort beside one patient's result: its HER2/EFTUD2 ratios and Kaplan-Meier time to progression by
+    flag (both None on an empty database), and whether it is the synthetic demo."""
+
+    points: Any = None
+    km: Any = None
+    synthetic: bool = False
+
+
+def reference_context(store: "Store", settings: Settings, actor: "User | str | None" = None) -> ReferenceContext:
+    """The cohort context of the Patient page (clinicians, researchers, reviewers)."""
+    user = acting_user(actor, Action.REFERENCE_COHORT)
+
+    def compute() -> ReferenceContext:
+        from tdm1core.stats import km_by
+
+        cohort, _ = stored_cohort(store, settings, user, Action.REFERENCE_COHORT)
+        if cohort is None:
+            return ReferenceContext()
+        return ReferenceContext(cohort.ratio_points(), km_by(cohort, "flag", settings), "synthetic" in cohort.source)
+
+    return _CACHE.get(("reference", *_state(store, settings)), compute)
+
+
+# ------------------------------------------------------------------ the persistent tier: the statistics as JSON text
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of this package's source (a new version of any of it never reads statistics an old one stored)."""
+    from pathlib import Path
+
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parents[1].rglob("*.py")):
+        h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _statistics_key(store: "Store", settings: Settings, group: str, table4_columns: "tuple[str, ...]") -> str:
+    parts = [store.patients_revision(), store.calls_revision(), settings.fingerprint(), code_fingerprint(),
+             json.dumps([group, list(table4_columns)])]
+    return "statistics:" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:40]
+
+
+def cohort_statistics_json(store: "Store", settings: Settings, group: str = "flag",
+                           table4_columns: "tuple[str, ...]" = (), actor: "User | str | None" = None) -> str | None:
+    """The stored cohort's statistics with ``settings`` as compact JSON (what ``cohort --db URL --json`` prints):
+    :meth:`CohortStatistics.to_json` with the cohort's source, size and notes. None when no patient is stored.
+
+    Derived data with one home: the text is stored under a key made of the patients' and the calls' revisions,
+    the settings hash, the grouping and a hash of this package's code, so it is computed once per state of the
+    data and read back afterwards (no pandas import, no file parsed); any write, setting or code change makes a
+    new key, so a stale answer is never read. A damaged stored text (zlib's checksum) is computed again."""
+    import zlib
+
+    acting_user(actor, Action.COHORT)
+    table4_columns = tuple(table4_columns)
+    _ensure_calls(store, settings)  # the calls for these settings exist before the key is taken
+    key = _statistics_key(store, settings, group, table4_columns)
+    data = store.cohort_snapshot(key)
+    if data is not None:
+        try:
+            return zlib.decompress(data).decode("utf-8")
+        except (zlib.error, UnicodeDecodeError):
+            pass
+    view = _cohort_view(store, settings)
+    if view.cohort is None:
+        return None
+    from tdm1core.stats import analyse_cohort
+
+    cohort = view.cohort
+    st = analyse_cohort(cohort, settings, group, table4_columns, calls=view.calls)
+    text = st.to_json(source=cohort.source, n=cohort.n, notes=list(cohort.notes))
+    if _statistics_key(store, settings, group, table4_columns) == key:  # nobody wrote meanwhile
+        store.save_cohort_snapshot(key, zlib.compress(text.encode("utf-8"), 6), keep=4)
+    return text
+
+
+# ------------------------------------------------------------------ the demo and opening a store
+
+def refresh_statistics(store: "Store") -> None:
+    """Compute and store the cohort statistics for the saved settings (derived data, by the system, not a view)."""
+    cohort_statistics_json(store, store.saved_settings(), actor=SYSTEM)
+
+

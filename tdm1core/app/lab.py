@@ -8,17 +8,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tdm1core.app.workflows import acting_user
+from tdm1core.app.context import acting_user
+from tdm1core.errors import InputError
 from tdm1core.settings import Settings
 from tdm1core.storage.access import Action, User
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from tdm1core.app.patient import UploadAssessment
     from tdm1core.reading.exports import DdpcrExport
     from tdm1core.reading.plate import DropletPlate, PlateClassification
     from tdm1core.reading.thresholds import DropletThresholds
+    from tdm1core.storage.store import Store
 
 __all__ = ["parse_thresholds", "is_droplet_input", "PlateView", "classify_droplets", "sample_droplet_rows",
-           "WellTable", "well_table"]
+           "WellTable", "well_table", "target_map_preview", "PlateReview", "review_plate", "validate_limits", "save_profile", "cutoff_profiles"]
 
 
 def parse_thresholds(text: str | None) -> "DropletThresholds":
@@ -82,3 +87,93 @@ def well_table(data: bytes, name: str, settings: Settings, actor: "User | str | 
 
     export = read_export(data, name, settings)
     return WellTable(export, tuple(str(m) for m in mapped_targets(export, settings)))
+
+
+def target_map_preview(data: bytes, name: str, settings: Settings, actor: "User | str | None" = None) -> list[dict]:
+    """How each target name of an export maps to an assay with ``settings`` (name, assay, rule); nothing is stored
+    (any role: the target map is a setting every user may try)."""
+    acting_user(actor, Action.SETTINGS)
+    from tdm1core.clinical.provenance import mapped_targets
+    from tdm1core.reading.exports import read_export
+
+    return [dict(m.__dict__) for m in mapped_targets(read_export(data, name, settings), settings)]
+
+
+@dataclass(frozen=True)
+class PlateReview:
+    """What the lab sees of a plate: its droplets classified, the calls of its samples (None, with the reason, when the
+    plate names no sample or target the calls can use), and both as tables."""
+
+    classified: "PlateClassification"
+    assessment: "UploadAssessment | None"
+    not_called: str | None = None
+
+    def summary_frame(self) -> "pd.DataFrame":
+        """One row per well: droplets, each channel's target, positives and threshold, rain, warnings."""
+        import pandas as pd
+
+        from tdm1core.reading.plate import plate_summary
+
+        return pd.DataFrame([{
+            "well": r["well"], "sample": r["sample"], "droplets": r["droplets"],
+            **{f"{ch} target": t for ch, t in r["targets"].items()},
+            **{f"{ch} positive": r["positives"].get(t, r["positives"].get(ch)) for ch, t in r["targets"].items()},
+            **{f"{ch} threshold": ("instrument" if v is None else round(v, 1)) for ch, v in r["threshold"]["values"].items()},
+            "rain": sum(v for v in r["rain"].values() if v) if r["rain"] else "", "warnings": " | ".join(r["warnings"]),
+        } for r in plate_summary(self.classified)])
+
+    def calls_frame(self) -> "pd.DataFrame | None":
+        """One row per sample called from these droplets (None when no sample could be called)."""
+        import pandas as pd
+
+        if self.assessment is None:
+            return None
+        detected = {True: "detected", False: "not detected", None: "not evaluable"}
+        return pd.DataFrame([{
+            "sample": x.sample, "HER2/EFTUD2 ratio": None if x.her2.ratio is None else round(x.her2.ratio, 2),
+            "HER2": x.her2.call, "PIK3CA mutant": detected[x.pik3ca.any_mutant],
+            "QC": "ok" if all(q.ok for q in x.qc) else "check"} for x in self.assessment.calls])
+
+
+def review_plate(files: "list[tuple[bytes, str]]", settings: Settings, thresholds: "DropletThresholds",
+                 actor: "User | str | None" = None) -> PlateReview:
+    """A plate's droplets classified and its samples called (:func:`tdm1core.app.patient.assess_droplets`); a plate
+    that names no sample or target is still shown, with the reason no call was made (the lab: clinicians, admins)."""
+    user = acting_user(actor, Action.REVIEW_DROPLETS)
+    from tdm1core.app.patient import assess_droplets
+
+    try:
+        assessment, classified = assess_droplets(files, settings, thresholds, actor=user)
+        return PlateReview(classified, assessment)
+    except InputError as exc:
+        if "no sample or target names" not in str(exc):
+            raise
+        from tdm1core.reading.plate import classify_plate, read_plate
+
+        return PlateReview(classify_plate(read_plate(files, settings), thresholds), None, str(exc))
+
+
+def validate_limits(blanks: "list[tuple[bytes, str]]", settings: Settings,
+                    low_positives: "list[tuple[bytes, str]] | None" = None, actor: "User | str | None" = None) -> Any:
+    """LoB/LoD per PIK3CA hotspot and the HER2 ratio's spread from the lab's blank (and low-positive) exports, with
+    the cut-off profile they propose (:func:`tdm1core.calling.profiles.validate`; the lab: clinicians and admins)."""
+    acting_user(actor, Action.REVIEW_DROPLETS)
+    from tdm1core.calling.profiles import validate
+
+    return validate(blanks, settings, low_positives)
+
+
+def save_profile(store: "Store", validation: Any, name: str, who: "User | str | None" = None) -> Any:
+    """Store the validation's profile under ``name`` as its next version (admins; audited, never overwritten)."""
+    user = acting_user(who, Action.DEFAULT_SETTINGS)
+    return store.save_profile(validation.profile(name, created_by=user.audit_name), user)
+
+
+def cutoff_profiles(store: "Store", actor: "User | str | None" = None) -> list:
+    """The built-in study profile and every stored one (each name's newest version first; any role)."""
+    acting_user(actor, Action.SETTINGS)
+    return store.profiles()
+
+
+# ------------------------------------------------------------------ released reports (tdm1core.reporting.release)
+

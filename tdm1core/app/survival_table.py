@@ -9,7 +9,7 @@ import csv
 import math
 from typing import TYPE_CHECKING
 
-from tdm1core.app.workflows import acting_user
+from tdm1core.app.context import acting_user
 from tdm1core.errors import InputError
 from tdm1core.settings import Settings
 from tdm1core.storage.access import Action
