@@ -523,16 +523,30 @@ def test_the_caveat_is_a_whole_sentence_and_the_two_p_values_are_named():
     assert "0.0037 in the paper" in EVIDENCE
 
 
-def test_the_cohort_pdf_prints_no_na_p_for_the_untested_row():
+def test_the_cohort_pdf_prints_tables_1_and_4_as_the_screen_does_with_no_na_p_for_the_untested_row():
+    """The PDF carries the screen's Tables 1 and 4 (the reading layouts), row by row; the untested "All patients" row
+    has no p at all (neither NA nor a number)."""
+    import io
+    import re
+
+    from pypdf import PdfReader
+
     from tdm1core.app.cli import _demo_cohort
-    from tdm1core.reporting.report import _untested_blank
-    from tdm1core.stats import analyse_cohort
+    from tdm1core.reporting.report import Provenance, cohort_report
+    from tdm1core.stats import analyse_cohort, table1_for_reading, table4_for_reading
 
     cohort, _ = _demo_cohort(Settings())
-    t4 = _untested_blank(analyse_cohort(cohort).table4)
-    row = t4[t4["characteristic"] == "All patients"].iloc[0]
-    assert row["p_value"] == ""
-    assert (t4[t4["characteristic"] != "All patients"]["p_value"] != "").all()
+    stats = analyse_cohort(cohort)
+    pdf = cohort_report(cohort, stats, Provenance(cohort.source, cohort.sha256))
+    text = re.sub(r"\s+", " ", " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages))
+    t4 = table4_for_reading(stats.table4)
+    for _, row in t4.iterrows():
+        cells = " ".join(str(v).strip() for v in row if str(v).strip())
+        assert cells in text, cells
+    everyone = t4[t4["Characteristic"] == "All patients"].iloc[0]
+    assert everyone["p (Fisher)"] == "" and re.search(re.escape(everyone.iloc[1]) + r" (NA|\d)", text[text.index("Table 4"):]) is None
+    for _, row in table1_for_reading(stats.table1).iterrows():
+        assert " ".join(str(v).strip() for v in row if str(v).strip()) in text, row.tolist()
 
 
 def test_a_blank_at_or_above_the_her2_cut_off_is_warned():

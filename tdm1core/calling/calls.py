@@ -381,7 +381,9 @@ def measure_export(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) -
             source=export.name, column="Target",
             hint="Include the HER2/EFTUD2 duplex wells in the export, or map your reference target's name to EFTUD2 in the target map.",
         )
-    pattern = _check_completeness(grouped, export.name)
+    from tdm1core.calling.completeness import check_plate
+
+    pattern = check_plate(grouped, export.name)
     return {
         sample: SampleMeasurements(
             sample=sample,
@@ -390,23 +392,6 @@ def measure_export(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) -
         )
         for sample, assays in grouped.items()
     }
-
-
-def _check_completeness(grouped: dict[str, dict[str, list[PooledTarget]]], source: str) -> dict[str, tuple[str, ...]]:
-    """Refuse a plate whose duplex wells lost a probe; warn where a sample has fewer wells than the plate's pattern."""
-    from tdm1core.calling.completeness import assay_group, check_duplex_partners, pattern_warnings
-
-    assays_by_well: dict[str, set[str]] = {}
-    wells_by_sample: dict[str, dict[str, list[str]]] = {}
-    for sample, assays in grouped.items():
-        for assay, parts in assays.items():
-            wells = [w for p in parts for w in p.wells]
-            for well in wells:
-                assays_by_well.setdefault(well, set()).add(assay)
-            group = wells_by_sample.setdefault(sample, {}).setdefault(assay_group(assay), [])
-            group.extend(w for w in wells if w not in group)
-    check_duplex_partners(assays_by_well, source)
-    return pattern_warnings(wells_by_sample)
 
 
 def _manual_measurement(assay: str, copies: float | None, name: str) -> Measurement | None:

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from tdm1core.errors import DdpcrFormatError, Problem
 from tdm1core.panel import COPY_NUMBER_TARGET, HOTSPOTS, REFERENCE
 
-__all__ = ["assay_group", "partner", "check_duplex_partners", "pattern_warnings", "panel_groups"]
+__all__ = ["assay_group", "partner", "check_duplex_partners", "pattern_warnings", "panel_groups", "check_plate"]
 
 
 COPY_NUMBER_GROUP = f"{COPY_NUMBER_TARGET}/{REFERENCE}"
@@ -83,3 +84,19 @@ def pattern_warnings(wells_by_sample: Mapping[str, Mapping[str, Sequence[str]]])
         if notes:
             out[sample] = tuple(notes)
     return out
+
+
+def check_plate(grouped: Mapping[str, Mapping[str, Sequence[Any]]], source: str) -> dict[str, tuple[str, ...]]:
+    """Refuse a plate whose duplex wells lost a probe; warn where a sample has fewer wells than the plate's pattern.
+    ``grouped``: sample → assay → the pooled targets (each with its ``wells``) of the export being called."""
+    assays_by_well: dict[str, set[str]] = {}
+    wells_by_sample: dict[str, dict[str, list[str]]] = {}
+    for sample, assays in grouped.items():
+        for assay, parts in assays.items():
+            wells = [w for p in parts for w in p.wells]
+            for well in wells:
+                assays_by_well.setdefault(well, set()).add(assay)
+            group = wells_by_sample.setdefault(sample, {}).setdefault(assay_group(assay), [])
+            group.extend(w for w in wells if w not in group)
+    check_duplex_partners(assays_by_well, source)
+    return pattern_warnings(wells_by_sample)

@@ -341,14 +341,6 @@ _T3_HEADERS = {"sample": "Sample", "her2_ratio": "HER2 ratio", "her2_call": "HER
                "primary_resistance": "Resistant", "flag": "Flag"}
 
 
-def _untested_blank(table4: Any) -> Any:
-    """Table 4 with no p on rows that were never tested (All patients): blank, as on screen, not 'NA'."""
-    t = table4.copy()
-    t["p_value"] = t["p_value"].astype(object)
-    t.loc[t["test"].fillna("") == "", "p_value"] = ""
-    return t
-
-
 def _frame_rows(df: Any, columns: list[str], headers: list[str], fmt: dict | None = None) -> list[list[Any]]:
     """A table's rows for the PDF: a header, then each record formatted per column (2 decimals by default)."""
     fmt = fmt or {}
@@ -387,9 +379,15 @@ def _cohort_tables(stats: Any, st: dict, w: float) -> list[Any]:
     """Tables 1-4, as on screen."""
     from reportlab.platypus import KeepTogether, PageBreak
 
-    story = [PageBreak(), _p("Table 1. Characteristics", st["h"]),
-             _table(_frame_rows(stats.table1, ["characteristic", "group", "value"], ["Characteristic", "", "n (%)"]),
-                    [0.48 * w, 0.34 * w, 0.18 * w], st),
+    from tdm1core.stats import INDENT, table1_for_reading, table4_for_reading
+
+    def cell(v: Any) -> str:  # a level under its characteristic, indented (the PDF's font has no em space)
+        return str(v).replace(INDENT, "\u00a0" * 5)
+
+    t1 = table1_for_reading(stats.table1)  # the screen's own layout of the same rows (the CSV keeps the long form)
+    story = [PageBreak(), _p("Table 1. Characteristics (n (%) unless stated)", st["h"]),
+             _table(_frame_rows(t1, list(t1.columns), ["Characteristic", "Value"], {c: cell for c in t1.columns}),
+                    [0.7 * w, 0.3 * w], st),
              KeepTogether([_p("Table 2. Best response to T-DM1 (RECIST 1.1)", st["h"]),
                            _table(_frame_rows(stats.table2, ["response", "n", "percent"], ["Response", "n", "%"],
                                               {"percent": lambda v: _fmt(v, 1)}), [0.5 * w, 0.2 * w, 0.2 * w], st)])]
@@ -399,13 +397,10 @@ def _cohort_tables(stats: Any, st: dict, w: float) -> list[Any]:
         story += [_p("Table 3. ctDNA per patient (copies per 20 µL well)", st["h"]),
                   _table(_frame_rows(stats.table3, t3cols, [_T3_HEADERS.get(c, c) for c in t3cols], formats),
                          _t3_widths(t3cols, w), _styles(6.5))]
-    p_format = {"p_value": lambda v: v if isinstance(v, str) else "NA" if v is None or v != v else f"{v:.3f}",
-                "percent": lambda v: _fmt(v, 1)}
+    t4 = table4_for_reading(stats.table4)  # as on screen: a characteristic's p on its row, its levels under it
     return story + [_p("Table 4. Primary resistance by characteristic (Fisher's exact test, two-sided)", st["h"]),
-                    _table(_frame_rows(_untested_blank(stats.table4),
-                                       ["characteristic", "group", "n", "resistant", "percent", "p_value"],
-                                       ["Characteristic", "Group", "n", "Resistant", "%", "p"], p_format),
-                           [0.3 * w, 0.28 * w, 0.08 * w, 0.12 * w, 0.1 * w, 0.12 * w], st)]
+                    _table(_frame_rows(t4, list(t4.columns), list(t4.columns), {c: cell for c in t4.columns}),
+                           [0.5 * w, 0.3 * w, 0.2 * w], st)]
 
 
 def _performance_section(stats: Any, st: dict, w: float) -> list[Any]:

@@ -393,6 +393,19 @@ def test_survival_key_numbers_fit_a_phone(server, browser):
     context.close()
 
 
+def _type(pg, label: str, value: str) -> None:
+    """Type into a labelled box and leave it (Tab), as a person does: the page re-runs with the value."""
+    pg.get_by_label(label).fill(value)
+    pg.keyboard.press("Tab")
+
+
+def _settled_text(pg, expected: str) -> str:
+    """The page's text once ``expected`` shows and the page has finished re-running."""
+    _wait_for_text(pg, expected)
+    _wait_idle(pg)
+    return _text(pg)
+
+
 def test_manual_entry_that_disagrees_shows_no_result_in_the_browser(server, browser):
     """Issue 23 item 5, as a person types: a ratio, then copies that disagree (no card while they do), then a
     negative value (no card either)."""
@@ -404,28 +417,19 @@ def test_manual_entry_that_disagrees_shows_no_result_in_the_browser(server, brow
     _wait_idle(pg)
     pg.locator(".st-key-patient_er").get_by_text("positive", exact=True).click()
     _wait_idle(pg)
-    pg.get_by_label("HER2/EFTUD2 ratio (if reported)").fill("1.24")
-    pg.keyboard.press("Tab")
+    _type(pg, "HER2/EFTUD2 ratio (if reported)", "1.24")
     assert "At risk of primary resistance" in _wait_for_text(pg, "At risk of primary resistance")
     assert pg.locator("div[role='status'][aria-label]").count() == 1  # the card, as the checks below look for it
-    pg.get_by_label("HER2 copies per 20 µL").fill("2000")
-    pg.keyboard.press("Tab")
-    pg.get_by_label("EFTUD2 copies per 20 µL").fill("1000")
-    pg.keyboard.press("Tab")
-    text = _wait_for_text(pg, "disagrees with the copies typed")
-    _wait_idle(pg)
-    text = _text(pg)
+    _type(pg, "HER2 copies per 20 µL", "2000")
+    _type(pg, "EFTUD2 copies per 20 µL", "1000")
+    text = _settled_text(pg, "disagrees with the copies typed")
     assert "disagrees with the copies typed" in text and "1.24" in text and "2.00" in text
     assert pg.locator("div[role='status'][aria-label]").count() == 0, "a flag card is shown while the inputs disagree"
     pg.screenshot(path=str(SHOTS / "manual_entry_conflict.png"), full_page=False)
-    pg.get_by_label("HER2/EFTUD2 ratio (if reported)").fill("")
-    pg.keyboard.press("Tab")
+    _type(pg, "HER2/EFTUD2 ratio (if reported)", "")
     assert "Not flagged" in _wait_for_text(pg, "Not flagged")
-    pg.get_by_label("HER2 copies per 20 µL").fill("-5")
-    pg.keyboard.press("Tab")
-    text = _wait_for_text(pg, "must be a number of copies")
-    _wait_idle(pg)
-    assert "must be a number of copies" in _text(pg)
+    _type(pg, "HER2 copies per 20 µL", "-5")
+    assert "must be a number of copies" in _settled_text(pg, "must be a number of copies")
     assert pg.locator("div[role='status'][aria-label]").count() == 0, "the previous result stays after a refused value"
     context.close()
 
