@@ -34,7 +34,7 @@ from tdm1core.stats.special import chi2_sf
 
 __all__ = [
     "MedianSurvival", "SurvivalAt", "KMGroup", "LogRankResult", "KaplanMeierResult",
-    "kaplan_meier", "logrank", "parse_times", "CI_METHOD_LABELS",
+    "kaplan_meier", "logrank", "parse_times", "CI_METHOD_LABELS", "LANDMARK_RULE",
 ]
 
 CI_METHOD_LABELS = {
@@ -43,6 +43,8 @@ CI_METHOD_LABELS = {
     "plain": "plain (linear) pointwise bands, as R survfit(conf.type='plain')",
 }
 _TOL = math.sqrt(np.finfo(float).eps)
+LANDMARK_RULE = ("landmark analysis: only patients event-free and under follow-up beyond the landmark T (time > T) "
+                 "enter, with time counted from T")
 
 
 def _z(level: float) -> float:
@@ -129,6 +131,8 @@ class KaplanMeierResult:
     ci_method: str
     level: float
     excluded: int = 0
+    landmark: float | None = None  # time counted from here; only those event-free and followed beyond it
+    landmark_excluded: int = 0  # of ``excluded``: left out by the landmark (an event or censored at or before it)
 
     def group(self, name: str) -> KMGroup:
         return next(g for g in self.groups if g.group == name)
@@ -167,6 +171,8 @@ class KaplanMeierResult:
             "ci_method_description": CI_METHOD_LABELS[self.ci_method],
             "level": self.level,
             "excluded": self.excluded,
+            **({} if self.landmark is None else {"landmark": self.landmark, "landmark_excluded": self.landmark_excluded,
+                                                 "landmark_rule": LANDMARK_RULE}),
             "groups": [
                 {
                     "group": g.group, "n": g.n, "events": g.events, "censored": g.censored,
@@ -369,10 +375,13 @@ def kaplan_meier(
     ci_method: str = "log-log",
     level: float = 0.95,
     at: Sequence[float] = (),
+    landmark: float | None = None,
 ) -> KaplanMeierResult:
     """Kaplan-Meier per group, medians with CIs, survival at chosen times, and the log-rank test.
 
-    Rows with a missing time, event or group are excluded (counted in ``excluded``).
+    Rows with a missing time, event or group are excluded (counted in ``excluded``). With a ``landmark`` T, only the
+    rows event-free and under follow-up beyond T (time > T) enter, with time counted from T (:data:`LANDMARK_RULE`);
+    the others are counted in ``excluded`` and ``landmark_excluded``.
     """
     if ci_method not in CI_METHODS:
         from tdm1core.errors import SettingsError
@@ -389,6 +398,17 @@ def kaplan_meier(
     ok = ~np.isnan(t) & ~np.isnan(e) & np.array([x is not None for x in groups_in], dtype=bool)
     excluded = int((~ok).sum())
     t, e, gr = t[ok], e[ok], groups_in[ok]
+    landmark_excluded = 0
+    if landmark is not None:
+        if not math.isfinite(landmark) or landmark < 0:
+            from tdm1core.errors import InputError
+
+            raise InputError(f"the landmark must be a time of 0 days or more, but was {landmark!r}.", column="--landmark",
+                             hint="e.g. --landmark 90 (days from the start of T-DM1)")
+        beyond = t > landmark
+        landmark_excluded = int((~beyond).sum())
+        t, e, gr = t[beyond] - landmark, e[beyond], gr[beyond]
+        excluded += landmark_excluded
     groups = []
     for name in sorted(set(gr.tolist()), key=_natural):
         mask = gr == name
@@ -398,7 +418,7 @@ def kaplan_meier(
             columns={c: tab[c] for c in TABLE_COLUMNS}, median=_median(tab, level), at=_at(tab, at, ci_method, level),
         ))
     lr = logrank(t, e, gr) if group is not None else None
-    return KaplanMeierResult(tuple(groups), lr, ci_method, level, excluded)
+    return KaplanMeierResult(tuple(groups), lr, ci_method, level, excluded, landmark, landmark_excluded)
 
 
 def _values(x: Any) -> list:
