@@ -47,6 +47,8 @@ ALLOWED = {
     "reference_context": {"clinician", "researcher", "reviewer"}, "review_plate": {"clinician", "admin"},
     "released_download": {"clinician", "admin", "reviewer"},
     "target_map_preview": {"clinician", "researcher", "admin", "reviewer"},
+    # issue 27: Cox models and RMST of any table
+    "cox_from_csv": {"researcher"}, "rmst_from_csv": {"researcher"},
 }
 # use cases that take a user but check no role, and why
 NO_ROLE = {
@@ -220,6 +222,10 @@ def _command_line_use_case(name: str, store, user: User, s: Settings):
         return lab.well_table(qs17(sample_wells("W1")), "w.csv", s, actor=user)
     if name == "file_cohort":
         return wf.file_cohort(None, [], s, demo=True, actor=user)
+    if name == "cox_from_csv":
+        return survival_table.cox_from_csv(b"t,e,x\n5,1,1\n9,0,2\n7,1,3\n", "t.csv", "t", "e", ["x"], actor=user)
+    if name == "rmst_from_csv":
+        return survival_table.rmst_from_csv(b"t,e\n5,1\n9,0\n", "t.csv", "t", "e", None, 5, actor=user)
     if name == "km_from_csv":
         return survival_table.km_from_csv(b"t,e\n5,1\n9,0\n", "t.csv", "t", "e", None, s, actor=user)
     if name == "target_map_preview":

@@ -262,3 +262,39 @@ def test_a_landmark_keeps_those_event_free_beyond_it_and_counts_from_it():
     female = [k for k in kept if k[2] == "female"]
     km = lifelines.KaplanMeierFitter().fit([k[0] for k in female], [k[1] for k in female])
     assert res.group("female").median.value == pytest.approx(km.median_survival_time_)
+
+
+def _cli(*args: str) -> dict:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "tdm1core", *args, "--json"], capture_output=True, text=True,
+                         cwd=Path(__file__).parents[1], timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_the_command_line_prints_the_cox_contract_with_r_s_numbers():
+    case = next(c for c in REF["cox"] if c["id"] == "veteran_strata_breslow")
+    d = _cli("cox", str(FIX / "cox_veteran.csv"), "--time", "time", "--event", "status", "--covariates",
+             "karno,age,trt", "--strata", "celltype", "--ties", "breslow")
+    assert {"n", "events", "ties", "coefficients", "tests", "concordance", "ph_test", "warnings"} <= set(d)
+    assert d["n"] == case["n"] and d["ties"] == "breslow"
+    for mine, theirs in zip(d["coefficients"], case["coefficients"]):
+        assert set(mine) >= {"term", "coef", "se", "hr", "hr_low", "hr_high", "z", "p"}
+        assert mine["hr_low"] == pytest.approx(theirs["hr_low"], rel=TOL)
+    assert d["tests"]["score"]["statistic"] == pytest.approx(case["tests"]["score"]["statistic"], rel=TOL)
+    assert d["ph_test"][-1]["term"] == "GLOBAL"
+    assert d["ph_test"][-1]["chisq"] == pytest.approx(case["ph_test"][-1]["chisq"], rel=TOL)
+
+
+def test_the_command_line_prints_the_rmst_contract_and_a_landmark():
+    case = next(c for c in REF["rmst"] if c["id"] == "veteran_trt_200")
+    d = _cli("rmst", str(FIX / "cox_veteran.csv"), "--time", "time", "--event", "status", "--group", "trt", "--tau", "200")
+    assert d["tau"] == 200 and [g["group"] for g in d["groups"]] == ["standard", "test"]
+    assert d["groups"][0]["se"] == pytest.approx(case["groups"][0]["se"], rel=TOL)
+    assert set(d["difference"]) >= {"groups", "estimate", "low", "high", "p"} and set(d["ratio"]) >= {"estimate", "low", "high"}
+    km = _cli("km", str(FIX / "cox_lung.csv"), "--time", "time", "--event", "status", "--group", "sex", "--landmark", "90")
+    rows = _rows("lung")
+    assert km["landmark"] == 90 and km["excluded"] == sum(float(r["time"]) <= 90 for r in rows)
+    assert sum(g["n"] for g in km["groups"]) == sum(float(r["time"]) > 90 for r in rows)

@@ -426,11 +426,68 @@ def cmd_km(args: argparse.Namespace) -> int:
 
     path = Path(args.table)
     res = km_from_csv(_read_path(path), path.name, args.time, args.event, args.group,
-                      Settings(km_ci_method=args.ci, confidence_level=args.level), args.at)
+                      Settings(km_ci_method=args.ci, confidence_level=args.level), args.at, landmark=args.landmark)
     if args.json:
         _dump(res.to_dict())
         return 0
+    if res.landmark is not None:
+        print(f"Landmark at {res.landmark:g} days: {res.landmark_excluded} patient(s) with an event or censored at or "
+              "before it are left out; time is counted from the landmark.")
     _print_km(res, args.group)
+    return 0
+
+
+def _num(x: Any, digits: int = 4) -> str:
+    return "NA" if x is None or x != x else f"{x:.{digits}g}"
+
+
+def cmd_cox(args: argparse.Namespace) -> int:
+    """A Cox model of any CSV, with its proportional-hazards check (R coxph and cox.zph)."""
+    from tdm1core.app.survival_table import cox_from_csv, parse_reference
+
+    path = Path(args.table)
+    res = cox_from_csv(_read_path(path), path.name, args.time, args.event, args.covariates.split(","), args.strata,
+                       args.ties, parse_reference(args.reference), args.level)
+    if args.json:
+        _dump(res.to_dict())
+        return 0
+    print(f"Cox model ({res.ties} ties{', strata ' + res.strata if res.strata else ''}): n {res.n}, events {res.events}")
+    print(f"  {'term':28} {'coef':>9} {'SE':>8} {'HR':>8} {'CI':>19} {'p':>8}")
+    for c in res.coefficients:
+        if not c.estimable:
+            print(f"  {c.term:28} hazard ratio not estimable: {c.reason}")
+            continue
+        print(f"  {c.term:28} {c.coef:9.4f} {c.se:8.4f} {c.hr:8.4f} {_num(c.hr_low):>9}-{_num(c.hr_high):<9} {_fmt_p(c.p):>8}")
+    for label, test in (("Likelihood ratio", res.likelihood_ratio), ("Wald", res.wald), ("Score (log-rank)", res.score)):
+        print(f"  {label} test: {_num(test.statistic)} on {test.df} df, p {_fmt_p(test.p) if test.p is not None else 'NA'}")
+    print(f"  Concordance: {_num(res.concordance)}")
+    if res.ph_test:
+        print("  Proportional hazards (cox.zph, KM transform): " + "; ".join(
+            f"{p.term} chi-square {p.chisq:.3f} df {p.df} p {_fmt_p(p.p)}" for p in res.ph_test))
+    for w in res.warnings:
+        print(f"  warning: {w}")
+    print(f"  Method: {res.method}.")
+    return 0
+
+
+def cmd_rmst(args: argparse.Namespace) -> int:
+    """Restricted mean survival time up to tau per group (R survfit's rmean), with their difference and ratio."""
+    from tdm1core.app.survival_table import rmst_from_csv
+
+    path = Path(args.table)
+    res = rmst_from_csv(_read_path(path), path.name, args.time, args.event, args.group, args.tau, args.level)
+    if args.json:
+        _dump(res.to_dict())
+        return 0
+    print(f"Restricted mean survival time up to tau = {res.tau:g} days")
+    for g in res.groups:
+        print(f"  {g.group}: n {g.n}, events {g.events}, RMST {g.rmst:.2f} (SE {g.se:.2f}; {res.level:.0%} CI {g.low:.2f}-{g.high:.2f})")
+    if res.difference:
+        d, r = res.difference, res.ratio
+        print(f"  Difference {d.groups[0]} - {d.groups[1]}: {d.estimate:.2f} ({d.low:.2f} to {d.high:.2f}), p {_fmt_p(d.p)}")
+        print(f"  Ratio {r.groups[0]} / {r.groups[1]}: {r.estimate:.3f} ({r.low:.3f} to {r.high:.3f})")
+    if res.excluded:
+        print(f"  {res.excluded} row(s) left out for a missing time, event or group")
     return 0
 
 
@@ -506,8 +563,33 @@ def _register_research(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ci", choices=["log-log", "log", "plain"], default="log-log")
     p.add_argument("--level", type=float, default=0.95)
     p.add_argument("--at", help="comma-separated times, e.g. 30,90,180")
+    p.add_argument("--landmark", type=float, metavar="T",
+                   help="landmark analysis: only those event-free and followed beyond T days, time counted from T")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_km)
+
+    p = sub.add_parser("cox", help="Cox proportional-hazards model and its PH check on any CSV (as R coxph, cox.zph)")
+    p.add_argument("table")
+    p.add_argument("--time", required=True)
+    p.add_argument("--event", required=True, help="1/0, true/false or yes/no")
+    p.add_argument("--covariates", required=True, help="comma-separated columns: numbers as numbers, text as categories")
+    p.add_argument("--strata", help="a column whose levels each have their own baseline hazard")
+    p.add_argument("--ties", choices=["efron", "breslow"], default="efron")
+    p.add_argument("--reference", action="append", metavar="COL=LEVEL",
+                   help="the reference level of a categorical covariate (default: the first in sorted order)")
+    p.add_argument("--level", type=float, default=0.95)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_cox)
+
+    p = sub.add_parser("rmst", help="restricted mean survival time up to tau on any CSV (as R survfit's rmean)")
+    p.add_argument("table")
+    p.add_argument("--time", required=True)
+    p.add_argument("--event", required=True, help="1/0, true/false or yes/no")
+    p.add_argument("--group")
+    p.add_argument("--tau", type=float, required=True, help="the horizon, in the time column's unit (days)")
+    p.add_argument("--level", type=float, default=0.95)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_rmst)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
