@@ -1,11 +1,14 @@
-"""Survival: Kaplan-Meier time to progression by any categorical column, with the log-rank test."""
+"""Survival: Kaplan-Meier time to progression by any categorical column, the log-rank test and the hazard ratio;
+an adjusted Cox model with its forest plot and PH check, a landmark analysis and the RMST."""
 import streamlit as st
 
+from pages._survival_models import hazard_ratio_line, landmark_section, model_section, rmst_section
 from pages._common import (audit_view, no_patients_yet, page_header, current_cohort, downloads, reading_table, settings,
                            show_error, stamp, survival_by)
 from tdm1core import InputError
 from tdm1core.stats.cohort import column_label
 from tdm1core.plotting.figures import km_figure, km_plot_data
+from tdm1core.stats.models import model_columns
 from tdm1core.stats.survival import CI_METHOD_LABELS, parse_times
 
 page_header("Survival: time to progression")
@@ -41,6 +44,7 @@ if km.logrank is not None:
     lr = km.logrank
     st.markdown(f"**{lr.test_name}**: χ² = {lr.chi2:.3f}, df = {lr.df}, p = "
                 f"{'NA (no variance to test)' if lr.p != lr.p else f'{lr.p:.4f}'}")
+    hazard_ratio_line(group)
 reading_table(km.medians_for_reading())  # four columns that wrap on a phone, drawn with the page's text
 st.caption(f"Median time to progression with its CI: {CI_METHOD_LABELS[km.ci_method]}; NA = not reached. Change the "
            "method on Settings & help.")
@@ -49,4 +53,7 @@ st.plotly_chart(km_figure(km, show_ci=show_ci, risk_times=risk_times,
 if km.excluded:
     st.caption(f"{km.excluded} patient(s) without a time, event or group value were left out.")
 downloads(km_plot_data(km), "km_plotted_data", "survival_dl", s)
+model_section(group, model_columns(cohort))
+landmark_section(group)
+rmst_section(group)
 stamp(s)

@@ -35,9 +35,9 @@ if TYPE_CHECKING:
 
 NO_PATIENTS = "the database holds no patients yet."
 
-__all__ = ["stored_cohort", "cohort_statistics_view", "survival", "ReferenceContext", "reference_context", "code_fingerprint", "cohort_statistics_json", "refresh_statistics", "clear", "KEEP"]
+__all__ = ["stored_cohort", "cohort_statistics_view", "survival", "survival_models", "ReferenceContext", "reference_context", "code_fingerprint", "cohort_statistics_json", "refresh_statistics", "clear", "KEEP"]
 
-KEEP = {"cohort": 2, "statistics": 8, "survival": 8, "reference": 2}  # entries kept per kind (a registry cohort is large)
+KEEP = {"cohort": 2, "statistics": 8, "survival": 8, "models": 8, "reference": 2}  # entries kept per kind (a registry cohort is large)
 
 
 class _Bounded:
@@ -113,8 +113,8 @@ def cohort_statistics_view(store: "Store", settings: Settings, filters: "dict[st
 
 
 def survival(store: "Store", settings: Settings, group: str, at: Sequence[float] = (),
-             actor: "User | str | None" = None) -> Any:
-    """Kaplan-Meier time to progression of the stored cohort by ``group`` (researchers)."""
+             actor: "User | str | None" = None, landmark: float | None = None) -> Any:
+    """Kaplan-Meier time to progression of the stored cohort by ``group``, from a landmark if given (researchers)."""
     user = acting_user(actor, Action.COHORT)
 
     def compute() -> Any:
@@ -123,9 +123,35 @@ def survival(store: "Store", settings: Settings, group: str, at: Sequence[float]
         cohort, _ = stored_cohort(store, settings, user)
         if cohort is None:
             raise InputError(NO_PATIENTS, source="database", hint="Import a patient table on the Cohort page.")
-        return km_by(cohort, group, settings, at=tuple(at))
+        return km_by(cohort, group, settings, at=tuple(at), landmark=landmark)
 
-    return _CACHE.get(("survival", *_state(store, settings), group, tuple(at)), compute)
+    return _CACHE.get(("survival", *_state(store, settings), group, tuple(at), landmark), compute)
+
+
+def survival_models(store: "Store", settings: Settings, group: str, covariates: Sequence[str] = (), ties: str = "efron",
+                    tau: float | None = None, actor: "User | str | None" = None) -> Any:
+    """The group's hazard ratio (Cox, the group alone), the model adjusted for ``covariates`` and the RMST up to
+    ``tau`` of the stored cohort (researchers); what cannot be estimated is said in ``problems``, never raised."""
+    user = acting_user(actor, Action.COHORT)
+
+    def compute() -> Any:
+        from tdm1core.stats.models import SurvivalModels, cox_by, rmst_by
+
+        cohort, _ = stored_cohort(store, settings, user)
+        if cohort is None:
+            raise InputError(NO_PATIENTS, source="database", hint="Import a patient table on the Cohort page.")
+        problems, found = [], {}
+        for name, make in (("unadjusted", lambda: cox_by(cohort, group, (), settings, ties)),
+                           ("adjusted", (lambda: cox_by(cohort, group, covariates, settings, ties)) if covariates else None),
+                           ("rmst", (lambda: rmst_by(cohort, group, tau, settings)) if tau else None)):
+            try:
+                found[name] = make() if make else None
+            except InputError as exc:
+                found[name] = None
+                problems.append(f"{name}: {exc}")
+        return SurvivalModels(group, found["unadjusted"], found["adjusted"], found["rmst"], tuple(problems))
+
+    return _CACHE.get(("models", *_state(store, settings), group, tuple(covariates), ties, tau), compute)
 
 
 @dataclass(frozen=True)

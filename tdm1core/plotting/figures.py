@@ -16,9 +16,9 @@ import pandas as pd
 
 from tdm1core.stats.survival import KaplanMeierResult
 
-__all__ = ["PALETTE", "GROUP_COLOURS", "km_figure", "ratio_figure", "km_plot_data"]
+__all__ = ["PALETTE", "GROUP_COLOURS", "km_figure", "ratio_figure", "km_plot_data", "forest_figure", "zph_figure"]
 
-from tdm1core.plotting.palette import GROUP_COLOURS, PALETTE  # noqa: E402  one palette for the screen and the PDF
+from tdm1core.plotting.palette import GREY, GROUP_COLOURS, PALETTE  # noqa: E402  one palette for the screen and the PDF
 from tdm1core.plotting.axes import time_axis_step  # noqa: E402  one time axis for the screen and the PDF
 
 
@@ -105,7 +105,8 @@ def km_figure(km: KaplanMeierResult, highlight: str | None = None, show_ci: bool
     fig.update_yaxes(title_text="Progression-free (proportion)", range=[0, 1.05], row=1, col=1)
     fig.update_yaxes(tickvals=list(range(1, n_groups + 1)), ticktext=[safe_label(g.group) for g in reversed(km.groups)],
                      range=[0.4, n_groups + 0.6], row=2, col=1, title_text="Number at risk", showgrid=False)
-    fig.update_xaxes(title_text=f"Time from T-DM1 start ({time_unit})", row=2, col=1, tickvals=list(risk_times))
+    axis = f"Time ({time_unit})" if " from " in time_unit else f"Time from T-DM1 start ({time_unit})"  # a landmark's own origin
+    fig.update_xaxes(title_text=axis, row=2, col=1, tickvals=list(risk_times))
     fig.update_xaxes(tickvals=list(risk_times), row=1, col=1)
     # the legend sits below the plot, so on a phone it never covers the title or the curves
     lines = textwrap.wrap(safe_label(title), 42) or [""]  # a long title wraps (a phone shows ~45 characters)
@@ -157,3 +158,53 @@ def _rgba(hex_colour: str, alpha: float) -> str:
     r, g, b = int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
     return f"rgba({r},{g},{b},{alpha})"
 
+
+
+def forest_figure(cox, title: str = "Hazard ratios (Cox model)"):
+    """A forest plot: HR and CI per level on a log axis, n and events per level, the reference level marked, a level
+    that is not estimable said so in words (no point drawn)."""
+    import plotly.graph_objects as go
+
+    rows = cox.forest_rows()
+    labels = [safe_label(f"{r['label']} · n {r['n']}, events {r['events']}") for r in rows][::-1]
+    fig = go.Figure()
+    shown = [r for r in rows if r["hr"] is not None and not r["reference"]]
+    ys = [safe_label(f"{r['label']} · n {r['n']}, events {r['events']}") for r in shown]
+    fig.add_trace(go.Scatter(
+        x=[r["hr"] for r in shown], y=ys, mode="markers", marker=dict(symbol="square", size=9, color=PALETTE[0]),
+        error_x=dict(type="data", symmetric=False, array=[r["high"] - r["hr"] for r in shown],
+                     arrayminus=[r["hr"] - r["low"] for r in shown], color=PALETTE[0]),
+        hovertemplate="%{y}<br>HR %{x:.3f}<extra></extra>", name="hazard ratio"))
+    refs = [r for r in rows if r["reference"]]
+    fig.add_trace(go.Scatter(x=[1.0] * len(refs), y=[safe_label(f"{r['label']} · n {r['n']}, events {r['events']}") for r in refs],
+                             mode="markers", marker=dict(symbol="diamond-open", size=10, color=GREY),
+                             hovertemplate="%{y}: the reference (HR 1)<extra></extra>", name="reference level"))
+    for r in rows:
+        if r["note"] == "not estimable":
+            fig.add_annotation(x=0, xref="x domain", y=safe_label(f"{r['label']} · n {r['n']}, events {r['events']}"),
+                               text="not estimable", showarrow=False, xanchor="left", font=dict(color=GREY))
+    fig.add_vline(x=1, line_dash="dash", line_color=GREY)
+    values = [v for r in shown for v in (r["low"], r["high"]) if v and v > 0] + [1.0]
+    fig.update_xaxes(type="log", title=f"Hazard ratio ({cox.level:.0%} CI, log scale)",
+                     range=[math.log10(min(values) / 1.3), math.log10(max(values) * 1.3)])
+    fig.update_yaxes(categoryorder="array", categoryarray=labels, automargin=True)
+    fig.update_layout(title=safe_label(title), height=120 + 34 * len(rows), template="plotly_white",
+                      margin=dict(l=10, r=20, t=50, b=50), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def zph_figure(cox, term: str):
+    """The scaled Schoenfeld residuals of one coefficient against time (cox.zph's plot, without its smooth): a flat
+    cloud around the coefficient is what proportional hazards look like."""
+    import plotly.graph_objects as go
+
+    j = [c.term for c in cox.coefficients].index(term)
+    fig = go.Figure(go.Scatter(x=list(cox.zph_time), y=list(cox.zph_residuals[j]), mode="markers",
+                               marker=dict(size=6, color=PALETTE[0], symbol="circle-open"), name="scaled Schoenfeld residual",
+                               hovertemplate="day %{x:g}: %{y:.3f}<extra></extra>"))
+    coef = cox.coefficients[j].coef
+    if coef is not None:
+        fig.add_hline(y=coef, line_dash="dash", line_color=GREY, annotation_text=f"coefficient {coef:.3f}")
+    fig.update_layout(title=safe_label(f"Proportional-hazards check: {term}"), template="plotly_white", height=320,
+                      xaxis_title="Time (days)", yaxis_title=f"Beta(t) for {safe_label(term)}", margin=dict(l=10, r=20, t=50, b=40))
+    return fig

@@ -14,9 +14,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from tdm1core.plotting.axes import time_axis_step
-from tdm1core.plotting.palette import GROUP_COLOURS, PALETTE
+from tdm1core.plotting.palette import GREY, GROUP_COLOURS, PALETTE
 
-__all__ = ["ratio_plot", "km_plot"]
+__all__ = ["ratio_plot", "km_plot", "forest_plot"]
 
 
 def ratio_plot(ratio: float | None, ci: Any, cutoff: float, cohort_points: Any) -> Figure:
@@ -138,4 +138,36 @@ def droplet_strips(panels: Any, columns: int = 2) -> Figure:
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
     fig.tight_layout(pad=0.4, h_pad=0.6, w_pad=0.8)
+    return fig
+
+
+def forest_plot(cox: Any, width: float = 6.8) -> Figure:
+    """The forest plot of a Cox model for the PDF (as on screen: log axis, reference marked, n and events per level)."""
+    rows = cox.forest_rows()
+    fig = Figure(figsize=(width, 0.7 + 0.28 * len(rows)))
+    ax = fig.add_axes((0.45, 0.12 + 0.3 / len(rows), 0.5, 1 - 0.2 - 0.3 / len(rows)))
+    ys = list(range(len(rows)))[::-1]
+    values = [1.0]
+    for y, r in zip(ys, rows):
+        if r["reference"]:
+            ax.plot([1.0], [y], "D", mfc="none", color=GREY, ms=5)
+        elif r["hr"] is None:
+            ax.text(1.0, y, "not estimable ", fontsize=6.5, color=GREY, ha="right", va="center")
+        else:
+            ax.errorbar([r["hr"]], [y], xerr=[[r["hr"] - r["low"]], [r["high"] - r["hr"]]], fmt="s", color=PALETTE[0],
+                        capsize=2.5, ms=4)
+            values += [r["low"], r["high"]]
+    ax.axvline(1.0, color=GREY, ls="--", lw=0.8)
+    ax.set_xscale("log")
+    lo, hi = min(v for v in values if v > 0) / 1.3, max(values) * 1.3
+    ax.set_xlim(lo, hi)
+    ax.set_yticks(ys)
+    ax.set_yticklabels([f"{r['label']}  (n {r['n']}, events {r['events']})" for r in rows], fontsize=6.5)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel(f"Hazard ratio ({cox.level:.0%} CI, log scale)", fontsize=7)
+    ax.tick_params(axis="x", labelsize=6.5)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
     return fig

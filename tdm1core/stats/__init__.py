@@ -32,13 +32,14 @@ __all__ = [
 ]
 
 
-def km_by(cohort: Cohort, column: str = "flag", settings: Settings = DEFAULT_SETTINGS, at: Sequence[float] = ()) -> KaplanMeierResult:
-    """Kaplan-Meier time to progression grouped by a column (patients with a value in it)."""
+def km_by(cohort: Cohort, column: str = "flag", settings: Settings = DEFAULT_SETTINGS, at: Sequence[float] = (),
+          landmark: float | None = None) -> KaplanMeierResult:
+    """Kaplan-Meier time to progression grouped by a column (patients with a value in it), from a landmark if given."""
     df = cohort.patients
     check_columns(cohort, [column] if column else [], "the Kaplan-Meier grouping (--group)")
     sub = df[df[column].notna()] if column else df
     return kaplan_meier(sub["ttp_days"], sub["progression_event"].astype("float"), sub[column] if column else None,
-                        settings.km_ci_method, settings.confidence_level, at)
+                        settings.km_ci_method, settings.confidence_level, at, landmark=landmark)
 
 
 @dataclass(frozen=True)

@@ -163,6 +163,22 @@ class CoxResult:
                               "p": t.p, "note": "" if t.estimable else f"hazard ratio not estimable: {t.reason}"}
                              for t in self.coefficients])
 
+    def forest_rows(self) -> list[dict[str, Any]]:
+        """One row per covariate level, as a forest plot lists them: the reference level (HR 1, marked), each other
+        level with its HR and CI, a number per unit; n and events per level; a note where not estimable."""
+        rows = []
+        for lv in self.levels:
+            label = lv.covariate if lv.term == lv.covariate else f"{lv.covariate}: {lv.level}"
+            if lv.term is None:
+                rows.append({"label": label + " (reference)", "covariate": lv.covariate, "n": lv.n, "events": lv.events,
+                             "hr": 1.0, "low": None, "high": None, "reference": True, "note": "reference"})
+                continue
+            c = self.term(lv.term)
+            rows.append({"label": label + (" (per unit)" if lv.term == lv.covariate else ""), "covariate": lv.covariate,
+                         "n": lv.n, "events": lv.events, "hr": c.hr, "low": c.hr_low, "high": c.hr_high,
+                         "reference": False, "note": "" if c.estimable else "not estimable"})
+        return rows
+
     def ph_table(self) -> "Any":
         import pandas as pd
 

@@ -1,5 +1,6 @@
 """Page tests with Streamlit's AppTest: every page runs; good input shows the core's results; bad input shows one clear error."""
 import io
+import math
 import json
 import os
 
@@ -11,6 +12,7 @@ from tdm1core.calling.calls import call_export
 from tdm1core.reading.exports import read_export
 from tdm1core.demo import DEMO_DIR, demo_export_path
 from tdm1core.app.workflows import open_store
+from tdm1core.settings import Settings
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 PAGES = ["pages/home.py", "pages/patient.py", "pages/droplets.py", "pages/cohort.py", "pages/survival.py", "pages/audit.py", "pages/settings.py"]
@@ -647,3 +649,45 @@ def test_saving_the_droplet_classification_is_audited_and_new_sessions_start_fro
     fresh.file_uploader(key="droplet_upload").set_value([("Run1.zip", _zipped_plate(sample_wells("P1")), "application/zip")]).run()
     assert not fresh.exception and fresh.number_input(key="droplet_thr_ch1").value == 4100.0
     assert "manual thresholds (positive at or above): Ch1 4100, Ch2 3900" in texts(fresh)
+
+
+def _demo_model_data():
+    """The demo cohort's time, event, flag and age, for lifelines (an independent Cox implementation)."""
+    from tdm1core.app.cli import _demo_cohort
+
+    cohort, _ = _demo_cohort(Settings())
+    df = cohort.patients
+    df = df[df["flag"].notna() & df["ttp_days"].notna()]
+    return pd.DataFrame({"t": df["ttp_days"].astype(float), "e": df["progression_event"].astype(int),
+                         "at_risk": (df["flag"] == "at risk").astype(int), "age": df["age"].astype(float)})
+
+
+def test_survival_hazard_ratio_adjusted_model_landmark_and_rmst():
+    lifelines = pytest.importorskip("lifelines")
+    data = _demo_model_data()
+    alone = lifelines.CoxPHFitter().fit(data[["t", "e", "at_risk"]], "t", "e")
+    at = open_page("pages/survival.py")
+    assert_clean(at)
+    line = next(m.value for m in at.markdown if m.value.startswith("**Hazard ratio**"))
+    assert f"HR **{math.exp(alone.params_['at_risk']):.2f}**" in shown(line) and "not flagged" in shown(line)
+    at.multiselect(key="survival_covariates").set_value(["age"]).run()
+    assert_clean(at)
+    table = frame(at, "hazard ratio").set_index("term")
+    both = lifelines.CoxPHFitter().fit(data[["t", "e", "at_risk", "age"]], "t", "e")
+    assert table.loc["flag=at risk", "coef"] == pytest.approx(both.params_["at_risk"], rel=1e-4)
+    assert table.loc["age", "se"] == pytest.approx(both.standard_errors_["age"], rel=1e-4)
+    assert any("events per variable" in w.value for w in at.warning)  # 11 events, 2 coefficients
+    assert set(frame(at, "chisq")["term"]) == {"flag", "age", "GLOBAL"}
+    at.number_input(key="survival_landmark").set_value(60.0).run()
+    assert_clean(at)
+    left_out = int((data["t"] <= 60).sum())
+    assert f"{left_out} patient(s) with progression or censored by day 60 left out" in texts(at)
+    at.number_input(key="survival_tau").set_value(180.0).run()
+    assert_clean(at)
+    rm = frame(at, "rmst").set_index("group")
+    kmf = lifelines.KaplanMeierFitter().fit(data.loc[data["at_risk"] == 1, "t"], data.loc[data["at_risk"] == 1, "e"])
+    from lifelines.utils import restricted_mean_survival_time
+
+    assert rm.loc["at risk", "rmst"] == pytest.approx(restricted_mean_survival_time(kmf, t=180), rel=1e-9)
+    at.number_input(key="survival_tau").set_value(5000.0).run()
+    assert "beyond the follow-up" in texts(at)
