@@ -8,7 +8,7 @@ import streamlit as st
 
 from pages._common import downloads, md, reading_table, settings, show_error, store, who
 from tdm1core import InputError
-from tdm1core.app.cohort_service import survival, survival_models
+from tdm1core.app.cohort_service import survival, survival_models, survival_report_pdf
 from tdm1core.plotting.figures import forest_figure, km_figure, zph_figure
 from tdm1core.stats.cohort import column_label
 from tdm1core.stats.cox import COX_METHOD, ZPH_METHOD
@@ -130,3 +130,13 @@ def rmst_section(group: str) -> None:
                     f"({r.low:.2f}–{r.high:.2f}).")
     st.caption(md(RMST_METHOD) + f"; tau = {tau:g} days.")
     downloads(table, "rmst", "survival_rmst_dl", settings(), note=f"{RMST_METHOD}; tau = {tau:g} days")
+
+
+def report_button(group: str) -> None:
+    """The cohort PDF with this page's models (the covariates, ties and horizon chosen above), built when clicked."""
+    state = st.session_state
+    chosen = (group, tuple(state.get("survival_covariates") or ()), state.get("survival_ties") or "efron",
+              state.get("survival_tau"))
+    st.download_button("PDF: cohort report with these models",
+                       lambda db=store(), s=settings(), user=who(), c=chosen: survival_report_pdf(db, s, *c, actor=user),
+                       "tdm1_survival_report.pdf", "application/pdf", key="survival_pdf", type="primary")

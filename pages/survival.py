@@ -2,7 +2,7 @@
 an adjusted Cox model with its forest plot and PH check, a landmark analysis and the RMST."""
 import streamlit as st
 
-from pages._survival_models import hazard_ratio_line, landmark_section, model_section, rmst_section
+from pages._survival_models import hazard_ratio_line, landmark_section, model_section, report_button, rmst_section
 from pages._common import (audit_view, no_patients_yet, page_header, current_cohort, downloads, reading_table, settings,
                            show_error, stamp, survival_by)
 from tdm1core import InputError
@@ -56,4 +56,5 @@ downloads(km_plot_data(km), "km_plotted_data", "survival_dl", s)
 model_section(group, model_columns(cohort))
 landmark_section(group)
 rmst_section(group)
+report_button(group)
 stamp(s)

@@ -48,7 +48,7 @@ ALLOWED = {
     "released_download": {"clinician", "admin", "reviewer"},
     "target_map_preview": {"clinician", "researcher", "admin", "reviewer"},
     # issue 27: Cox models and RMST of any table
-    "cox_from_csv": {"researcher"}, "rmst_from_csv": {"researcher"}, "survival_models": {"researcher"},
+    "cox_from_csv": {"researcher"}, "rmst_from_csv": {"researcher"}, "survival_models": {"researcher"}, "survival_report_pdf": {"researcher"},
 }
 # use cases that take a user but check no role, and why
 NO_ROLE = {
@@ -236,12 +236,14 @@ def _command_line_use_case(name: str, store, user: User, s: Settings):
         wells = sample_wells("S1")[:1]
         files = plate_droplet_files(wells, "Run1") + [(qs17(wells), "Run1_results.csv")]
         return lab.review_plate(files, s, DropletThresholds(), actor=user)
-    if name in ("stored_cohort", "cohort_statistics_view", "survival", "reference_context", "survival_models"):
+    if name in ("stored_cohort", "cohort_statistics_view", "survival", "reference_context", "survival_models",
+                "survival_report_pdf"):
         import tdm1core.app.cohort_service as service
 
         service.clear()
         args = {"stored_cohort": (), "cohort_statistics_view": ({},), "survival": ("flag",), "reference_context": (),
-                "survival_models": ("flag", ("age",), "efron", 100.0)}[name]
+                "survival_models": ("flag", ("age",), "efron", 100.0),
+                "survival_report_pdf": ("flag", ("age",), "efron", 100.0)}[name]
         return getattr(service, name)(store, s, *args, actor=user)
     raise AssertionError(name)
 

@@ -243,12 +243,21 @@ def _cohort_view(store: "Store", settings: Settings, filters: "dict[str, list] |
 
 
 def cohort_report_pdf(store: "Store | None", cohort: "Cohort", stats: Any, provenance: Provenance,
-                      filters: "dict | None" = None, actor: "User | str | None" = None, pagesize: str = "A4") -> bytes:
-    """The cohort PDF (:func:`tdm1core.reporting.report.cohort_report`), audited with the filter (researchers)."""
+                      filters: "dict | None" = None, actor: "User | str | None" = None, pagesize: str = "A4",
+                      models: Any = None) -> bytes:
+    """The cohort PDF (:func:`tdm1core.reporting.report.cohort_report`), audited with the filter (researchers). It
+    carries ``models`` (the Survival page's), else the hazard ratio of the Kaplan-Meier grouping with its PH check."""
     user = acting_user(actor, Action.COHORT_REPORT)
     from tdm1core.reporting.report import cohort_report
 
-    pdf = cohort_report(cohort, stats, provenance, filters, pagesize=pagesize)
+    if models is None:
+        from tdm1core.stats.models import SurvivalModels, cox_by
+
+        try:
+            models = SurvivalModels(stats.km_group, cox_by(cohort, stats.km_group, (), stats.settings), None, None)
+        except InputError as exc:
+            models = SurvivalModels(stats.km_group, None, None, None, (f"hazard ratio: {exc}",))
+    pdf = cohort_report(cohort, stats, provenance, filters, pagesize=pagesize, models=models)
     if store is not None:
         store.record_access(user, "report", "cohort", {"filters": filters or "none", "patients": cohort.n,
                                                         "report sha256": hashlib.sha256(pdf).hexdigest()})

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 NO_PATIENTS = "the database holds no patients yet."
 
-__all__ = ["stored_cohort", "cohort_statistics_view", "survival", "survival_models", "ReferenceContext", "reference_context", "code_fingerprint", "cohort_statistics_json", "refresh_statistics", "clear", "KEEP"]
+__all__ = ["stored_cohort", "cohort_statistics_view", "survival", "survival_models", "survival_report_pdf", "ReferenceContext", "reference_context", "code_fingerprint", "cohort_statistics_json", "refresh_statistics", "clear", "KEEP"]
 
 KEEP = {"cohort": 2, "statistics": 8, "survival": 8, "models": 8, "reference": 2}  # entries kept per kind (a registry cohort is large)
 
@@ -152,6 +152,18 @@ def survival_models(store: "Store", settings: Settings, group: str, covariates: 
         return SurvivalModels(group, found["unadjusted"], found["adjusted"], found["rmst"], tuple(problems))
 
     return _CACHE.get(("models", *_state(store, settings), group, tuple(covariates), ties, tau), compute)
+
+
+def survival_report_pdf(store: "Store", settings: Settings, group: str, covariates: Sequence[str] = (),
+                        ties: str = "efron", tau: float | None = None, actor: "User | str | None" = None) -> bytes:
+    """The cohort PDF of the whole stored cohort with the Survival page's models (researchers; audited)."""
+    user = acting_user(actor, Action.COHORT_REPORT)
+    from tdm1core.app.cohort import cohort_report_pdf
+    from tdm1core.clinical.provenance import Provenance
+
+    view, stats = cohort_statistics_view(store, settings, {}, (), user)
+    models = survival_models(store, settings, group, covariates, ties, tau, user)
+    return cohort_report_pdf(store, view, stats, Provenance(view.source, view.sha256), None, actor=user, models=models)
 
 
 @dataclass(frozen=True)

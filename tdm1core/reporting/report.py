@@ -442,14 +442,71 @@ def _km_section(stats: Any, st: dict, w: float) -> list[Any]:
     return story
 
 
+def _hr_text(c: Any, level: float) -> str:
+    if not c.estimable:
+        return f"{c.term}: hazard ratio not estimable ({c.reason})"
+    return f"{c.term}: HR {c.hr:.2f} ({level:.0%} CI {c.hr_low:.2f}-{c.hr_high:.2f}), p = {_p_text(c.p)}"
+
+
+def _p_text(p: float | None) -> str:
+    return "NA" if p is None or p != p else ("<0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def _cox_block(cox: Any, title: str, st: dict, w: float, forest: bool) -> list[Any]:
+    """A Cox model: its coefficients, tests, PH check and (``forest``) its forest plot, with the methods named."""
+    from tdm1core.plotting.pdf_figures import forest_plot
+
+    rows = [["Term", "HR", f"{cox.level:.0%} CI", "p"]] + [
+        [c.term, _fmt(c.hr, 3), "not estimable" if not c.estimable else f"{c.hr_low:.3f}-{c.hr_high:.3f}", _p_text(c.p)]
+        for c in cox.coefficients]
+    story = [_p(title, st["h"]), _table(rows, [0.46 * w, 0.14 * w, 0.26 * w, 0.14 * w], st),
+             _p(f"n {cox.n}, events {cox.events} ({cox.ties} ties). Likelihood ratio {cox.likelihood_ratio.statistic:.2f} on "
+                f"{cox.likelihood_ratio.df} df, p {_p_text(cox.likelihood_ratio.p)}; score (log-rank) "
+                f"{cox.score.statistic:.2f}, p {_p_text(cox.score.p)}. {cox.method}.", st["small"])]
+    if forest:
+        story.append(_figure_png(forest_plot(cox), 6.9, 0.7 + 0.28 * len(cox.forest_rows())))
+    if cox.ph_test:
+        ph = [["Proportional hazards", "chi-square", "df", "p"]] + [
+            [x.term, f"{x.chisq:.3f}", str(x.df), _p_text(x.p)] for x in cox.ph_test]
+        story += [_table(ph, [0.46 * w, 0.2 * w, 0.1 * w, 0.24 * w], st), _p(cox.ph_method + ".", st["small"])]
+    story += [_p("Warning: " + x, st["small"]) for x in cox.warnings]
+    return story
+
+
+def _models_section(models: Any, st: dict, w: float) -> list[Any]:
+    """Hazard ratios (the group alone, and adjusted when chosen) and the RMST, each with its method; exploratory."""
+    if models is None:
+        return []
+    story = [_p(f"Survival models by {models.group} (exploratory: few events give wide intervals)", st["h"])]
+    if models.unadjusted is not None:
+        story += _cox_block(models.unadjusted, f"Hazard ratio of {models.group} (Cox model, the group alone)", st, w, False)
+    if models.adjusted is not None:
+        story += _cox_block(models.adjusted, "Adjusted Cox model: " + ", ".join(models.adjusted.covariates), st, w, True)
+    if models.rmst is not None:
+        r = models.rmst
+        rows = [["Group", "n", "RMST, days", f"{r.level:.0%} CI"]] + [
+            [g.group, str(g.n), f"{g.rmst:.1f}", f"{g.low:.1f}-{g.high:.1f}"] for g in r.groups]
+        story += [_p(f"Restricted mean survival time up to {r.tau:g} days", st["h"]),
+                  _table(rows, [0.4 * w, 0.12 * w, 0.2 * w, 0.28 * w], st)]
+        if r.difference is not None:
+            d = r.difference
+            story.append(_p(f"Difference {d.groups[0]} - {d.groups[1]}: {d.estimate:.1f} days ({d.low:.1f} to "
+                            f"{d.high:.1f}), p {_p_text(d.p)}; ratio {r.ratio.estimate:.2f} ({r.ratio.low:.2f}-"
+                            f"{r.ratio.high:.2f}). {r.method}.", st["small"]))
+    story += [_p("Not estimated: " + x, st["small"]) for x in models.problems]
+    return story
+
+
 def cohort_report(cohort: Any, stats: Any, provenance: Provenance, filters: dict | None = None,
-                  now: dt.datetime | None = None, pagesize: str = "A4") -> bytes:
-    """Cohort report: title page, Tables 1-4, the flag's performance, KM figure with numbers at risk, provenance."""
+                  now: dt.datetime | None = None, pagesize: str = "A4", models: Any = None) -> bytes:
+    """Cohort report: title page, Tables 1-4, the flag's performance, KM figure with numbers at risk, the survival
+    models (hazard ratios, an adjusted model with its PH check, RMST: ``models``), provenance."""
     st = _styles(9)
     doc, buf = _document(pagesize, "cohort report", (16, 14, 14))
     w = doc.width
     story = (_cohort_title(cohort, stats, provenance, filters, now or dt.datetime.now(), st, w)
-             + _cohort_tables(stats, st, w) + _performance_section(stats, st, w) + _km_section(stats, st, w))
+             + _cohort_tables(stats, st, w) + _performance_section(stats, st, w) + _km_section(stats, st, w)
+             + _models_section(models, st, w))
     footer = _footer(stats.settings, "cohort report", "SYNTHETIC DEMO DATA" if "synthetic" in cohort.source.lower() else None)
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buf.getvalue()
