@@ -185,11 +185,13 @@ def forest_figure(cox, title: str = "Hazard ratios (Cox model)"):
                                text="not estimable", showarrow=False, xanchor="left", font=dict(color=GREY))
     fig.add_vline(x=1, line_dash="dash", line_color=GREY)
     values = [v for r in shown for v in (r["low"], r["high"]) if v and v > 0] + [1.0]
-    fig.update_xaxes(type="log", title=f"Hazard ratio ({cox.level:.0%} CI, log scale)",
-                     range=[math.log10(min(values) / 1.3), math.log10(max(values) * 1.3)])
+    lo, hi = min(values) / 1.3, max(values) * 1.3
+    ticks = [v for k in range(-4, 5) for v in (10.0 ** k, 2 * 10.0 ** k, 5 * 10.0 ** k) if lo <= v <= hi]
+    fig.update_xaxes(type="log", title=f"Hazard ratio ({cox.level:.0%} CI, log scale; ◇ reference level = 1)",
+                     range=[math.log10(lo), math.log10(hi)], tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
     fig.update_yaxes(categoryorder="array", categoryarray=labels, automargin=True)
-    fig.update_layout(title=safe_label(title), height=120 + 34 * len(rows), template="plotly_white",
-                      margin=dict(l=10, r=20, t=50, b=50), legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(title=safe_label(title), height=140 + 34 * len(rows), template="plotly_white",
+                      margin=dict(l=10, r=20, t=50, b=50), showlegend=False)
     return fig
 
 

@@ -393,6 +393,51 @@ def test_survival_key_numbers_fit_a_phone(server, browser):
     context.close()
 
 
+def test_an_adjusted_model_on_the_survival_page_with_its_forest_plot_and_download(server, browser, tmp_path):
+    """Issue 27, as a researcher: choose a covariate, see the forest plot and the PH check, download the model's
+    table and read it; then the same page on a phone."""
+    import csv
+    import io
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.goto(f"{server}/survival-analysis")
+    _wait_idle(pg)
+    assert "Hazard ratio" in _wait_for_text(pg, "Hazard ratio")
+    box = pg.locator(".st-key-survival_covariates")
+    box.scroll_into_view_if_needed()
+    box.locator("input").click()
+    pg.keyboard.type("Age, y")  # a person types to find it in a long list (the list shows what fits)
+    pg.get_by_role("option", name="Age, years", exact=True).click()
+    pg.keyboard.press("Escape")
+    text = _settled_text(pg, "Adjusted hazard ratios")
+    assert "Proportional-hazards check" in text and "events per variable" in text
+    forest = pg.locator(".st-key-survival_forest")
+    forest.scroll_into_view_if_needed()
+    assert forest.locator(".main-svg").count() > 0
+    pg.screenshot(path=str(SHOTS / "survival_model_forest.png"))
+    button = pg.locator(".st-key-survival_model_dl_csv button")
+    with pg.expect_download(timeout=60_000) as info:
+        button.click()
+    target = tmp_path / "cox_model.csv"
+    info.value.save_as(str(target))
+    lines = [ln for ln in target.read_text(encoding="utf-8-sig").splitlines() if ln and not ln.startswith("#")]
+    rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
+    terms = {r["term"]: r for r in rows}
+    assert set(terms) == {"flag=at risk", "age"}
+    assert float(terms["flag=at risk"]["hazard ratio"]) > 1  # the flag's patients progress sooner (as the study)
+    context.close()
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = phone.new_page()
+    pg.goto(f"{server}/survival-analysis")
+    _wait_idle(pg)
+    pg.get_by_text("Hazard ratio").first.scroll_into_view_if_needed()
+    line = pg.get_by_text("Hazard ratio").first.bounding_box()
+    assert line is not None and line["x"] + line["width"] <= 390
+    pg.screenshot(path=str(SHOTS / "phone_survival_hazard_ratio.png"))
+    phone.close()
+
+
 def _type(pg, label: str, value: str) -> None:
     """Type into a labelled box and leave it (Tab), as a person does: the page re-runs with the value."""
     pg.get_by_label(label).fill(value)
