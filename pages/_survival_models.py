@@ -67,16 +67,18 @@ def _model_results(cox: Any, s: Any) -> None:
 def model_section(group: str, choices: list[str]) -> None:
     """The model builder: covariates and ties chosen, then the adjusted model with its forest plot and PH check."""
     st.subheader("Adjusted Cox model", anchor=False)
-    c1, c2 = st.columns([3, 1])
+    c1, c2, c3 = st.columns([3, 2, 1])
     covariates = c1.multiselect(f"Adjust the {column_label(group)} for", [c for c in choices if c != group],
                                 key="survival_covariates", format_func=column_label)
-    ties = c2.radio("Ties", ["efron", "breslow"], horizontal=True, key="survival_ties",
+    strata = c2.selectbox("Strata (own baseline hazard each)", [None] + [c for c in choices if c != group and c not in covariates],
+                          key="survival_strata", format_func=lambda c: "none" if c is None else column_label(c))
+    ties = c3.radio("Ties", ["efron", "breslow"], horizontal=True, key="survival_ties",
                     help="Efron is R's default; Breslow as older software.")
     if not covariates:
         st.caption("Choose covariates to see the adjusted hazard ratios, the forest plot and the proportional-hazards "
                    "check. " + EXPLORATORY)
         return
-    models = survival_models(store(), settings(), group, tuple(covariates), ties, actor=who())
+    models = survival_models(store(), settings(), group, tuple(covariates), ties, actor=who(), strata=strata)
     for problem in models.problems:
         st.error(md(problem), icon=":material/error:")
     if models.adjusted is not None:
@@ -103,6 +105,8 @@ def landmark_section(group: str) -> None:
         st.markdown(f"{md(km.logrank.test_name)}: χ² = {km.logrank.chi2:.3f}, p = {_p(km.logrank.p)}")
     if km.groups:
         reading_table(km.medians_for_reading())
+        downloads(km.median_table(), f"landmark_{day:g}_medians", "survival_landmark_dl", settings(),
+                  note=f"{LANDMARK_RULE}; landmark day {day:g}; {km.landmark_excluded} left out")
         st.plotly_chart(km_figure(km, title=f"From day {day:g}, by {column_label(group)}", time_unit="days from the landmark"),
                         key="survival_landmark_fig", width="stretch")
 
@@ -137,6 +141,8 @@ def report_button(group: str) -> None:
     state = st.session_state
     chosen = (group, tuple(state.get("survival_covariates") or ()), state.get("survival_ties") or "efron",
               state.get("survival_tau"))
+    strata = state.get("survival_strata")
     st.download_button("PDF: cohort report with these models",
-                       lambda db=store(), s=settings(), user=who(), c=chosen: survival_report_pdf(db, s, *c, actor=user),
+                       lambda db=store(), s=settings(), user=who(), c=chosen: survival_report_pdf(db, s, *c, actor=user,
+                                                                                                    strata=strata),
                        "tdm1_survival_report.pdf", "application/pdf", key="survival_pdf", type="primary")

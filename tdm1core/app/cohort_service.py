@@ -129,7 +129,7 @@ def survival(store: "Store", settings: Settings, group: str, at: Sequence[float]
 
 
 def survival_models(store: "Store", settings: Settings, group: str, covariates: Sequence[str] = (), ties: str = "efron",
-                    tau: float | None = None, actor: "User | str | None" = None) -> Any:
+                    tau: float | None = None, actor: "User | str | None" = None, strata: str | None = None) -> Any:
     """The group's hazard ratio (Cox, the group alone), the model adjusted for ``covariates`` and the RMST up to
     ``tau`` of the stored cohort (researchers); what cannot be estimated is said in ``problems``, never raised."""
     user = acting_user(actor, Action.COHORT)
@@ -142,7 +142,8 @@ def survival_models(store: "Store", settings: Settings, group: str, covariates: 
             raise InputError(NO_PATIENTS, source="database", hint="Import a patient table on the Cohort page.")
         problems, found = [], {}
         for name, make in (("unadjusted", lambda: cox_by(cohort, group, (), settings, ties)),
-                           ("adjusted", (lambda: cox_by(cohort, group, covariates, settings, ties)) if covariates else None),
+                           ("adjusted", (lambda: cox_by(cohort, group, covariates, settings, ties, strata=strata))
+                            if covariates else None),
                            ("rmst", (lambda: rmst_by(cohort, group, tau, settings)) if tau else None)):
             try:
                 found[name] = make() if make else None
@@ -151,18 +152,19 @@ def survival_models(store: "Store", settings: Settings, group: str, covariates: 
                 problems.append(f"{name}: {exc}")
         return SurvivalModels(group, found["unadjusted"], found["adjusted"], found["rmst"], tuple(problems))
 
-    return _CACHE.get(("models", *_state(store, settings), group, tuple(covariates), ties, tau), compute)
+    return _CACHE.get(("models", *_state(store, settings), group, tuple(covariates), ties, tau, strata), compute)
 
 
 def survival_report_pdf(store: "Store", settings: Settings, group: str, covariates: Sequence[str] = (),
-                        ties: str = "efron", tau: float | None = None, actor: "User | str | None" = None) -> bytes:
+                        ties: str = "efron", tau: float | None = None, actor: "User | str | None" = None,
+                        strata: str | None = None) -> bytes:
     """The cohort PDF of the whole stored cohort with the Survival page's models (researchers; audited)."""
     user = acting_user(actor, Action.COHORT_REPORT)
     from tdm1core.app.cohort import cohort_report_pdf
     from tdm1core.clinical.provenance import Provenance
 
     view, stats = cohort_statistics_view(store, settings, {}, (), user)
-    models = survival_models(store, settings, group, covariates, ties, tau, user)
+    models = survival_models(store, settings, group, covariates, ties, tau, user, strata)
     return cohort_report_pdf(store, view, stats, Provenance(view.source, view.sha256), None, actor=user, models=models)
 
 

@@ -45,17 +45,23 @@ def _values(series) -> list:
 
 
 def cox_by(cohort: "Cohort", group: str, covariates: Sequence[str] = (), settings: Settings = DEFAULT_SETTINGS,
-           ties: str = "efron", reference: "dict[str, str] | None" = None) -> "CoxResult":
-    """The Cox model of time to progression on ``group`` and ``covariates`` (patients with every value)."""
+           ties: str = "efron", reference: "dict[str, str] | None" = None, strata: str | None = None) -> "CoxResult":
+    """The Cox model of time to progression on ``group`` and ``covariates`` (patients with every value), each level
+    of ``strata`` with its own baseline hazard."""
+    from tdm1core.errors import InputError
     from tdm1core.stats.cox import cox_model
 
     columns = list(dict.fromkeys([group, *covariates]))
-    sub, left_out = _complete(cohort, columns)
+    if strata and strata in columns:
+        raise InputError(f"{strata} cannot be both a covariate and the strata.", column=strata,
+                         hint="Stratify by a column that is not in the model.")
+    sub, left_out = _complete(cohort, columns + ([strata] if strata else []))
     chosen = {c: lvl for c, lvl in DEFAULT_REFERENCE.items() if c in columns and (sub[c].astype(str) == lvl).any()
               and sub[c].dtype == object} | dict(reference or {})
     return cox_model(sub["ttp_days"].astype(float).tolist(), sub["progression_event"].astype(int).tolist(),
                      {c: _values(sub[c]) for c in columns}, columns, ties=ties, reference=chosen,
-                     level=settings.confidence_level, excluded=left_out)
+                     level=settings.confidence_level, excluded=left_out,
+                     strata=[str(v) for v in sub[strata]] if strata else None, strata_name=strata)
 
 
 def rmst_by(cohort: "Cohort", group: str, tau: float, settings: Settings = DEFAULT_SETTINGS) -> "RMSTResult":

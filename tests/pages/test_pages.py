@@ -662,6 +662,14 @@ def _demo_model_data():
                          "at_risk": (df["flag"] == "at risk").astype(int), "age": df["age"].astype(float)})
 
 
+def _demo_hr():
+    from tdm1core.app.cli import _demo_cohort
+
+    df, _ = _demo_cohort(Settings())
+    df = df.patients
+    return df.loc[df["flag"].notna() & df["ttp_days"].notna(), "stage"].to_numpy()
+
+
 def test_survival_hazard_ratio_adjusted_model_landmark_and_rmst():
     lifelines = pytest.importorskip("lifelines")
     data = _demo_model_data()
@@ -678,6 +686,11 @@ def test_survival_hazard_ratio_adjusted_model_landmark_and_rmst():
     assert table.loc["age", "se"] == pytest.approx(both.standard_errors_["age"], rel=1e-4)
     assert any("events per variable" in w.value for w in at.warning)  # 11 events, 2 coefficients
     assert set(frame(at, "chisq")["term"]) == {"flag", "age", "GLOBAL"}
+    at.selectbox(key="survival_strata").set_value("stage").run()  # de novo and recurrent each their own baseline
+    assert_clean(at)
+    strat = lifelines.CoxPHFitter(strata=["hr"]).fit(data.assign(hr=_demo_hr())[["t", "e", "at_risk", "age", "hr"]], "t", "e")
+    assert frame(at, "hazard ratio").set_index("term").loc["age", "coef"] == pytest.approx(strat.params_["age"], rel=1e-4)
+    at.selectbox(key="survival_strata").set_value(None).run()
     at.number_input(key="survival_landmark").set_value(60.0).run()
     assert_clean(at)
     left_out = int((data["t"] <= 60).sum())
