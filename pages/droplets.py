@@ -79,7 +79,7 @@ st.markdown(f"**Plate** {md(plate.name)}: {len(plate.wells)} well(s), {md(plate.
 for w in plate.warnings:
     st.warning(md(w))
 if review.not_called is not None:
-    st.warning(md(review.not_called))
+    st.info(md(review.not_called), icon=":material/info:")
 
 # ------------------------------------------------------------------ the plate and one well
 well = chosen_well(classified, s.min_accepted_droplets)
@@ -99,4 +99,6 @@ if review.assessment is not None:
     st.dataframe(review.calls_frame(), hide_index=True, width="stretch")
     st.caption("For the patient's flag (with ER/PR), the report and the PDF, use the Patient result page with the "
                "plate's results export, or `python -m tdm1core call PLATE.zip --threshold ...` on the command line.")
+if review.not_in_panel:
+    st.markdown("**Not part of the panel** (shown above, not called):\n" + "\n".join(f"- {md(n)}" for n in review.not_in_panel))
 stamp(s)

@@ -107,6 +107,7 @@ class PlateReview:
     classified: "PlateClassification"
     assessment: "UploadAssessment | None"
     not_called: str | None = None
+    not_in_panel: tuple[str, ...] = ()  # one sentence per sample whose targets are not the panel's
 
     def summary_frame(self) -> "pd.DataFrame":
         """One row per well: droplets, each channel's target, positives and threshold, rain, warnings."""
@@ -137,20 +138,19 @@ class PlateReview:
 
 def review_plate(files: "list[tuple[bytes, str]]", settings: Settings, thresholds: "DropletThresholds",
                  actor: "User | str | None" = None) -> PlateReview:
-    """A plate's droplets classified and its samples called (:func:`tdm1core.app.patient.assess_droplets`); a plate
-    that names no sample or target is still shown, with the reason no call was made (the lab: clinicians, admins)."""
-    user = acting_user(actor, Action.REVIEW_DROPLETS)
-    from tdm1core.app.patient import assess_droplets
+    """Any plate's droplets classified (every target, mapped or not), and the calls of its panel samples; a plate
+    that cannot be called (no names, no panel sample, no reference wells) is still shown, with the reason
+    (the lab: clinicians, admins)."""
+    acting_user(actor, Action.REVIEW_DROPLETS)
+    from tdm1core.app.patient import call_droplets
+    from tdm1core.reading.plate import classify_plate, panel_subset, read_plate
 
+    classified = classify_plate(read_plate(files, settings), thresholds)
+    _, notes = panel_subset(classified, settings)
     try:
-        assessment, classified = assess_droplets(files, settings, thresholds, actor=user)
-        return PlateReview(classified, assessment)
+        return PlateReview(classified, call_droplets(classified, settings), None, notes)
     except InputError as exc:
-        if "no sample or target names" not in str(exc):
-            raise
-        from tdm1core.reading.plate import classify_plate, read_plate
-
-        return PlateReview(classify_plate(read_plate(files, settings), thresholds), None, str(exc))
+        return PlateReview(classified, None, str(exc), notes)
 
 
 def validate_limits(blanks: "list[tuple[bytes, str]]", settings: Settings,

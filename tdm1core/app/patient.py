@@ -70,19 +70,33 @@ def _assess_upload(data: bytes, name: str, settings: Settings) -> UploadAssessme
 def assess_droplets(files: "list[tuple[bytes, str]]", settings: Settings,
                     thresholds: "DropletThresholds", actor: "User | str | None" = None) -> "tuple[UploadAssessment, PlateClassification]":
     """Read a plate of droplet files (a zip, a folder's files, with the results export or sample sheet), classify
-    its droplets with ``thresholds``, and call every sample through the unchanged pipeline."""
+    its droplets with ``thresholds``, and call every sample of the panel through the unchanged pipeline (the
+    others are named in the export's warnings as not part of the panel; none at all is an InputError)."""
     acting_user(actor, Action.REVIEW_DROPLETS)
-    import tdm1core.calling.calls as calling
-    from tdm1core.reading.plate import classify_plate, plate_export, read_plate
+    from tdm1core.reading.plate import classify_plate, read_plate
 
-    plate = read_plate(files, settings)
-    classified = classify_plate(plate, thresholds)
-    export = plate_export(classified, settings)
+    classified = classify_plate(read_plate(files, settings), thresholds)
+    return call_droplets(classified, settings), classified
+
+
+def call_droplets(classified: "PlateClassification", settings: Settings) -> UploadAssessment:
+    """The calls of a classified plate's panel samples (not a use case: the callers check the user)."""
+    import tdm1core.calling.calls as calling
+    from tdm1core.reading.plate import panel_subset, plate_export
+
+    plate = classified.plate
+    panel, notes = panel_subset(classified, settings)
+    if plate.names and not panel.plate.names:
+        raise InputError(f"no sample of this plate is part of the panel ({len(notes)} sample(s): {notes[0]}"
+                         + (f"; and {len(notes) - 1} more" if len(notes) > 1 else "") + "), so no call is made.",
+                         source=plate.name, column="Target",
+                         hint="The droplets are shown on the Droplets page; map the targets on the Settings page if they are the panel's.")
+    export = plate_export(panel, settings)
     calls = tuple(calling.call_export(export, settings))
     prov = Provenance(export.name, export.sha256, export.format, droplet_volume_nl=export.volume_nl,
                       target_map=tuple(str(m) for m in mapped_targets(export, settings)),
-                      droplets=thresholds.describe(), files=plate.files)
-    return UploadAssessment(export, calls, prov, settings, b""), classified
+                      droplets=classified.thresholds.describe(), files=plate.files)
+    return UploadAssessment(export, calls, prov, settings, b"")
 
 
 def assess_manual(entry: ManualEntry, settings: Settings, actor: "User | str | None" = None) -> tuple[SampleCalls, Provenance]:

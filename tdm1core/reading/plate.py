@@ -32,7 +32,7 @@ from tdm1core.reading.thresholds import DropletThresholds, WellClassification, c
 if TYPE_CHECKING:
     from tdm1core.reading.exports import DdpcrExport
 
-__all__ = ["DropletPlate", "WellName", "PlateClassification", "DropletPanel", "sample_droplets", "read_plate", "read_zip",
+__all__ = ["panel_subset", "DropletPlate", "WellName", "PlateClassification", "DropletPanel", "sample_droplets", "read_plate", "read_zip",
            "is_droplet_file", "classify_plate",
            "plate_export", "plate_summary", "droplet_table", "MAX_MEMBERS", "MAX_UNCOMPRESSED", "DYE_CHANNELS"]
 
@@ -362,6 +362,32 @@ def classify_plate(plate: DropletPlate, thresholds: DropletThresholds) -> PlateC
                 keys = dict(zip(w.channels, w.instrument))
         out.append(classify_well(w, thresholds, keys))
     return PlateClassification(plate, thresholds, tuple(out))
+
+
+def panel_subset(classified: PlateClassification, settings: Settings = DEFAULT_SETTINGS) -> tuple[PlateClassification, tuple[str, ...]]:
+    """The plate restricted to the samples whose every target maps to the panel (what can be called), and one
+    sentence per other sample: "not part of the panel", with its wells and targets. Never a partial sample: a sample
+    with one target that does not map is left out whole (and named), so no call is made from part of its wells."""
+    from dataclasses import replace
+
+    tmap = settings.target_map()
+    plate = classified.plate
+    by_sample: dict[str, list[WellName]] = {}
+    for n in plate.names:
+        by_sample.setdefault(n.sample, []).append(n)
+    keep: list[WellName] = []
+    notes: list[str] = []
+    for sample, names in by_sample.items():
+        unmapped = list(dict.fromkeys(n.target.strip() for n in names if tmap.resolve(n.target, n.label) is None))
+        if not unmapped:
+            keep.extend(names)
+            continue
+        wells = ", ".join(dict.fromkeys(n.well for n in names))
+        notes.append(f"sample {sample} (well(s) {wells}; target(s) {', '.join(unmapped)}): not part of the panel, shown "
+                     "but not called")
+    kept = set(id(n) for n in keep)
+    subset = replace(plate, names=tuple(n for n in plate.names if id(n) in kept), warnings=plate.warnings + tuple(notes))
+    return replace(classified, plate=subset), tuple(notes)
 
 
 def plate_export(classified: PlateClassification, settings: Settings = DEFAULT_SETTINGS) -> "DdpcrExport":
