@@ -19,7 +19,7 @@ def _points(event: Any) -> list:
     return getattr(getattr(event, "selection", None), "points", None) or []
 
 
-def chosen_well(classified: Any, min_droplets: int) -> str:
+def chosen_well(classified: Any, min_droplets: int, qc: Any = None) -> str:
     """The plate figure and the well box; the well chosen (by a click on the plate or in the box).
 
     The chosen well is kept in our own key, and the well box is a widget whose key changes when a plate click picks
@@ -31,7 +31,7 @@ def chosen_well(classified: Any, min_droplets: int) -> str:
     wells = [c.well.well for c in classified.wells]
     chosen = st.session_state.get("_droplet_well")
     chosen = chosen if chosen in wells else wells[0]
-    fig = plate_figure(classified, min_droplets, selected=chosen)
+    fig = plate_figure(classified, min_droplets, selected=chosen, qc=qc)
     n_clicks = st.session_state.get("_droplet_plate_n", 0)
     fig.update_layout(uirevision=n_clicks)
     fig.update_traces(selectedpoints=None)
@@ -53,16 +53,18 @@ def _set_override(overrides: list, well: str, channel: str, value: float) -> Non
     st.rerun()
 
 
-def well_section(classified: Any, well: str, manual: bool, min_droplets: int) -> None:
+def well_section(classified: Any, well: str, manual: bool, min_droplets: int, qc: Any = ()) -> None:
     """One well: its counts, the 2D plot and a 1D plot per channel; with manual thresholds, a box dragged over the
     positive droplets (or a typed value) sets this well's threshold for that channel."""
     plate, c = classified.plate, classified.well(well)
     names = {n.channel: n.target.strip() for n in plate.names_of(well)}
     st.subheader(f"Well {well}: {plate.sample_of(well)}", anchor=False)
-    st.markdown(f"{c.accepted:,} droplets · status: **{plate_status(c, bool(names), min_droplets)}**" + (
+    st.markdown(f"{c.accepted:,} droplets · status: **{plate_status(c, bool(names), min_droplets, qc)}**" + (
         " · clusters: " + ", ".join(f"{k} {v:,}" for k, v in c.clusters().items()) if c.clusters() else ""))
     for w in c.warnings:
         st.warning(md(w))
+    for f in qc:
+        st.warning(f"**QC {f.code}**: {md(f.message)}", icon=":material/rule:")
     st.dataframe(pd.DataFrame([{"channel": ch.channel, "target": names.get(ch.channel, ""), "threshold": "instrument"
                                 if ch.threshold is None else round(ch.threshold, 1), "positive": ch.positives,
                                 "negative": ch.negatives, "unclassified": ch.unclassified,

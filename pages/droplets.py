@@ -82,8 +82,8 @@ if review.not_called is not None:
     st.info(md(review.not_called), icon=":material/info:")
 
 # ------------------------------------------------------------------ the plate and one well
-well = chosen_well(classified, s.min_accepted_droplets)
-well_section(classified, well, code == "manual", s.min_accepted_droplets)
+well = chosen_well(classified, s.min_accepted_droplets, review.qc)
+well_section(classified, well, code == "manual", s.min_accepted_droplets, review.qc.get(well, ()))
 table = droplet_table(classified.well(well))
 downloads(table, f"droplets_{plate.name}_{well}", "droplet_well_dl", s,
           note=f"Droplets of well {well} of {plate.name}; classification: {classified.thresholds.describe()}")

@@ -70,3 +70,99 @@ def test_the_real_podcall_plate_is_shown_not_refused():
     # PROVENANCE.md: A04's clusters 1789/950/11114/4886 (Ch1+Ch2+, Ch1+Ch2-, Ch1-Ch2+, Ch1-Ch2-): VIM 2739, new4Plex 12903
     assert summary.loc["A04", "Ch1 positive"] == 1789 + 950 and summary.loc["A04", "Ch2 positive"] == 1789 + 11114
     assert len(review.not_in_panel) == 5 and review.assessment is None
+
+
+# ------------------------------------------------------------------ QC reason codes, each firing and not firing
+
+import numpy as np  # noqa: E402
+
+from builders import cluster_codes, droplet_csv, duplex_droplets  # noqa: E402
+from tdm1core.calling.well_qc import QC_CODES, plate_qc  # noqa: E402
+from tdm1core.reading.plate import classify_plate, read_plate  # noqa: E402
+
+
+def _qc(wells, droplets=None, thresholds=None, settings=None):
+    """QC codes per well of a plate built from DuplexWells (``droplets`` replaces a well's amplitude file)."""
+    files = plate_droplet_files(wells, "Q1")
+    for well, data in (droplets or {}).items():
+        files = [(data, name) if f"_{well}_" in name else (d, name) for d, name in files]
+    files.append((qs17(wells), "Q1_results.csv"))
+    s = settings or Settings()
+    classified = classify_plate(read_plate(files, s), thresholds or DropletThresholds())
+    return {w: [f.code for f in flags] for w, flags in plate_qc(classified, s).items()}
+
+
+def test_a_clean_plate_has_no_qc_finding():
+    assert set(map(tuple, _qc(sample_wells("P1")).values())) == {()}
+
+
+def test_low_droplets_fires_below_the_minimum_in_force():
+    wells = sample_wells("P1")
+    wells[1] = DuplexWell("B01", "P1", "PIK3CA E542K MUT", "PIK3CA E542K WT", 0, 50, 1185)  # the issue's 1,185
+    assert _qc(wells)["B01"] == ["LOW_DROPLETS"] and _qc(wells)["A01"] == []
+    assert _qc(wells, settings=Settings(min_accepted_droplets=1000))["B01"] == []
+
+
+def test_an_ntc_with_positives_fires_and_a_clean_ntc_does_not():
+    wells = sample_wells("P1") + [DuplexWell("F01", "NTC", "PIK3CA E545K MUT", "PIK3CA E545K WT", 4, 0, 15000)]
+    assert _qc(wells)["F01"] == ["NTC_POSITIVE"]
+    wells[-1] = DuplexWell("F01", "NTC", "PIK3CA E545K MUT", "PIK3CA E545K WT", 0, 0, 15000)
+    assert _qc(wells)["F01"] == []
+
+
+def test_saturation_and_clipping():
+    wells = sample_wells("P1")
+    wells[0] = DuplexWell("A01", "P1", "HER2", "EFTUD2", 15000, 1000, 15000)  # every droplet HER2-positive
+    assert "SATURATED" in _qc(wells)["A01"]
+    amp, t1, t2 = duplex_droplets(np.random.default_rng(1), 15000, 0, 600)
+    amp[t2, 1] = 6500.0  # the detector's ceiling: every positive at one amplitude
+    clipped = droplet_csv(amp, "qs", clusters=cluster_codes(t1, t2))
+    assert _qc(sample_wells("P1"), {"B01": clipped})["B01"] == ["CLIPPED"]
+
+
+def test_heavy_rain_fires_with_automatic_thresholds_only():
+    amp, t1, t2 = duplex_droplets(np.random.default_rng(2), 15000, 0, 600)
+    fog = np.random.default_rng(3).choice(np.flatnonzero(~t2), 900, replace=False)
+    amp[fog, 1] = np.random.default_rng(4).uniform(2600, 5400, fog.size)  # 6 % of the droplets between the clusters
+    rainy = droplet_csv(amp, "qs", clusters=cluster_codes(t1, t2))
+    assert "RAIN" in _qc(sample_wells("P1"), {"B01": rainy}, DropletThresholds(method="auto"))["B01"]
+    assert "RAIN" not in _qc(sample_wells("P1"), thresholds=DropletThresholds(method="auto"))["B01"]
+
+
+def test_replicates_that_disagree_beyond_poisson_fire_and_agreeing_ones_do_not():
+    agree = sample_wells("P1") + [DuplexWell("E01", "P1", "HER2", "EFTUD2", 1230, 990, 15000)]
+    assert "REPLICATE_DISAGREE" not in _qc(agree)["E01"]
+    differ = sample_wells("P1") + [DuplexWell("E01", "P1", "HER2", "EFTUD2", 2400, 1000, 15000)]
+    found = _qc(differ)
+    assert "REPLICATE_DISAGREE" in found["A01"] and "REPLICATE_DISAGREE" in found["E01"]
+
+
+def test_a_drifting_negative_cluster_fires():
+    amp, t1, t2 = duplex_droplets(np.random.default_rng(5), 15000, 0, 600)
+    amp[:, 1] += np.where(~t2, np.linspace(0, 1500, 15000), 0)  # the HEX baseline climbs across the well
+    drifting = droplet_csv(amp, "qs", clusters=cluster_codes(t1, t2))
+    assert _qc(sample_wells("P1"), {"B01": drifting})["B01"] == ["DRIFT"]
+
+
+def test_every_code_is_documented():
+    from tdm1core.calling import well_qc
+
+    for code in QC_CODES:
+        assert code in well_qc.__doc__
+
+
+def test_droplets_json_has_qc_codes_per_well(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    wells = sample_wells("P1")
+    wells[1] = DuplexWell("B01", "P1", "PIK3CA E542K MUT", "PIK3CA E542K WT", 0, 50, 1185)
+    for data, name in plate_droplet_files(wells, "Q1") + [(qs17(wells), "Q1_results.csv")]:
+        (tmp_path / name).write_bytes(data)
+    out = subprocess.run([sys.executable, "-m", "tdm1core", "droplets", str(tmp_path), "--json"], capture_output=True,
+                         text=True, cwd=Path(__file__).parents[1], timeout=120)
+    assert out.returncode == 0, out.stderr
+    rows = {r["well"]: r for r in json.loads(out.stdout)}
+    assert [f["code"] for f in rows["B01"]["qc"]] == ["LOW_DROPLETS"] and rows["A01"]["qc"] == []
+    assert "1,185 accepted droplets" in rows["B01"]["qc"][0]["message"]

@@ -178,6 +178,8 @@ def cmd_droplets(args: argparse.Namespace) -> int:
         print(f"{r['well']}  {r['sample']}: {r['droplets']:,} droplets; {chans}" + (f"; rain {rain:,}" if r["rain"] else ""))
         for w in r["warnings"]:
             print(f"    warning: {w}")
+        for f in r.get("qc", []):
+            print(f"    QC {f['code']}: {f['message']}")
     return 0
 
 

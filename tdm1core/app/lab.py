@@ -5,7 +5,7 @@ them and only show or print what they return.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tdm1core.app.context import acting_user
@@ -54,11 +54,12 @@ def classify_droplets(files: "list[tuple[bytes, str]]", settings: Settings, thre
                       source: str | None = None, actor: "User | str | None" = None) -> PlateView:
     """Read a plate of droplet files and classify every well (the lab: clinicians and admins)."""
     acting_user(actor, Action.REVIEW_DROPLETS)
+    from tdm1core.calling.well_qc import plate_qc
     from tdm1core.reading.plate import classify_plate, plate_summary, read_plate
 
     plate = read_plate(files, settings, source=source)
     classified = classify_plate(plate, thresholds)
-    return PlateView(plate, classified, thresholds, tuple(plate_summary(classified)))
+    return PlateView(plate, classified, thresholds, tuple(plate_summary(classified, plate_qc(classified, settings))))
 
 
 def sample_droplet_rows(classified: "PlateClassification", sample: str) -> list[dict[str, Any]]:
@@ -108,6 +109,7 @@ class PlateReview:
     assessment: "UploadAssessment | None"
     not_called: str | None = None
     not_in_panel: tuple[str, ...] = ()  # one sentence per sample whose targets are not the panel's
+    qc: "dict[str, tuple[Any, ...]]" = field(default_factory=dict)  # well -> QC findings (tdm1core.calling.well_qc)
 
     def summary_frame(self) -> "pd.DataFrame":
         """One row per well: droplets, each channel's target, positives and threshold, rain, warnings."""
@@ -117,11 +119,12 @@ class PlateReview:
 
         return pd.DataFrame([{
             "well": r["well"], "sample": r["sample"], "droplets": r["droplets"],
+            "QC": " ".join(f["code"] for f in r.get("qc", [])) or "ok",
             **{f"{ch} target": t for ch, t in r["targets"].items()},
             **{f"{ch} positive": r["positives"].get(t, r["positives"].get(ch)) for ch, t in r["targets"].items()},
             **{f"{ch} threshold": ("instrument" if v is None else round(v, 1)) for ch, v in r["threshold"]["values"].items()},
             "rain": sum(v for v in r["rain"].values() if v) if r["rain"] else "", "warnings": " | ".join(r["warnings"]),
-        } for r in plate_summary(self.classified)])
+        } for r in plate_summary(self.classified, self.qc)])
 
     def calls_frame(self) -> "pd.DataFrame | None":
         """One row per sample called from these droplets (None when no sample could be called)."""
@@ -145,12 +148,15 @@ def review_plate(files: "list[tuple[bytes, str]]", settings: Settings, threshold
     from tdm1core.app.patient import call_droplets
     from tdm1core.reading.plate import classify_plate, panel_subset, read_plate
 
+    from tdm1core.calling.well_qc import plate_qc
+
     classified = classify_plate(read_plate(files, settings), thresholds)
     _, notes = panel_subset(classified, settings)
+    qc = plate_qc(classified, settings)
     try:
-        return PlateReview(classified, call_droplets(classified, settings), None, notes)
+        return PlateReview(classified, call_droplets(classified, settings), None, notes, qc)
     except InputError as exc:
-        return PlateReview(classified, None, str(exc), notes)
+        return PlateReview(classified, None, str(exc), notes, qc)
 
 
 def validate_limits(blanks: "list[tuple[bytes, str]]", settings: Settings,

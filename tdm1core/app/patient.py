@@ -91,7 +91,15 @@ def call_droplets(classified: "PlateClassification", settings: Settings) -> Uplo
                          + (f"; and {len(notes) - 1} more" if len(notes) > 1 else "") + "), so no call is made.",
                          source=plate.name, column="Target",
                          hint="The droplets are shown on the Droplets page; map the targets on the Settings page if they are the panel's.")
+    from dataclasses import replace
+
+    from tdm1core.calling.well_qc import plate_qc
+
     export = plate_export(panel, settings)
+    kept = {n.well for n in panel.plate.names}
+    findings = [f"Well {well} [{f.code}]: {f.message}" for well, flags in plate_qc(classified, settings).items()
+                if well in kept for f in flags]
+    export = replace(export, warnings=tuple(export.warnings) + tuple(findings))  # QC on every output of the calls
     calls = tuple(calling.call_export(export, settings))
     prov = Provenance(export.name, export.sha256, export.format, droplet_volume_nl=export.volume_nl,
                       target_map=tuple(str(m) for m in mapped_targets(export, settings)),

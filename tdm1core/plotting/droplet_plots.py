@@ -25,17 +25,18 @@ STATUS_STYLE = {  # status -> (colour, symbol, words)
 }
 
 
-def plate_status(c: "WellClassification", named: bool, min_droplets: int) -> str:
+def plate_status(c: "WellClassification", named: bool, min_droplets: int, qc: Any = ()) -> str:
     if c.accepted < min_droplets:
         return "few droplets"
     if not named:
         return "no names"
-    return "check" if c.warnings else "ok"
+    return "check" if c.warnings or qc else "ok"
 
 
-def plate_figure(classified: "PlateClassification", min_droplets: int, selected: str | None = None):
-    """The plate as an 8 x 12 (or 16 x 24) grid of wells coloured and shaped by status; a click selects a well
-    (``customdata`` holds the well)."""
+def plate_figure(classified: "PlateClassification", min_droplets: int, selected: str | None = None,
+                 qc: "dict[str, Any] | None" = None):
+    """The plate as an 8 x 12 (or 16 x 24) grid of wells coloured and shaped by status, each well's QC codes in its
+    hover (``qc``: well -> findings); a click selects a well (``customdata`` holds the well)."""
     import plotly.graph_objects as go
 
     plate = classified.plate
@@ -54,10 +55,12 @@ def plate_figure(classified: "PlateClassification", min_droplets: int, selected:
         w = c.well.well
         if not w:
             continue
-        status = plate_status(c, bool(plate.names_of(w)), min_droplets)
+        flags = (qc or {}).get(w, ())
+        status = plate_status(c, bool(plate.names_of(w)), min_droplets, flags)
         pos = ", ".join(f"{ch.channel} {ch.positives:,}" for ch in c.channels)
         hover = (f"{w} · {safe_label(plate.sample_of(w))}<br>{c.accepted:,} droplets<br>positives: {pos}"
-                 + (f"<br>{len(c.warnings)} warning(s)" if c.warnings else ""))
+                 + (f"<br>{len(c.warnings)} warning(s)" if c.warnings else "")
+                 + (f"<br>QC: {' '.join(sorted({f.code for f in flags}))}" if flags else ""))
         by_status.setdefault(status, []).append((int(w[1:]), w[0], w, hover))
     for status, items in by_status.items():
         colour, symbol, words = STATUS_STYLE[status]

@@ -487,9 +487,9 @@ def check_against_results(classified: PlateClassification, records: list[dict[st
             hint="Upload the results export of this same plate and run (or a sample sheet with its names).")
 
 
-def plate_summary(classified: PlateClassification) -> list[dict[str, Any]]:
+def plate_summary(classified: PlateClassification, qc: "dict[str, Any] | None" = None) -> list[dict[str, Any]]:
     """One record per well, the ``droplets --json`` shape: well, sample, targets, droplets, threshold, clusters,
-    positives per target, rain, warnings."""
+    positives per target, rain, warnings, and (``qc``: well -> findings with ``to_dict``) ``qc: [{code, message}]``."""
     plate = classified.plate
     out = []
     for c in classified.wells:
@@ -506,6 +506,7 @@ def plate_summary(classified: PlateClassification) -> list[dict[str, Any]]:
             "positives": {target_of.get(ch.channel, ch.channel): ch.positives for ch in c.channels},
             "rain": {ch.channel: ch.rain for ch in c.channels if ch.rain is not None},
             "warnings": list(c.warnings),
+            **({} if qc is None else {"qc": [f.to_dict() for f in qc.get(c.well.well, ())]}),
         })
     return out
 
