@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings as settings_h, strategies as st
 
 from builders import plate_droplet_files, qs17, sample_wells
 from tdm1core.app.lab import review_plate
@@ -166,3 +167,60 @@ def test_droplets_json_has_qc_codes_per_well(tmp_path):
     rows = {r["well"]: r for r in json.loads(out.stdout)}
     assert [f["code"] for f in rows["B01"]["qc"]] == ["LOW_DROPLETS"] and rows["A01"]["qc"] == []
     assert "1,185 accepted droplets" in rows["B01"]["qc"][0]["message"]
+
+
+# ------------------------------------------------------------------ every classification the instruments write
+
+def _qx600_well(seed: int = 7, n: int = 12000, bd: int = 103, ipc: int = 4000, unclassified: int = 25):
+    """Six channels; targets Bd (Ch3) and IPC (Ch5) as QX Manager names its class columns, with 'u' droplets."""
+    rng = np.random.default_rng(seed)
+    amp = rng.normal(1500, 80, (n, 6))
+    bd_pos = np.zeros(n, bool)
+    bd_pos[rng.choice(n, bd, replace=False)] = True
+    ipc_pos = np.zeros(n, bool)
+    ipc_pos[rng.choice(n, ipc, replace=False)] = True
+    amp[bd_pos, 2] = rng.normal(7000, 300, bd)
+    amp[ipc_pos, 4] = rng.normal(5000, 250, ipc)
+    u = rng.choice(n, unclassified, replace=False)
+    bd_cls = np.where(bd_pos, "1", "0").astype(object)
+    bd_cls[u] = "u"
+    return droplet_csv(amp, "qx600", classes={"Bd": bd_cls, "IPC": np.where(ipc_pos, "1", "0")}), bd_pos, u, ipc_pos
+
+
+def test_a_six_channel_qx_manager_file_keeps_its_per_target_classes_without_a_results_export():
+    data, bd_pos, u, ipc_pos = _qx600_well()
+    classified = classify_plate(read_plate([(data, "Run6_A01_Amplitude.csv")], Settings()), DropletThresholds())
+    from tdm1core.reading.plate import plate_summary
+
+    row = plate_summary(classified)[0]
+    expected_bd = int(bd_pos.sum() - bd_pos[u].sum())  # the 'u' droplets are unclassified, not positive
+    assert row["instrument_classes"]["Bd"] == {"positive": expected_bd, "negative": 12000 - expected_bd - len(u),
+                                              "unclassified": len(u)}
+    # a droplet unclassified in one channel is out of every channel's count (the well's accepted droplets)
+    assert row["positives"]["Ch3"] == expected_bd and row["positives"]["Ch5"] == int(ipc_pos.sum() - ipc_pos[u].sum())
+    assert any("Bd: channel Ch3 inferred" in w for w in row["warnings"])
+    assert row["droplets"] == 12000 - len(u)  # unclassified droplets are out of the accepted count, and counted
+
+
+def test_a_sample_sheet_places_the_class_columns_without_inference():
+    data, bd_pos, u, _ = _qx600_well()
+    sheet = b"Well,Sample,TargetType,Target,DyeName(s)\nA01,S1,Ch3Unknown,Bd,CY5\nA01,S1,Ch5Unknown,IPC,ROX\n"
+    classified = classify_plate(read_plate([(data, "Run6_A01_Amplitude.csv"), (sheet, "sheet.csv")], Settings()),
+                                DropletThresholds())
+    c = classified.wells[0]
+    assert c.channel("Ch3").positives == int(bd_pos.sum() - bd_pos[u].sum())
+    assert not any("inferred" in w for w in c.warnings)
+
+
+@settings_h(max_examples=20, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1))
+def test_classification_does_not_depend_on_the_order_of_the_droplets(seed):
+    amp, t1, t2 = duplex_droplets(np.random.default_rng(11), 6000, 40, 1500, rain=True)
+    order = np.random.default_rng(seed).permutation(len(amp))
+    counts = []
+    for idx in (np.arange(len(amp)), order):
+        data = droplet_csv(amp[idx], "qs", clusters=cluster_codes(t1[idx], t2[idx]))
+        for method in ("instrument", "auto"):
+            c = classify_plate(read_plate([(data, "O1_A01_Amplitude.csv")], Settings()), DropletThresholds(method=method)).wells[0]
+            counts.append((method, tuple((ch.channel, ch.positives, ch.negatives, ch.threshold) for ch in c.channels)))
+    assert counts[:2] == counts[2:]

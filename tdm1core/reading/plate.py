@@ -346,8 +346,39 @@ class PlateClassification:
         return next(c for c in self.wells if c.well.well == well)
 
 
+def _infer_channels(w: DropletWell, keys: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Class columns no name places on a channel (a six-channel QX Manager file without its results export): each is
+    put on the free channel where its positive droplets stand furthest above its negatives (in robust SDs, at least
+    3), and that is said in a warning. Shown on the bench only: no call is made without the plate's names."""
+    taken = set(keys)
+    placed = set(keys.values())
+    notes = []
+    for key, cls in w.instrument.items():
+        if key in placed or not (cls == 1).any() or not (cls == 0).any():
+            continue
+        best, score = None, 3.0
+        for ch in w.channels:
+            if ch in taken:
+                continue
+            x = w.channel(ch)
+            neg, pos = x[cls == 0], x[cls == 1]
+            spread = 1.4826 * float(np.median(np.abs(neg - np.median(neg)))) or 1.0
+            s = (float(np.median(pos)) - float(np.median(neg))) / spread
+            if s > score:
+                best, score = ch, s
+        if best is not None:
+            keys[best] = key
+            taken.add(best)
+            notes.append(f"target {key}: channel {best} inferred from the amplitudes (no results export or sample sheet "
+                         "names it); give the plate's results export to be sure.")
+    return keys, notes
+
+
 def classify_plate(plate: DropletPlate, thresholds: DropletThresholds) -> PlateClassification:
-    """Classify every well (QX Manager class columns are matched to channels by the names' targets)."""
+    """Classify every well (QX Manager class columns are matched to channels by the names' targets; without names,
+    in channel order when there is one per channel, else by :func:`_infer_channels`)."""
+    from dataclasses import replace
+
     out = []
     for w in plate.wells:
         keys = None
@@ -360,6 +391,10 @@ def classify_plate(plate: DropletPlate, thresholds: DropletThresholds) -> PlateC
                     keys[n.channel] = key
             if not keys and len(w.instrument) == len(w.channels):  # no names: class columns in channel order
                 keys = dict(zip(w.channels, w.instrument))
+            elif thresholds.method == "instrument" and len(keys) < len(w.instrument):
+                keys, notes = _infer_channels(w, keys)
+                if notes:
+                    w = replace(w, warnings=w.warnings + tuple(notes))
         out.append(classify_well(w, thresholds, keys))
     return PlateClassification(plate, thresholds, tuple(out))
 
@@ -506,6 +541,9 @@ def plate_summary(classified: PlateClassification, qc: "dict[str, Any] | None" =
             "positives": {target_of.get(ch.channel, ch.channel): ch.positives for ch in c.channels},
             "rain": {ch.channel: ch.rain for ch in c.channels if ch.rain is not None},
             "warnings": list(c.warnings),
+            **({} if c.well.instrument_by_channel or not c.well.instrument else {"instrument_classes": {
+                k: {"positive": int((v == 1).sum()), "negative": int((v == 0).sum()), "unclassified": int((v == -1).sum())}
+                for k, v in c.well.instrument.items()}}),
             **({} if qc is None else {"qc": [f.to_dict() for f in qc.get(c.well.well, ())]}),
         })
     return out
