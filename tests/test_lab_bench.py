@@ -2,6 +2,7 @@
 named; built in code in the documented layouts, and on a real PoDCall plate where it is present."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,36 @@ def test_classification_does_not_depend_on_the_order_of_the_droplets(seed):
             c = classify_plate(read_plate([(data, "O1_A01_Amplitude.csv")], Settings()), DropletThresholds(method=method)).wells[0]
             counts.append((method, tuple((ch.channel, ch.positives, ch.negatives, ch.threshold) for ch in c.channels)))
     assert counts[:2] == counts[2:]
+
+
+# ------------------------------------------------------------------ limits from what the lab has
+
+def _pik3ca_blank_export(samples: int = 20, positives: int = 1) -> bytes:
+    wells, pos = [], [f"{r}{c:02d}" for c in range(1, 13) for r in "ABCDEFGH"]
+    for i in range(samples):
+        for j, h in enumerate(("E542K", "E545K", "H1047R")):
+            wells.append(DuplexWell(pos[3 * i + j], f"Blank{i + 1}", f"PIK3CA {h} MUT", f"PIK3CA {h} WT",
+                                    positives if i % 4 == 0 else 0, 600, 15000))
+    return qs17(wells)
+
+
+def test_limits_from_pik3ca_blanks_alone_without_the_reference():
+    from tdm1core.app.lab import validate_limits
+
+    v = validate_limits([(_pik3ca_blank_export(), "blanks.csv")], Settings())
+    assert [lob.hotspot for lob in v.lob] == ["E542K", "E545K", "H1047R"] and all(lob.n == 20 for lob in v.lob)
+    assert v.her2 is None and any("HER2" in n for n in v.notes)
+    # 5 of 20 blanks with 1 positive droplet of 15,000 at 0.85 nL: the EP17-A2 rank 0.5 + 0.95 x 20 = 19.5 falls
+    # among the five equal non-zero values, so the non-parametric LoB is one droplet's copies per 20 uL
+    one_droplet = 20 * -math.log(1 - 1 / 15000) / 0.00085
+    for lob in v.lob:
+        assert lob.nonparametric == pytest.approx(one_droplet, rel=1e-9) and lob.positive_droplets == 5
+
+
+def test_limits_from_a_her2_plate_alone_give_the_ratio_and_keep_the_pik3ca_cut_off():
+    from tdm1core.app.lab import validate_limits
+
+    wells = [DuplexWell(f"A{i + 1:02d}", f"Blank{i + 1}", "HER2", "EFTUD2", 1000 + 20 * i, 1000, 15000) for i in range(8)]
+    v = validate_limits([(qs17(wells), "her2_blanks.csv")], Settings(pik3ca_mutant_cutoff_copies=3))
+    assert v.lob == () and v.her2 is not None and v.proposed_pik3ca_cutoff == 3
+    assert any("PIK3CA: no hotspot was measured" in n for n in v.notes)

@@ -334,8 +334,10 @@ def _combine(parts: list[PooledTarget], assay: str, volume_nl: float, settings: 
     )
 
 
-def measure_export(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) -> dict[str, SampleMeasurements]:
-    """Map every target of an export to an assay and pool replicate wells per sample.
+def measure_export(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS,
+                   require_reference: bool = True) -> dict[str, SampleMeasurements]:
+    """Map every target of an export to an assay and pool replicate wells per sample (``require_reference=False``
+    for blanks and no-template controls of a mutation assay, which are run without the copy-number duplex).
 
     Raises
     ------
@@ -375,7 +377,7 @@ def measure_export(export: DdpcrExport, settings: Settings = DEFAULT_SETTINGS) -
             source=export.name, column="Target",
             hint="Rename the targets in QuantaSoft / QX Manager, or add your names to the target map on the Settings page.",
         )
-    if not any("EFTUD2" in assays for assays in grouped.values()):
+    if require_reference and not any("EFTUD2" in assays for assays in grouped.values()):
         raise TargetMapError(
             "the export has no reference (EFTUD2) wells, so no sample can be evaluated.",
             source=export.name, column="Target",

@@ -140,19 +140,20 @@ class _Blanks:
     ratios: list[float] = field(default_factory=list)
     samples: int = 0
 
-    def add(self, calls: Any) -> None:
+    def add(self, measured: Any, ratio: float | None) -> None:
+        """One blank sample: its mutant measurements (no reference needed) and, where the sample has the
+        HER2/EFTUD2 duplex and is evaluable, its ratio."""
         self.samples += 1
-        qc = {q.assay: q for q in calls.qc}
-        for spot in calls.pik3ca.hotspots:
-            if spot.mutant_copies is None or math.isnan(spot.mutant_copies):
+        for h in HOTSPOTS:
+            m = measured.measurements.get(f"{h} MUT")
+            if m is None or m.concentration is None or math.isnan(m.concentration):
                 continue
-            self.copies[spot.hotspot].append(float(spot.mutant_copies))
-            q = qc.get(f"{spot.hotspot} MUT")
-            if q is not None and q.accepted_droplets is not None and q.positives is not None:
-                self.droplets[spot.hotspot].append(int(q.accepted_droplets))
-                self.positives[spot.hotspot].append(int(q.positives))
-        if calls.her2.ratio is not None:
-            self.ratios.append(float(calls.her2.ratio))
+            self.copies[h].append(float(m.copies_per_20ul))
+            if m.accepted_droplets is not None and m.positives is not None:
+                self.droplets[h].append(int(m.accepted_droplets))
+                self.positives[h].append(int(m.positives))
+        if ratio is not None:
+            self.ratios.append(float(ratio))
 
 
 def _called(files: "list[tuple[bytes, str]]", settings: Settings, read: list[tuple[str, str]]) -> Iterator[Any]:
@@ -164,6 +165,23 @@ def _called(files: "list[tuple[bytes, str]]", settings: Settings, read: list[tup
         export = read_export(data, name, settings)
         read.append((name, _sha(data)))
         yield from call_export(export, settings)
+
+
+def _blank_samples(files: "list[tuple[bytes, str]]", settings: Settings,
+                   read: list[tuple[str, str]]) -> Iterator[tuple[Any, float | None]]:
+    """Every blank sample's measurements (any subset of the panel: a PIK3CA-only plate needs no reference wells),
+    with its HER2/EFTUD2 ratio where the sample has an evaluable duplex."""
+    from tdm1core.calling.calls import call_export, measure_export
+    from tdm1core.reading.exports import read_export
+
+    for data, name in files:
+        export = read_export(data, name, settings)
+        read.append((name, _sha(data)))
+        measured = measure_export(export, settings, require_reference=False)
+        with_reference = any("EFTUD2" in m.measurements for m in measured.values())
+        ratios = {c.sample: c.her2.ratio for c in call_export(export, settings)} if with_reference else {}
+        for sample, m in measured.items():
+            yield m, ratios.get(sample)
 
 
 def _few_blanks_note(lobs: list[Any]) -> list[str]:
@@ -186,16 +204,18 @@ def validate(blanks: "list[tuple[bytes, str]]", settings: Settings,
                          source="validation", hint="Upload the blank wells' results export(s).")
     files: list[tuple[str, str]] = []
     measured = _Blanks()
-    for calls in _called(blanks, settings, files):
-        measured.add(calls)
+    for sample, ratio in _blank_samples(blanks, settings, files):
+        measured.add(sample, ratio)
     low: dict[str, list[float]] = {h: [] for h in HOTSPOTS}
-    for calls in _called(list(low_positives or ()), settings, files):
-        for spot in calls.pik3ca.hotspots:
-            if spot.mutant_copies is not None and spot.mutant_copies > 0:
-                low[spot.hotspot].append(float(spot.mutant_copies))
+    for sample, _ in _blank_samples(list(low_positives or ()), settings, files):
+        for h in HOTSPOTS:
+            m = sample.measurements.get(f"{h} MUT")
+            if m is not None and m.concentration is not None and m.copies_per_20ul > 0:
+                low[h].append(float(m.copies_per_20ul))
     present = [h for h in HOTSPOTS if measured.copies[h]]
-    if not present:
-        raise InputError("no PIK3CA hotspot was measured in the blank exports, so no limit of blank can be set.",
+    if not present and not measured.ratios:
+        raise InputError("neither a PIK3CA hotspot nor the HER2/EFTUD2 ratio was measured in the blank exports, so no "
+                         "limit can be set.",
                          source=", ".join(n for _, n in blanks), column="Target",
                          hint="Include the blank wells of the E542K, E545K and H1047R assays (map the lab's target "
                               "names on the Settings page if they are not recognised).")
@@ -207,7 +227,11 @@ def validate(blanks: "list[tuple[bytes, str]]", settings: Settings,
         lobs.append(lob)
         lods.append(limit_of_detection(lob, low[h]))
     notes = _few_blanks_note(lobs)
-    proposed = float(math.ceil(max(d.lod for d in lods) - 1e-9))
+    if lods:
+        proposed = float(math.ceil(max(d.lod for d in lods) - 1e-9))
+    else:
+        proposed = settings.pik3ca_mutant_cutoff_copies
+        notes.append("PIK3CA: no hotspot was measured in these blanks; the PIK3CA cut-off in force is kept.")
     support = her2_support(measured.ratios, settings.her2_ratio_cutoff) if measured.ratios else None
     if support is None:
         notes.append("HER2: no blank sample had a HER2/EFTUD2 ratio; the HER2 cut-off is not supported by these files.")
