@@ -17,7 +17,8 @@ st.caption("For the lab: the droplets behind each call. Upload a plate as a **zi
            "themselves. Calls are made from the droplets as classified here, with the settings of this session.")
 
 current = droplet_thresholds()  # this session's, else the lab's saved default
-_METHODS = {"instrument": "Instrument classes", "auto": "Automatic thresholds", "manual": "Manual thresholds"}
+_METHODS = {"instrument": "Instrument classes", "auto": "Automatic thresholds", "extreme": "Extreme-value thresholds",
+            "manual": "Manual thresholds"}
 if "droplet_method" not in st.session_state:  # the first view starts from the saved classification
     st.session_state["droplet_method"] = _METHODS[current.method]
     for ch, v in current.channels:
@@ -25,11 +26,11 @@ if "droplet_method" not in st.session_state:  # the first view starts from the s
     st.session_state[OVERRIDES_KEY] = [list(w) for w in current.wells]
 uploads = st.file_uploader("Droplet amplitude files, a zipped plate, and the results export", type=["csv", "txt", "zip"],
                            accept_multiple_files=True, key="droplet_upload")
-method = st.radio("Droplet classification", ["Instrument classes", "Automatic thresholds", "Manual thresholds"],
-                  horizontal=True, key="droplet_method",
+method = st.radio("Droplet classification", list(_METHODS.values()), horizontal=True, key="droplet_method",
                   help="Instrument: QuantaSoft's clusters or QX Manager's classes (the results export's counts). "
-                       "Automatic: per well, the negative cluster's far fence or the density valley (method on the "
-                       "Settings & help page and in docs/lab.md). Manual: positive at or above your threshold.")
+                       "Automatic: per well, the negative cluster's far fence or the density valley. Extreme-value: "
+                       "after ddpcRquant, a Gumbel law fitted to the maxima of the negative droplets, for low-level "
+                       "mutants (docs/lab.md). Manual: positive at or above your threshold.")
 
 
 if not uploads:
@@ -48,7 +49,7 @@ if method == "Manual thresholds":
     v2 = c2.number_input("Ch2 (HEX/VIC) threshold", step=50.0, key="droplet_thr_ch2",
                          **({} if "droplet_thr_ch2" in st.session_state else {"value": None}))
     manual = [(ch, v) for ch, v in (("Ch1", v1), ("Ch2", v2)) if v is not None]
-code = {"Instrument classes": "instrument", "Automatic thresholds": "auto", "Manual thresholds": "manual"}[method]
+code = {v: k for k, v in _METHODS.items()}[method]
 if code == "manual" and not manual and not overrides:
     # the page goes on with the instrument's classes (said so) rather than stopping: a page that stops early loses
     # the state of the widgets below it (the chosen well)

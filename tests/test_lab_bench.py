@@ -221,10 +221,10 @@ def test_classification_does_not_depend_on_the_order_of_the_droplets(seed):
     counts = []
     for idx in (np.arange(len(amp)), order):
         data = droplet_csv(amp[idx], "qs", clusters=cluster_codes(t1[idx], t2[idx]))
-        for method in ("instrument", "auto"):
+        for method in ("instrument", "auto", "extreme"):
             c = classify_plate(read_plate([(data, "O1_A01_Amplitude.csv")], Settings()), DropletThresholds(method=method)).wells[0]
             counts.append((method, tuple((ch.channel, ch.positives, ch.negatives, ch.threshold) for ch in c.channels)))
-    assert counts[:2] == counts[2:]
+    assert counts[:3] == counts[3:]
 
 
 # ------------------------------------------------------------------ limits from what the lab has
@@ -258,3 +258,41 @@ def test_limits_from_a_her2_plate_alone_give_the_ratio_and_keep_the_pik3ca_cut_o
     v = validate_limits([(qs17(wells), "her2_blanks.csv")], Settings(pik3ca_mutant_cutoff_copies=3))
     assert v.lob == () and v.her2 is not None and v.proposed_pik3ca_cutoff == 3
     assert any("PIK3CA: no hotspot was measured" in n for n in v.notes)
+
+
+# ------------------------------------------------------------------ the extreme-value threshold (after ddpcRquant)
+
+def test_the_extreme_value_threshold_finds_a_few_mutant_droplets_and_is_named():
+    from tdm1core.reading.thresholds import extreme_threshold
+
+    rng = np.random.default_rng(21)
+    amp, t1, _ = duplex_droplets(rng, 15000, 3, 4500)
+    ev = extreme_threshold(amp[:, 0])
+    assert amp[~t1, 0].max() < ev.threshold < 8000 - 5 * 500  # above every negative, below the mutant cluster
+    # the Gumbel of the maximum of 150 normal droplets: location near the 1 - 1/150 quantile of N(1000, 90)
+    from statistics import NormalDist
+
+    assert ev.location == pytest.approx(NormalDist(1000, 90).inv_cdf(1 - 1 / 150), rel=0.02)
+    data = droplet_csv(amp, "qs", clusters=cluster_codes(t1, t1 & False))
+    c = classify_plate(read_plate([(data, "E1_A01_Amplitude.csv")], Settings()),
+                       DropletThresholds.parse("extreme")).wells[0]
+    assert c.channel("Ch1").positives == 3 and c.channel("Ch1").method == "extreme"
+    assert "ddpcRquant" in DropletThresholds(method="extreme").describe()
+
+
+def test_the_extreme_value_threshold_rarely_calls_pure_noise_positive():
+    from tdm1core.reading.thresholds import extreme_threshold
+
+    false = 0
+    for seed in range(40):
+        x = np.random.default_rng(seed).normal(1000, 90, 15000)
+        false += int((x >= extreme_threshold(x).threshold).sum())
+    # expected about blocks x (1 - p) = 0.05 exceeding blocks per well, so a handful of droplets in 40 wells
+    assert false <= 8
+
+
+def test_the_extreme_value_threshold_stays_below_a_positive_cluster():
+    from tdm1core.reading.thresholds import auto_threshold, extreme_threshold
+
+    amp, _, t2 = duplex_droplets(np.random.default_rng(3), 15000, 0, 4500, rain=True)
+    assert extreme_threshold(amp[:, 1]).threshold <= auto_threshold(amp[:, 1]).threshold

@@ -293,13 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--results", type=Path, metavar="EXPORT.csv",
                    help="with droplet files: the plate's results export or sample sheet (sample and target names)")
-    p.add_argument("--threshold", help="with droplet files: instrument (default), auto, or ch1=V,ch2=V (A04:ch1=V for one well)")
+    p.add_argument("--threshold", help="with droplet files: instrument (default), auto, extreme, or ch1=V,ch2=V (A04:ch1=V for one well)")
     _add_settings(p)
     p.set_defaults(func=cmd_call)
 
     p = sub.add_parser("droplets", help="classify per-droplet amplitude files (one file, a folder or a zip of a plate)")
     p.add_argument("path", help="an <Plate>_<Well>_Amplitude.csv file, a folder of them, or a zip")
-    p.add_argument("--threshold", default="instrument", help="instrument (default), auto, or ch1=V,ch2=V (A04:ch1=V for one well)")
+    p.add_argument("--threshold", default="instrument", help="instrument (default), auto, extreme (after ddpcRquant), or ch1=V,ch2=V (A04:ch1=V for one well)")
     p.add_argument("--results", type=Path, metavar="EXPORT.csv", help="the plate's results export or sample sheet (names)")
     p.add_argument("--json", action="store_true", help="a JSON array, one object per well")
     _add_settings(p)

@@ -29,6 +29,18 @@ The classification is a setting (:class:`DropletThresholds`), stamped on every o
   those at or above it but more than 5 of the positive cluster's SDs below its centre. A well whose rain exceeds
   ``rain_warning_fraction`` of its droplets is warned about. The 1D method sees one channel at a time: spectral
   crosstalk beyond F would be called positive; the 2D plot shows it, and manual thresholds correct it.
+* ``extreme``: an extreme-value threshold for low-level mutant detection, after ddpcRquant (Trypsteen et al., Anal
+  Bioanal Chem 2015, doi:10.1007/s00216-015-8773-4), per well and channel (:func:`extreme_threshold`): the droplets
+  below the automatic threshold (the negative population) make ``ev_blocks`` blocks; a Gumbel distribution (the
+  generalised extreme-value law with shape 0, the limit for normal-tailed noise) is fitted by moments to the block
+  maximum (scale = SD·√6/π, location = mean − 0.5772·scale), whose mean and SD are computed exactly for blocks drawn
+  at random from the negatives (so the threshold does not depend on the droplets' order, unlike ddpcRquant's
+  consecutive blocks); the threshold is its quantile at ``ev_p`` (default 0.9995), which about one block in 2,000
+  of pure negatives would exceed.
+  Where a channel has a positive cluster (wild type, reference), the negatives are those below the negative cluster's
+  edge (m + 5 s) and the threshold is never above the automatic method's density valley. ddpcRquant fits the full
+  three-parameter law to no-template-control wells with a baseline correction; this is the simpler two-parameter
+  form on each well's own negatives, named so on every output.
 """
 from __future__ import annotations
 
@@ -41,10 +53,10 @@ import numpy as np
 from tdm1core.reading.droplets import DropletWell
 from tdm1core.errors import SettingsError
 
-__all__ = ["DropletThresholds", "AutoThreshold", "ChannelClassification", "WellClassification", "auto_threshold",
+__all__ = ["DropletThresholds", "AutoThreshold", "ExtremeThreshold", "extreme_threshold", "ChannelClassification", "WellClassification", "auto_threshold",
            "classify_well", "THRESHOLD_METHODS", "INSTRUMENT_THRESHOLDS"]
 
-THRESHOLD_METHODS = ("instrument", "manual", "auto")
+THRESHOLD_METHODS = ("instrument", "manual", "auto", "extreme")
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,8 @@ class DropletThresholds:
     q: float = 9.0  # auto: PoDCall's outlier parameter
     min_cluster: int = 30  # auto: droplets above the fence that make a positive cluster
     rain_warning_fraction: float = 0.02
+    ev_blocks: int = 100  # extreme: blocks of the negative droplets
+    ev_p: float = 0.9995  # extreme: the Gumbel quantile that is the threshold
 
     def __post_init__(self) -> None:
         if self.method not in THRESHOLD_METHODS:
@@ -67,6 +81,9 @@ class DropletThresholds:
         if self.method == "manual" and not self.channels and not self.wells:
             raise SettingsError("manual thresholds need a value for at least one channel, e.g. ch1=2500,ch2=3000.",
                                 column="threshold")
+        if not (10 <= self.ev_blocks <= 10_000) or not (0.5 < self.ev_p < 1):
+            raise SettingsError("the extreme-value threshold's parameters are out of range (10-10,000 blocks, quantile "
+                                "between 0.5 and 1).", column="threshold")
         if not (0 < self.q <= 100) or not (1 <= self.min_cluster <= 10_000) or not (0 < self.rain_warning_fraction < 1):
             raise SettingsError("the automatic threshold's parameters are out of range (Q 0-100, minimum cluster "
                                 "1-10,000 droplets, rain warning fraction 0-1).", column="threshold")
@@ -116,7 +133,8 @@ class DropletThresholds:
             return cls(method=data.get("method", "instrument"), channels=tuple(dict(channels).items()),
                        wells=tuple((w["well"], w["channel"], w["threshold"]) for w in wells),
                        q=float(data.get("q", 9.0)), min_cluster=int(data.get("min_cluster", 30)),
-                       rain_warning_fraction=float(data.get("rain_warning_fraction", 0.02)))
+                       rain_warning_fraction=float(data.get("rain_warning_fraction", 0.02)),
+                       ev_blocks=int(data.get("ev_blocks", 100)), ev_p=float(data.get("ev_p", 0.9995)))
         except (TypeError, KeyError, ValueError, AttributeError) as exc:
             raise SettingsError(f"the saved droplet thresholds cannot be read ({exc}).", column="threshold",
                                 hint="Save the thresholds again on the Droplets page.") from None
@@ -124,6 +142,9 @@ class DropletThresholds:
     def describe(self) -> str:
         if self.method == "instrument":
             return "droplets classified by the instrument (QuantaSoft clusters / QX Manager classes)"
+        if self.method == "extreme":
+            return (f"extreme-value thresholds after ddpcRquant (Gumbel fitted to the maxima of {self.ev_blocks} blocks "
+                    f"of each well's negative droplets, quantile {self.ev_p:g})")
         if self.method == "auto":
             return (f"automatic thresholds (negative-cluster fence Q = {self.q:g}, density valley when a cluster of "
                     f">= {self.min_cluster} droplets lies above it)")
@@ -264,6 +285,43 @@ def _valley(xs: np.ndarray, lo: float, hi: float, h: float) -> float:
     return float((c[starts[k]] + c[ends[k]]) / 2)
 
 
+@dataclass(frozen=True)
+class ExtremeThreshold:
+    threshold: float
+    location: float
+    scale: float
+    blocks: int
+    negatives: int
+
+
+def extreme_threshold(x: np.ndarray, blocks: int = 100, p: float = 0.9995, q: float = 9.0,
+                      min_cluster: int = 30) -> ExtremeThreshold | None:
+    """The extreme-value threshold of one channel (see the module docstring); None with too few droplets."""
+    auto = auto_threshold(x, q, min_cluster)
+    if auto is None:
+        return None
+    clustered = auto.positive_centre is not None
+    # the negative population: below the threshold, or (with a positive cluster) below the negative cluster's edge
+    edge = auto.negative_centre + 5 * auto.negative_sd if clustered else auto.threshold
+    negatives = np.sort(x[x < edge])
+    n = len(negatives)
+    size = n // blocks
+    if size < 5:
+        return None
+    # the mean and SD of the maximum of a block of ``size`` droplets drawn from the negatives, exactly from their
+    # sorted values (P(max = x_(i)) = (i/n)^size - ((i-1)/n)^size): the threshold does not depend on the order
+    cdf = (np.arange(1, n + 1) / n) ** size
+    weight = np.diff(np.r_[0.0, cdf])
+    mean = float(weight @ negatives)
+    sd = math.sqrt(max(float(weight @ negatives ** 2) - mean ** 2, 0.0))
+    scale = sd * math.sqrt(6) / math.pi
+    location = mean - 0.5772156649015329 * scale
+    threshold = location - scale * math.log(-math.log(p))
+    if clustered:  # never inside a positive cluster: the density valley bounds it
+        threshold = min(threshold, auto.threshold)
+    return ExtremeThreshold(threshold, location, scale, blocks, int(len(negatives)))
+
+
 def _conditional_pass(well: DropletWell, thresholds: DropletThresholds, positive: dict[str, np.ndarray],
                       first: list["ChannelClassification"]) -> list["ChannelClassification"]:
     """The two-dimensional refinement of the automatic method for duplex wells: Ch1 is thresholded again within the
@@ -366,6 +424,17 @@ def classify_well(well: DropletWell, thresholds: DropletThresholds,
             pos = x >= t
             positive[ch] = pos
             out.append(ChannelClassification(ch, "manual", float(t), int(pos.sum()), int(n - pos.sum()), 0, None))
+            continue
+        if thresholds.method == "extreme":
+            ev = extreme_threshold(x, thresholds.ev_blocks, thresholds.ev_p, thresholds.q, thresholds.min_cluster)
+            if ev is None:
+                warnings.append(f"{ch}: too few droplets ({n:,}) for an extreme-value threshold; not classified.")
+                continue
+            pos = x >= ev.threshold
+            positive[ch] = pos
+            out.append(ChannelClassification(ch, "extreme", ev.threshold, int(pos.sum()), int(n - pos.sum()), 0, None,
+                                             {"gumbel_location": ev.location, "gumbel_scale": ev.scale,
+                                              "blocks": float(ev.blocks), "negatives": float(ev.negatives)}))
             continue
         auto = auto_threshold(x, thresholds.q, thresholds.min_cluster)
         if auto is None:
