@@ -83,7 +83,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tdm1droplets-"))
     path, droplets, csv_bytes = write_plate(tmp)
     rows = []
-    for method in ("instrument", "auto", "ch1=4000,ch2=4000"):
+    for method in ("instrument", "auto", "extreme", "ch1=4000,ch2=4000"):
         cmd = [sys.executable, "-m", "tdm1core", "call", str(path), "--threshold", method, "--json"]
         t0 = time.perf_counter()
         p = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], cwd=ROOT, capture_output=True, text=True)

@@ -204,12 +204,15 @@ def assessed_droplets(files: list[tuple[bytes, str]], settings: Settings, thresh
 
 
 def reviewed_plate(files: list[tuple[bytes, str]], settings: Settings, thresholds: Any) -> Any:
-    """The Droplets page's plate (app.lab.review_plate), kept for this session as :func:`assessed_droplets`."""
-    from tdm1core.app.lab import review_plate
+    """The Droplets page's plate (app.lab), kept for this session: read once per upload, classified once per
+    classification (a new method or threshold re-classifies the plate already read, not the files)."""
+    from tdm1core.app.lab import read_droplet_plate, review_read_plate
 
     user = acting_user(who(), Action.REVIEW_DROPLETS)
-    key = (_files_key(files), settings.fingerprint(), thresholds)
-    return _memo("plate", key, lambda: review_plate(files, settings, thresholds, actor=user), keep=3)
+    files_key = _files_key(files)
+    plate = _memo("plate_read", (files_key, settings.fingerprint()), lambda: read_droplet_plate(files, settings, user), keep=1)
+    key = (files_key, settings.fingerprint(), thresholds)
+    return _memo("plate", key, lambda: review_read_plate(plate, settings, thresholds, actor=user), keep=3)
 
 
 NO_PATIENTS = ("No patients in the database yet. Import a patient table on the **Cohort** page (Data: import into the "

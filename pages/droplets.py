@@ -60,7 +60,8 @@ try:
     thresholds = DropletThresholds(method=code, channels=tuple(manual) if code == "manual" else (),
                                    wells=tuple(tuple(x) for x in overrides) if code == "manual" else ())
     st.session_state[DROPLET_THRESHOLDS_KEY] = thresholds  # the Patient page classifies droplet uploads the same way
-    review = reviewed_plate(files, s, thresholds)
+    with st.spinner("Reading and classifying the plate…"):  # a new plate or method takes about a second
+        review = reviewed_plate(files, s, thresholds)
 except InputError as exc:
     show_error(exc)
     st.stop()

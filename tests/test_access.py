@@ -47,6 +47,7 @@ ALLOWED = {
     "reference_context": {"clinician", "researcher", "reviewer"}, "review_plate": {"clinician", "admin"},
     "released_download": {"clinician", "admin", "reviewer"},
     "target_map_preview": {"clinician", "researcher", "admin", "reviewer"},
+    "read_droplet_plate": {"clinician", "admin"}, "review_read_plate": {"clinician", "admin"},
     # issue 27: Cox models and RMST of any table
     "cox_from_csv": {"researcher"}, "rmst_from_csv": {"researcher"}, "survival_models": {"researcher"}, "survival_report_pdf": {"researcher"},
 }
@@ -230,11 +231,16 @@ def _command_line_use_case(name: str, store, user: User, s: Settings):
         return survival_table.km_from_csv(b"t,e\n5,1\n9,0\n", "t.csv", "t", "e", None, s, actor=user)
     if name == "target_map_preview":
         return lab.target_map_preview(qs17(sample_wells("W1")), "w.csv", s, actor=user)
-    if name == "review_plate":
+    if name in ("review_plate", "read_droplet_plate", "review_read_plate"):
         from builders import plate_droplet_files
 
         wells = sample_wells("S1")[:1]
         files = plate_droplet_files(wells, "Run1") + [(qs17(wells), "Run1_results.csv")]
+        if name == "read_droplet_plate":
+            return lab.read_droplet_plate(files, s, actor=user)
+        if name == "review_read_plate":
+            plate = lab.read_droplet_plate(files, s, actor=signed_in("admin"))
+            return lab.review_read_plate(plate, s, DropletThresholds(), actor=user)
         return lab.review_plate(files, s, DropletThresholds(), actor=user)
     if name in ("stored_cohort", "cohort_statistics_view", "survival", "reference_context", "survival_models",
                 "survival_report_pdf"):

@@ -247,7 +247,7 @@ def test_beta_distribution_and_quantile_equal_scipy_at_registry_size(n, frac, p)
     1e-9: at a, b ~ 50,000 its prefactor's exponent is about -7e4, whose rounding alone moves it by ~1e-11."""
     from scipy.special import betainc, betaincinv
 
-    from tdm1core.stats.special import beta_cdf, beta_quantile
+    from tdm1core.measuring.special import beta_cdf, beta_quantile
 
     a = max(1, round(frac * n))
     b = n - a + 1

@@ -341,8 +341,8 @@ def _load_cohort(args: argparse.Namespace, settings: Settings):
     return made.cohort, list(made.calls), list(made.exports)
 
 
-def _fmt_p(p: float) -> str:
-    return "" if p != p else ("<0.001" if p < 0.001 else f"{p:.3g}")
+def _fmt_p(p: float | None) -> str:
+    return "" if p is None or p != p else ("<0.001" if p < 0.001 else f"{p:.3g}")
 
 
 def cmd_cohort(args: argparse.Namespace) -> int:
@@ -461,7 +461,7 @@ def cmd_cox(args: argparse.Namespace) -> int:
             continue
         print(f"  {c.term:28} {c.coef:9.4f} {c.se:8.4f} {c.hr:8.4f} {_num(c.hr_low):>9}-{_num(c.hr_high):<9} {_fmt_p(c.p):>8}")
     for label, test in (("Likelihood ratio", res.likelihood_ratio), ("Wald", res.wald), ("Score (log-rank)", res.score)):
-        print(f"  {label} test: {_num(test.statistic)} on {test.df} df, p {_fmt_p(test.p) if test.p is not None else 'NA'}")
+        print(f"  {label} test: {_num(test.statistic)} on {test.df} df, p {'NA' if test.p is None else _fmt_p(test.p)}")
     print(f"  Concordance: {_num(res.concordance)}")
     if res.ph_test:
         print("  Proportional hazards (cox.zph, KM transform): " + "; ".join(
@@ -484,7 +484,7 @@ def cmd_rmst(args: argparse.Namespace) -> int:
     print(f"Restricted mean survival time up to tau = {res.tau:g} days")
     for g in res.groups:
         print(f"  {g.group}: n {g.n}, events {g.events}, RMST {g.rmst:.2f} (SE {g.se:.2f}; {res.level:.0%} CI {g.low:.2f}-{g.high:.2f})")
-    if res.difference:
+    if res.difference and res.ratio:
         d, r = res.difference, res.ratio
         print(f"  Difference {d.groups[0]} - {d.groups[1]}: {d.estimate:.2f} ({d.low:.2f} to {d.high:.2f}), p {_fmt_p(d.p)}")
         print(f"  Ratio {r.groups[0]} / {r.groups[1]}: {r.estimate:.3f} ({r.low:.3f} to {r.high:.3f})")

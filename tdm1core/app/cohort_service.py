@@ -140,7 +140,8 @@ def survival_models(store: "Store", settings: Settings, group: str, covariates: 
         cohort, _ = stored_cohort(store, settings, user)
         if cohort is None:
             raise InputError(NO_PATIENTS, source="database", hint="Import a patient table on the Cohort page.")
-        problems, found = [], {}
+        problems: list[str] = []
+        found: dict[str, Any] = {}
         for name, make in (("unadjusted", lambda: cox_by(cohort, group, (), settings, ties)),
                            ("adjusted", (lambda: cox_by(cohort, group, covariates, settings, ties, strata=strata))
                             if covariates else None),

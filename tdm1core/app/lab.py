@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from tdm1core.storage.store import Store
 
 __all__ = ["parse_thresholds", "is_droplet_input", "PlateView", "classify_droplets", "sample_droplet_rows",
-           "WellTable", "well_table", "target_map_preview", "PlateReview", "review_plate", "validate_limits", "save_profile", "cutoff_profiles"]
+           "WellTable", "well_table", "target_map_preview", "PlateReview", "review_plate", "read_droplet_plate", "review_read_plate", "validate_limits", "save_profile", "cutoff_profiles"]
 
 
 def parse_thresholds(text: str | None) -> "DropletThresholds":
@@ -139,24 +139,39 @@ class PlateReview:
             "QC": "ok" if all(q.ok for q in x.qc) else "check"} for x in self.assessment.calls])
 
 
-def review_plate(files: "list[tuple[bytes, str]]", settings: Settings, thresholds: "DropletThresholds",
-                 actor: "User | str | None" = None) -> PlateReview:
-    """Any plate's droplets classified (every target, mapped or not), and the calls of its panel samples; a plate
-    that cannot be called (no names, no panel sample, no reference wells) is still shown, with the reason
-    (the lab: clinicians, admins)."""
+def read_droplet_plate(files: "list[tuple[bytes, str]]", settings: Settings,
+                       actor: "User | str | None" = None) -> "DropletPlate":
+    """A plate's droplet files read with its names (the lab: clinicians, admins); classify it with
+    :func:`review_read_plate` as often as the thresholds change, without reading it again."""
+    acting_user(actor, Action.REVIEW_DROPLETS)
+    from tdm1core.reading.plate import read_plate
+
+    return read_plate(files, settings)
+
+
+def review_read_plate(plate: "DropletPlate", settings: Settings, thresholds: "DropletThresholds",
+                      actor: "User | str | None" = None) -> PlateReview:
+    """Any plate's droplets classified (every target, mapped or not), its QC, and the calls of its panel samples; a
+    plate that cannot be called (no names, no panel sample, no reference wells) is still shown, with the reason."""
     acting_user(actor, Action.REVIEW_DROPLETS)
     from tdm1core.app.patient import call_droplets
-    from tdm1core.reading.plate import classify_plate, panel_subset, read_plate
-
     from tdm1core.calling.well_qc import plate_qc
+    from tdm1core.reading.plate import classify_plate, panel_subset
 
-    classified = classify_plate(read_plate(files, settings), thresholds)
+    classified = classify_plate(plate, thresholds)
     _, notes = panel_subset(classified, settings)
     qc = plate_qc(classified, settings)
     try:
         return PlateReview(classified, call_droplets(classified, settings), None, notes, qc)
     except InputError as exc:
         return PlateReview(classified, None, str(exc), notes, qc)
+
+
+def review_plate(files: "list[tuple[bytes, str]]", settings: Settings, thresholds: "DropletThresholds",
+                 actor: "User | str | None" = None) -> PlateReview:
+    """:func:`read_droplet_plate` then :func:`review_read_plate` (the lab: clinicians, admins)."""
+    user = acting_user(actor, Action.REVIEW_DROPLETS)
+    return review_read_plate(read_droplet_plate(files, settings, user), settings, thresholds, user)
 
 
 def validate_limits(blanks: "list[tuple[bytes, str]]", settings: Settings,

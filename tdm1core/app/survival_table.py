@@ -97,7 +97,10 @@ def _complete_rows(data: bytes, name: str, time: str, event: str, others: list[s
             raise InputError(f"no column {col!r}; the columns are {', '.join(header)}.", source=name, column=col,
                              hint="Name a column of the table's header.")
     at = {c: header.index(c) for c in [time, event] + others}
-    times, events, columns, left_out = [], [], {c: [] for c in others}, 0
+    times: list[float] = []
+    events: list[float] = []
+    columns: dict[str, list[str]] = {c: [] for c in others}
+    left_out = 0
     for line, row in enumerate(rows[1:], start=2):
         if not any(v.strip() for v in row):
             continue

@@ -77,7 +77,7 @@ def _rain(c: "WellClassification") -> list[QCFlag]:
 
 
 def _drift(c: "WellClassification") -> list[QCFlag]:
-    out = []
+    out: list[QCFlag] = []
     n = c.well.droplets
     if n < 2000:
         return out
@@ -110,7 +110,7 @@ def _ntc(c: "WellClassification", kind: str | None, lob: int) -> list[QCFlag]:
 
 def _replicates(classified: "PlateClassification") -> dict[str, list[QCFlag]]:
     """Wells of one sample and target whose positive fractions differ beyond Poisson (chi-square, p < 0.001)."""
-    from scipy.stats import chi2
+    from tdm1core.measuring.special import chi2_sf
 
     plate = classified.plate
     groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -132,7 +132,7 @@ def _replicates(classified: "PlateClassification") -> dict[str, list[QCFlag]]:
         if (expected == 0).any():
             continue
         stat = float(((table - expected) ** 2 / expected).sum())
-        p = float(chi2.sf(stat, len(counts) - 1))
+        p = chi2_sf(stat, len(counts) - 1)
         if p < REPLICATE_P:
             wells = ", ".join(w for w, _, _ in counts)
             pooled = f"pooled by droplets: {int(table[:, 0].sum()):,} positive of {int(table.sum()):,}"
@@ -148,11 +148,12 @@ def plate_qc(classified: "PlateClassification", settings: "Settings", ntc_lob_dr
     from tdm1core.calling.controls import control_kind
 
     replicates = _replicates(classified)
-    out = {}
+    out: dict[str, tuple[QCFlag, ...]] = {}
     for c in classified.wells:
+        well = c.well.well or c.well.name
         names = classified.plate.names_of(c.well.well)
         kind = next((k for n in names if (k := control_kind(n.sample, n.target_type, settings)) is not None), None)
         flags = (_low(c, settings) + _ntc(c, kind, ntc_lob_droplets) + _saturated_or_clipped(c) + _rain(c)
-                 + replicates.get(c.well.well, []) + _drift(c))
-        out[c.well.well] = tuple(flags)
+                 + replicates.get(well, []) + _drift(c))
+        out[well] = tuple(flags)
     return out

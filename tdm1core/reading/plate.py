@@ -544,7 +544,7 @@ def plate_summary(classified: PlateClassification, qc: "dict[str, Any] | None" =
             **({} if c.well.instrument_by_channel or not c.well.instrument else {"instrument_classes": {
                 k: {"positive": int((v == 1).sum()), "negative": int((v == 0).sum()), "unclassified": int((v == -1).sum())}
                 for k, v in c.well.instrument.items()}}),
-            **({} if qc is None else {"qc": [f.to_dict() for f in qc.get(c.well.well, ())]}),
+            **({} if qc is None else {"qc": [f.to_dict() for f in qc.get(c.well.well or c.well.name, ())]}),
         })
     return out
 

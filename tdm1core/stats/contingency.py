@@ -231,7 +231,7 @@ class Proportion:
 def _prop(k: int, n: int, level: float) -> Proportion:
     if n == 0:
         return Proportion(0, 0, ConfidenceInterval(math.nan, math.nan, level, "Clopper-Pearson exact"))
-    from tdm1core.stats.special import beta_quantile
+    from tdm1core.measuring.special import beta_quantile
 
     # Clopper-Pearson from the beta quantiles, as R's binom.test (scipy's binomtest finds the same limits by root
     # search, which is slow at registry size); tested equal to binomtest

@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from tdm1core.errors import InputError
-from tdm1core.stats.special import chi2_sf
+from tdm1core.measuring.special import chi2_sf
 
 __all__ = ["CoxTerm", "ModelTest", "PHTest", "LevelCount", "CoxResult", "Design", "design_matrix", "cox_model",
            "TIES", "COX_METHOD", "ZPH_METHOD", "MIN_EVENTS_PER_VARIABLE"]
@@ -199,7 +199,7 @@ def _missing(v: Any) -> bool:
 
 
 def design_matrix(columns: Mapping[str, Sequence[Any]], covariates: Sequence[str],
-                  reference: Mapping[str, str] | None = None, event: Sequence[int] | None = None) -> Design:
+                  reference: Mapping[str, str] | None = None, event: Sequence[float] | None = None) -> Design:
     """Numbers as numbers, text as categories (one column per level but the reference: the first in sorted order
     unless ``reference`` names it), as R's model.matrix with treatment contrasts. No row may be missing here."""
     reference = dict(reference or {})
@@ -207,13 +207,17 @@ def design_matrix(columns: Mapping[str, Sequence[Any]], covariates: Sequence[str
     if unknown:
         raise InputError(f"--reference names {', '.join(unknown)}, which is not among the covariates.",
                          column="--reference", hint="Give COL=LEVEL for a categorical covariate of the model.")
-    cols, terms, assign, refs, levels = [], [], [], [], []
+    cols: list[np.ndarray] = []
+    terms: list[str] = []
+    assign: list[tuple[str, tuple[int, ...]]] = []
+    refs: list[tuple[str, str]] = []
+    levels: list[LevelCount] = []
     ev = np.asarray(event if event is not None else [], dtype=float)
     for name in covariates:
         values = list(columns[name])
         if all(_is_number(v) for v in values) and name not in reference:
             x = np.array([float(v) for v in values])
-            assign.append((name, (len(terms),)))
+            assign.append((name, (len(terms),)))  # one column: a number per unit
             cols.append(x)
             terms.append(name)
             levels.append(LevelCount(name, "per unit", len(values), int(ev.sum()) if len(ev) else 0, name))
@@ -280,13 +284,13 @@ def _sort(time: np.ndarray, status: np.ndarray, x: np.ndarray, stratum: np.ndarr
                    death_rows=death_rows)
 
 
-def _risk_sums(d: _Sorted, w: np.ndarray, wx: np.ndarray, wxx: np.ndarray | None) -> tuple:
+def _risk_sums(d: _Sorted, w: np.ndarray, wx: np.ndarray, wxx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """S0, S1 (and S2) over each event-time group's risk set: suffix sums within the stratum."""
     def at(c: np.ndarray) -> np.ndarray:
         cum = np.concatenate([np.zeros((1,) + c.shape[1:]), np.cumsum(c, axis=0)])
         return cum[d.group_end] - cum[d.group_stratum_start]
 
-    return at(w), at(wx), (at(wxx) if wxx is not None else None)
+    return at(w), at(wx), at(wxx)
 
 
 def _slots(d: _Sorted, efron: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -298,13 +302,13 @@ def _slots(d: _Sorted, efron: bool) -> tuple[np.ndarray, np.ndarray]:
     return g, frac
 
 
-def _loglik(d: _Sorted, beta: np.ndarray, efron: bool, second: bool = True) -> tuple[float, np.ndarray, np.ndarray | None]:
-    """The log partial likelihood, its gradient and (``second``) the information, at ``beta``."""
+def _loglik(d: _Sorted, beta: np.ndarray, efron: bool) -> tuple[float, np.ndarray, np.ndarray]:
+    """The log partial likelihood, its gradient and the information, at ``beta``."""
     p = d.x.shape[1]
     eta = d.x @ beta
     w = np.exp(eta)
     wx = d.x * w[:, None]
-    wxx = (d.x[:, :, None] * d.x[:, None, :]).reshape(len(w), p * p) * w[:, None] if second else None
+    wxx = (d.x[:, :, None] * d.x[:, None, :]).reshape(len(w), p * p) * w[:, None]
     s0, s1, s2 = _risk_sums(d, w, wx, wxx)
     dr = d.death_rows
     n_groups = len(d.deaths_per_group)
@@ -316,8 +320,6 @@ def _loglik(d: _Sorted, beta: np.ndarray, efron: bool, second: bool = True) -> t
     a1 = s1[g] - frac[:, None] * d1[g]
     ll = float(eta[dr].sum() - np.log(a0).sum())
     u = d.x[dr].sum(axis=0) - (a1 / a0[:, None]).sum(axis=0)
-    if not second:
-        return ll, u, None
     d2 = np.stack([np.bincount(d.group_of_death, weights=wxx[dr, j], minlength=n_groups) for j in range(p * p)], axis=1)
     a2 = s2[g] - frac[:, None] * d2[g]
     m = a1 / a0[:, None]
@@ -498,7 +500,7 @@ def cox_model(time: Sequence[float], status: Sequence[int], columns: Mapping[str
     if len(t) == 0 or e.sum() == 0:
         raise InputError("the data have no events, so no hazard ratio can be estimated.", column="event",
                          hint="Check the event column (1 = event, 0 = censored).")
-    design = design_matrix(columns, covariates, reference, e)
+    design = design_matrix(columns, covariates, reference, e.tolist())
     st = np.unique(np.asarray([str(v) for v in strata], dtype=object).astype(str), return_inverse=True)[1] \
         if strata is not None else np.zeros(len(t), dtype=int)
     x = design.x - design.x.mean(axis=0)  # centred, as R (the results do not depend on it)

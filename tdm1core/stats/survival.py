@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 from tdm1core.measuring.intervals import ConfidenceInterval
 from tdm1core.settings import CI_METHODS
-from tdm1core.stats.special import chi2_sf
+from tdm1core.measuring.special import chi2_sf
 
 __all__ = [
     "MedianSurvival", "SurvivalAt", "KMGroup", "LogRankResult", "KaplanMeierResult",
