@@ -186,3 +186,70 @@ def test_the_plate_grid_fits_a_phone_without_overlapping_wells(plate_server):
                 assert a["x"] + a["width"] <= b["x"] + 0.5, (a, b)  # neighbours do not overlap
         pg.screenshot(path=str(SHOTS / "phone_droplets_plate.png"))
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def other_assay_plate(tmp_path_factory):
+    """A plate of another lab's assay (VIM methylation and new4Plex), with one panel sample (issue 25)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from builders import plate_droplet_files, qs17, sample_wells
+    from tdm1core.demo.writer import DuplexWell
+
+    wells = sample_wells("P1", her2=2600, eftud2=1000) + [
+        DuplexWell("A02", "SW480", "VIM", "new4Plex", 60, 8000, 15000),
+        DuplexWell("B02", "NTC", "VIM", "new4Plex", 2, 0, 15000),
+        DuplexWell("C02", "SW620", "VIM", "new4Plex", 300, 600, 1185)]
+    folder = tmp_path_factory.mktemp("other")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for data, name in plate_droplet_files(wells, "VIM_run", seed=5) + [(qs17(wells), "VIM_run_results.csv")]:
+            z.writestr(name, data)
+    (folder / "vim.zip").write_bytes(buf.getvalue())
+    return folder / "vim.zip"
+
+
+def test_a_plate_of_another_assay_is_shown_with_its_qc_on_desktop_and_phone(plate_server, other_assay_plate):
+    """Issue 25: every well is drawn and summarised, the panel's sample called, the others listed as not part of the
+    panel, QC codes on the summary; on a phone the grid's wells do not overlap."""
+    from playwright.sync_api import sync_playwright
+
+    url, _ = plate_server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for width, name in ((1400, "droplets_other_assay"), (390, "phone_droplets_other_assay")):
+            pg = browser.new_page(viewport={"width": width, "height": 900 if width > 400 else 844}, is_mobile=width < 400)
+            pg.goto(f"{url}/droplet-review")
+            _wait_idle(pg)
+            pg.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(other_assay_plate))
+            text = _wait_for_text(pg, "Not part of the panel")
+            _wait_idle(pg)
+            _no_exception(pg)
+            text = _text(pg)
+            assert "SW480" in text and "SW620" in text and "Calls from these droplets" in text
+            if width > 400:  # the summary is a table widget (drawn on a canvas): download it and read it, as a person
+                import csv
+
+                button = pg.locator(".st-key-droplet_plate_dl_csv button")
+                button.scroll_into_view_if_needed()
+                with pg.expect_download(timeout=60_000) as info:
+                    button.click()
+                target = other_assay_plate.parent / "summary.csv"
+                info.value.save_as(str(target))
+                lines = [ln for ln in target.read_text(encoding="utf-8-sig").splitlines() if ln and not ln.startswith("#")]
+                qc = {r["well"]: r["QC"] for r in csv.DictReader(lines)}
+                assert qc["B02"] == "NTC_POSITIVE" and qc["C02"] == "LOW_DROPLETS" and qc["A01"] == "ok"
+            plate = pg.locator(".js-plotly-plot").first
+            plate.scroll_into_view_if_needed()
+            grid = plate.locator(".scatterlayer .trace").first.locator("path.point")
+            grid.first.wait_for(timeout=30_000)
+            boxes = [grid.nth(i).bounding_box() for i in range(grid.count())]
+            rows: dict[float, list] = {}
+            for b in boxes:
+                rows.setdefault(round(b["y"]), []).append(b)
+            for row in rows.values():
+                row.sort(key=lambda b: b["x"])
+                for a, b in zip(row, row[1:]):
+                    assert a["x"] + a["width"] <= b["x"] + 0.5, (a, b)
+            _screens(pg, name, 3)
+            pg.close()
+        browser.close()

@@ -704,3 +704,24 @@ def test_survival_hazard_ratio_adjusted_model_landmark_and_rmst():
     assert rm.loc["at risk", "rmst"] == pytest.approx(restricted_mean_survival_time(kmf, t=180), rel=1e-9)
     at.number_input(key="survival_tau").set_value(5000.0).run()
     assert "beyond the follow-up" in texts(at)
+
+
+def test_droplets_page_shows_a_plate_of_another_assay_and_names_what_is_not_called():
+    """Issue 25: a plate with the panel's sample and a methylation assay: the grid and the summary show every well,
+    the calls only the panel's sample, the other listed as not part of the panel; QC codes in the summary."""
+    from builders import sample_wells
+    from tdm1core.demo.writer import DuplexWell
+
+    wells = sample_wells("P1", her2=2600, eftud2=1000)
+    wells.append(DuplexWell("F01", "SW480", "VIM", "new4Plex", 60, 800, 1185))  # 1,185 droplets: LOW_DROPLETS
+    at = open_page("pages/droplets.py")
+    at.file_uploader(key="droplet_upload").set_value([("Run1.zip", _zipped_plate(wells), "application/zip")]).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    summary = frame(at, "QC").set_index("well")
+    assert summary.loc["F01", "Ch1 target"] == "VIM" and summary.loc["F01", "QC"] == "LOW_DROPLETS"
+    assert summary.loc["A01", "QC"] == "ok"
+    calls = frame(at, "HER2/EFTUD2 ratio")
+    assert list(calls["sample"]) == ["P1"]
+    assert "Not part of the panel" in texts(at) and "SW480" in texts(at)
+    at.radio(key="droplet_method").set_value("Extreme-value thresholds").run()
+    assert not at.exception and "ddpcRquant" in texts(at)
