@@ -296,3 +296,43 @@ def test_the_extreme_value_threshold_stays_below_a_positive_cluster():
 
     amp, _, t2 = duplex_droplets(np.random.default_rng(3), 15000, 0, 4500, rain=True)
     assert extreme_threshold(amp[:, 1]).threshold <= auto_threshold(amp[:, 1]).threshold
+
+
+def test_targets_multiplexed_in_one_channel_are_each_classified_by_their_own_class_column():
+    """QX Manager: two targets in Ch1 at different amplitudes (TA low, TB high), one in Ch2; each class column is
+    read for its own target, and the results export's counts are matched per target."""
+    from builders import QXM_HEADER_A, qxm, qxm_row
+    from tdm1core.reading.plate import plate_summary
+
+    rng = np.random.default_rng(8)
+    n = 12000
+    ta = np.zeros(n, bool)
+    ta[rng.choice(n, 700, replace=False)] = True
+    tb = np.zeros(n, bool)
+    tb[rng.choice(np.flatnonzero(~ta), 300, replace=False)] = True
+    ref = np.zeros(n, bool)
+    ref[rng.choice(n, 2500, replace=False)] = True
+    ch1 = np.where(ta, rng.normal(5000, 200, n), np.where(tb, rng.normal(9000, 300, n), rng.normal(1000, 80, n)))
+    ch2 = np.where(ref, rng.normal(6000, 250, n), rng.normal(2000, 100, n))
+    classes = {name: np.where(mask, "1", "0") for name, mask in (("TA", ta), ("TB", tb), ("REF", ref))}
+    droplets = droplet_csv(np.column_stack([ch1, ch2]), "qxm", classes=classes)
+    results = qxm([qxm_row(QXM_HEADER_A, "A01", "S1", "TA", "FAM", "Unknown", 700, n),
+                   qxm_row(QXM_HEADER_A, "A01", "S1", "TB", "FAM", "Unknown", 300, n),
+                   qxm_row(QXM_HEADER_A, "A01", "S1", "REF", "HEX", "Unknown", 2500, n)])
+    plate = read_plate([(droplets, "MX_A01_Amplitude.csv"), (results, "MX_results.csv")], Settings())
+    classified = classify_plate(plate, DropletThresholds())
+    row = plate_summary(classified)[0]
+    assert row["positives"] == {"TA": 700, "TB": 300, "REF": 2500}
+    c = classified.wells[0]
+    assert {ch.channel for ch in c.channels} == {"Ch1:TA", "Ch1:TB", "Ch2"}
+
+
+def test_the_rain_droplets_are_shown_in_the_1d_plot_as_counted():
+    from tdm1core.plotting.droplet_plots import channel_1d_figure
+
+    amp, t1, t2 = duplex_droplets(np.random.default_rng(1), 8000, 10, 2000, rain=True)
+    data = droplet_csv(amp, "qs", clusters=cluster_codes(t1, t2))
+    c = classify_plate(read_plate([(data, "R_A01_Amplitude.csv")], Settings()), DropletThresholds(method="auto")).wells[0]
+    traces = {tr.name.split(":")[0]: len(tr.x) for tr in channel_1d_figure(c, "Ch2").data}
+    assert traces["rain (between the clusters)"] == c.channel("Ch2").rain > 0
+    assert sum(traces.values()) == 8000

@@ -142,8 +142,16 @@ def channel_1d_figure(c: "WellClassification", channel: str, name: str | None = 
     if pos is None:
         groups.append(("not classified", np.ones(x.size, dtype=bool), "#9A9A9A"))
     else:
-        groups += [("negative", ~pos & c.classified, "#9A9A9A"), ("positive", pos & c.classified, "#0072B2"),
-                   ("unclassified", ~c.classified, "#000000")]
+        rain = np.zeros(x.size, dtype=bool)
+        detail = next((ch.detail for ch in c.channels if ch.channel == channel), {})
+        if detail.get("negative_centre") is not None and detail.get("negative_sd") and detail.get("rain_high") is not None:
+            # rain, as the automatic method counts it (the RAIN QC code): above the negative cluster's edge (m + 5 s)
+            # and below the threshold, or below the positive cluster's foot
+            edge = detail["negative_centre"] + 5 * detail["negative_sd"]
+            rain = c.classified & (x > edge) & (x < detail["rain_high"])
+        groups += [("negative", ~pos & c.classified & ~rain, "#9A9A9A"),
+                   ("positive", pos & c.classified & ~rain, "#0072B2"),
+                   ("rain (between the clusters)", rain, "#E69F00"), ("unclassified", ~c.classified, "#000000")]
     for label, sel, colour in groups:
         if sel.any():
             fig.add_trace(go.Scattergl(x=idx[sel], y=x[sel], mode="markers", name=f"{label}: {int(sel.sum()):,}",

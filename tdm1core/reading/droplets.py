@@ -69,7 +69,8 @@ class DropletWell:
         return int(self.amplitudes.shape[0])
 
     def channel(self, name: str) -> np.ndarray:
-        return self.amplitudes[:, self.channels.index(name)]
+        """A channel's amplitudes; ``Ch1:TARGET`` (one of targets multiplexed in a channel) reads its channel."""
+        return self.amplitudes[:, self.channels.index(name.split(":", 1)[0])]
 
     def cluster_codes(self) -> np.ndarray | None:
         """QuantaSoft's Cluster codes (0-4) of each droplet, rebuilt from the classes of Ch1 and Ch2."""

@@ -346,6 +346,13 @@ class PlateClassification:
         return next(c for c in self.wells if c.well.well == well)
 
 
+def slot_of(n: WellName, names: "list[WellName]") -> str:
+    """The classification a name reads: its channel, or ``Ch1:TARGET`` when several targets share the channel
+    (multiplexed by amplitude; QX Manager classifies each in its own class column)."""
+    shared = sum(1 for m in names if m.channel == n.channel) > 1
+    return f"{n.channel}:{n.target.strip()}" if shared else n.channel
+
+
 def _infer_channels(w: DropletWell, keys: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """Class columns no name places on a channel (a six-channel QX Manager file without its results export): each is
     put on the free channel where its positive droplets stand furthest above its negatives (in robust SDs, at least
@@ -381,14 +388,15 @@ def classify_plate(plate: DropletPlate, thresholds: DropletThresholds) -> PlateC
 
     out = []
     for w in plate.wells:
-        keys = None
+        keys: dict[str, str] | None = None
         if not w.instrument_by_channel and w.instrument:
             keys = {}
             by_name = {normalise_name(k): k for k in w.instrument}
-            for n in plate.names_of(w.well):
+            names = plate.names_of(w.well)
+            for n in names:
                 key = by_name.get(normalise_name(n.target))
                 if key is not None:
-                    keys[n.channel] = key
+                    keys[slot_of(n, names)] = key
             if not keys and len(w.instrument) == len(w.channels):  # no names: class columns in channel order
                 keys = dict(zip(w.channels, w.instrument))
             elif thresholds.method == "instrument" and len(keys) < len(w.instrument):
@@ -446,7 +454,7 @@ def plate_export(classified: PlateClassification, settings: Settings = DEFAULT_S
         c = by_well.get(n.well)
         if c is None:
             continue
-        ch = {x.channel: x for x in c.channels}.get(n.channel)
+        ch = {x.channel: x for x in c.channels}.get(slot_of(n, plate.names_of(n.well)))
         if ch is None:
             raise InputError(f"well {n.well}: target {n.target!r} ({n.label}) has no classified droplets in "
                              f"{n.channel} ({'no such amplitude column' if n.channel not in c.well.channels else 'no class or threshold for it'}).",
@@ -538,7 +546,8 @@ def plate_summary(classified: PlateClassification, qc: "dict[str, Any] | None" =
             "threshold": {"method": classified.thresholds.method, "values": thresholds,
                           "detail": {ch.channel: ch.detail for ch in c.channels if ch.detail}},
             "clusters": c.clusters(),
-            "positives": {target_of.get(ch.channel, ch.channel): ch.positives for ch in c.channels},
+            "positives": {(ch.channel.split(":", 1)[1] if ":" in ch.channel else target_of.get(ch.channel, ch.channel)):
+                          ch.positives for ch in c.channels},
             "rain": {ch.channel: ch.rain for ch in c.channels if ch.rain is not None},
             "warnings": list(c.warnings),
             **({} if c.well.instrument_by_channel or not c.well.instrument else {"instrument_classes": {
@@ -588,11 +597,12 @@ def sample_droplets(classified: PlateClassification, sample: str) -> list[Drople
         c = by_well.get(n.well)
         if n.sample != sample or c is None or n.channel not in c.well.channels:
             continue
-        ch = next((x for x in c.channels if x.channel == n.channel), None)
+        slot = slot_of(n, classified.plate.names_of(n.well))
+        ch = next((x for x in c.channels if x.channel == slot), None)
         values: tuple[float, ...] = ()
         if ch is not None and ch.threshold is not None:
             parts = sorted({round(float(v), 6) for k, v in ch.detail.items() if k.startswith("threshold among ") and v is not None})
             values = tuple(parts) if len(parts) > 1 else (float(ch.threshold),)
-        out.append(DropletPanel(n.well, n.channel, n.target, c.well.channel(n.channel), c.positive.get(n.channel),
+        out.append(DropletPanel(n.well, n.channel, n.target, c.well.channel(n.channel), c.positive.get(slot),
                                 c.classified, values))
     return out

@@ -180,6 +180,7 @@ class AutoThreshold:
     fence: float
     positive_centre: float | None  # None when no positive cluster lies above the fence
     rain: int
+    rain_high: float | None = None  # rain: above m + 5 s and below this (the threshold, or the positive cluster's foot)
 
 
 def _quantile(xs: np.ndarray, p: float) -> float:
@@ -258,6 +259,7 @@ def auto_threshold(x: np.ndarray, q: float = 9.0, min_cluster: int = 30, presort
         positive_centre = _median(xs[n - beyond:])
         threshold = _valley(xs, edge, positive_centre, h) if positive_centre - edge > 2 * h else fence
     rain = _count(xs, edge, threshold)
+    rain_high = float(threshold)
     if positive_centre is not None:
         # the positive cluster's centre and spread from its upper half (rain lies below it)
         pos = xs[int(np.searchsorted(xs, threshold, "left")):]
@@ -266,7 +268,8 @@ def auto_threshold(x: np.ndarray, q: float = 9.0, min_cluster: int = 30, presort
         sp = (_median(upper) - positive_centre) / 0.6745 if upper.size >= 10 else 0.0
         if sp > 0:
             rain += _count(xs, threshold, positive_centre - 5 * sp, closed_low=True)
-    return AutoThreshold(float(threshold), m, s, float(fence), positive_centre, rain)
+            rain_high = max(rain_high, positive_centre - 5 * sp)
+    return AutoThreshold(float(threshold), m, s, float(fence), positive_centre, rain, rain_high)
 
 
 def _valley(xs: np.ndarray, lo: float, hi: float, h: float) -> float:
@@ -403,7 +406,11 @@ def classify_well(well: DropletWell, thresholds: DropletThresholds,
     classified = np.ones(n, dtype=bool)
     out: list[ChannelClassification] = []
     warnings: list[str] = list(well.warnings)
-    for ch in well.channels:
+    order: list[str] = list(well.channels)
+    if thresholds.method == "instrument" and not well.instrument_by_channel and instrument_keys:
+        # targets multiplexed in one channel are classified each by its own class column ("Ch1:TARGET")
+        order = sorted(instrument_keys, key=lambda s: (well.channels.index(s.split(":", 1)[0]), s))
+    for ch in order:
         x = well.channel(ch)
         if thresholds.method == "instrument":
             key = ch if well.instrument_by_channel else (instrument_keys or {}).get(ch)
@@ -444,7 +451,8 @@ def classify_well(well: DropletWell, thresholds: DropletThresholds,
         positive[ch] = pos
         out.append(ChannelClassification(ch, "auto", auto.threshold, int(pos.sum()), int(n - pos.sum()), 0, auto.rain,
                                          {"negative_centre": auto.negative_centre, "negative_sd": auto.negative_sd,
-                                          "fence": auto.fence, "positive_centre": auto.positive_centre}))
+                                          "fence": auto.fence, "positive_centre": auto.positive_centre,
+                                          "rain_high": auto.rain_high}))
         if n and auto.rain / n > thresholds.rain_warning_fraction:
             warnings.append(f"{ch}: heavy rain, {auto.rain:,} droplets ({auto.rain / n:.1%}) between the clusters; "
                             "check the droplet plot and the threshold.")
