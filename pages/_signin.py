@@ -60,6 +60,7 @@ PAGES: tuple[tuple[Any, str, str, str, str | None], ...] = (
     (Action.REVIEW_DROPLETS, "pages/droplets.py", "Droplets", ":material/scatter_plot:", "droplet-review"),
     (Action.COHORT, "pages/cohort.py", "Cohort", ":material/table_chart:", "cohort-statistics"),
     (Action.COHORT, "pages/survival.py", "Survival", ":material/monitoring:", "survival-analysis"),
+    (Action.MONITORING, "pages/monitoring.py", "Monitoring", ":material/timeline:", "serial-monitoring"),
     (Action.AUDIT, "pages/audit.py", "Database & audit", ":material/history:", "database-audit"),
     (None, "pages/settings.py", "Settings & help", ":material/settings:", "settings-and-help"),
 )

@@ -48,6 +48,8 @@ ALLOWED = {
     "released_download": {"clinician", "admin", "reviewer"},
     "target_map_preview": {"clinician", "researcher", "admin", "reviewer"},
     "read_droplet_plate": {"clinician", "admin"}, "review_read_plate": {"clinician", "admin"},
+    # issue 26: serial monitoring
+    "monitor_files": {"clinician", "researcher", "reviewer"}, "timeline_pdf": {"clinician", "researcher", "reviewer"},
     # issue 27: Cox models and RMST of any table
     "cox_from_csv": {"researcher"}, "rmst_from_csv": {"researcher"}, "survival_models": {"researcher"}, "survival_report_pdf": {"researcher"},
 }
@@ -70,7 +72,8 @@ def test_every_use_case_that_takes_a_user_is_enumerated_here():
     found = set()
     # every module of the application layer, by the name that defines the use case (the index re-exports them)
     modules = [(m, importlib.import_module(f"tdm1core.app.{m}")) for m in
-               ("context", "database", "patient", "cohort", "admin", "lab", "survival_table", "cohort_service")]
+               ("context", "database", "patient", "cohort", "admin", "lab", "survival_table", "cohort_service",
+                "monitoring")]
     assert {n for _, m in modules for n in m.__all__} >= set(wf.__all__) - {"__version__"}
     for _, module in modules:
         for name in module.__all__:
@@ -229,6 +232,16 @@ def _command_line_use_case(name: str, store, user: User, s: Settings):
         return survival_table.rmst_from_csv(b"t,e\n5,1\n9,0\n", "t.csv", "t", "e", None, 5, actor=user)
     if name == "km_from_csv":
         return survival_table.km_from_csv(b"t,e\n5,1\n9,0\n", "t.csv", "t", "e", None, s, actor=user)
+    if name in ("monitor_files", "timeline_pdf"):
+        import tdm1core.app.monitoring as monitoring
+        from tdm1core.demo import demo_series_paths
+
+        paths = demo_series_paths()
+        args = ((paths[0].read_bytes(), paths[0].name), [(paths[1].read_bytes(), paths[1].name)], None, s)
+        if name == "monitor_files":
+            return monitoring.monitor_files(*args, actor=user)
+        tl = monitoring.monitor_files(*args, actor=signed_in("clinician"))[0]
+        return monitoring.timeline_pdf(tl, None, actor=user)
     if name == "target_map_preview":
         return lab.target_map_preview(qs17(sample_wells("W1")), "w.csv", s, actor=user)
     if name in ("review_plate", "read_droplet_plate", "review_read_plate"):

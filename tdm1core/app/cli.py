@@ -472,6 +472,31 @@ def cmd_cox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monitor(args: argparse.Namespace) -> int:
+    """Serial monitoring: each patient's timeline on T-DM1, classed by monitoring rules v1."""
+    from tdm1core.app.monitoring import monitor_files
+
+    samples = Path(args.samples)
+    events = Path(args.events) if args.events else None
+    exports = _read_files([Path(p) for p in args.ddpcr or []])
+    result = monitor_files((_read_path(samples), samples.name), exports,
+                           (_read_path(events), events.name) if events else None, _settings(args), args.patient)
+    if args.json:
+        _dump([t.to_dict() for t in result])
+        return 0
+    for t in result:
+        print(f"{t.patient_id}: baseline {t.baseline_sample or 'none'}, tracking {t.tracking_hotspot or 'none'} "
+              f"({t.rules}; {t.unit})")
+        for p in t.timepoints:
+            print(f"  day {p.days_from_baseline:>4} {p.collection_date} {p.sample_id}: {p.category} ({p.rule})")
+        print(f"  first molecular progression {t.first_molecular_progression or '-'}, first radiological "
+              f"{t.first_radiological_progression or '-'}, lead time "
+              f"{'-' if t.lead_time_days is None else str(t.lead_time_days) + ' days'}")
+        for w in t.warnings:
+            print(f"  warning: {w}")
+    return 0
+
+
 def cmd_rmst(args: argparse.Namespace) -> int:
     """Restricted mean survival time up to tau per group (R survfit's rmean), with their difference and ratio."""
     from tdm1core.app.survival_table import rmst_from_csv
@@ -582,6 +607,15 @@ def _register_research(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--level", type=float, default=0.95)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_cox)
+
+    p = sub.add_parser("monitor", help="serial ctDNA monitoring: each patient's timeline on T-DM1 (monitoring rules v1)")
+    p.add_argument("--samples", required=True, help="sample table: patient_id, sample_id, collection_date[, volumes]")
+    p.add_argument("--ddpcr", nargs="+", required=True, metavar="EXPORT", help="the ddPCR exports with the samples")
+    p.add_argument("--events", help="events table: patient_id, event_date, event_type, detail")
+    p.add_argument("--patient", help="one patient's timeline")
+    p.add_argument("--json", action="store_true")
+    _add_settings(p)
+    p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("rmst", help="restricted mean survival time up to tau on any CSV (as R survfit's rmean)")
     p.add_argument("table")

@@ -8,6 +8,7 @@
 :mod:`.cohort_service`      the one bounded cache of a stored cohort's derived results (pages)
 :mod:`.survival_table`      Kaplan-Meier of any table (research teams)
 :mod:`.lab`                 the lab: droplets classified, an export's well table, limits of blank, profiles
+:mod:`.monitoring`          serial ctDNA monitoring: each patient's timeline on T-DM1
 :mod:`.admin`               administrators: default settings, deletions, roles, the audit log, the database
 :mod:`.cli`                 the command line: parses arguments, calls one use case above, prints
 ==========================  =================================================================================

@@ -16,7 +16,7 @@ import pandas as pd
 
 from tdm1core.stats.survival import KaplanMeierResult
 
-__all__ = ["PALETTE", "GROUP_COLOURS", "km_figure", "ratio_figure", "km_plot_data", "forest_figure", "zph_figure"]
+__all__ = ["PALETTE", "GROUP_COLOURS", "km_figure", "ratio_figure", "km_plot_data", "forest_figure", "zph_figure", "timeline_figure", "timeline_spans", "timeline_series"]
 
 from tdm1core.plotting.palette import GREY, GROUP_COLOURS, PALETTE  # noqa: E402  one palette for the screen and the PDF
 from tdm1core.plotting.axes import time_axis_step  # noqa: E402  one time axis for the screen and the PDF
@@ -209,4 +209,103 @@ def zph_figure(cox, term: str):
         fig.add_hline(y=coef, line_dash="dash", line_color=GREY, annotation_text=f"coefficient {coef:.3f}")
     fig.update_layout(title=safe_label(f"Proportional-hazards check: {term}"), template="plotly_white", height=320,
                       xaxis_title="Time (days)", yaxis_title=f"Beta(t) for {safe_label(term)}", margin=dict(l=10, r=20, t=50, b=40))
+    return fig
+
+
+def timeline_spans(tl) -> tuple[list[tuple[int, int, str]], list[tuple[int, str]]]:
+    """A timeline's treatment lines as (start day, end day, drug) and imaging as (day, RECIST), in days from baseline
+    (a line with no end runs to the last sample); shared by the screen and the PDF."""
+    import datetime as dt
+
+    if not tl.timepoints:
+        return [], []
+    base = dt.date.fromisoformat(next(p.collection_date for p in tl.timepoints if p.category == "baseline"))
+    last = max(p.days_from_baseline for p in tl.timepoints)
+
+    def day(iso: str) -> int:
+        return (dt.date.fromisoformat(iso) - base).days
+
+    lines, open_lines = [], {}
+    for e in tl.events:
+        if e.event_type == "treatment_start":
+            open_lines[e.detail.lower()] = (day(e.event_date), e.detail)
+        elif e.event_type == "treatment_end" and e.detail.lower() in open_lines:
+            start, drug = open_lines.pop(e.detail.lower())
+            lines.append((start, day(e.event_date), drug))
+    lines += [(start, max(last, start), drug) for start, drug in open_lines.values()]
+    imaging = [(day(e.event_date), e.detail) for e in tl.events if e.event_type == "imaging"]
+    return lines, imaging
+
+
+def timeline_series(tl, hotspot: str) -> tuple[list, list]:
+    """One hotspot's points for a timeline plot: (day, level or None where not detected: the line breaks there,
+    never drawn across a "not detected"), and the not-detected samples as (day, 95 % detectable level)."""
+    det = [(p.days_from_baseline, p.hotspots[hotspot] if p.hotspots[hotspot].detected else None) for p in tl.timepoints]
+    nd = [(p.days_from_baseline, p.hotspots[hotspot].detectable) for p in tl.timepoints
+          if p.hotspots[hotspot].detected is False and p.hotspots[hotspot].detectable]
+    return det, nd
+
+
+def _hotspot_traces(fig, tl, hotspot: str, colour: str) -> None:
+    import plotly.graph_objects as go
+
+    det, nd = timeline_series(tl, hotspot)
+    if any(v is not None for _, v in det):
+        fig.add_trace(go.Scatter(x=[d for d, _ in det], y=[v.mutant if v else None for _, v in det],
+                                 mode="lines+markers", name=f"{hotspot} detected", connectgaps=False,
+                                 marker=dict(color=colour, size=9, symbol="circle"), line=dict(color=colour),
+                                 error_y=dict(type="data", symmetric=False, color=colour,
+                                              array=[v.high - v.mutant if v else 0 for _, v in det],
+                                              arrayminus=[v.mutant - v.low if v else 0 for _, v in det])),
+                      row=1, col=1)
+    if nd:
+        fig.add_trace(go.Scatter(x=[d for d, _ in nd], y=[y for _, y in nd], mode="markers",
+                                 name=f"{hotspot} not detected (95 % detectable level)",
+                                 marker=dict(color=colour, size=9, symbol="circle-open")), row=1, col=1)
+
+
+def _events_and_categories(fig, tl) -> None:
+    lines, imaging = timeline_spans(tl)
+    for start, end, drug in lines:
+        fig.add_vrect(x0=start, x1=end, fillcolor="#56B4E9", opacity=0.12, line_width=0,
+                      annotation_text=safe_label(drug), annotation_position="top left")
+    for d, recist in imaging:
+        fig.add_vline(x=d, line=dict(color="#D55E00" if recist == "PD" else GREY, dash="dash"),
+                      annotation_text=f"imaging {recist}", annotation_position="top right")
+    for p in tl.timepoints:
+        fig.add_annotation(x=p.days_from_baseline, y=1.02, yref="paper", text=safe_label(p.category), showarrow=False,
+                           textangle=-30, font=dict(size=10), xanchor="left")
+
+
+def timeline_figure(tl, cutoff: float | None = None, her2_cutoff: float | None = None):
+    """A patient's serial ctDNA: mutant level per hotspot over days from baseline (log axis, 95 % CIs; a "not
+    detected" as an open marker at its 95 % detectable level), the PIK3CA cut-off (copies per well), the HER2/EFTUD2
+    ratio with its cut-off, treatment lines as bars, imaging with its RECIST response, each sample's category."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from tdm1core.panel import HOTSPOTS
+
+    unit = "mutant copies per mL plasma" if tl.unit == "copies_per_ml" else "mutant copies per 20 µL well"
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.06)
+    for i, h in enumerate(HOTSPOTS):
+        _hotspot_traces(fig, tl, h, PALETTE[i % len(PALETTE)])
+    if cutoff and tl.unit != "copies_per_ml":
+        fig.add_hline(y=cutoff, line=dict(color=GREY, dash="dot"), annotation_text=f"PIK3CA cut-off {cutoff:g}",
+                      row=1, col=1)
+    ratios = [(p.days_from_baseline, p.her2_ratio) for p in tl.timepoints if p.her2_ratio is not None]
+    if ratios:
+        fig.add_trace(go.Scatter(x=[d for d, _ in ratios], y=[r for _, r in ratios], mode="lines+markers",
+                                 name="HER2/EFTUD2 ratio", marker=dict(color="#000000", symbol="diamond")), row=2, col=1)
+    if ratios and her2_cutoff:
+        fig.add_hline(y=her2_cutoff, line=dict(color=GREY, dash="dash"), annotation_text=f"amplified ≥ {her2_cutoff:g}",
+                      row=2, col=1)
+    _events_and_categories(fig, tl)
+    days = [p.days_from_baseline for p in tl.timepoints] + [0]
+    fig.update_yaxes(type="log", title_text=unit, row=1, col=1)
+    fig.update_yaxes(title_text="HER2/EFTUD2", row=2, col=1)
+    fig.update_xaxes(title_text="days from baseline", row=2, col=1, range=[min(days) - 10, max(days) + 20])
+    fig.update_layout(height=560, template="plotly_white", margin=dict(l=10, r=20, t=90, b=40),
+                      title=safe_label(f"Patient {tl.patient_id}: serial ctDNA ({tl.rules})"),
+                      legend=dict(orientation="h", y=-0.18))
     return fig

@@ -16,7 +16,7 @@ from matplotlib.ticker import FuncFormatter
 from tdm1core.plotting.axes import time_axis_step
 from tdm1core.plotting.palette import GREY, GROUP_COLOURS, PALETTE
 
-__all__ = ["ratio_plot", "km_plot", "forest_plot"]
+__all__ = ["ratio_plot", "km_plot", "forest_plot", "timeline_plot"]
 
 
 def ratio_plot(ratio: float | None, ci: Any, cutoff: float, cohort_points: Any) -> Figure:
@@ -170,4 +170,65 @@ def forest_plot(cox: Any, width: float = 6.8) -> Figure:
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    return fig
+
+
+def _timeline_hotspots(ax: Any, tl: Any) -> None:
+    from tdm1core.panel import HOTSPOTS
+    from tdm1core.plotting.figures import timeline_series
+
+    nan = float("nan")
+    for i, h in enumerate(HOTSPOTS):
+        colour = PALETTE[i % len(PALETTE)]
+        det, nd = timeline_series(tl, h)
+        if any(v is not None for _, v in det):
+            ax.errorbar([d for d, _ in det], [v.mutant if v else nan for _, v in det],
+                        yerr=[[v.mutant - v.low if v else nan for _, v in det], [v.high - v.mutant if v else nan for _, v in det]],
+                        fmt="-o", color=colour, ms=4, capsize=2, label=f"{h} detected")
+        if nd:
+            ax.plot([d for d, _ in nd], [y for _, y in nd], "o", mfc="none", color=colour, ms=5,
+                    label=f"{h} not detected (95 % detectable level)")
+
+
+def _timeline_events(ax: Any, ax2: Any, tl: Any) -> None:
+    from tdm1core.plotting.figures import timeline_spans
+
+    lines, imaging = timeline_spans(tl)
+    for a in (ax, ax2):
+        for start, end, _ in lines:
+            a.axvspan(start, end, color="#56B4E9", alpha=0.12, lw=0)
+        for d, recist in imaging:
+            a.axvline(d, color="#D55E00" if recist == "PD" else GREY, ls="--", lw=0.8)
+    for d, recist in imaging:
+        ax.text(d, 1.0, f" {recist}", transform=ax.get_xaxis_transform(), fontsize=6, va="bottom")
+    for p in tl.timepoints:
+        ax.text(p.days_from_baseline, 1.09, p.category, transform=ax.get_xaxis_transform(), fontsize=5.5,
+                rotation=30, ha="left", va="bottom")
+
+
+def timeline_plot(tl: Any, cutoff: float | None = None, her2_cutoff: float | None = None, width: float = 6.8) -> Figure:
+    """The patient's timeline for the PDF, as on screen (log axis, CIs, open markers for "not detected" at their 95 %
+    detectable level, the HER2/EFTUD2 track, treatment bars, imaging with RECIST, each sample's category)."""
+    fig = Figure(figsize=(width, 4.4))
+    ax = fig.add_axes((0.1, 0.38, 0.86, 0.48))
+    ax2 = fig.add_axes((0.1, 0.1, 0.86, 0.2), sharex=ax)
+    _timeline_hotspots(ax, tl)
+    if cutoff and tl.unit != "copies_per_ml":
+        ax.axhline(cutoff, color=GREY, ls=":", lw=0.8)
+    _timeline_events(ax, ax2, tl)
+    ax.set_yscale("log")
+    ax.set_ylabel("mutant copies / mL" if tl.unit == "copies_per_ml" else "mutant copies / 20 µL", fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=5.5, loc="lower left", frameon=False)
+    ratios = [(p.days_from_baseline, p.her2_ratio) for p in tl.timepoints if p.her2_ratio is not None]
+    if ratios:
+        ax2.plot([d for d, _ in ratios], [r for _, r in ratios], "-D", color="black", ms=3)
+    if her2_cutoff:
+        ax2.axhline(her2_cutoff, color=GREY, ls="--", lw=0.8)
+    ax2.set_ylabel("HER2/EFTUD2", fontsize=7)
+    ax2.set_xlabel("days from baseline", fontsize=7)
+    for a in (ax, ax2):
+        a.tick_params(labelsize=6.5)
+        for side in ("top", "right"):
+            a.spines[side].set_visible(False)
     return fig

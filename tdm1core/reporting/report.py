@@ -538,3 +538,40 @@ def _summary(cohort: Any, stats: Any, st: dict, w: float) -> list[Any]:
                      + f" (chi-square {lr.chi2:.2f}, df {lr.df})"])
     return [_p("Summary", st["h"]), _table(rows, [0.3 * w, 0.7 * w], st),
             _p(p.caveat, st["small"])]
+
+
+MONITORING_LIMITS = ("Serial monitoring is exploratory: the molecular-response rules are this product's, from the ctDNA "
+                     "monitoring literature, and are not validated for clinical decisions. Research use only; not a "
+                     "diagnostic device.")
+
+
+def monitoring_report(tl: Any, input_lines: Sequence[str] = (), now: dt.datetime | None = None, pagesize: str = "A4") -> bytes:
+    """One patient's serial ctDNA as a PDF page: the timeline figure, each timepoint with its category and rule, the
+    first molecular and radiological progressions and the lead time, the rule set, the inputs' SHA-256."""
+    from tdm1core.plotting.pdf_figures import timeline_plot
+
+    st = _styles(8.5)
+    doc, buf = _document(pagesize, "serial monitoring", (16, 14, 14))
+    w = doc.width
+    s = tl.settings
+    unit = "copies per mL plasma" if tl.unit == "copies_per_ml" else "copies per 20 µL well"
+    rows = [["Day", "Sample", "Date", "Tracking level", "Category", "Rule"]]
+    for p in tl.timepoints:
+        lv = p.hotspots.get(tl.tracking_hotspot) if tl.tracking_hotspot else None
+        rows.append([str(p.days_from_baseline), p.sample_id, p.collection_date,
+                     "" if lv is None or lv.mutant is None else f"{lv.mutant:.3g}", p.category, p.rule])
+    lead = "not available" if tl.lead_time_days is None else f"{tl.lead_time_days} days"
+    story = [_p(f"Serial ctDNA on T-DM1: patient {tl.patient_id}", st["title"]),
+             _p(MONITORING_LIMITS, st["small"]),
+             _p(f"Rule set: {tl.rules}. Baseline: {tl.baseline_sample or 'none'}; tracking hotspot: "
+                f"{tl.tracking_hotspot or 'none (nothing detected at baseline)'}; unit: {unit}. First molecular "
+                f"progression: {tl.first_molecular_progression or 'none'}; first radiological progression (imaging PD): "
+                f"{tl.first_radiological_progression or 'none'}; lead time: {lead}.", st["body"]),
+             _figure_png(timeline_plot(tl, s.pik3ca_mutant_cutoff_copies, s.her2_ratio_cutoff), 6.9, 4.4),
+             _table(rows, [0.07 * w, 0.13 * w, 0.13 * w, 0.12 * w, 0.15 * w, 0.4 * w], _styles(6.5))]
+    story += [_p("Warning: " + x, st["small"]) for x in tl.warnings]
+    story += [_p(line, st["small"]) for line in input_lines]
+    story.append(_p(f"Generated {(now or dt.datetime.now()).strftime('%Y-%m-%d %H:%M')}.", st["small"]))
+    footer = _footer(s, "serial monitoring")
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return buf.getvalue()

@@ -53,6 +53,7 @@ class Action(str, enum.Enum):
     RELEASE = "release a patient report"
     RELEASED = "see released reports"
     SETTINGS = "see the settings and cut-off profiles"
+    MONITORING = "see a patient's serial ctDNA monitoring"
 
 
 PERMISSIONS: dict[Action, frozenset[str]] = {
@@ -72,6 +73,7 @@ PERMISSIONS: dict[Action, frozenset[str]] = {
     Action.RELEASE: frozenset({"reviewer"}),  # a clinical attestation: not IT's (admins manage, reviewers release)
     Action.RELEASED: frozenset({"clinician", "admin", "reviewer"}),
     Action.SETTINGS: frozenset({"clinician", "researcher", "admin", "reviewer"}),
+    Action.MONITORING: frozenset({"clinician", "researcher", "reviewer"}),
 }
 
 

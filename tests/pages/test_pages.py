@@ -15,7 +15,7 @@ from tdm1core.app.workflows import open_store
 from tdm1core.settings import Settings
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
-PAGES = ["pages/home.py", "pages/patient.py", "pages/droplets.py", "pages/cohort.py", "pages/survival.py", "pages/audit.py", "pages/settings.py"]
+PAGES = ["pages/home.py", "pages/patient.py", "pages/droplets.py", "pages/cohort.py", "pages/survival.py", "pages/monitoring.py", "pages/audit.py", "pages/settings.py"]
 DEMO_EXPORT = demo_export_path().read_bytes()
 DEMO_PATIENTS = (DEMO_DIR / "demo_patients.csv").read_bytes()
 
