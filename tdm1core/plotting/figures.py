@@ -268,13 +268,13 @@ def _events_and_categories(fig, tl) -> None:
     lines, imaging = timeline_spans(tl)
     for start, end, drug in lines:
         fig.add_vrect(x0=start, x1=end, fillcolor="#56B4E9", opacity=0.12, line_width=0,
-                      annotation_text=safe_label(drug), annotation_position="top left")
-    for d, recist in imaging:
+                      annotation_text=safe_label(drug), annotation_position="bottom left")
+    for d, recist in imaging:  # labelled at the bottom: the samples' categories are at the top
         fig.add_vline(x=d, line=dict(color="#D55E00" if recist == "PD" else GREY, dash="dash"),
-                      annotation_text=f"imaging {recist}", annotation_position="top right")
+                      annotation_text=f"imaging {recist}", annotation_position="bottom right")
     for p in tl.timepoints:
-        fig.add_annotation(x=p.days_from_baseline, y=1.02, yref="paper", text=safe_label(p.category), showarrow=False,
-                           textangle=-30, font=dict(size=10), xanchor="left")
+        fig.add_annotation(x=p.days_from_baseline, y=1.01, yref="paper", text=safe_label(p.category), showarrow=False,
+                           textangle=-30, font=dict(size=10), xanchor="left", yanchor="bottom")
 
 
 def timeline_figure(tl, cutoff: float | None = None, her2_cutoff: float | None = None):
@@ -301,7 +301,8 @@ def timeline_figure(tl, cutoff: float | None = None, her2_cutoff: float | None =
         fig.add_hline(y=her2_cutoff, line=dict(color=GREY, dash="dash"), annotation_text=f"amplified ≥ {her2_cutoff:g}",
                       row=2, col=1)
     _events_and_categories(fig, tl)
-    days = [p.days_from_baseline for p in tl.timepoints] + [0]
+    lines, imaging = timeline_spans(tl)
+    days = [p.days_from_baseline for p in tl.timepoints] + [0] + [d for d, _ in imaging] + [e for _, e, _ in lines]
     fig.update_yaxes(type="log", title_text=unit, row=1, col=1)
     fig.update_yaxes(title_text="HER2/EFTUD2", row=2, col=1)
     fig.update_xaxes(title_text="days from baseline", row=2, col=1, range=[min(days) - 10, max(days) + 20])

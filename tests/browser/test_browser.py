@@ -438,6 +438,46 @@ def test_an_adjusted_model_on_the_survival_page_with_its_forest_plot_and_downloa
     phone.close()
 
 
+def test_the_monitoring_timeline_on_desktop_and_phone_and_its_pdf(server, browser, tmp_path):
+    """Issue 26, as an oncologist: the SYNTHETIC demo series, a patient's timeline, the PDF downloaded and read."""
+    import io
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.goto(f"{server}/serial-monitoring")
+    _wait_idle(pg)
+    pg.get_by_text("Use the SYNTHETIC demo series").click()
+    text = _settled_text(pg, "lead time")
+    assert "SYNTHETIC demo series" in text and "66 days" in text
+    fig = pg.locator(".st-key-monitor_fig")
+    fig.scroll_into_view_if_needed()
+    assert fig.locator(".main-svg").count() > 0
+    pg.screenshot(path=str(SHOTS / "monitoring_timeline.png"))
+    button = pg.locator(".st-key-monitor_pdf button")
+    button.scroll_into_view_if_needed()
+    with pg.expect_download(timeout=60_000) as info:
+        button.click()
+    target = tmp_path / "timeline.pdf"
+    info.value.save_as(str(target))
+    from pypdf import PdfReader
+
+    pdf_text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(target.read_bytes())).pages)
+    assert "patient M01" in pdf_text and "monitoring rules v1" in pdf_text and "lead time: 66 days" in pdf_text
+    context.close()
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = phone.new_page()
+    pg.goto(f"{server}/serial-monitoring")
+    _wait_idle(pg)
+    pg.get_by_text("Use the SYNTHETIC demo series").click()
+    _settled_text(pg, "lead time")
+    fig = pg.locator(".st-key-monitor_fig")
+    fig.scroll_into_view_if_needed()
+    box = fig.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    pg.screenshot(path=str(SHOTS / "phone_monitoring_timeline.png"))
+    phone.close()
+
+
 def _type(pg, label: str, value: str) -> None:
     """Type into a labelled box and leave it (Tab), as a person does: the page re-runs with the value."""
     pg.get_by_label(label).fill(value)

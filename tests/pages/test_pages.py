@@ -725,3 +725,17 @@ def test_droplets_page_shows_a_plate_of_another_assay_and_names_what_is_not_call
     assert "Not part of the panel" in texts(at) and "SW480" in texts(at)
     at.radio(key="droplet_method").set_value("Extreme-value thresholds").run()
     assert not at.exception and "ddpcRquant" in texts(at)
+
+
+def test_monitoring_page_shows_a_patients_timeline_from_the_demo_series():
+    """Issue 26: the SYNTHETIC demo series, a patient chosen, the timeline with each sample's category."""
+    at = open_page("pages/monitoring.py")
+    at.radio(key="monitor_source").set_value("Use the SYNTHETIC demo series").run()
+    assert_clean(at)
+    assert "SYNTHETIC demo series" in texts(at)
+    assert at.selectbox(key="monitor_patient").options == ["M01", "M02", "M03", "M04"]
+    table = frame(at, "category")
+    assert list(table["category"]) == ["baseline", "response", "response", "progression", "progression"]
+    assert "**lead time** **66 days**" in "\n".join(m.value for m in at.markdown)
+    at.selectbox(key="monitor_patient").set_value("M04").run()
+    assert set(frame(at, "category")["category"][1:]) == {"not trackable"}
