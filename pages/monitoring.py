@@ -5,9 +5,9 @@ import streamlit as st
 
 from pages._common import audit_view, audited, downloads, md, page_header, settings, show_error, stamp, who
 from tdm1core import InputError
-from tdm1core.app.monitoring import MonitoringInputs, monitor_files, timeline_pdf
+from tdm1core.app.monitoring import MonitoringInputs, monitor_files, monitoring_summary, timeline_pdf
 from tdm1core.demo import demo_series_paths
-from tdm1core.plotting.figures import timeline_figure
+from tdm1core.plotting.figures import km_figure, timeline_figure
 from tdm1core.stats.monitoring import RULES_DESCRIPTION
 from tdm1core.stats.serial_tables import events_template, samples_template, serial_dictionary
 from tdm1core.reporting.export import to_csv_bytes
@@ -78,6 +78,18 @@ d2.download_button("PDF", lambda tl=tl, user=who(): timeline_pdf(tl, inputs, use
                    "application/pdf", key="monitor_pdf", type="primary")
 for line in inputs.lines():
     st.caption(md(line))
+with st.expander(f"Across the {len(found)} patient(s): lead time and time to progression by molecular response"):
+    day = st.number_input("Landmark (days after baseline)", min_value=1, value=56, step=7, key="monitor_landmark")
+    summary = monitoring_summary(found, int(day), s, who())
+    leads = summary.lead_times
+    st.markdown("Lead time (imaging PD − molecular progression): " + (
+        f"median **{summary.median_lead_time:g} days** (range {min(leads)} to {max(leads)}; n = {len(leads)} with both "
+        f"dates); molecular progression before imaging in {summary.molecular_first} of {len(leads)}." if leads
+        else "no patient has both dates."))
+    st.caption(md(summary.landmark_rule) + ".")
+    if summary.km is not None and summary.km.groups:
+        st.plotly_chart(km_figure(summary.km, title=f"Time to imaging PD from day {int(day)}, by molecular response",
+                                  time_unit="days from the landmark"), key="monitor_km", width="stretch")
 with st.expander("The rule set: monitoring rules v1"):
     st.markdown(RULES_DESCRIPTION)  # the core's own text (no user data)
 stamp(s)

@@ -50,6 +50,7 @@ ALLOWED = {
     "read_droplet_plate": {"clinician", "admin"}, "review_read_plate": {"clinician", "admin"},
     # issue 26: serial monitoring
     "monitor_files": {"clinician", "researcher", "reviewer"}, "timeline_pdf": {"clinician", "researcher", "reviewer"},
+    "monitoring_summary": {"clinician", "researcher", "reviewer"},
     # issue 27: Cox models and RMST of any table
     "cox_from_csv": {"researcher"}, "rmst_from_csv": {"researcher"}, "survival_models": {"researcher"}, "survival_report_pdf": {"researcher"},
 }
@@ -232,7 +233,7 @@ def _command_line_use_case(name: str, store, user: User, s: Settings):
         return survival_table.rmst_from_csv(b"t,e\n5,1\n9,0\n", "t.csv", "t", "e", None, 5, actor=user)
     if name == "km_from_csv":
         return survival_table.km_from_csv(b"t,e\n5,1\n9,0\n", "t.csv", "t", "e", None, s, actor=user)
-    if name in ("monitor_files", "timeline_pdf"):
+    if name in ("monitor_files", "timeline_pdf", "monitoring_summary"):
         import tdm1core.app.monitoring as monitoring
         from tdm1core.demo import demo_series_paths
 
@@ -240,8 +241,10 @@ def _command_line_use_case(name: str, store, user: User, s: Settings):
         args = ((paths[0].read_bytes(), paths[0].name), [(paths[1].read_bytes(), paths[1].name)], None, s)
         if name == "monitor_files":
             return monitoring.monitor_files(*args, actor=user)
-        tl = monitoring.monitor_files(*args, actor=signed_in("clinician"))[0]
-        return monitoring.timeline_pdf(tl, None, actor=user)
+        found = monitoring.monitor_files(*args, actor=signed_in("clinician"))
+        if name == "monitoring_summary":
+            return monitoring.monitoring_summary(found, 56, s, actor=user)
+        return monitoring.timeline_pdf(found[0], None, actor=user)
     if name == "target_map_preview":
         return lab.target_map_preview(qs17(sample_wells("W1")), "w.csv", s, actor=user)
     if name in ("review_plate", "read_droplet_plate", "review_read_plate"):

@@ -194,3 +194,19 @@ def test_a_sample_without_a_result_is_listed_not_guessed():
     assert [t.sample_id for t in tl.timepoints] == ["S0", "S1"] and any("S9" in w for w in tl.warnings)
     with pytest.raises(InputError, match="no sample"):
         timelines(read_samples(_samples(DATES)), (), {}, Settings(), patient="P9")
+
+
+def test_the_cohort_lead_times_and_the_landmark_groups():
+    from tdm1core.demo import demo_series_paths
+    from tdm1core.app.monitoring import monitor_files, monitoring_summary
+
+    s, e, ev = demo_series_paths()
+    found = monitor_files((s.read_bytes(), s.name), [(e.read_bytes(), e.name)], (ev.read_bytes(), ev.name), Settings())
+    at90 = monitoring_summary(found, 90, Settings())
+    assert at90.lead_times == (66,) and at90.molecular_first == 1 and at90.median_lead_time == 66
+    # by day 90 M02 has cleared (day 85); M01 and M03 have not; M04 has nothing trackable (left out)
+    assert dict(at90.groups) == {"M01": "not cleared", "M02": "cleared", "M03": "not cleared"}
+    # the landmark rule: only those progression-free beyond day 90 enter (M01's PD is at day 150: it enters)
+    assert sum(g.n for g in at90.km.groups) == 3 and at90.km.landmark == 90
+    with pytest.raises(InputError, match="landmark"):
+        monitoring_summary(found, 0, Settings())

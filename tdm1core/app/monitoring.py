@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from tdm1core.stats.monitoring import Timeline
     from tdm1core.storage.access import User
 
-__all__ = ["monitor_files", "timeline_pdf", "MonitoringInputs"]
+__all__ = ["monitor_files", "timeline_pdf", "monitoring_summary", "MonitoringInputs"]
 
 
 class MonitoringInputs:
@@ -54,3 +54,15 @@ def timeline_pdf(timeline: "Timeline", inputs: Any, actor: "User | str | None" =
     from tdm1core.reporting.report import monitoring_report
 
     return monitoring_report(timeline, inputs.lines() if inputs is not None else [])
+
+
+def monitoring_summary(found: "list[Timeline]", landmark_days: int, settings: Settings,
+                       actor: "User | str | None" = None) -> Any:
+    """Across the patients: lead times, and Kaplan-Meier TTP by molecular response at a landmark (research teams,
+    clinicians, reviewers; :func:`tdm1core.stats.monitoring.monitoring_cohort`)."""
+    acting_user(actor, Action.MONITORING)
+    from tdm1core.stats.monitoring import monitoring_cohort
+
+    if landmark_days < 1:
+        raise InputError("the landmark must be a day after baseline (1 or more).", column="landmark")
+    return monitoring_cohort(found, landmark_days, settings)

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from tdm1core.reading.exports import DdpcrExport
     from tdm1core.stats.serial_tables import EventRow, SampleRow
 
-__all__ = ["RULES_DESCRIPTION", "MonitoringRules", "RULES_V1", "HotspotLevel", "Timepoint", "Timeline", "calls_by_sample", "timelines",
+__all__ = ["MonitoringCohort", "monitoring_cohort", "RULES_DESCRIPTION", "MonitoringRules", "RULES_V1", "HotspotLevel", "Timepoint", "Timeline", "calls_by_sample", "timelines",
            "CATEGORIES", "UNIT_PER_ML", "UNIT_PER_WELL"]
 
 UNIT_PER_ML, UNIT_PER_WELL = "copies_per_ml", "copies_per_20ul_well"
@@ -318,3 +318,77 @@ def timelines(samples: Sequence["SampleRow"], events: Sequence["EventRow"], call
                              hint="Give a patient_id of the sample table.")
         patients = [patient]
     return [timeline(p, samples, events, calls, settings, rules) for p in patients]
+
+
+# ------------------------------------------------------------------ the cohort of timelines
+
+@dataclass(frozen=True)
+class MonitoringCohort:
+    """Across patients: the lead time of molecular over radiological progression, and Kaplan-Meier time to
+    progression (imaging PD) by molecular response at a landmark."""
+
+    patients: int
+    lead_times: tuple[int, ...]  # the patients with both dates
+    molecular_first: int  # of those, molecular progression before imaging (lead time > 0)
+    landmark_days: int
+    km: Any  # KaplanMeierResult, or None with fewer than one patient past the landmark
+    landmark_rule: str
+    groups: tuple[tuple[str, str], ...] = ()  # (patient, group at the landmark)
+
+    @property
+    def median_lead_time(self) -> float | None:
+        import statistics
+
+        return float(statistics.median(self.lead_times)) if self.lead_times else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"patients": self.patients, "with_both_dates": len(self.lead_times),
+                "lead_time_median": self.median_lead_time,
+                "lead_time_range": [min(self.lead_times), max(self.lead_times)] if self.lead_times else None,
+                "molecular_before_imaging": self.molecular_first, "landmark_days": self.landmark_days,
+                "landmark_rule": self.landmark_rule, "km": None if self.km is None else self.km.to_dict()}
+
+
+def _ttp(tl: Timeline) -> tuple[float, float] | None:
+    """(days from the T-DM1 start to the first imaging PD, 1) or to the last imaging or sample (censored, 0)."""
+    starts = sorted(e.event_date for e in tl.events if e.event_type == "treatment_start" and "t-dm1" in e.detail.lower())
+    if not tl.timepoints:
+        return None
+    origin = starts[0] if starts else next(p.collection_date for p in tl.timepoints if p.category == "baseline")
+    pd_dates = [e.event_date for e in tl.events if e.event_type == "imaging" and e.detail == "PD" and e.event_date > origin]
+    if pd_dates:
+        return float(_days(pd_dates[0], origin)), 1.0
+    last = max([e.event_date for e in tl.events if e.event_type == "imaging"] + [p.collection_date for p in tl.timepoints])
+    return float(max(_days(last, origin), 0)), 0.0
+
+
+def _group_at(tl: Timeline, landmark: int) -> str | None:
+    """Molecular response at the landmark: the latest evaluable sample after baseline and by the landmark day."""
+    seen = [p for p in tl.timepoints if 0 < p.days_from_baseline <= landmark
+            and p.category not in ("not evaluable", "before baseline", "not trackable")]
+    if not seen:
+        return None
+    return "cleared" if seen[-1].category == "cleared" else "not cleared"
+
+
+def monitoring_cohort(found: Sequence[Timeline], landmark_days: int = 56,
+                      settings: Settings = DEFAULT_SETTINGS) -> MonitoringCohort:
+    """Lead times and Kaplan-Meier TTP (to imaging PD) by molecular response at ``landmark_days`` (landmark rule:
+    only those progression-free and followed beyond it enter, time counted from it)."""
+    from tdm1core.stats.survival import LANDMARK_RULE, kaplan_meier
+
+    leads = tuple(t.lead_time_days for t in found if t.lead_time_days is not None)
+    times, events, groups, named = [], [], [], []
+    for t in found:
+        ttp, group = _ttp(t), _group_at(t, landmark_days)
+        if ttp is None or group is None:
+            continue
+        times.append(ttp[0])
+        events.append(ttp[1])
+        groups.append(group)
+        named.append((t.patient_id, group))
+    km = kaplan_meier(times, events, groups, settings.km_ci_method, settings.confidence_level, landmark=landmark_days) \
+        if times else None
+    return MonitoringCohort(len(found), leads, sum(1 for d in leads if d > 0), landmark_days, km,
+                            f"{LANDMARK_RULE}; molecular response at day {landmark_days}: the latest evaluable sample "
+                            "by then (cleared, or not cleared)", tuple(named))
