@@ -474,13 +474,21 @@ def cmd_cox(args: argparse.Namespace) -> int:
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     """Serial monitoring: each patient's timeline on T-DM1, classed by monitoring rules v1."""
-    from tdm1core.app.monitoring import monitor_files
+    from tdm1core.app.monitoring import monitor_files, monitor_stored
 
-    samples = Path(args.samples)
-    events = Path(args.events) if args.events else None
-    exports = _read_files([Path(p) for p in args.ddpcr or []])
-    result = monitor_files((_read_path(samples), samples.name), exports,
-                           (_read_path(events), events.name) if events else None, _settings(args), args.patient)
+    if args.db:
+        from tdm1core.app.workflows import open_store
+
+        store = open_store(args.db, seed=False)
+        result = monitor_stored(store, _settings(args), args.patient, cli_user(store, args.who))
+    else:
+        if not args.samples or not args.ddpcr:
+            raise InputError("give --samples and --ddpcr (or --db URL for the stored data).", column="--samples")
+        samples = Path(args.samples)
+        events = Path(args.events) if args.events else None
+        exports = _read_files([Path(p) for p in args.ddpcr or []])
+        result = monitor_files((_read_path(samples), samples.name), exports,
+                               (_read_path(events), events.name) if events else None, _settings(args), args.patient)
     if args.json:
         _dump([t.to_dict() for t in result])
         return 0
@@ -609,8 +617,10 @@ def _register_research(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_cox)
 
     p = sub.add_parser("monitor", help="serial ctDNA monitoring: each patient's timeline on T-DM1 (monitoring rules v1)")
-    p.add_argument("--samples", required=True, help="sample table: patient_id, sample_id, collection_date[, volumes]")
-    p.add_argument("--ddpcr", nargs="+", required=True, metavar="EXPORT", help="the ddPCR exports with the samples")
+    p.add_argument("--samples", help="sample table: patient_id, sample_id, collection_date[, volumes]")
+    p.add_argument("--ddpcr", nargs="+", metavar="EXPORT", help="the ddPCR exports with the samples")
+    p.add_argument("--db", help="the stored samples, events and exports of this database (URL) instead of files")
+    p.add_argument("--who")
     p.add_argument("--events", help="events table: patient_id, event_date, event_type, detail")
     p.add_argument("--patient", help="one patient's timeline")
     p.add_argument("--json", action="store_true")
@@ -748,6 +758,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         else:
             paths.append(path)
     contents = _read_files(paths, "; nothing was stored")
+    if args.kind in ("samples", "events"):
+        from tdm1core.app.monitoring import import_serial_tables
+
+        for item in contents:
+            n_samples, n_events = import_serial_tables(store, item if args.kind == "samples" else None,
+                                                       item if args.kind == "events" else None, settings, user)
+            print(f"{item[1]}: stored {n_samples} sample(s) and {n_events} event(s).")
+        return status
     if args.kind == "ddpcr":
         # one transaction: every file is stored, or (when any is refused) none, and the error says so
         results = import_exports(store, contents, settings, user)
@@ -862,7 +880,8 @@ _DB_ACTIONS = {"status": _db_status, "export": _db_export, "audit": _db_audit, "
 
 def _register_store(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import ddPCR exports or a patient table into the database")
-    p.add_argument("kind", choices=["ddpcr", "patients"])
+    p.add_argument("kind", choices=["ddpcr", "patients", "samples", "events"],
+                   help="samples / events: serial monitoring's sample table and events table")
     p.add_argument("files", nargs="+")
     p.add_argument("--db", help="database URL (default: TDM1_DATABASE_URL, else SQLite at TDM1_DB_PATH)")
     p.add_argument("--who", help="who is importing (default: TDM1_USER or the login name)")

@@ -13,8 +13,10 @@ from tdm1core.storage.access import Action
 if TYPE_CHECKING:
     from tdm1core.stats.monitoring import Timeline
     from tdm1core.storage.access import User
+    from tdm1core.storage.store import Store
 
-__all__ = ["monitor_files", "timeline_pdf", "monitoring_summary", "MonitoringInputs"]
+__all__ = ["monitor_files", "monitor_stored", "import_serial_tables", "timeline_pdf", "monitoring_summary",
+           "MonitoringInputs"]
 
 
 class MonitoringInputs:
@@ -66,3 +68,48 @@ def monitoring_summary(found: "list[Timeline]", landmark_days: int, settings: Se
     if landmark_days < 1:
         raise InputError("the landmark must be a day after baseline (1 or more).", column="landmark")
     return monitoring_cohort(found, landmark_days, settings)
+
+
+def import_serial_tables(store: "Store", samples: "tuple[bytes, str] | None", events: "tuple[bytes, str] | None",
+                         settings: Settings, who: "User | str | None" = None) -> tuple[int, int]:
+    """Validate and store a sample table and/or an events table (research teams; all or nothing, audited): samples
+    by sample ID, and the events of each patient the events table lists."""
+    user = acting_user(who, Action.IMPORT)
+    from tdm1core.stats.serial_tables import read_events, read_samples
+
+    if samples is None and events is None:
+        raise InputError("give a sample table, an events table or both.", column="--samples")
+    rows = read_samples(samples[0], samples[1], settings) if samples is not None else ()
+    evs = read_events(events[0], events[1], settings) if events is not None else ()
+    source = ", ".join(x[1] for x in (samples, events) if x is not None)
+    return store.import_serial(rows, evs, source, user)
+
+
+def _stored_export(head: dict, rows: list[dict], settings: Settings) -> Any:
+    import pandas as pd
+
+    from tdm1core.reading.exports import WELL_COLUMNS, DdpcrExport
+    from tdm1core.reading.layouts import FORMAT_QS_OLD
+
+    volume = settings.legacy_droplet_volume_nl if head.get("format") == FORMAT_QS_OLD else settings.droplet_volume_nl
+    frame = pd.DataFrame([{c: r.get(c) for c in WELL_COLUMNS} for r in rows], columns=WELL_COLUMNS)
+    frame["volume_nl"] = volume
+    frame["warnings"] = frame["warnings"].fillna("")
+    frame["merged_members"] = frame["merged_members"].fillna("")
+    return DdpcrExport(head["name"], head["sha256"], head.get("format") or "stored", "n/a", "n/a", ",", volume, None, frame)
+
+
+def monitor_stored(store: "Store", settings: Settings, patient: str | None = None,
+                   actor: "User | str | None" = None) -> "list[Timeline]":
+    """The timelines of the stored samples (clinicians, reviewers, research teams): each sample's wells from every
+    stored export that measured it, pooled and called with ``settings``, as for files."""
+    acting_user(actor, Action.MONITORING)
+    from tdm1core.stats.monitoring import calls_by_sample, timelines
+
+    samples, events = store.serial_rows(patient)
+    if not samples:
+        raise InputError("the database holds no serial-monitoring samples" + (f" for patient {patient!r}" if patient else "")
+                         + ".", source="database", hint="Import a sample table (Monitoring page, or import monitoring).")
+    plates = store.plates_of_samples([s.sample_id for s in samples])
+    calls = calls_by_sample([_stored_export(h, rows, settings) for h, rows in plates], settings)
+    return timelines(samples, events, calls, settings, patient)

@@ -144,11 +144,11 @@ def channel_1d_figure(c: "WellClassification", channel: str, name: str | None = 
     else:
         rain = np.zeros(x.size, dtype=bool)
         detail = next((ch.detail for ch in c.channels if ch.channel == channel), {})
-        if detail.get("negative_centre") is not None and detail.get("negative_sd") and detail.get("rain_high") is not None:
+        centre, sd, high = detail.get("negative_centre"), detail.get("negative_sd"), detail.get("rain_high")
+        if centre is not None and sd and high is not None:
             # rain, as the automatic method counts it (the RAIN QC code): above the negative cluster's edge (m + 5 s)
             # and below the threshold, or below the positive cluster's foot
-            edge = detail["negative_centre"] + 5 * detail["negative_sd"]
-            rain = c.classified & (x > edge) & (x < detail["rain_high"])
+            rain = c.classified & (x > centre + 5 * sd) & (x < high)
         groups += [("negative", ~pos & c.classified & ~rain, "#9A9A9A"),
                    ("positive", pos & c.classified & ~rain, "#0072B2"),
                    ("rain (between the clusters)", rain, "#E69F00"), ("unclassified", ~c.classified, "#000000")]

@@ -128,4 +128,24 @@ app_settings = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 WELL_COLUMNS = [c.name for c in wells.columns if c.name not in ("id", "file_id")]
-HEAD_REVISION = "0008"  # the newest migration (tests/test_schema.py checks it against Alembic's head)
+# serial monitoring (migration 0009): a patient's samples and events, linked to the stored exports by sample ID
+serial_samples = sa.Table(
+    "serial_samples", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("patient_id", sa.String(200), nullable=False, index=True),
+    sa.Column("sample_id", sa.String(500), nullable=False, unique=True),
+    sa.Column("collection_date", sa.String(10), nullable=False),
+    sa.Column("plasma_ml", sa.Float), sa.Column("eluate_ul", sa.Float), sa.Column("template_ul", sa.Float),
+    sa.Column("source", sa.String(500)), sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("demo", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+serial_events = sa.Table(
+    "serial_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("patient_id", sa.String(200), nullable=False, index=True),
+    sa.Column("event_date", sa.String(10), nullable=False), sa.Column("event_type", sa.String(30), nullable=False),
+    sa.Column("detail", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(500)), sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("demo", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+HEAD_REVISION = "0009"  # the newest migration (tests/test_schema.py checks it against Alembic's head)

@@ -36,6 +36,7 @@ from tdm1core.storage.repositories.files import FilesRepository
 from tdm1core.storage.repositories.patients import PatientsRepository
 from tdm1core.storage.repositories.profiles import ProfilesRepository
 from tdm1core.storage.repositories.releases import ReleasesRepository
+from tdm1core.storage.repositories.serial import SerialRepository
 from tdm1core.storage.repositories.settings import SettingsRepository
 from tdm1core.storage.schema import HEAD_REVISION, metadata
 
@@ -43,7 +44,8 @@ __all__ = ["metadata", "Store", "DemoRemovalPlan", "ImportResult", "PatientPrevi
            "database_url", "default_sqlite_path", "write_private", "HEAD_REVISION"]
 
 
-class Store(SettingsRepository, FilesRepository, PatientsRepository, AuditRepository, ReleasesRepository, ProfilesRepository, AccessRepository, DemoRepository):
+class Store(SettingsRepository, FilesRepository, PatientsRepository, AuditRepository, ReleasesRepository, ProfilesRepository,
+            AccessRepository, DemoRepository, SerialRepository):
     """The database: the repositories of every stored concept over one engine (see the module docstring)."""
 
     def status(self) -> StoreStatus:

@@ -1,0 +1,77 @@
+"""Serial monitoring's tables: a patient's samples (by sample ID, linked to the stored exports) and events."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import sqlalchemy as sa
+
+from tdm1core.storage.engine import Engine, utc_now
+from tdm1core.storage.schema import files, serial_events, serial_samples, wells
+
+__all__ = ["SerialRepository"]
+
+
+class SerialRepository(Engine):
+    """Samples are kept by sample ID (a sample imported again is updated); an events table replaces the events of the
+    patients it lists (the file is the record of those patients' treatments and imaging). Each import is one
+    transaction, audited."""
+
+    def import_serial(self, samples: Sequence[Any], events: Sequence[Any], source: str, who: Any = None,
+                      demo: bool = False) -> tuple[int, int]:
+        """Store validated sample and event rows (tdm1core.stats.serial_tables); (samples, events) stored."""
+        now = utc_now()
+
+        def run() -> tuple[int, int]:
+            with self.engine.begin() as conn:
+                ids = [s.sample_id for s in samples]
+                if ids:
+                    conn.execute(serial_samples.delete().where(serial_samples.c.sample_id.in_(ids)))
+                    conn.execute(serial_samples.insert(), [
+                        {"patient_id": s.patient_id, "sample_id": s.sample_id, "collection_date": s.collection_date,
+                         "plasma_ml": s.plasma_ml, "eluate_ul": s.eluate_ul, "template_ul": s.template_ul,
+                         "source": source, "updated_at": now, "demo": demo} for s in samples])
+                patients = sorted({e.patient_id for e in events})
+                if patients:
+                    conn.execute(serial_events.delete().where(serial_events.c.patient_id.in_(patients)))
+                    conn.execute(serial_events.insert(), [
+                        {"patient_id": e.patient_id, "event_date": e.event_date, "event_type": e.event_type,
+                         "detail": e.detail, "source": source, "updated_at": now, "demo": demo} for e in events])
+                self._audit(conn, who, "import serial monitoring", source,
+                            {"samples": len(samples), "events": len(events), "patients with events": len(patients)})
+                return len(samples), len(events)
+
+        return self._retry(run)
+
+    def serial_rows(self, patient: str | None = None) -> tuple[list[Any], list[Any]]:
+        """The stored sample and event rows (one patient's, or every patient's)."""
+        from tdm1core.stats.serial_tables import EventRow, SampleRow
+
+        qs, qe = sa.select(serial_samples), sa.select(serial_events)
+        if patient is not None:
+            qs, qe = qs.where(serial_samples.c.patient_id == patient), qe.where(serial_events.c.patient_id == patient)
+        with self.engine.connect() as conn:
+            samples = [SampleRow(r.patient_id, r.sample_id, r.collection_date, r.plasma_ml, r.eluate_ul, r.template_ul)
+                       for r in conn.execute(qs.order_by(serial_samples.c.id))]
+            events = [EventRow(r.patient_id, r.event_date, r.event_type, r.detail)
+                      for r in conn.execute(qe.order_by(serial_events.c.id))]
+        return samples, events
+
+    def plates_of_samples(self, sample_ids: Sequence[str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """Every stored export that measured one of these samples: (its file record, all its wells, controls too)."""
+        ids = list(sample_ids)
+        file_ids: set[int] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+                chunk = ids[start:start + 900]
+                file_ids |= set(conn.execute(sa.select(wells.c.file_id).where(wells.c.sample.in_(chunk)).distinct()).scalars())
+            out: dict[int, list[dict[str, Any]]] = {}
+            fids = sorted(file_ids)
+            heads: dict[int, dict[str, Any]] = {}
+            for start in range(0, len(fids), 900):
+                block = fids[start:start + 900]
+                for r in conn.execute(sa.select(files.c.id, files.c.name, files.c.sha256, files.c.format)
+                                      .where(files.c.id.in_(block))):
+                    heads[r.id] = dict(r._mapping)
+                for r in conn.execute(sa.select(wells).where(wells.c.file_id.in_(block)).order_by(wells.c.id)):
+                    out.setdefault(r.file_id, []).append(dict(r._mapping))
+        return [(heads[f], out.get(f, [])) for f in fids]
