@@ -3,9 +3,11 @@ import json
 
 import streamlit as st
 
-from pages._common import audit_view, audited, downloads, md, page_header, settings, show_error, stamp, who
+from pages._common import audit_view, audited, downloads, may, md, page_header, settings, show_error, stamp, store, who
 from tdm1core import InputError
-from tdm1core.app.monitoring import MonitoringInputs, monitor_files, monitoring_summary, timeline_pdf
+from tdm1core.app.monitoring import (MonitoringInputs, import_serial_tables, monitor_files, monitor_stored,
+                                     monitoring_summary, timeline_pdf)
+from tdm1core.storage.access import Action
 from tdm1core.demo import demo_series_paths
 from tdm1core.plotting.figures import km_figure, timeline_figure
 from tdm1core.stats.monitoring import RULES_DESCRIPTION
@@ -16,9 +18,24 @@ page_header("Serial monitoring on T-DM1")
 s = settings()
 st.caption("Exploratory: the molecular-response rules (monitoring rules v1) are this product's, from the ctDNA "
            "monitoring literature, and are not validated for clinical decisions.")
-source = st.radio("Data", ["Upload the tables and exports", "Use the SYNTHETIC demo series"], horizontal=True,
-                  key="monitor_source")
-if source.startswith("Use"):
+source = st.radio("Data", ["Upload the tables and exports", "The database", "Use the SYNTHETIC demo series"],
+                  horizontal=True, key="monitor_source")
+samples = events = None
+exports: list = []
+if source == "The database":
+    if may(Action.IMPORT):
+        with st.expander("Import a sample table or an events table into the database (all or nothing; audited)"):
+            up = st.file_uploader("Sample or events table", type=["csv", "xlsx"], key="monitor_import")
+            kind = st.radio("It is", ["a sample table", "an events table"], horizontal=True, key="monitor_import_kind")
+            if up is not None and st.button("Import", key="monitor_import_go"):
+                try:
+                    item = (up.getvalue(), up.name)
+                    n = import_serial_tables(store(), item if kind == "a sample table" else None,
+                                             item if kind == "an events table" else None, s, who())
+                    st.success(f"Stored {n[0]} sample(s) and {n[1]} event(s) from {md(up.name)}.")
+                except InputError as exc:
+                    show_error(exc)
+elif source.startswith("Use"):
     samples_path, export_path, events_path = demo_series_paths()
     samples = (samples_path.read_bytes(), samples_path.name)
     exports = [(export_path.read_bytes(), export_path.name)]
@@ -47,7 +64,8 @@ else:
 
 try:
     with st.spinner("Calling every sample…"):
-        found = monitor_files(samples, exports, events, s, actor=who())
+        found = monitor_stored(store(), s, actor=who()) if source == "The database" else \
+            monitor_files(samples, exports, events, s, actor=who())
 except InputError as exc:
     show_error(exc)
     st.stop()
@@ -69,7 +87,7 @@ st.plotly_chart(timeline_figure(tl, s.pik3ca_mutant_cutoff_copies, s.her2_ratio_
 table = tl.table()
 st.dataframe(table, hide_index=True, key="monitor_table")
 downloads(table, f"monitoring_{patient}", "monitor_dl", s, note=tl.rules)
-inputs = MonitoringInputs([samples, *exports] + ([events] if events else []))
+inputs = MonitoringInputs([x for x in (samples, *exports, events) if x is not None])
 d1, d2, _ = st.columns([1, 1, 3])
 d1.download_button("JSON", audited(json.dumps(tl.to_dict(), indent=1).encode(), f"monitoring_{patient}.json",
                                    {"patient": patient}), f"monitoring_{patient}.json", "application/json",

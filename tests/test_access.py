@@ -51,6 +51,7 @@ ALLOWED = {
     # issue 26: serial monitoring
     "monitor_files": {"clinician", "researcher", "reviewer"}, "timeline_pdf": {"clinician", "researcher", "reviewer"},
     "monitoring_summary": {"clinician", "researcher", "reviewer"},
+    "monitor_stored": {"clinician", "researcher", "reviewer"}, "import_serial_tables": {"researcher"},
     # issue 27: Cox models and RMST of any table
     "cox_from_csv": {"researcher"}, "rmst_from_csv": {"researcher"}, "survival_models": {"researcher"}, "survival_report_pdf": {"researcher"},
 }
@@ -233,6 +234,15 @@ def _command_line_use_case(name: str, store, user: User, s: Settings):
         return survival_table.rmst_from_csv(b"t,e\n5,1\n9,0\n", "t.csv", "t", "e", None, 5, actor=user)
     if name == "km_from_csv":
         return survival_table.km_from_csv(b"t,e\n5,1\n9,0\n", "t.csv", "t", "e", None, s, actor=user)
+    if name in ("monitor_stored", "import_serial_tables"):
+        import tdm1core.app.monitoring as monitoring
+        from tdm1core.demo import demo_series_paths
+
+        paths = demo_series_paths()
+        if name == "import_serial_tables":
+            return monitoring.import_serial_tables(store, (paths[0].read_bytes(), paths[0].name), None, s, user)
+        monitoring.import_serial_tables(store, (paths[0].read_bytes(), paths[0].name), None, s, signed_in("researcher"))
+        return monitoring.monitor_stored(store, s, actor=user)
     if name in ("monitor_files", "timeline_pdf", "monitoring_summary"):
         import tdm1core.app.monitoring as monitoring
         from tdm1core.demo import demo_series_paths
@@ -290,6 +300,7 @@ def test_every_use_case_with_every_role(name, role, tmp_path):
         assert "needs the role" in message and "administrator" in message
         assert " or ".join(sorted(ALLOWED[name])) in message
         if name not in ("save_result", "link_sample", "cohort_report_pdf", "release_result", "released_pdf", "released_download",
+                        "monitor_stored",
                         "cohort_statistics"):  # set up with another role
             assert _writes(store) == before  # a refusal stores nothing
 

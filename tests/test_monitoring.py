@@ -210,3 +210,25 @@ def test_the_cohort_lead_times_and_the_landmark_groups():
     assert sum(g.n for g in at90.km.groups) == 3 and at90.km.landmark == 90
     with pytest.raises(InputError, match="landmark"):
         monitoring_summary(found, 0, Settings())
+
+
+def test_stored_tables_and_exports_give_the_same_timelines_as_the_files(tmp_path):
+    from tdm1core.app.monitoring import import_serial_tables, monitor_files, monitor_stored
+    from tdm1core.app.workflows import import_exports, open_store
+    from tdm1core.demo import demo_series_paths
+
+    s, e, ev = demo_series_paths()
+    f = lambda p: (p.read_bytes(), p.name)  # noqa: E731
+    store = open_store(f"sqlite:///{tmp_path / 'm.sqlite'}", seed=False)
+    import_exports(store, [f(e)], Settings())
+    assert import_serial_tables(store, f(s), f(ev), Settings()) == (16, 12)
+    from_files = monitor_files(f(s), [f(e)], f(ev), Settings())
+    stored = monitor_stored(store, Settings())
+    assert [t.to_dict() for t in stored] == [t.to_dict() for t in from_files]
+    # a refused table stores nothing and loses nothing
+    with pytest.raises(CohortFormatError):
+        import_serial_tables(store, (b"patient_id,sample_id,collection_date\nM01,M01-T1,not a date\n", "bad.csv"), None,
+                             Settings())
+    assert [t.to_dict() for t in monitor_stored(store, Settings())] == [t.to_dict() for t in from_files]
+    with pytest.raises(InputError, match="no serial-monitoring samples"):
+        monitor_stored(open_store(f"sqlite:///{tmp_path / 'empty.sqlite'}", seed=False), Settings())

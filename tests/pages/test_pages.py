@@ -739,3 +739,27 @@ def test_monitoring_page_shows_a_patients_timeline_from_the_demo_series():
     assert "**lead time** **66 days**" in "\n".join(m.value for m in at.markdown)
     at.selectbox(key="monitor_patient").set_value("M04").run()
     assert set(frame(at, "category")["category"][1:]) == {"not trackable"}
+
+
+def test_monitoring_page_reads_the_database_and_imports_a_table():
+    from tdm1core.app.workflows import import_exports
+    from tdm1core.demo import demo_series_paths
+
+    samples, export, events = demo_series_paths()
+    at = open_page("pages/monitoring.py")
+    at.radio(key="monitor_source").set_value("The database").run()
+    assert "no serial-monitoring samples" in texts(at)
+    db = open_store(None)
+    import_exports(db, [(export.read_bytes(), export.name)], db.saved_settings())
+    at.file_uploader(key="monitor_import").set_value([(samples.name, samples.read_bytes(), "text/csv")]).run()
+    at.button(key="monitor_import_go").click().run()
+    assert_clean(at)
+    assert "Stored 16 sample(s) and 0 event(s)" in "\n".join(x.value for x in at.success)
+    at.run()
+    assert at.selectbox(key="monitor_patient").options == ["M01", "M02", "M03", "M04"]
+    assert frame(at, "category")["category"].iloc[0] == "baseline"
+    import sqlalchemy as sa
+
+    with open_store(None).engine.connect() as conn:
+        actions = set(conn.execute(sa.text("SELECT action FROM audit_log")).scalars())
+    assert "import serial monitoring" in actions
