@@ -336,3 +336,14 @@ def test_the_rain_droplets_are_shown_in_the_1d_plot_as_counted():
     traces = {tr.name.split(":")[0]: len(tr.x) for tr in channel_1d_figure(c, "Ch2").data}
     assert traces["rain (between the clusters)"] == c.channel("Ch2").rain > 0
     assert sum(traces.values()) == 8000
+
+
+def test_an_ntc_is_judged_against_the_labs_limit_of_blank_of_the_profile_in_force():
+    # the E545K NTC with 2 positive droplets of 15,000: above LoB 0 (no profile), below a lab LoB of 3 copies/20 uL
+    wells = sample_wells("P1") + [DuplexWell("F01", "NTC", "PIK3CA E545K MUT", "PIK3CA E545K WT", 2, 0, 15000)]
+    assert _qc(wells)["F01"] == ["NTC_POSITIVE"]
+    lab = Settings(blank_limits=(("E545K", 3.0),))
+    # 3 copies/20 uL as droplets of 15,000 at 0.85 nL: 15000 (1 - exp(-3 x 0.85e-3 / 20)) = 1.9 droplets, so 2 is above
+    assert 15000 * (1 - math.exp(-3 * 0.85e-3 / 20)) == pytest.approx(1.912, abs=1e-3)
+    assert _qc(wells, settings=lab)["F01"] == ["NTC_POSITIVE"]
+    assert _qc(wells, settings=Settings(blank_limits=(("E545K", 4.0),)))["F01"] == []  # 2.55 droplets allowed

@@ -6,7 +6,8 @@ code                fires when
 ==================  =====================================================================================================
 LOW_DROPLETS        the well's accepted droplets are below the minimum in force (``min_accepted_droplets``)
 NTC_POSITIVE        a no-template control or blank (by its target type or the lab's naming rule) has positive droplets
-                    above the limit of blank (``ntc_lob_droplets``: 0 unless the lab's LoB is given)
+                    above the limit of blank: for a hotspot's mutant target, the LoB of the cut-off profile in force
+                    (copies per 20 µL, as droplets of the well); otherwise ``ntc_lob_droplets`` (0)
 SATURATED           a channel has no negative droplets (the concentration is not estimable)
 CLIPPED             more than 1 % (and 10) of a channel's droplets sit at one identical top amplitude (the detector clipped)
 RAIN                the droplets between the clusters exceed ``rain_warning_fraction`` of the well (automatic
@@ -100,12 +101,41 @@ def _drift(c: "WellClassification") -> list[QCFlag]:
     return out
 
 
-def _ntc(c: "WellClassification", kind: str | None, lob: int) -> list[QCFlag]:
+def _lob_droplets(copies: float, accepted: int, volume_nl: float) -> float:
+    """A limit of blank in copies per 20 µL as positive droplets of this well (Poisson: n (1 - exp(-copies V / 20)))."""
+    import math
+
+    return accepted * (1 - math.exp(-copies * volume_nl * 1e-3 / 20))
+
+
+def _ntc(c: "WellClassification", kind: str | None, lob: int, limits: dict[str, float], volume_nl: float) -> list[QCFlag]:
+    """``limits``: channel -> the lab's LoB (copies per 20 µL) of the hotspot read there (the cut-off profile in force)."""
     if kind != "NTC":
         return []
-    return [QCFlag("NTC_POSITIVE", f"{ch.channel}: {ch.positives:,} positive droplet(s) in a no-template control or "
-                                   f"blank, above the limit of blank ({lob}); possible contamination.", ch.channel)
-            for ch in c.channels if ch.positives > lob]
+    out = []
+    for ch in c.channels:
+        copies = limits.get(ch.channel)
+        allowed = _lob_droplets(copies, ch.positives + ch.negatives, volume_nl) if copies is not None else lob
+        what = f"the lab's limit of blank ({copies:g} copies/20 µL)" if copies is not None else f"the limit of blank ({lob})"
+        if ch.positives > allowed:
+            out.append(QCFlag("NTC_POSITIVE", f"{ch.channel}: {ch.positives:,} positive droplet(s) in a no-template "
+                                              f"control or blank, above {what}; possible contamination.", ch.channel))
+    return out
+
+
+def _limits_by_channel(names: list[Any], settings: "Settings") -> dict[str, float]:
+    """Each channel whose target is a hotspot's mutant assay, with that hotspot's LoB in the profile in force."""
+    lob = dict(getattr(settings, "blank_limits", ()) or ())
+    if not lob:
+        return {}
+    tmap = settings.target_map()
+    out = {}
+    for n in names:
+        assay = tmap.resolve(n.target, n.label) or ""
+        hotspot = assay.split()[0] if assay.endswith(" MUT") else None
+        if hotspot in lob:
+            out[n.channel] = float(lob[hotspot])
+    return out
 
 
 def _replicates(classified: "PlateClassification") -> dict[str, list[QCFlag]]:
@@ -153,7 +183,9 @@ def plate_qc(classified: "PlateClassification", settings: "Settings", ntc_lob_dr
         well = c.well.well or c.well.name
         names = classified.plate.names_of(c.well.well)
         kind = next((k for n in names if (k := control_kind(n.sample, n.target_type, settings)) is not None), None)
-        flags = (_low(c, settings) + _ntc(c, kind, ntc_lob_droplets) + _saturated_or_clipped(c) + _rain(c)
+        limits = _limits_by_channel(names, settings)
+        flags = (_low(c, settings) + _ntc(c, kind, ntc_lob_droplets, limits, settings.droplet_volume_nl)
+                 + _saturated_or_clipped(c) + _rain(c)
                  + replicates.get(well, []) + _drift(c))
         out[well] = tuple(flags)
     return out
