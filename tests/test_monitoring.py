@@ -232,3 +232,26 @@ def test_stored_tables_and_exports_give_the_same_timelines_as_the_files(tmp_path
     assert [t.to_dict() for t in monitor_stored(store, Settings())] == [t.to_dict() for t in from_files]
     with pytest.raises(InputError, match="no serial-monitoring samples"):
         monitor_stored(open_store(f"sqlite:///{tmp_path / 'empty.sqlite'}", seed=False), Settings())
+
+
+def test_a_stored_sample_on_two_plates_is_pooled_as_for_files(tmp_path):
+    from tdm1core.app.monitoring import import_serial_tables, monitor_stored
+    from tdm1core.app.workflows import import_exports, open_store
+
+    one, two = qs17(_wells({"S0": 40, "S1": 10})), qs17(_wells({"S1": 12}))
+    store = open_store(f"sqlite:///{tmp_path / 'two.sqlite'}", seed=False)
+    import_exports(store, [(one, "plate1.csv"), (two, "plate2.csv")], Settings())
+    import_serial_tables(store, (_samples({"S0": "2016-01-01", "S1": "2016-02-01"}), "s.csv"), None, Settings())
+    (tl,) = monitor_stored(store, Settings())
+    files = _run({}, dates={"S0": "2016-01-01", "S1": "2016-02-01"},
+                 exports=[read_export(one, "plate1.csv"), read_export(two, "plate2.csv")], events=None)
+    assert tl.to_dict() == files.to_dict()
+    assert tl.timepoints[1].hotspots["E545K"].mutant == pytest.approx(20 * -math.log(1 - 22 / (2 * N)) / V, rel=1e-9)
+
+
+def _wells(counts: dict[str, int]) -> list[DuplexWell]:
+    out = []
+    for i, (sample, mut) in enumerate(counts.items()):
+        out += [DuplexWell(w.well, w.sample, w.ch1_target, w.ch2_target, mut if "E545K" in w.ch1_target else w.ch1_positives,
+                           w.ch2_positives, w.accepted) for w in sample_wells(sample, well0=4 * i)]
+    return out

@@ -6,7 +6,7 @@ from typing import Any, Sequence
 import sqlalchemy as sa
 
 from tdm1core.storage.engine import Engine, utc_now
-from tdm1core.storage.schema import files, serial_events, serial_samples, wells
+from tdm1core.storage.schema import calls_t, files, serial_events, serial_samples, wells
 
 __all__ = ["SerialRepository"]
 
@@ -75,3 +75,17 @@ class SerialRepository(Engine):
                 for r in conn.execute(sa.select(wells).where(wells.c.file_id.in_(block)).order_by(wells.c.id)):
                     out.setdefault(r.file_id, []).append(dict(r._mapping))
         return [(heads[f], out.get(f, [])) for f in fids]
+
+    def stored_results(self, sample_ids: Sequence[str], calls_fingerprint: str) -> dict[str, list[str]]:
+        """The stored calls (result JSON) of these samples under the settings calls read, one per file that has them."""
+        out: dict[str, list[str]] = {}
+        ids = list(sample_ids)
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 900):
+                chunk = ids[start:start + 900]
+                query = sa.select(calls_t.c.sample, calls_t.c.result).where(
+                    calls_t.c.sample.in_(chunk), calls_t.c.settings_hash == calls_fingerprint)
+                for sample, result in conn.execute(query):
+                    out.setdefault(sample, []).append(result)
+        return out
+
