@@ -99,17 +99,14 @@ def _stored_export(head: dict, rows: list[dict], settings: Settings) -> Any:
     return DdpcrExport(head["name"], head["sha256"], head.get("format") or "stored", "n/a", "n/a", ",", volume, None, frame)
 
 
-def _from_stored(result: dict) -> Any:
-    """The parts of a stored call (its result JSON) a timeline reads, as attributes (tdm1core.stats.monitoring._level)."""
+def _from_levels(entry: tuple) -> Any:
+    """A stored call's HER2 ratio and hotspot columns (Store.stored_levels) as the attributes a timeline reads."""
     from types import SimpleNamespace as NS
 
-    def spot(name: str, h: dict) -> Any:
-        ci = None if h.get("mutant_ci_low") is None else NS(low=h["mutant_ci_low"], high=h["mutant_ci_high"])
-        return NS(hotspot=name, mutant_copies=h.get("mutant_copies"), mutant_ci=ci, call=h.get("call"),
-                  detectable_vaf_95=h.get("detectable_vaf_95"), genome_equivalents=h.get("genome_equivalents"))
-
-    return NS(her2=NS(ratio=result.get("her2", {}).get("ratio")),
-              pik3ca=NS(hotspots=[spot(k, v) for k, v in result.get("pik3ca", {}).items() if isinstance(v, dict)]))
+    _, ratio, spots = entry
+    return NS(her2=NS(ratio=ratio), pik3ca=NS(hotspots=[
+        NS(hotspot=h, mutant_copies=v[0], mutant_ci=None if v[1] is None else NS(low=v[1], high=v[2]), call=v[3],
+           detectable_vaf_95=v[4], genome_equivalents=v[5]) for h, v in spots.items()]))
 
 
 def monitor_stored(store: "Store", settings: Settings, patient: str | None = None,
@@ -118,8 +115,6 @@ def monitor_stored(store: "Store", settings: Settings, patient: str | None = Non
     reads that export's stored calls for the settings in force (made at import, or now); a sample on several is
     pooled from the wells of every export that measured it and called, as for files."""
     acting_user(actor, Action.MONITORING)
-    import json
-
     from tdm1core.app.cohort import _ensure_calls
     from tdm1core.stats.monitoring import calls_by_sample, timelines
 
@@ -129,8 +124,8 @@ def monitor_stored(store: "Store", settings: Settings, patient: str | None = Non
                          + ".", source="database", hint="Import a sample table (Monitoring page, or import monitoring).")
     _ensure_calls(store, settings)  # every stored export called with the settings calls read
     ids = [s.sample_id for s in samples]
-    stored = store.stored_results(ids, settings.calls_fingerprint())
-    calls: dict[str, Any] = {sid: _from_stored(json.loads(rs[0])) for sid, rs in stored.items() if len(rs) == 1}
+    stored = store.stored_levels(ids, settings.calls_fingerprint())
+    calls: dict[str, Any] = {sid: _from_levels(rs[0]) for sid, rs in stored.items() if len(rs) == 1}
     several = [sid for sid, rs in stored.items() if len(rs) > 1]
     if several:
         plates = store.plates_of_samples(several)

@@ -191,7 +191,7 @@ def calls_by_sample(exports: Iterable["DdpcrExport"], settings: Settings = DEFAU
 def _level(calls: "SampleCalls", hotspot: str, factor: float) -> HotspotLevel:
     from tdm1core.calling.calls import NOT_EVALUABLE, POSITIVE
 
-    spot = next((h for h in calls.pik3ca.hotspots if h.hotspot == hotspot), None)
+    spot = next((h for h in calls.pik3ca.hotspots if h.hotspot == hotspot), None)  # three at most
     if spot is None or spot.call == NOT_EVALUABLE or spot.mutant_copies is None:
         return HotspotLevel(None, None, None, None)
     ci = spot.mutant_ci
@@ -310,14 +310,21 @@ def timeline(patient: str, samples: Sequence["SampleRow"], events: Sequence["Eve
 def timelines(samples: Sequence["SampleRow"], events: Sequence["EventRow"], calls: dict[str, "SampleCalls"],
               settings: Settings = DEFAULT_SETTINGS, patient: str | None = None,
               rules: MonitoringRules = RULES_V1) -> list[Timeline]:
-    """Every patient's timeline (or one patient's), in patient order."""
-    patients = sorted({s.patient_id for s in samples})
+    """Every patient's timeline (or one patient's), in patient order (the rows grouped by patient once: a registry
+    of 10,000 patients is not searched 10,000 times)."""
+    by_patient: dict[str, list["SampleRow"]] = {}
+    for s in samples:
+        by_patient.setdefault(s.patient_id, []).append(s)
+    events_of: dict[str, list["EventRow"]] = {}
+    for e in events:
+        events_of.setdefault(e.patient_id, []).append(e)
+    patients = sorted(by_patient)
     if patient is not None:
-        if patient not in patients:
+        if patient not in by_patient:
             raise InputError(f"patient {patient!r} has no sample in the sample table.", column="--patient",
                              hint="Give a patient_id of the sample table.")
         patients = [patient]
-    return [timeline(p, samples, events, calls, settings, rules) for p in patients]
+    return [timeline(p, by_patient[p], events_of.get(p, []), calls, settings, rules) for p in patients]
 
 
 # ------------------------------------------------------------------ the cohort of timelines

@@ -100,6 +100,9 @@ hotspot_calls = sa.Table(
     sa.Column("call_id", sa.Integer, sa.ForeignKey("calls.id", ondelete="CASCADE"), nullable=False, index=True),
     sa.Column("hotspot", sa.String(40), nullable=False),
     sa.Column("mutant_copies", sa.Float), sa.Column("wildtype_copies", sa.Float),
+    # migration 0009: what a monitoring timeline reads, without decoding the call's result JSON
+    sa.Column("mutant_ci_low", sa.Float), sa.Column("mutant_ci_high", sa.Float), sa.Column("call", sa.String(30)),
+    sa.Column("detectable_vaf_95", sa.Float), sa.Column("genome_equivalents", sa.Float),
     sa.UniqueConstraint("call_id", "hotspot", name="uq_hotspot_calls_call_hotspot"),
 )
 # one row per (file, settings hash) called: a file is parsed and called once per settings (see workflows.cohort_view)

@@ -117,7 +117,11 @@ class FilesRepository(Engine):
         if rows:
             ids = conn.execute(calls_t.insert().returning(calls_t.c.id, sort_by_parameter_order=True), rows).scalars()
             values = [{"call_id": call_id, "hotspot": hs.hotspot, "mutant_copies": json_safe(hs.mutant_copies),
-                       "wildtype_copies": json_safe(hs.wildtype_copies)}
+                       "wildtype_copies": json_safe(hs.wildtype_copies), "call": hs.call,
+                       "mutant_ci_low": json_safe(hs.mutant_ci.low) if hs.mutant_ci else None,
+                       "mutant_ci_high": json_safe(hs.mutant_ci.high) if hs.mutant_ci else None,
+                       "detectable_vaf_95": json_safe(hs.detectable_vaf_95),
+                       "genome_equivalents": json_safe(hs.genome_equivalents)}
                       for call_id, c in zip(ids, sample_calls) for hs in c.pik3ca.hotspots]
             if values:
                 conn.execute(hotspot_calls.insert(), values)

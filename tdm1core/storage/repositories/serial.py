@@ -6,7 +6,7 @@ from typing import Any, Sequence
 import sqlalchemy as sa
 
 from tdm1core.storage.engine import Engine, utc_now
-from tdm1core.storage.schema import calls_t, files, serial_events, serial_samples, wells
+from tdm1core.storage.schema import calls_t, files, hotspot_calls, serial_events, serial_samples, wells
 
 __all__ = ["SerialRepository"]
 
@@ -76,16 +76,23 @@ class SerialRepository(Engine):
                     out.setdefault(r.file_id, []).append(dict(r._mapping))
         return [(heads[f], out.get(f, [])) for f in fids]
 
-    def stored_results(self, sample_ids: Sequence[str], calls_fingerprint: str) -> dict[str, list[str]]:
-        """The stored calls (result JSON) of these samples under the settings calls read, one per file that has them."""
-        out: dict[str, list[str]] = {}
-        ids = list(sample_ids)
+    def stored_levels(self, sample_ids: Sequence[str], calls_fingerprint: str) -> dict[str, list[tuple]]:
+        """Per sample, one entry per stored file that called it (under the settings calls read): (call id, HER2 ratio,
+        {hotspot: (mutant, ci low, ci high, call, detectable VAF, genome equivalents)}), from the columns, not the JSON."""
+        wanted = set(sample_ids)
+        by_call: dict[int, tuple[str, Any, dict]] = {}
+        h = hotspot_calls.c
+        query = (sa.select(calls_t.c.id, calls_t.c.sample, calls_t.c.her2_ratio, h.hotspot, h.mutant_copies,
+                           h.mutant_ci_low, h.mutant_ci_high, h.call, h.detectable_vaf_95, h.genome_equivalents)
+                 .join(hotspot_calls, h.call_id == calls_t.c.id).where(calls_t.c.settings_hash == calls_fingerprint))
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), 900):
-                chunk = ids[start:start + 900]
-                query = sa.select(calls_t.c.sample, calls_t.c.result).where(
-                    calls_t.c.sample.in_(chunk), calls_t.c.settings_hash == calls_fingerprint)
-                for sample, result in conn.execute(query):
-                    out.setdefault(sample, []).append(result)
+            for cid, sample, ratio, hotspot, *values in conn.execute(query):
+                if sample not in wanted:
+                    continue
+                entry = by_call.setdefault(cid, (sample, ratio, {}))
+                entry[2][hotspot] = tuple(values)
+        out: dict[str, list[tuple]] = {}
+        for cid, (sample, ratio, spots) in by_call.items():
+            out.setdefault(sample, []).append((cid, ratio, spots))
         return out
 

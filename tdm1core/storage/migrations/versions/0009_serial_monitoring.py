@@ -1,5 +1,7 @@
 """Serial monitoring: the sample table (a patient's samples with their collection dates and volumes) and the events
-table (treatments and imaging), linked to the stored exports by sample ID.
+table (treatments and imaging), linked to the stored exports by sample ID; and each stored hotspot call's CI, call,
+95 % detectable VAF and genome equivalents as columns of ``hotspot_calls`` (a timeline reads them without decoding
+each call's result JSON), filled in from that JSON for the calls already stored.
 
 Revision ID: 0009
 Revises: 0008
@@ -13,7 +15,24 @@ branch_labels = None
 depends_on = None
 
 
+_NEW = ("mutant_ci_low", "mutant_ci_high", "detectable_vaf_95", "genome_equivalents")
+
+
 def upgrade() -> None:
+    import json
+
+    with op.batch_alter_table("hotspot_calls") as batch:
+        for name in _NEW:
+            batch.add_column(sa.Column(name, sa.Float))
+        batch.add_column(sa.Column("call", sa.String(30)))
+    conn = op.get_bind()
+    hc = sa.table("hotspot_calls", sa.column("id"), sa.column("call_id"), sa.column("hotspot"), sa.column("call"),
+                  *(sa.column(n) for n in _NEW))
+    calls = sa.table("calls", sa.column("id"), sa.column("result"))
+    rows = conn.execute(sa.select(hc.c.id, hc.c.hotspot, calls.c.result).join(calls, calls.c.id == hc.c.call_id)).all()
+    for row_id, hotspot, result in rows:
+        spot = (json.loads(result).get("pik3ca") or {}).get(hotspot) or {}
+        conn.execute(hc.update().where(hc.c.id == row_id).values(call=spot.get("call"), **{n: spot.get(n) for n in _NEW}))
     op.create_table(
         "serial_samples",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -38,3 +57,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("serial_events")
     op.drop_table("serial_samples")
+    with op.batch_alter_table("hotspot_calls") as batch:
+        for name in (*_NEW, "call"):
+            batch.drop_column(name)
