@@ -425,3 +425,27 @@ def test_migration_0008_moves_hotspots_to_rows_and_merges_call_sets_that_differ_
         cols = {c["name"] for c in sa.inspect(conn).get_columns("calls")}
     assert not any(c.startswith("e545k") for c in cols)
     assert upgraded.files_without_calls(b.calls_fingerprint()) == []
+
+
+def test_migration_0009_fills_the_hotspot_call_columns_from_the_stored_results(url):
+    """The monitoring timeline reads the stored calls' CIs from columns: a database of 0008 gets them from each
+    call's result JSON (computed here from the JSON written, independently of the code that writes columns)."""
+    store = Store(url, migrate=False)
+    store.migrate("0008")
+    result = {"pik3ca": {"E545K": {"mutant_copies": 12.5, "mutant_ci_low": 7.1, "mutant_ci_high": 20.2,
+                                   "call": "positive", "detectable_vaf_95": 0.004, "genome_equivalents": 900.0}}}
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO files (kind, name, sha256, size, content, uploaded_at, demo) VALUES "
+                             "('ddpcr', 'old.csv', :sha, 3, :content, CURRENT_TIMESTAMP, :f)"),
+                     {"sha": "c" * 64, "content": b"old", "f": False})
+        fid = conn.execute(sa.text("SELECT id FROM files")).scalar()
+        conn.execute(sa.text("INSERT INTO calls (file_id, sample, her2_ratio, her2_call, result, computed_at, settings_hash) "
+                             "VALUES (:f, 'S9', 1.1, 'not amplified', :r, CURRENT_TIMESTAMP, 'h')"),
+                     {"f": fid, "r": json.dumps(result)})
+        cid = conn.execute(sa.text("SELECT id FROM calls")).scalar()
+        conn.execute(sa.text("INSERT INTO hotspot_calls (call_id, hotspot, mutant_copies, wildtype_copies) "
+                             "VALUES (:c, 'E545K', 12.5, 880.0)"), {"c": cid})
+    upgraded = Store(url)
+    assert upgraded.revision() == HEAD_REVISION
+    levels = upgraded.stored_levels(["S9"], "h")
+    assert levels["S9"][0][1] == 1.1 and levels["S9"][0][2]["E545K"] == (12.5, 7.1, 20.2, "positive", 0.004, 900.0)
