@@ -100,13 +100,11 @@ def _stored_export(head: dict, rows: list[dict], settings: Settings) -> Any:
 
 
 def _from_levels(entry: tuple) -> Any:
-    """A stored call's HER2 ratio and hotspot columns (Store.stored_levels) as the attributes a timeline reads."""
-    from types import SimpleNamespace as NS
+    """A stored call's HER2 ratio and hotspot columns (Store.stored_levels), read by the timeline as they are."""
+    from types import SimpleNamespace
 
     _, ratio, spots = entry
-    return NS(her2=NS(ratio=ratio), pik3ca=NS(hotspots=[
-        NS(hotspot=h, mutant_copies=v[0], mutant_ci=None if v[1] is None else NS(low=v[1], high=v[2]), call=v[3],
-           detectable_vaf_95=v[4], genome_equivalents=v[5]) for h, v in spots.items()]))
+    return SimpleNamespace(her2_ratio=ratio, levels=spots)
 
 
 def monitor_stored(store: "Store", settings: Settings, patient: str | None = None,

@@ -188,8 +188,24 @@ def calls_by_sample(exports: Iterable["DdpcrExport"], settings: Settings = DEFAU
 
 # ------------------------------------------------------------------ the rules
 
-def _level(calls: "SampleCalls", hotspot: str, factor: float) -> HotspotLevel:
+def _stored_level(values: tuple | None, factor: float) -> HotspotLevel:
+    """A hotspot from a stored call's columns: (mutant, ci low, ci high, call, detectable VAF, genome equivalents)."""
+    if values is None or values[0] is None or values[3] == "not evaluable":
+        return HotspotLevel(None, None, None, None)
+    mutant, low, high, call, vaf, ge = values
+    positive = call == "positive"
+    detectable = vaf * ge * factor if not positive and vaf is not None and ge else None
+    return HotspotLevel(mutant * factor, None if low is None else low * factor, None if high is None else high * factor,
+                        positive, detectable)
+
+
+def _level(calls: Any, hotspot: str, factor: float) -> HotspotLevel:
+    """A hotspot's level in a sample: from its calls (SampleCalls), or from a stored call's columns (``levels``)."""
     from tdm1core.calling.calls import NOT_EVALUABLE, POSITIVE
+
+    stored = getattr(calls, "levels", None)
+    if stored is not None:
+        return _stored_level(stored.get(hotspot), factor)
 
     spot = next((h for h in calls.pik3ca.hotspots if h.hotspot == hotspot), None)  # three at most
     if spot is None or spot.call == NOT_EVALUABLE or spot.mutant_copies is None:
@@ -275,8 +291,10 @@ def _points(rows: list["SampleRow"], levels: list[dict[str, HotspotLevel]], i0: 
         else:
             category, rule = _classify(lv, base, tracking, nadir, rules)
             nadir = _next_nadir(nadir, lv[tracking] if tracking else None, category)
+        c = calls[s.sample_id]
+        ratio = c.her2_ratio if hasattr(c, "her2_ratio") else c.her2.ratio
         points.append(Timepoint(s.sample_id, s.collection_date, _days(s.collection_date, rows[i0].collection_date),
-                                lv, calls[s.sample_id].her2.ratio, category, rule))
+                                lv, ratio, category, rule))
     return points
 
 
