@@ -7,6 +7,8 @@ import streamlit as st
 
 from pages._common import audited, live_download, may, md, show_error, store, who
 from tdm1core import InputError
+from tdm1core.app.monitoring import patient_timeline
+from tdm1core.plotting.figures import timeline_figure
 from tdm1core.app.patient import link_sample, release_digest, release_result, released_download, released_reports, save_result
 from tdm1core.reporting.release import report_id
 from tdm1core.storage.access import Action
@@ -18,8 +20,8 @@ def _attest(digest: str) -> None:
     st.session_state[REVIEWED_KEY] = digest if st.session_state.get(f"release_confirm_{digest}") else None
 
 
-def _release_button(result: Any, provenance: Any, context: Any, panels: Any) -> None:
-    digest = release_digest(result, provenance)
+def _release_button(result: Any, provenance: Any, context: Any, panels: Any, timeline: Any = None) -> None:
+    digest = release_digest(result, provenance, timeline)
     # the attestation names the content seen when ticked (the callback's argument is this run's digest), and the box
     # is keyed by it, so any change of the content clears the tick; the core refuses any other content
     confirm = st.checkbox(f"I have reviewed this result (content SHA-256 {digest[:12]}…); release it",
@@ -30,7 +32,8 @@ def _release_button(result: Any, provenance: Any, context: Any, panels: Any) -> 
         st.warning("Tick the box to confirm that you reviewed this result as it is now.", icon=":material/check_box:")
         return
     try:
-        done = release_result(store(), result, provenance, context, panels, who(), reviewed=st.session_state.get(REVIEWED_KEY))
+        done = release_result(store(), result, provenance, context, panels, who(), reviewed=st.session_state.get(REVIEWED_KEY),
+                              monitoring=timeline)
         st.success(f"Released report {done.stamp.report_id} version {done.stamp.version} ({done.stamp.status})"
                    + (": " + md("; ".join(done.stamp.changes)) if done.stamp.replaces else "") + ".", icon=":material/verified:")
     except InputError as exc:
@@ -56,7 +59,20 @@ def _released_versions(rid: str) -> None:
         r3.download_button(f"JSON v{v}", holders["json"], f"{rid}_v{v}.json", "application/json", key=f"released_json_{v}")
 
 
-def release_section(result: Any, provenance: Any, context: Any, panels: Any) -> None:
+def timeline_section(result: Any, s: Any) -> Any:
+    """The patient's stored serial-monitoring timeline (None when there is none or the role may not see it): shown
+    here, a page of the PDF, and part of what a release covers."""
+    timeline = patient_timeline(store(), s, result.patient_id, who()) if may(Action.MONITORING) else None
+    if timeline is not None:
+        st.subheader("Serial monitoring on T-DM1")
+        st.caption(f"{md(timeline.rules)}, exploratory; {len(timeline.timepoints)} stored sample(s). The PDF and a "
+                   "release carry this timeline (details on the Monitoring page).")
+        st.plotly_chart(timeline_figure(timeline, s.pik3ca_mutant_cutoff_copies, s.her2_ratio_cutoff),
+                        key="patient_timeline", width="stretch")
+    return timeline
+
+
+def release_section(result: Any, provenance: Any, context: Any, panels: Any, timeline: Any = None) -> None:
     """Release (reviewers) and the released versions (clinicians, reviewers, admins); nothing for other roles."""
     if not (may(Action.RELEASE) or may(Action.RELEASED)):
         return
@@ -67,7 +83,7 @@ def release_section(result: Any, provenance: Any, context: Any, panels: Any) -> 
                "and stores the released PDF; a released version is never changed, and a later release is an amended "
                "version that says what changed. Not a regulated e-signature (docs/oncologist.md).")
     if may(Action.RELEASE):
-        _release_button(result, provenance, context, panels)
+        _release_button(result, provenance, context, panels, timeline)
     if may(Action.RELEASED):
         _released_versions(rid)
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from pages._common import audit_view, audited, flag_card, live_download, md, page_header, settings, stamp, store, who
 from pages._patient_input import patient_input
-from pages._patient_release import release_section, save_section
+from pages._patient_release import release_section, save_section, timeline_section
 from tdm1core.app.cohort_service import reference_context
 from tdm1core.app.patient import patient_report_pdf, patient_result
 from tdm1core.clinical.provenance import DEMO_NOTICE, MANUAL_NOTICE
@@ -97,6 +97,7 @@ else:
                               title="Kaplan-Meier time to progression by flag (cohort" + (", synthetic demo)" if reference.synthetic else ")")),
                     key="patient_km", width="stretch")
 
+timeline = timeline_section(result, s)  # the stored serial samples of this patient, if any (PDF page; release)
 st.subheader("Download")
 st.caption(f"Patient ID: {md(result.patient_id or 'not given')} · collection date: {md(result.collection_date or 'not given')} · "
            f"ER {result.er}, PR {result.pr}. The files carry exactly these inputs.")
@@ -108,12 +109,12 @@ d2.download_button("Calls (JSON)", audited(to_json_bytes(result.to_dict() | {"in
                                            "tdm1_ctdna_result.json", downloaded),
                    "tdm1_ctdna_result.json", "application/json", key="patient_json")
 pdf = live_download("patient_pdf")
-pdf.update(lambda result=result, provenance=provenance, context=context, panels=panels, user=who(), db=store():
-           patient_report_pdf(db, result, provenance, context, droplets=panels, actor=user))
+pdf.update(lambda result=result, provenance=provenance, context=context, panels=panels, user=who(), db=store(), tl=timeline:
+           patient_report_pdf(db, result, provenance, context, droplets=panels, actor=user, monitoring=tl))
 d3.download_button("PDF report", pdf, "tdm1_ctdna_report.pdf", "application/pdf", key="patient_pdf", type="primary")
 for line in provenance.lines():
     st.caption(md(line))
 
-release_section(result, provenance, context, panels)
+release_section(result, provenance, context, panels, timeline)
 save_section(given.assessment, result, provenance)
 stamp(s)

@@ -52,6 +52,7 @@ ALLOWED = {
     "monitor_files": {"clinician", "researcher", "reviewer"}, "timeline_pdf": {"clinician", "researcher", "reviewer"},
     "monitoring_summary": {"clinician", "researcher", "reviewer"},
     "monitor_stored": {"clinician", "researcher", "reviewer"}, "import_serial_tables": {"researcher"},
+    "patient_timeline": {"clinician", "researcher", "reviewer"},
     # issue 27: Cox models and RMST of any table
     "cox_from_csv": {"researcher"}, "rmst_from_csv": {"researcher"}, "survival_models": {"researcher"}, "survival_report_pdf": {"researcher"},
 }
@@ -234,6 +235,10 @@ def _command_line_use_case(name: str, store, user: User, s: Settings):
         return survival_table.rmst_from_csv(b"t,e\n5,1\n9,0\n", "t.csv", "t", "e", None, 5, actor=user)
     if name == "km_from_csv":
         return survival_table.km_from_csv(b"t,e\n5,1\n9,0\n", "t.csv", "t", "e", None, s, actor=user)
+    if name == "patient_timeline":
+        import tdm1core.app.monitoring as monitoring
+
+        return monitoring.patient_timeline(store, s, "M01", actor=user)
     if name in ("monitor_stored", "import_serial_tables"):
         import tdm1core.app.monitoring as monitoring
         from tdm1core.demo import demo_series_paths

@@ -255,3 +255,48 @@ def _wells(counts: dict[str, int]) -> list[DuplexWell]:
         out += [DuplexWell(w.well, w.sample, w.ch1_target, w.ch2_target, mut if "E545K" in w.ch1_target else w.ch1_positives,
                            w.ch2_positives, w.accepted) for w in sample_wells(sample, well0=4 * i)]
     return out
+
+
+def test_a_release_covers_the_patients_timeline_page_and_the_fhir_bundle_has_a_set_per_timepoint(tmp_path):
+    """Issue 26: the timeline is a page of the patient PDF and part of what a release attests; the FHIR bundle has
+    one set of Observations per timepoint at its collection date."""
+    import io
+
+    from pypdf import PdfReader
+
+    import tdm1core.app.workflows as wf
+    from tdm1core.app.monitoring import import_serial_tables, patient_timeline
+    from tdm1core.demo import demo_series_paths
+    from tdm1core.reporting.fhir import fhir_bundle
+    from tdm1core.storage.access import User
+
+    reviewer = User(subject="rev", email="rev@h.example", name="Rev", roles=frozenset({"reviewer", "clinician"}),
+                    mode="local", session="s")
+    samples, export, events = demo_series_paths()
+    store = wf.open_store(f"sqlite:///{tmp_path / 'r.sqlite'}", seed=False)
+    # the series' export under another name is the patient's own data here (the demo export itself is never released)
+    data = export.read_bytes() + b"\n"
+    wf.import_exports(store, [(data, "series.csv")], Settings())
+    import_serial_tables(store, (samples.read_bytes(), samples.name), (events.read_bytes(), events.name), Settings())
+    tl = patient_timeline(store, Settings(), "M01", reviewer)
+    assert tl is not None and len(tl.timepoints) == 5
+    assert patient_timeline(store, Settings(), "nobody", reviewer) is None
+    a = wf.assess_upload(data, "series.csv", Settings(), reviewer)
+    result = wf.patient_result(a.sample("M01-T5"), "positive", "negative", "M01")
+    plain, with_tl = wf.release_digest(result, a.provenance), wf.release_digest(result, a.provenance, tl)
+    assert plain != with_tl
+    with pytest.raises(InputError, match="changed after the review"):  # attested without the timeline: refused
+        wf.release_result(store, result, a.provenance, reviewed=plain, who=reviewer, monitoring=tl)
+    rel = wf.release_result(store, result, a.provenance, reviewed=with_tl, who=reviewer, monitoring=tl)
+    assert rel.content["monitoring"]["patient_id"] == "M01"
+    pdf = store.released_pdf(rel.stamp.report_id, 1)
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Serial ctDNA on T-DM1: patient M01" in text and "lead time: 66 days" in text
+    bundle = fhir_bundle(rel, pdf)
+    pytest.importorskip("fhir.resources")
+    from fhir.resources.R4B.bundle import Bundle
+
+    Bundle.model_validate(bundle)
+    dated = [e["resource"] for e in bundle["entry"] if "effectiveDateTime" in e["resource"]]
+    assert sorted({o["effectiveDateTime"] for o in dated}) == sorted(t.collection_date for t in tl.timepoints)
+    assert len(dated) == 3 * len(tl.timepoints)  # the three hotspots of each timepoint

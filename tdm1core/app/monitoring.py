@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from tdm1core.storage.access import User
     from tdm1core.storage.store import Store
 
-__all__ = ["monitor_files", "monitor_stored", "import_serial_tables", "timeline_pdf", "monitoring_summary",
+__all__ = ["patient_timeline", "monitor_files", "monitor_stored", "import_serial_tables", "timeline_pdf", "monitoring_summary",
            "MonitoringInputs"]
 
 
@@ -130,3 +130,14 @@ def monitor_stored(store: "Store", settings: Settings, patient: str | None = Non
         pooled = calls_by_sample([_stored_export(h, rows, settings) for h, rows in plates], settings)
         calls.update({sid: pooled[sid] for sid in several if sid in pooled})
     return timelines(samples, events, calls, settings, patient)
+
+
+def patient_timeline(store: "Store", settings: Settings, patient_id: str | None,
+                     actor: "User | str | None" = None) -> "Timeline | None":
+    """The stored serial-monitoring timeline of one patient, for the patient's result page, PDF and release; None
+    when the database holds no serial sample of the patient (clinicians, reviewers, research teams)."""
+    acting_user(actor, Action.MONITORING)
+    if not patient_id or not store.serial_rows(patient_id)[0]:
+        return None
+    found = monitor_stored(store, settings, patient_id, actor)
+    return found[0] if found and found[0].timepoints else None

@@ -150,12 +150,14 @@ def link_sample(store: "Store", patient_id: str, sample: str, who: "User | str |
 # ------------------------------------------------------------------ imports
 
 def patient_report_pdf(store: "Store | None", result: PatientResult, provenance: Provenance, cohort_points: Any = None,
-                       droplets: Any = None, actor: "User | str | None" = None, pagesize: str = "A4") -> bytes:
-    """The patient PDF (:func:`tdm1core.reporting.report.patient_report`), audited as a report made (clinicians)."""
+                       droplets: Any = None, actor: "User | str | None" = None, pagesize: str = "A4",
+                       monitoring: Any = None) -> bytes:
+    """The patient PDF (:func:`tdm1core.reporting.report.patient_report`), with the patient's serial-monitoring page
+    when ``monitoring`` is given, audited as a report made (clinicians)."""
     user = acting_user(actor, Action.PATIENT_REPORT)
     from tdm1core.reporting.report import patient_report
 
-    pdf = patient_report(result, provenance, cohort_points, droplets=droplets, pagesize=pagesize)
+    pdf = patient_report(result, provenance, cohort_points, droplets=droplets, pagesize=pagesize, monitoring=monitoring)
     if store is not None:
         store.record_access(user, "report", f"patient {result.patient_id or 'not given'}",
                             {"sample": result.calls.sample, "input sha256": provenance.sha256,
@@ -163,15 +165,17 @@ def patient_report_pdf(store: "Store | None", result: PatientResult, provenance:
     return pdf
 
 
-def release_digest(result: PatientResult, provenance: Provenance) -> str:
-    """The SHA-256 of the content a release would cover: what the reviewer attests having reviewed."""
+def release_digest(result: PatientResult, provenance: Provenance, monitoring: Any = None) -> str:
+    """The SHA-256 of the content a release would cover (with the serial-monitoring timeline when the report carries
+    it): what the reviewer attests having reviewed."""
     from tdm1core.reporting.release import content_hash, result_content
 
-    return content_hash(result_content(result, provenance))
+    return content_hash(result_content(result, provenance, monitoring))
 
 
 def release_result(store: "Store", result: PatientResult, provenance: Provenance, cohort_points: Any = None,
-                   droplets: Any = None, who: "User | str | None" = None, *, reviewed: str | None) -> Any:
+                   droplets: Any = None, who: "User | str | None" = None, *, reviewed: str | None,
+                   monitoring: Any = None) -> Any:
     """Release a patient result (reviewers): the next version of its report, stored with the released
     PDF, immutable, audited. ``reviewed`` is the content hash (:func:`release_digest`) the reviewer attested having
     reviewed; a release of any other content is refused, so a signature never covers content nobody looked at. A
@@ -186,7 +190,7 @@ def release_result(store: "Store", result: PatientResult, provenance: Provenance
         raise InputError("a result made from the synthetic demo data cannot be released to a hospital record.",
                          source=provenance.file_name, hint="Release results of your own exports.")
     rid = report_id(result.patient_id, result.calls.sample)
-    content = result_content(result, provenance)
+    content = result_content(result, provenance, monitoring)
     digest = content_hash(content)
     if reviewed != digest:
         raise InputError(
@@ -205,7 +209,7 @@ def release_result(store: "Store", result: PatientResult, provenance: Provenance
         stamp = ReleaseStamp(rid, version, user.label, user.mode == "signed-in", now_utc(),
                              replaces=None if previous is None else previous.stamp.version,
                              changes=() if previous is None else changes_between(previous.content, content))
-        pdf = patient_report(result, provenance, cohort_points, droplets=droplets, release=stamp)
+        pdf = patient_report(result, provenance, cohort_points, droplets=droplets, release=stamp, monitoring=monitoring)
         return ReleasedReport(stamp, result.patient_id, result.calls.sample, content, digest,
                               hashlib.sha256(pdf).hexdigest(), user.subject, user.email), pdf
 

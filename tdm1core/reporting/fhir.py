@@ -194,6 +194,31 @@ _RECEPTORS = (("er", "16112-5", "Estrogen receptor [Interpretation] in Tissue"),
               ("pr", "16113-3", "Progesterone receptor [Interpretation] in Tissue"))
 
 
+def _monitoring_observations(entries: Any, monitoring: dict | None, common: dict) -> list[dict]:
+    """Serial monitoring: one set of Observations per timepoint (each hotspot's mutant level, with the sample's
+    category in a note), at the sample's collection date (``effectiveDateTime``)."""
+    if not monitoring:
+        return []
+    unit = "copies/mL" if monitoring["unit"] == "copies_per_ml" else "copies/20 uL well"
+    out = []
+    for t in monitoring["timepoints"]:
+        for hotspot, level in t["hotspots"].items():
+            if level.get("mutant") is None or hotspot not in HGVS:
+                continue
+            o = {"resourceType": "Observation", **common, "effectiveDateTime": t["collection_date"],
+                 "code": _loinc("69548-6", "Genetic variant assessment"),
+                 "component": [_gene("HGNC:8975", "PIK3CA"),
+                               {"code": _loinc("48005-3", "Amino acid change (pHGVS)"),
+                                "valueCodeableConcept": {"coding": [{"system": "http://varnomen.hgvs.org",
+                                                                      "code": HGVS[hotspot]}], "text": HGVS[hotspot]}},
+                               {"code": _local("mutant-level", f"Mutant level ({unit})"),
+                                "valueQuantity": {"value": round(float(level["mutant"]), 6), "unit": unit}}],
+                 "note": [{"text": f"sample {t['sample_id']}, day {t['days_from_baseline']}: {t['category']} "
+                                   f"({monitoring['rules']}; {t['rule']})"}]}
+            out.append(entries.add(o, f"monitoring-{t['sample_id']}-{hotspot}"))
+    return out
+
+
 def fhir_bundle(report: Any, pdf: bytes) -> dict[str, Any]:
     """The FHIR R4 Bundle (a dict, JSON-ready) of a released report (:class:`tdm1core.reporting.release.ReleasedReport`)
     and its released PDF bytes."""
@@ -214,6 +239,7 @@ def fhir_bundle(report: Any, pdf: bytes) -> dict[str, Any]:
                  for key, code, display in _RECEPTORS]
     results += receptors
     results.append(entries.add(_flag_observation(result["flag"], common, [her2_obs, *receptors]), "flag"))
+    results += _monitoring_observations(entries, report.content.get("monitoring"), common)
     report_res = entries.add(_diagnostic_report(stamp, status, (patient, specimen, practitioner), results,
                                                 result["flag"]["headline"], pdf), "report")
     ordered = [report_res] + [e for e in entries.items if e is not report_res]

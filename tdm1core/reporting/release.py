@@ -30,11 +30,16 @@ def report_id(patient_id: str | None, sample: str) -> str:
     return "TDM1-" + hashlib.sha256(f"{patient_id or ''}\x1f{sample}".encode()).hexdigest()[:12].upper()
 
 
-def result_content(result: Any, provenance: Any) -> dict[str, Any]:
-    """What a released report attests: the result as ``call --json`` has it, the inputs and the software."""
+def result_content(result: Any, provenance: Any, monitoring: Any = None) -> dict[str, Any]:
+    """What a released report attests: the result as ``call --json`` has it, the inputs and the software; with the
+    patient's serial-monitoring timeline (``monitoring``: tdm1core.stats.monitoring.Timeline) when the report carries
+    it, so that the release's digest covers the timeline page too (without one the content is as before)."""
     from tdm1core.jsontext import json_safe
 
-    return json_safe({"result": result.to_dict(), "provenance": provenance.to_dict(), "software": f"tdm1core {__version__}"})
+    content = {"result": result.to_dict(), "provenance": provenance.to_dict(), "software": f"tdm1core {__version__}"}
+    if monitoring is not None:
+        content["monitoring"] = monitoring.to_dict()
+    return json_safe(content)
 
 
 def content_hash(content: dict[str, Any]) -> str:

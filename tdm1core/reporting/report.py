@@ -311,7 +311,7 @@ def _appendix(calls: Any, droplets: Any, provenance: Provenance, st: dict) -> li
 
 
 def patient_report(result: Any, provenance: Provenance, cohort_points: Any = None, now: dt.datetime | None = None,
-                   pagesize: str = "A4", droplets: Any = None, release: Any = None) -> bytes:
+                   pagesize: str = "A4", droplets: Any = None, release: Any = None, monitoring: Any = None) -> bytes:
     """One-page patient report; a second page for an appendix of QC warnings and, when the calls were made from
     droplet files, a small 1D droplet plot of every well and channel behind them (``droplets``: DropletPanel list).
 
@@ -330,6 +330,8 @@ def patient_report(result: Any, provenance: Provenance, cohort_points: Any = Non
     appendix = _appendix(calls, droplets, provenance, st)
     flow: list[Any] = [KeepInFrame(doc.width, doc.height - 4, story, mode="shrink")]
     flow += ([PageBreak()] + appendix) if appendix else []
+    if monitoring is not None:  # the patient's serial ctDNA on T-DM1 (covered by a release's digest: result_content)
+        flow += [PageBreak()] + _monitoring_story(monitoring, [], _styles(8.5), doc.width)
     mark = " · ".join(([] if release is not None else ["DRAFT — NOT RELEASED"])
                       + [n.split(":")[0] for n in provenance.notices]) or None
     footer = _footer(calls.settings, "patient report", mark)
@@ -545,14 +547,10 @@ MONITORING_LIMITS = ("Serial monitoring is exploratory: the molecular-response r
                      "diagnostic device.")
 
 
-def monitoring_report(tl: Any, input_lines: Sequence[str] = (), now: dt.datetime | None = None, pagesize: str = "A4") -> bytes:
-    """One patient's serial ctDNA as a PDF page: the timeline figure, each timepoint with its category and rule, the
-    first molecular and radiological progressions and the lead time, the rule set, the inputs' SHA-256."""
+def _monitoring_story(tl: Any, input_lines: Sequence[str], st: dict, w: float) -> list[Any]:
+    """The serial-monitoring page's content: the rule set, the progressions and lead time, the figure, each timepoint."""
     from tdm1core.plotting.pdf_figures import timeline_plot
 
-    st = _styles(8.5)
-    doc, buf = _document(pagesize, "serial monitoring", (16, 14, 14))
-    w = doc.width
     s = tl.settings
     unit = "copies per mL plasma" if tl.unit == "copies_per_ml" else "copies per 20 µL well"
     rows = [["Day", "Sample", "Date", "Tracking level", "Category", "Rule"]]
@@ -570,8 +568,16 @@ def monitoring_report(tl: Any, input_lines: Sequence[str] = (), now: dt.datetime
              _figure_png(timeline_plot(tl, s.pik3ca_mutant_cutoff_copies, s.her2_ratio_cutoff), 6.9, 4.4),
              _table(rows, [0.07 * w, 0.13 * w, 0.13 * w, 0.12 * w, 0.15 * w, 0.4 * w], _styles(6.5))]
     story += [_p("Warning: " + x, st["small"]) for x in tl.warnings]
-    story += [_p(line, st["small"]) for line in input_lines]
+    return story + [_p(line, st["small"]) for line in input_lines]
+
+
+def monitoring_report(tl: Any, input_lines: Sequence[str] = (), now: dt.datetime | None = None, pagesize: str = "A4") -> bytes:
+    """One patient's serial ctDNA as a PDF page: the timeline figure, each timepoint with its category and rule, the
+    first molecular and radiological progressions and the lead time, the rule set, the inputs' SHA-256."""
+    st = _styles(8.5)
+    doc, buf = _document(pagesize, "serial monitoring", (16, 14, 14))
+    story = _monitoring_story(tl, input_lines, st, doc.width)
     story.append(_p(f"Generated {(now or dt.datetime.now()).strftime('%Y-%m-%d %H:%M')}.", st["small"]))
-    footer = _footer(s, "serial monitoring")
+    footer = _footer(tl.settings, "serial monitoring")
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buf.getvalue()

@@ -763,3 +763,22 @@ def test_monitoring_page_reads_the_database_and_imports_a_table():
     with open_store(None).engine.connect() as conn:
         actions = set(conn.execute(sa.text("SELECT action FROM audit_log")).scalars())
     assert "import serial monitoring" in actions
+
+
+def test_patient_page_shows_the_patients_stored_timeline_for_the_pdf_and_the_release():
+    from tdm1core.app.monitoring import import_serial_tables
+    from tdm1core.app.workflows import import_exports
+    from tdm1core.demo import demo_series_paths
+
+    samples, export, events = demo_series_paths()
+    db = open_store(None)
+    import_exports(db, [(export.read_bytes(), export.name)], db.saved_settings())
+    import_serial_tables(db, (samples.read_bytes(), samples.name), (events.read_bytes(), events.name), db.saved_settings())
+    at = open_page("pages/patient.py")
+    at.file_uploader(key="patient_upload").set_value([(export.name, export.read_bytes(), "text/csv")]).run()
+    at.selectbox(key="patient_sample").set_value("M01-T5").run()
+    at.text_input(key="patient_id").set_value("M01").run()
+    assert_clean(at)
+    assert "Serial monitoring on T-DM1" in [h.value for h in at.subheader]
+    at.text_input(key="patient_id").set_value("P99").run()
+    assert "Serial monitoring on T-DM1" not in [h.value for h in at.subheader]
