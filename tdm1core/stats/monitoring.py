@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Sequence
 
 from tdm1core.errors import InputError
 from tdm1core.panel import HOTSPOTS
@@ -64,9 +64,11 @@ class MonitoringRules:
 RULES_V1 = MonitoringRules()
 
 
-@dataclass(frozen=True)
-class HotspotLevel:
-    mutant: float | None  # in the timeline's unit
+class HotspotLevel(NamedTuple):
+    """One hotspot in one sample, in the timeline's unit. An immutable named tuple rather than a frozen dataclass:
+    a registry's timelines hold 180,000 of them, and a tuple is made several times faster."""
+
+    mutant: float | None
     low: float | None
     high: float | None
     detected: bool | None  # None: not evaluable

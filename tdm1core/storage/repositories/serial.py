@@ -87,7 +87,8 @@ class SerialRepository(Engine):
                            h.mutant_ci_low, h.mutant_ci_high, h.call, h.detectable_vaf_95, h.genome_equivalents)
                  .join(hotspot_calls, h.call_id == calls_t.c.id).where(calls_t.c.settings_hash == calls_fingerprint))
         with self.engine.connect() as conn:
-            for cid, sample, ratio, hotspot, *values in conn.execute(query):
+            rows = conn.execute(query).tuples().fetchall()  # in bulk: a registry's 180,000 hotspot rows
+            for cid, sample, ratio, hotspot, *values in rows:
                 if sample not in wanted:
                     continue
                 entry = by_call.setdefault(cid, (sample, ratio, {}))
