@@ -302,28 +302,45 @@ def _slots(d: _Sorted, efron: bool) -> tuple[np.ndarray, np.ndarray]:
     return g, frac
 
 
-def _loglik(d: _Sorted, beta: np.ndarray, efron: bool) -> tuple[float, np.ndarray, np.ndarray]:
-    """The log partial likelihood, its gradient and the information, at ``beta``."""
+@dataclass(frozen=True)
+class _Sums:
+    """At one beta: each death slot's risk-set sums less the Efron share of its tied deaths (a0, a1, a2), and eta."""
+
+    eta: np.ndarray
+    g: np.ndarray  # each death slot's event-time group
+    a0: np.ndarray
+    a1: np.ndarray
+    a2: np.ndarray  # flattened p x p
+
+
+def _sums(d: _Sorted, beta: np.ndarray, efron: bool) -> _Sums:
     p = d.x.shape[1]
     eta = d.x @ beta
     w = np.exp(eta)
     wx = d.x * w[:, None]
     wxx = (d.x[:, :, None] * d.x[:, None, :]).reshape(len(w), p * p) * w[:, None]
     s0, s1, s2 = _risk_sums(d, w, wx, wxx)
-    dr = d.death_rows
-    n_groups = len(d.deaths_per_group)
-    d0 = np.bincount(d.group_of_death, weights=w[dr], minlength=n_groups)
-    d1 = np.stack([np.bincount(d.group_of_death, weights=wx[dr, j], minlength=n_groups) for j in range(p)], axis=1) \
-        if p else np.empty((n_groups, 0))
+    dr, ng = d.death_rows, len(d.deaths_per_group)
+
+    def by_group(values: np.ndarray) -> np.ndarray:
+        cols = [np.bincount(d.group_of_death, weights=values[dr, j], minlength=ng) for j in range(values.shape[1])]
+        return np.stack(cols, axis=1) if cols else np.empty((ng, 0))
+
+    d0 = np.bincount(d.group_of_death, weights=w[dr], minlength=ng)
+    d1, d2 = by_group(wx), by_group(wxx)
     g, frac = _slots(d, efron)
-    a0 = s0[g] - frac * d0[g]
-    a1 = s1[g] - frac[:, None] * d1[g]
-    ll = float(eta[dr].sum() - np.log(a0).sum())
-    u = d.x[dr].sum(axis=0) - (a1 / a0[:, None]).sum(axis=0)
-    d2 = np.stack([np.bincount(d.group_of_death, weights=wxx[dr, j], minlength=n_groups) for j in range(p * p)], axis=1)
-    a2 = s2[g] - frac[:, None] * d2[g]
-    m = a1 / a0[:, None]
-    info = (a2 / a0[:, None]).sum(axis=0).reshape(p, p) - m.T @ m
+    return _Sums(eta, g, s0[g] - frac * d0[g], s1[g] - frac[:, None] * d1[g], s2[g] - frac[:, None] * d2[g])
+
+
+def _loglik(d: _Sorted, beta: np.ndarray, efron: bool) -> tuple[float, np.ndarray, np.ndarray]:
+    """The log partial likelihood, its gradient and the information, at ``beta``."""
+    p = d.x.shape[1]
+    sm = _sums(d, beta, efron)
+    dr = d.death_rows
+    ll = float(sm.eta[dr].sum() - np.log(sm.a0).sum())
+    m = sm.a1 / sm.a0[:, None]
+    u = d.x[dr].sum(axis=0) - m.sum(axis=0)
+    info = (sm.a2 / sm.a0[:, None]).sum(axis=0).reshape(p, p) - m.T @ m
     return ll, u, info
 
 
@@ -430,20 +447,10 @@ def _zph(d: _Sorted, beta: np.ndarray, info_inv: np.ndarray, efron: bool,
     p = d.x.shape[1]
     ttimes = _km_transform(d.time, d.status)
     gtime = ttimes - ttimes[d.status > 0].mean()
-    eta = d.x @ beta
-    w = np.exp(eta)
-    wx = d.x * w[:, None]
-    wxx = (d.x[:, :, None] * d.x[:, None, :]).reshape(len(w), p * p) * w[:, None]
-    s0, s1, s2 = _risk_sums(d, w, wx, wxx)
-    dr = d.death_rows
-    ng = len(d.deaths_per_group)
-    d0 = np.bincount(d.group_of_death, weights=w[dr], minlength=ng)
-    d1 = np.stack([np.bincount(d.group_of_death, weights=wx[dr, j], minlength=ng) for j in range(p)], axis=1)
-    d2 = np.stack([np.bincount(d.group_of_death, weights=wxx[dr, j], minlength=ng) for j in range(p * p)], axis=1)
-    g, frac = _slots(d, efron)
-    a0 = s0[g] - frac * d0[g]
-    m = (s1[g] - frac[:, None] * d1[g]) / a0[:, None]
-    v = ((s2[g] - frac[:, None] * d2[g]) / a0[:, None]).reshape(-1, p, p) - m[:, :, None] * m[:, None, :]
+    sm = _sums(d, beta, efron)
+    dr, ng, g = d.death_rows, len(d.deaths_per_group), sm.g
+    m = sm.a1 / sm.a0[:, None]
+    v = (sm.a2 / sm.a0[:, None]).reshape(-1, p, p) - m[:, :, None] * m[:, None, :]
     gt = gtime[dr]  # the same g for the tied deaths of a time
     mean_by_group = np.stack([np.bincount(g, weights=m[:, j], minlength=ng) for j in range(p)], axis=1) / d.deaths_per_group[:, None]
     schoen = d.x[dr] - mean_by_group[d.group_of_death]
