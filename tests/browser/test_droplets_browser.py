@@ -43,6 +43,23 @@ def _screens(pg, name: str, n: int = 4) -> None:
         time.sleep(0.6)
 
 
+def _plate_wells_do_not_overlap(pg):
+    """The plate view's grid of wells, asserted free of overlapping neighbours; (the plot, the wells' boxes)."""
+    plate = pg.locator(".js-plotly-plot").first
+    plate.scroll_into_view_if_needed()
+    grid = plate.locator(".scatterlayer .trace").first.locator("path.point")
+    grid.first.wait_for(timeout=30_000)
+    boxes = [grid.nth(i).bounding_box() for i in range(grid.count())]
+    rows: dict[float, list] = {}
+    for b in boxes:
+        rows.setdefault(round(b["y"]), []).append(b)
+    for row in rows.values():
+        row.sort(key=lambda b: b["x"])
+        for a, b in zip(row, row[1:]):
+            assert a["x"] + a["width"] <= b["x"] + 0.5, (a, b)  # neighbours do not overlap
+    return plate, boxes
+
+
 def test_a_zipped_plate_shows_the_plate_a_clicked_well_and_the_calls(plate_server):
     from playwright.sync_api import sync_playwright
 
@@ -169,21 +186,10 @@ def test_the_plate_grid_fits_a_phone_without_overlapping_wells(plate_server):
         pg.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(folder / "plate.zip"))
         _wait_for_text(pg, "Calls from these droplets")
         _wait_idle(pg)
-        plate = pg.locator(".js-plotly-plot").first
-        plate.scroll_into_view_if_needed()
-        grid = plate.locator(".scatterlayer .trace").first.locator("path.point")
-        grid.first.wait_for(timeout=30_000)
-        boxes = [grid.nth(i).bounding_box() for i in range(grid.count())]
+        plate, boxes = _plate_wells_do_not_overlap(pg)
         assert len(boxes) == 96
         pbox = plate.bounding_box()
         assert pbox["x"] >= 0 and pbox["x"] + pbox["width"] <= 390, pbox
-        rows: dict[float, list] = {}
-        for b in boxes:
-            rows.setdefault(round(b["y"]), []).append(b)
-        for row in rows.values():
-            row.sort(key=lambda b: b["x"])
-            for a, b in zip(row, row[1:]):
-                assert a["x"] + a["width"] <= b["x"] + 0.5, (a, b)  # neighbours do not overlap
         pg.screenshot(path=str(SHOTS / "phone_droplets_plate.png"))
         browser.close()
 
@@ -238,18 +244,7 @@ def test_a_plate_of_another_assay_is_shown_with_its_qc_on_desktop_and_phone(plat
                 lines = [ln for ln in target.read_text(encoding="utf-8-sig").splitlines() if ln and not ln.startswith("#")]
                 qc = {r["well"]: r["QC"] for r in csv.DictReader(lines)}
                 assert qc["B02"] == "NTC_POSITIVE" and qc["C02"] == "LOW_DROPLETS" and qc["A01"] == "ok"
-            plate = pg.locator(".js-plotly-plot").first
-            plate.scroll_into_view_if_needed()
-            grid = plate.locator(".scatterlayer .trace").first.locator("path.point")
-            grid.first.wait_for(timeout=30_000)
-            boxes = [grid.nth(i).bounding_box() for i in range(grid.count())]
-            rows: dict[float, list] = {}
-            for b in boxes:
-                rows.setdefault(round(b["y"]), []).append(b)
-            for row in rows.values():
-                row.sort(key=lambda b: b["x"])
-                for a, b in zip(row, row[1:]):
-                    assert a["x"] + a["width"] <= b["x"] + 0.5, (a, b)
+            _plate_wells_do_not_overlap(pg)
             _screens(pg, name, 3)
             pg.close()
         browser.close()
