@@ -12,7 +12,6 @@ Whole processes: the median of three runs. Targets: under 2 s and under 500 MB p
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import platform

@@ -123,7 +123,7 @@ def bench(label: str, url: str, n: int, tmp: Path, rows: list[tuple]) -> None:
         # the first admin (who then may import and read the cohort)
         run(py + ["db", "roles", "--email", BENCH_USER, "--set", "admin researcher", "--db", url])
     t, mb, _ = run(py + ["import", "patients", str(table), "--db", url])
-    rows.append((label, n, f"import patients (1 table)", t, mb, ""))
+    rows.append((label, n, "import patients (1 table)", t, mb, ""))
     t, mb, _ = run(py + ["import", "ddpcr", str(folder / "exports"), "--db", url])
     rows.append((label, n, f"import ddpcr ({files} files, {4 * n} wells)", t, mb, ""))
     for k in (1, 2):

@@ -170,3 +170,65 @@ def test_a_file_mode_cohort_reads_and_calls_each_export_once(monkeypatch, capsys
     assert main(["cohort", "--demo", "--json"]) == 0
     capsys.readouterr()
     assert counts == {"read": 1, "call": 1}
+
+
+def _reference_json(obj):
+    """What the standard library writes, with NaN and infinities as null and numpy numbers as numbers: the contract
+    the command line's JSON had before orjson encoded it (computed here, not by the code under test)."""
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _reference_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_reference_json(v) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    return str(obj)
+
+
+def _values():
+    import datetime as dt
+
+    import numpy as np
+    from hypothesis import strategies as st
+
+    scalar = st.one_of(st.none(), st.booleans(), st.integers(-2**80, 2**80), st.floats(allow_nan=True, allow_infinity=True),
+                       st.text(max_size=8), st.dates().map(lambda d: d), st.datetimes(timezones=st.just(dt.timezone.utc)),
+                       st.floats(allow_nan=True).map(np.float64), st.integers(-2**40, 2**40).map(np.int64),
+                       st.booleans().map(np.bool_))
+    keys = st.one_of(st.text(max_size=5), st.integers(0, 9))
+    return st.recursive(scalar, lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner),
+                                                        st.dictionaries(keys, inner, max_size=4)), max_leaves=12)
+
+
+def test_the_json_output_is_the_standard_librarys_for_any_value(capsys, monkeypatch):
+    from hypothesis import given, settings
+
+    from tdm1core.app.cli import _dump
+
+    @settings(max_examples=200, deadline=None)
+    @given(_values(), st_bool())
+    def check(value, tty):
+        monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
+        _dump(value)
+        text = capsys.readouterr().out
+        assert json.loads(text) == _reference_json(value)
+        assert ("\n  " in text) == (tty and _nested_non_empty(value))  # indented on a terminal only
+
+    check()
+
+
+def st_bool():
+    from hypothesis import strategies as st
+
+    return st.booleans()
+
+
+def _nested_non_empty(value) -> bool:
+    return isinstance(value, (list, tuple, dict)) and len(value) > 0

@@ -3,7 +3,6 @@ from droplets. The shared real plate is read in place (skipped where the folder 
 import csv
 import io
 import json
-import sys
 import zipfile
 from pathlib import Path
 
@@ -321,7 +320,6 @@ def test_a_small_well_is_read_and_then_fails_the_droplet_minimum():
 
 
 def test_droplet_results_are_not_saved_to_the_database_by_mistake(tmp_path):
-    from tdm1core.clinical.risk import PatientResult
     from tdm1core.storage.store import Store
     from tdm1core.app.workflows import patient_result, save_result
 

@@ -2,6 +2,7 @@
 tables' validation, pooling over plates and replicate wells, the unit conversion, the file order, the command line."""
 from __future__ import annotations
 
+import gc
 import json
 import math
 import subprocess
@@ -300,3 +301,42 @@ def test_a_release_covers_the_patients_timeline_page_and_the_fhir_bundle_has_a_s
     dated = [e["resource"] for e in bundle["entry"] if "effectiveDateTime" in e["resource"]]
     assert sorted({o["effectiveDateTime"] for o in dated}) == sorted(t.collection_date for t in tl.timepoints)
     assert len(dated) == 3 * len(tl.timepoints)  # the three hotspots of each timepoint
+
+
+def test_one_patients_stored_calls_are_read_by_sample_and_equal_the_registrys_pass(tmp_path):
+    """A few samples are read through the index by sample, a registry's in one pass over the fingerprint's calls:
+    both give the same entries, and one patient's timeline is that patient's entry of the whole registry's."""
+    from tdm1core.app.monitoring import import_serial_tables, monitor_stored
+    from tdm1core.app.workflows import import_exports, open_store
+    from tdm1core.demo import demo_series_paths
+
+    s, e, ev = demo_series_paths()
+    f = lambda p: (p.read_bytes(), p.name)  # noqa: E731
+    store = open_store(f"sqlite:///{tmp_path / 'm.sqlite'}", seed=False)
+    import_exports(store, [f(e)], Settings())
+    import_serial_tables(store, f(s), f(ev), Settings())
+    ids = [r.sample_id for r in store.serial_rows()[0]]
+    fingerprint = Settings().calls_fingerprint()
+    by_sample = store.stored_levels(ids, fingerprint)
+    one_pass = store.stored_levels(ids + [f"absent-{k}" for k in range(1000)], fingerprint)  # > 900: the pass
+    assert by_sample == one_pass and sorted(by_sample) == sorted(ids)
+    every = {t.patient_id: t.to_dict() for t in monitor_stored(store, Settings())}
+    for patient in every:
+        (tl,) = monitor_stored(store, Settings(), patient)
+        assert tl.to_dict() == every[patient]
+    assert gc.isenabled()  # the bulk block gave the collector back
+
+
+def test_the_collector_is_paused_only_inside_the_block_and_only_restored_by_who_paused_it():
+    from tdm1core._bulk import no_cycle_collection
+
+    assert gc.isenabled()
+    with no_cycle_collection():
+        assert not gc.isenabled()
+        with no_cycle_collection():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner block did not pause it, so it does not restore it
+    assert gc.isenabled()
+    with pytest.raises(ValueError), no_cycle_collection():
+        raise ValueError("an error inside")
+    assert gc.isenabled()

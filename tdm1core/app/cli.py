@@ -18,24 +18,10 @@ __all__ = ["main", "build_parser"]
 
 
 def _dump(obj: Any) -> None:
-    """JSON on standard output: indented on a terminal, compact when piped (the C encoder: a registry's Table 3 is
-    100,000 rows); NaN and infinity become null (JSON has neither)."""
-    indent = 2 if sys.stdout.isatty() else None
-    try:
-        text = json.dumps(obj, indent=indent, ensure_ascii=False, default=str, allow_nan=False)
-    except ValueError:  # a NaN or an infinity somewhere: null, as JSON has neither
-        text = json.dumps(_finite(obj), indent=indent, ensure_ascii=False, default=str)
-    print(text)
+    """JSON on standard output: indented on a terminal, compact when piped (tdm1core.app.output.json_text)."""
+    from tdm1core.app.output import json_text
 
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
+    print(json_text(obj, indent=sys.stdout.isatty()))
 
 
 def _settings(args: argparse.Namespace, base: Settings | None = None) -> Settings:
@@ -474,7 +460,7 @@ def cmd_cox(args: argparse.Namespace) -> int:
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     """Serial monitoring: each patient's timeline on T-DM1, classed by monitoring rules v1."""
-    from tdm1core.app.monitoring import monitor_files, monitor_stored
+    from tdm1core.app.monitoring import monitor_files, monitor_stored, timeline_dicts
 
     if args.db:
         from tdm1core.app.workflows import open_store
@@ -490,7 +476,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         result = monitor_files((_read_path(samples), samples.name), exports,
                                (_read_path(events), events.name) if events else None, _settings(args), args.patient)
     if args.json:
-        _dump([t.to_dict() for t in result])
+        _dump(timeline_dicts(result))
         return 0
     for t in result:
         print(f"{t.patient_id}: baseline {t.baseline_sample or 'none'}, tracking {t.tracking_hotspot or 'none'} "

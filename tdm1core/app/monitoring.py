@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from tdm1core.storage.access import User
     from tdm1core.storage.store import Store
 
-__all__ = ["patient_timeline", "monitor_files", "monitor_stored", "import_serial_tables", "timeline_pdf", "monitoring_summary",
+__all__ = ["patient_timeline", "monitor_files", "monitor_stored", "import_serial_tables", "timeline_pdf", "monitoring_summary", "timeline_dicts",
            "MonitoringInputs"]
 
 
@@ -99,37 +99,39 @@ def _stored_export(head: dict, rows: list[dict], settings: Settings) -> Any:
     return DdpcrExport(head["name"], head["sha256"], head.get("format") or "stored", "n/a", "n/a", ",", volume, None, frame)
 
 
-def _from_levels(entry: tuple) -> Any:
-    """A stored call's HER2 ratio and hotspot columns (Store.stored_levels), read by the timeline as they are."""
-    from types import SimpleNamespace
-
-    _, ratio, spots = entry
-    return SimpleNamespace(her2_ratio=ratio, levels=spots)
-
-
 def monitor_stored(store: "Store", settings: Settings, patient: str | None = None,
                    actor: "User | str | None" = None) -> "list[Timeline]":
     """The timelines of the stored samples (clinicians, reviewers, research teams). A sample on one stored export
     reads that export's stored calls for the settings in force (made at import, or now); a sample on several is
     pooled from the wells of every export that measured it and called, as for files."""
     acting_user(actor, Action.MONITORING)
+    from tdm1core._bulk import no_cycle_collection
     from tdm1core.app.cohort import _ensure_calls
-    from tdm1core.stats.monitoring import calls_by_sample, timelines
+    from tdm1core.stats.monitoring import StoredLevels, calls_by_sample, timelines
 
     samples, events = store.serial_rows(patient)
     if not samples:
         raise InputError("the database holds no serial-monitoring samples" + (f" for patient {patient!r}" if patient else "")
                          + ".", source="database", hint="Import a sample table (Monitoring page, or import monitoring).")
     _ensure_calls(store, settings)  # every stored export called with the settings calls read
-    ids = [s.sample_id for s in samples]
-    stored = store.stored_levels(ids, settings.calls_fingerprint())
-    calls: dict[str, Any] = {sid: _from_levels(rs[0]) for sid, rs in stored.items() if len(rs) == 1}
-    several = [sid for sid, rs in stored.items() if len(rs) > 1]
-    if several:
-        plates = store.plates_of_samples(several)
-        pooled = calls_by_sample([_stored_export(h, rows, settings) for h, rows in plates], settings)
-        calls.update({sid: pooled[sid] for sid in several if sid in pooled})
-    return timelines(samples, events, calls, settings, patient)
+    with no_cycle_collection():  # a registry's 180,000 stored hotspot rows become as many levels
+        ids = [s.sample_id for s in samples]
+        stored = store.stored_levels(ids, settings.calls_fingerprint())
+        calls: dict[str, Any] = {sid: StoredLevels(rs[0][1], rs[0][2]) for sid, rs in stored.items() if len(rs) == 1}
+        several = [sid for sid, rs in stored.items() if len(rs) > 1]
+        if several:
+            plates = store.plates_of_samples(several)
+            pooled = calls_by_sample([_stored_export(h, rows, settings) for h, rows in plates], settings)
+            calls.update({sid: pooled[sid] for sid in several if sid in pooled})
+        return timelines(samples, events, calls, settings, patient)
+
+
+def timeline_dicts(found: "list[Timeline]") -> list[dict[str, Any]]:
+    """The timelines as the command line's JSON contract has them (10,000 at once: no cycle-collector passes)."""
+    from tdm1core._bulk import no_cycle_collection
+
+    with no_cycle_collection():
+        return [t.to_dict() for t in found]
 
 
 def patient_timeline(store: "Store", settings: Settings, patient_id: str | None,

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from tdm1core.reading.exports import DdpcrExport
     from tdm1core.stats.serial_tables import EventRow, SampleRow
 
-__all__ = ["MonitoringCohort", "monitoring_cohort", "RULES_DESCRIPTION", "MonitoringRules", "RULES_V1", "HotspotLevel", "Timepoint", "Timeline", "calls_by_sample", "timelines",
+__all__ = ["MonitoringCohort", "monitoring_cohort", "RULES_DESCRIPTION", "MonitoringRules", "RULES_V1", "HotspotLevel", "StoredLevels", "Timepoint", "Timeline", "calls_by_sample", "timelines",
            "CATEGORIES", "UNIT_PER_ML", "UNIT_PER_WELL"]
 
 UNIT_PER_ML, UNIT_PER_WELL = "copies_per_ml", "copies_per_20ul_well"
@@ -64,6 +64,9 @@ class MonitoringRules:
 RULES_V1 = MonitoringRules()
 
 
+_LEVEL_KEYS = ("mutant", "low", "high", "detected", "detectable_95")  # HotspotLevel's fields as JSON names them
+
+
 class HotspotLevel(NamedTuple):
     """One hotspot in one sample, in the timeline's unit. An immutable named tuple rather than a frozen dataclass:
     a registry's timelines hold 180,000 of them, and a tuple is made several times faster."""
@@ -75,8 +78,15 @@ class HotspotLevel(NamedTuple):
     detectable: float | None = None  # for a "not detected": the level detected with 95 % probability, same unit
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mutant": self.mutant, "low": self.low, "high": self.high, "detected": self.detected,
-                "detectable_95": self.detectable}
+        return dict(zip(_LEVEL_KEYS, self))
+
+
+class StoredLevels(NamedTuple):
+    """A stored call as the timeline reads it (Store.stored_levels): the HER2/EFTUD2 ratio and, per hotspot, the
+    stored columns (mutant, ci low, ci high, call, detectable VAF, genome equivalents)."""
+
+    her2_ratio: float | None
+    levels: dict[str, tuple]
 
 
 @dataclass(frozen=True)
@@ -201,13 +211,17 @@ def _stored_level(values: tuple | None, factor: float) -> HotspotLevel:
                         positive, detectable)
 
 
-def _level(calls: Any, hotspot: str, factor: float) -> HotspotLevel:
-    """A hotspot's level in a sample: from its calls (SampleCalls), or from a stored call's columns (``levels``)."""
-    from tdm1core.calling.calls import NOT_EVALUABLE, POSITIVE
+def _sample_levels(calls: Any, factor: float) -> dict[str, HotspotLevel]:
+    """Every hotspot's level in a sample: from a stored call's columns (StoredLevels), or from its calls."""
+    if type(calls) is StoredLevels:
+        stored = calls.levels
+        return {h: _stored_level(stored.get(h), factor) for h in HOTSPOTS}
+    return {h: _level(calls, h, factor) for h in HOTSPOTS}
 
-    stored = getattr(calls, "levels", None)
-    if stored is not None:
-        return _stored_level(stored.get(hotspot), factor)
+
+def _level(calls: Any, hotspot: str, factor: float) -> HotspotLevel:
+    """A hotspot's level in a sample from its calls (SampleCalls)."""
+    from tdm1core.calling.calls import NOT_EVALUABLE, POSITIVE
 
     spot = next((h for h in calls.pik3ca.hotspots if h.hotspot == hotspot), None)  # three at most
     if spot is None or spot.call == NOT_EVALUABLE or spot.mutant_copies is None:
@@ -294,7 +308,7 @@ def _points(rows: list["SampleRow"], levels: list[dict[str, HotspotLevel]], i0: 
             category, rule = _classify(lv, base, tracking, nadir, rules)
             nadir = _next_nadir(nadir, lv[tracking] if tracking else None, category)
         c = calls[s.sample_id]
-        ratio = c.her2_ratio if hasattr(c, "her2_ratio") else c.her2.ratio
+        ratio = c.her2_ratio if type(c) is StoredLevels else c.her2.ratio
         points.append(Timepoint(s.sample_id, s.collection_date, _days(s.collection_date, rows[i0].collection_date),
                                 lv, ratio, category, rule))
     return points
@@ -318,7 +332,7 @@ def timeline(patient: str, samples: Sequence["SampleRow"], events: Sequence["Eve
         return Timeline(patient, unit, rules.label, None, None, (), None, None, None, tuple(evs), tuple(warnings), settings)
     i0, why = _baseline(rows, evs)
     per_ml = unit == UNIT_PER_ML
-    levels = [{h: _level(calls[s.sample_id], h, (s.per_ml_factor or 1.0) if per_ml else 1.0) for h in HOTSPOTS} for s in rows]
+    levels = [_sample_levels(calls[s.sample_id], (s.per_ml_factor or 1.0) if per_ml else 1.0) for s in rows]
     found = [h for h in HOTSPOTS if levels[i0][h].detected]
     tracking = max(found, key=lambda h: levels[i0][h].mutant or 0.0) if found else None
     points = _points(rows, levels, i0, why, tracking, calls, rules)

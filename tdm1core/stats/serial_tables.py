@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a table is read: `monitor --db` never needs it
+    import pandas as pd
 
 from tdm1core.errors import CohortFormatError, Problem
 from tdm1core.settings import DEFAULT_SETTINGS, Settings
@@ -82,6 +83,8 @@ def _frame(data: bytes, name: str, columns: dict[str, str], required: tuple[str,
 
 
 def _dates(raw: pd.DataFrame, column: str, settings: Settings, problems: list[Problem]) -> list[str]:
+    import pandas as pd
+
     from tdm1core.stats.cohort import _parse_dates
 
     rows = pd.Series(range(2, len(raw) + 2), index=raw.index)
@@ -165,16 +168,22 @@ def read_events(data: bytes, name: str = "events.csv", settings: Settings = DEFA
 
 
 def samples_template() -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame([{"patient_id": "P01", "sample_id": "P01-C1D1", "collection_date": "2016-03-01",
                           "plasma_ml": "4", "eluate_ul": "50", "template_ul": "8"}])
 
 
 def events_template() -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame([{"patient_id": "P01", "event_date": "2016-03-02", "event_type": "treatment_start", "detail": "T-DM1"},
                          {"patient_id": "P01", "event_date": "2016-05-20", "event_type": "imaging", "detail": "SD"}])
 
 
 def serial_dictionary() -> pd.DataFrame:
+    import pandas as pd
+
     rows = [{"table": "samples", "column": c, "meaning": m} for c, m in SAMPLE_COLUMNS.items()]
     rows += [{"table": "events", "column": c, "meaning": m} for c, m in EVENT_COLUMNS.items()]
     return pd.DataFrame(rows)

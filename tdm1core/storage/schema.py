@@ -92,6 +92,7 @@ calls_t = sa.Table(
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("settings_hash", sa.String(64), nullable=False, index=True),  # Settings.calls_fingerprint
     sa.UniqueConstraint("file_id", "sample", "settings_hash", name="uq_calls_file_sample_settings"),
+    sa.Index("ix_calls_sample_settings", "sample", "settings_hash"),  # one patient's timeline (migration 0010)
 )
 # one row per hotspot of the panel (tdm1core.panel) a call measured: a new hotspot needs no new column (migration 0008)
 hotspot_calls = sa.Table(
@@ -151,4 +152,4 @@ serial_events = sa.Table(
     sa.Column("source", sa.String(500)), sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("demo", sa.Boolean, nullable=False, server_default=sa.false()),
 )
-HEAD_REVISION = "0009"  # the newest migration (tests/test_schema.py checks it against Alembic's head)
+HEAD_REVISION = "0010"  # the newest migration (tests/test_schema.py checks it against Alembic's head)

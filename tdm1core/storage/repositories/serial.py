@@ -78,23 +78,23 @@ class SerialRepository(Engine):
         return [(heads[f], out.get(f, [])) for f in fids]
 
     def stored_levels(self, sample_ids: Sequence[str], calls_fingerprint: str) -> dict[str, list[tuple]]:
-        """Per sample, one entry per stored file that called it (under the settings calls read): (call id, HER2 ratio,
-        {hotspot: (mutant, ci low, ci high, call, detectable VAF, genome equivalents)}), from the columns, not the JSON."""
+        """Per sample, one entry per stored file that called it (under the settings calls read), in the order stored:
+        (call id, HER2 ratio, {hotspot: (mutant, ci low, ci high, call, detectable VAF, genome equivalents)}), from the
+        columns, not the JSON. A few samples (one patient's) are read by sample (index ix_calls_sample_settings); a
+        registry's are read in one pass over the calls of the fingerprint."""
         wanted = set(sample_ids)
+        h, c = hotspot_calls.c, calls_t.c
+        query = (sa.select(c.id, c.sample, c.her2_ratio, h.hotspot, h.mutant_copies, h.mutant_ci_low, h.mutant_ci_high,
+                           h.call, h.detectable_vaf_95, h.genome_equivalents)
+                 .join(hotspot_calls, h.call_id == c.id).where(c.settings_hash == calls_fingerprint).order_by(c.id))
+        if len(wanted) <= 900:  # SQLite's bound-parameter limit
+            query = query.where(c.sample.in_(sorted(wanted)))
         by_call: dict[int, tuple[str, Any, dict]] = {}
-        h = hotspot_calls.c
-        query = (sa.select(calls_t.c.id, calls_t.c.sample, calls_t.c.her2_ratio, h.hotspot, h.mutant_copies,
-                           h.mutant_ci_low, h.mutant_ci_high, h.call, h.detectable_vaf_95, h.genome_equivalents)
-                 .join(hotspot_calls, h.call_id == calls_t.c.id).where(calls_t.c.settings_hash == calls_fingerprint))
         with self.engine.connect() as conn:
-            rows = conn.execute(query).tuples().fetchall()  # in bulk: a registry's 180,000 hotspot rows
-            for cid, sample, ratio, hotspot, *values in rows:
-                if sample not in wanted:
-                    continue
-                entry = by_call.setdefault(cid, (sample, ratio, {}))
-                entry[2][hotspot] = tuple(values)
+            for cid, sample, ratio, hotspot, *values in conn.execute(query):
+                if sample in wanted:
+                    by_call.setdefault(cid, (sample, ratio, {}))[2][hotspot] = tuple(values)
         out: dict[str, list[tuple]] = {}
-        for cid, (sample, ratio, spots) in by_call.items():
+        for cid, (sample, ratio, spots) in by_call.items():  # dicts keep the order of the query
             out.setdefault(sample, []).append((cid, ratio, spots))
         return out
-
