@@ -3,65 +3,18 @@ import json
 
 import streamlit as st
 
-from pages._common import audit_view, audited, downloads, may, md, page_header, settings, show_error, stamp, store, who
+from pages._common import audit_view, audited, downloads, md, page_header, settings, show_error, stamp, store, who
+from pages._monitoring_input import monitoring_input
 from tdm1core import InputError
-from tdm1core.app.monitoring import (MonitoringInputs, import_serial_tables, monitor_files, monitor_stored,
-                                     monitoring_summary, timeline_pdf)
-from tdm1core.storage.access import Action
-from tdm1core.demo import demo_series_paths
+from tdm1core.app.monitoring import MonitoringInputs, monitor_files, monitor_stored, monitoring_summary, timeline_pdf
 from tdm1core.plotting.figures import km_figure, timeline_figure
 from tdm1core.stats.monitoring import RULES_DESCRIPTION
-from tdm1core.stats.serial_tables import events_template, samples_template, serial_dictionary
-from tdm1core.reporting.export import to_csv_bytes
 
 page_header("Serial monitoring on T-DM1")
 s = settings()
 st.caption("Exploratory: the molecular-response rules (monitoring rules v1) are this product's, from the ctDNA "
            "monitoring literature, and are not validated for clinical decisions.")
-source = st.radio("Data", ["Upload the tables and exports", "The database", "Use the SYNTHETIC demo series"],
-                  horizontal=True, key="monitor_source")
-samples = events = None
-exports: list = []
-if source == "The database":
-    if may(Action.IMPORT):
-        with st.expander("Import a sample table or an events table into the database (all or nothing; audited)"):
-            up = st.file_uploader("Sample or events table", type=["csv", "xlsx"], key="monitor_import")
-            kind = st.radio("It is", ["a sample table", "an events table"], horizontal=True, key="monitor_import_kind")
-            if up is not None and st.button("Import", key="monitor_import_go"):
-                try:
-                    item = (up.getvalue(), up.name)
-                    n = import_serial_tables(store(), item if kind == "a sample table" else None,
-                                             item if kind == "an events table" else None, s, who())
-                    st.success(f"Stored {n[0]} sample(s) and {n[1]} event(s) from {md(up.name)}.")
-                except InputError as exc:
-                    show_error(exc)
-elif source.startswith("Use"):
-    samples_path, export_path, events_path = demo_series_paths()
-    samples = (samples_path.read_bytes(), samples_path.name)
-    exports = [(export_path.read_bytes(), export_path.name)]
-    events = (events_path.read_bytes(), events_path.name)
-    st.warning("**SYNTHETIC demo series, not patient data.** Four made-up courses on T-DM1.", icon=":material/science:")
-else:
-    c1, c2 = st.columns(2)
-    table = c1.file_uploader("Sample table (CSV or XLSX)", type=["csv", "xlsx"], key="monitor_samples")
-    ev = c2.file_uploader("Events table (optional)", type=["csv", "xlsx"], key="monitor_events")
-    files = st.file_uploader("ddPCR exports with these samples", type=["csv", "txt", "xlsx"], accept_multiple_files=True,
-                             key="monitor_exports")
-    samples = (table.getvalue(), table.name) if table is not None else None
-    events = (ev.getvalue(), ev.name) if ev is not None else None
-    exports = [(f.getvalue(), f.name) for f in files or []]
-    with st.expander("Templates and data dictionary"):
-        st.dataframe(serial_dictionary(), hide_index=True, key="monitor_dictionary")
-        t1, t2, _ = st.columns([1, 1, 3])
-        t1.download_button("Sample table template", to_csv_bytes(samples_template()), "samples_template.csv", "text/csv",
-                           key="monitor_tpl_samples")
-        t2.download_button("Events table template", to_csv_bytes(events_template()), "events_template.csv", "text/csv",
-                           key="monitor_tpl_events")
-    if samples is None or not exports:
-        st.info("Upload the sample table and the exports (and the events table for the baseline and imaging), or use "
-                "the demo series.", icon=":material/upload_file:")
-        st.stop()
-
+source, samples, events, exports = monitoring_input(s)
 try:
     with st.spinner("Calling every sample…"):
         found = monitor_stored(store(), s, actor=who()) if source == "The database" else \

@@ -52,6 +52,7 @@ ALLOWED = {
     "monitor_files": {"clinician", "researcher", "reviewer"}, "timeline_pdf": {"clinician", "researcher", "reviewer"},
     "monitoring_summary": {"clinician", "researcher", "reviewer"},
     "monitor_stored": {"clinician", "researcher", "reviewer"}, "import_serial_tables": {"researcher"},
+    "import_demo_series": {"researcher"},
     "patient_timeline": {"clinician", "researcher", "reviewer"},
     # issue 27: Cox models and RMST of any table
     "cox_from_csv": {"researcher"}, "rmst_from_csv": {"researcher"}, "survival_models": {"researcher"}, "survival_report_pdf": {"researcher"},
@@ -248,6 +249,10 @@ def _command_line_use_case(name: str, store, user: User, s: Settings):
             return monitoring.import_serial_tables(store, (paths[0].read_bytes(), paths[0].name), None, s, user)
         monitoring.import_serial_tables(store, (paths[0].read_bytes(), paths[0].name), None, s, signed_in("researcher"))
         return monitoring.monitor_stored(store, s, actor=user)
+    if name == "import_demo_series":
+        import tdm1core.app.monitoring as monitoring
+
+        return monitoring.import_demo_series(store, s, user)
     if name in ("monitor_files", "timeline_pdf", "monitoring_summary"):
         import tdm1core.app.monitoring as monitoring
         from tdm1core.demo import demo_series_paths

@@ -340,3 +340,28 @@ def test_the_collector_is_paused_only_inside_the_block_and_only_restored_by_who_
     with pytest.raises(ValueError), no_cycle_collection():
         raise ValueError("an error inside")
     assert gc.isenabled()
+
+
+def test_the_demo_series_imported_into_the_database_is_demo_data_and_goes_with_the_demo(tmp_path):
+    """The SYNTHETIC demo series stored (its export, samples and events) reads as from its files, and removing the
+    demo removes it, while a user's own serial samples stay."""
+    from tdm1core.app.monitoring import import_demo_series, import_serial_tables, monitor_files, monitor_stored
+    from tdm1core.app.workflows import open_store
+    from tdm1core.demo import demo_series_paths
+
+    store = open_store(f"sqlite:///{tmp_path / 'demo.sqlite'}")  # seeded with the demo
+    before = store.demo_removal_plan()
+    assert before.serial_samples == 0
+    s, e, ev = demo_series_paths()
+    f = lambda p: (p.read_bytes(), p.name)  # noqa: E731
+    assert import_demo_series(store, Settings()) == (16, 12)
+    assert [t.to_dict() for t in monitor_stored(store, Settings())] == \
+        [t.to_dict() for t in monitor_files(f(s), [f(e)], f(ev), Settings())]
+    import_serial_tables(store, (b"patient_id,sample_id,collection_date\nR1,R1-T0,2016-01-01\n", "own.csv"), None,
+                         Settings())
+    plan = store.demo_removal_plan()
+    assert (plan.files, plan.serial_samples) == (before.files + 1, 16)
+    assert "the demo series' 16 serial sample(s)" in plan.summary()
+    assert store.remove_demo().serial_samples == 16
+    samples, events = store.serial_rows()
+    assert [x.sample_id for x in samples] == ["R1-T0"] and events == []

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from tdm1core.storage.access import User
     from tdm1core.storage.store import Store
 
-__all__ = ["patient_timeline", "monitor_files", "monitor_stored", "import_serial_tables", "timeline_pdf", "monitoring_summary", "timeline_dicts",
+__all__ = ["import_demo_series", "patient_timeline", "monitor_files", "monitor_stored", "import_serial_tables", "timeline_pdf", "monitoring_summary", "timeline_dicts",
            "MonitoringInputs"]
 
 
@@ -83,6 +83,20 @@ def import_serial_tables(store: "Store", samples: "tuple[bytes, str] | None", ev
     evs = read_events(events[0], events[1], settings) if events is not None else ()
     source = ", ".join(x[1] for x in (samples, events) if x is not None)
     return store.import_serial(rows, evs, source, user)
+
+
+def import_demo_series(store: "Store", settings: Settings, who: "User | str | None" = None) -> tuple[int, int]:
+    """Store the SYNTHETIC demo series (its export, sample table and events table), marked as demo data so that
+    removing the demo removes it (research teams; audited; both tables validated before anything is stored)."""
+    user = acting_user(who, Action.IMPORT)
+    from tdm1core.app.cohort import import_exports
+    from tdm1core.demo import demo_series_paths
+    from tdm1core.stats.serial_tables import read_events, read_samples
+
+    samples, export, events = demo_series_paths()
+    rows, evs = read_samples(samples.read_bytes(), samples.name, settings), read_events(events.read_bytes(), events.name, settings)
+    import_exports(store, [(export.read_bytes(), export.name)], settings, user, demo=True)
+    return store.import_serial(rows, evs, f"{samples.name}, {events.name} (SYNTHETIC demo series)", user, demo=True)
 
 
 def _stored_export(head: dict, rows: list[dict], settings: Settings) -> Any:

@@ -54,15 +54,19 @@ class DemoRemovalPlan:
     wells: int
     patients: int
     kept_patients: int  # demo patients a user's own import changed: kept
+    serial_samples: int = 0  # the SYNTHETIC demo series' samples (with their events), when it was imported
 
     def summary(self) -> str:
         text = (f"{self.files} demo file(s) with {self.wells} well row(s) and {self.patients} demo-only patient(s)")
+        if self.serial_samples:
+            text += f", and the demo series' {self.serial_samples} serial sample(s) with their events"
         if self.kept_patients:
             text += f"; {self.kept_patients} patient(s) that your own imports changed are kept"
         return text
 
     def to_dict(self) -> dict[str, int]:
-        return {"files": self.files, "wells": self.wells, "patients": self.patients, "kept_patients": self.kept_patients}
+        return {"files": self.files, "wells": self.wells, "patients": self.patients, "kept_patients": self.kept_patients,
+                "serial_samples": self.serial_samples}
 
 
 @dataclass(frozen=True)

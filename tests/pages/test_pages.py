@@ -765,6 +765,22 @@ def test_monitoring_page_reads_the_database_and_imports_a_table():
     assert "import serial monitoring" in actions
 
 
+def test_monitoring_page_imports_the_demo_series_into_the_database_after_a_confirmation():
+    at = open_page("pages/monitoring.py")
+    at.radio(key="monitor_source").set_value("The database").run()
+    assert "no serial-monitoring samples" in texts(at)
+    assert at.button(key="monitor_demo_go").disabled  # not before the box is ticked
+    at.checkbox(key="monitor_demo_sure").check().run()
+    at.button(key="monitor_demo_go").click().run()
+    assert_clean(at)
+    assert "Stored the SYNTHETIC demo series: 16 sample(s) and 12 event(s)." in "\n".join(x.value for x in at.success)
+    at.run()
+    assert at.selectbox(key="monitor_patient").options == ["M01", "M02", "M03", "M04"]
+    assert list(frame(at, "category")["category"]) == ["baseline", "response", "response", "progression", "progression"]
+    plan = open_store(None).demo_removal_plan()
+    assert plan.serial_samples == 16
+
+
 def test_patient_page_shows_the_patients_stored_timeline_for_the_pdf_and_the_release():
     from tdm1core.app.monitoring import import_serial_tables
     from tdm1core.app.workflows import import_exports

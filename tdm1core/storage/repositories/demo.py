@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from tdm1core.storage.engine import Engine
 from tdm1core.storage.records import DemoRemovalPlan
-from tdm1core.storage.schema import audit_log, call_sets, calls_t, files, patients, wells
+from tdm1core.storage.schema import audit_log, call_sets, calls_t, files, patients, serial_events, serial_samples, wells
 
 if TYPE_CHECKING:
     pass
@@ -56,11 +56,17 @@ class DemoRepository(Engine):
                       or 0) if demo_files else 0
         return demo_files, demo_only, n_wells, kept
 
+    @staticmethod
+    def _demo_serial(conn: Any) -> int:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(serial_samples)
+                                .where(serial_samples.c.demo == sa.true())).scalar() or 0)
+
     def demo_removal_plan(self) -> DemoRemovalPlan:
         """What :meth:`remove_demo` would delete now (nothing is changed), for the confirmation."""
         with self.engine.connect() as conn:
             demo_files, demo_only, n_wells, kept = self._demo_rows(conn)
-        return DemoRemovalPlan(len(demo_files), n_wells, len(demo_only), kept)
+            series = self._demo_serial(conn)
+        return DemoRemovalPlan(len(demo_files), n_wells, len(demo_only), kept, series)
 
     def remove_demo(self, who: Any = None) -> DemoRemovalPlan:
         """Remove the synthetic demo files and the patients that are still demo-only; keep patients the user changed.
@@ -82,9 +88,12 @@ class DemoRepository(Engine):
                     conn.execute(wells.delete().where(wells.c.file_id == fid))
                     conn.execute(patients.update().where(patients.c.source_file_id == fid).values(source_file_id=None))
                     conn.execute(files.delete().where(files.c.id == fid))
+                series = self._demo_serial(conn)
+                conn.execute(serial_samples.delete().where(serial_samples.c.demo == sa.true()))
+                conn.execute(serial_events.delete().where(serial_events.c.demo == sa.true()))
                 self._patients_changed(conn)
                 self._calls_changed(conn)
-                plan = DemoRemovalPlan(len(demo_files), n_wells, len(demo_only), kept_total)
+                plan = DemoRemovalPlan(len(demo_files), n_wells, len(demo_only), kept_total, series)
                 self._audit(conn, who, "delete", "demo", {"file_ids": demo_files, **plan.to_dict(),
                                                           "note": "synthetic demo removed after confirmation"})
                 return plan
