@@ -53,6 +53,8 @@ ALLOWED = {
     "monitoring_summary": {"clinician", "researcher", "reviewer"},
     "monitor_stored": {"clinician", "researcher", "reviewer"}, "import_serial_tables": {"researcher"},
     "import_demo_series": {"researcher"},
+    # issue 28: backups
+    "backup_database": {"admin"}, "restore_database": {"admin"},
     "patient_timeline": {"clinician", "researcher", "reviewer"},
     # issue 27: Cox models and RMST of any table
     "cox_from_csv": {"researcher"}, "rmst_from_csv": {"researcher"}, "survival_models": {"researcher"}, "survival_report_pdf": {"researcher"},
@@ -249,6 +251,14 @@ def _command_line_use_case(name: str, store, user: User, s: Settings):
             return monitoring.import_serial_tables(store, (paths[0].read_bytes(), paths[0].name), None, s, user)
         monitoring.import_serial_tables(store, (paths[0].read_bytes(), paths[0].name), None, s, signed_in("researcher"))
         return monitoring.monitor_stored(store, s, actor=user)
+    if name in ("backup_database", "restore_database"):
+        import tdm1core.app.admin as admin
+
+        path = store.sqlite_path.with_name("backup.sqlite")
+        if name == "backup_database":
+            return admin.backup_database(store, str(path), user)
+        admin.backup_database(store, str(path), signed_in("admin"))
+        return admin.restore_database(store, str(path), True, user)
     if name == "import_demo_series":
         import tdm1core.app.monitoring as monitoring
 
@@ -310,7 +320,7 @@ def test_every_use_case_with_every_role(name, role, tmp_path):
         assert "needs the role" in message and "administrator" in message
         assert " or ".join(sorted(ALLOWED[name])) in message
         if name not in ("save_result", "link_sample", "cohort_report_pdf", "release_result", "released_pdf", "released_download",
-                        "monitor_stored",
+                        "monitor_stored", "restore_database",
                         "cohort_statistics"):  # set up with another role
             assert _writes(store) == before  # a refusal stores nothing
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # reading and calling (numpy, pandas) are imported where used
 from tdm1core.app.cohort import _ensure_calls
 from tdm1core.app.context import acting_user
 
-__all__ = ['apply_settings', 'record_view', 'delete_patient', 'delete_file', 'remove_demo', 'save_default_thresholds', 'set_user_roles', 'read_audit_log', 'stored_files', 'database_status', 'export_database', 'roles_table', 'set_roles_from_command_line', 'demo_removal_plan', 'write_demo_files']
+__all__ = ['apply_settings', 'record_view', 'delete_patient', 'delete_file', 'remove_demo', 'save_default_thresholds', 'set_user_roles', 'read_audit_log', 'stored_files', 'database_status', 'export_database', 'roles_table', 'set_roles_from_command_line', 'demo_removal_plan', 'write_demo_files', 'backup_database', 'restore_database']
 
 
 def apply_settings(store: "Store", settings: Settings, who: "User | str | None" = None) -> int:
@@ -83,6 +83,21 @@ def export_database(store: "Store", directory: str, who: "User | str | None" = N
     """Every stored file as received and every table as CSV, into a new private folder (admins; audited)."""
     acting_user(who, Action.AUDIT)
     return store.export_all(directory)
+
+
+def backup_database(store: "Store", path: str, who: "User | str | None" = None) -> Any:
+    """A backup of the whole database into the new private file ``path`` (admins; audited;
+    :mod:`tdm1core.storage.backup`): SQLite's online backup API, or pg_dump's custom format."""
+    from tdm1core.storage.backup import backup
+
+    return backup(store, path, acting_user(who, Action.BACKUP))
+
+
+def restore_database(store: "Store", path: str, force: bool = False, who: "User | str | None" = None) -> Any:
+    """Replace the database's content with a backup (admins; refused over data unless ``force``; audited)."""
+    from tdm1core.storage.backup import restore
+
+    return restore(store, path, force, acting_user(who, Action.BACKUP))
 
 
 def roles_table(store: "Store", who: "User | str | None" = None) -> list[dict]:

@@ -860,8 +860,36 @@ def _db_audit(store: Any, user: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_backup(store: Any, user: Any, args: argparse.Namespace) -> int:
+    from tdm1core.app.admin import backup_database
+
+    if not args.directory:
+        raise InputError("give the backup's new file: db backup FILE", column="FILE")
+    done = backup_database(store, args.directory, user)
+    if args.json:
+        _dump(done.to_dict())
+    else:
+        print(f"backed up {sum(done.rows.values())} rows of {len(done.rows)} tables ({done.method}) to {done.path}: "
+              f"{done.size} bytes, SHA-256 {done.sha256}")
+    return 0
+
+
+def _db_restore(store: Any, user: Any, args: argparse.Namespace) -> int:
+    from tdm1core.app.admin import restore_database
+
+    if not args.directory:
+        raise InputError("give the backup file: db restore FILE [--force]", column="FILE")
+    done = restore_database(store, args.directory, args.force, user)
+    if args.json:
+        _dump(done.to_dict())
+    else:
+        print(f"restored {sum(done.rows.values())} rows of {len(done.rows)} tables from {done.path} "
+              f"(SHA-256 {done.sha256}; {done.method}); schema {done.revision}")
+    return 0
+
+
 _DB_ACTIONS = {"status": _db_status, "export": _db_export, "audit": _db_audit, "seed-demo": _db_seed_demo,
-               "remove-demo": _db_remove_demo, "roles": _db_roles}
+               "remove-demo": _db_remove_demo, "roles": _db_roles, "backup": _db_backup, "restore": _db_restore}
 
 
 def _register_store(sub: argparse._SubParsersAction) -> None:
@@ -875,14 +903,15 @@ def _register_store(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--date-order", choices=["DMY", "MDY"], help="patients: read DD/MM/YYYY (DMY) or MM/DD/YYYY (MDY) dates")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("db", help="database status, export, audit log, demo data")
+    p = sub.add_parser("db", help="database status, export, backup and restore, audit log, demo data, roles")
     p.add_argument("action", choices=list(_DB_ACTIONS))
-    p.add_argument("directory", nargs="?")
+    p.add_argument("directory", nargs="?", help="export: the new folder; backup: the new file; restore: the backup file")
     p.add_argument("--db")
     p.add_argument("--who")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int)
     p.add_argument("--yes", action="store_true", help="remove-demo: confirm without asking")
+    p.add_argument("--force", action="store_true", help="restore: replace a database that holds data")
     p.add_argument("--email", help="roles: the user whose roles --set gives (the first admin of a shared database can be "
                                    "set by its operator)")
     p.add_argument("--set", help="roles: the roles, e.g. 'clinician researcher' (empty: no role)")

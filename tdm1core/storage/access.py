@@ -54,6 +54,7 @@ class Action(str, enum.Enum):
     RELEASED = "see released reports"
     SETTINGS = "see the settings and cut-off profiles"
     MONITORING = "see a patient's serial ctDNA monitoring"
+    BACKUP = "back up or restore the database"
 
 
 PERMISSIONS: dict[Action, frozenset[str]] = {
@@ -74,6 +75,7 @@ PERMISSIONS: dict[Action, frozenset[str]] = {
     Action.RELEASED: frozenset({"clinician", "admin", "reviewer"}),
     Action.SETTINGS: frozenset({"clinician", "researcher", "admin", "reviewer"}),
     Action.MONITORING: frozenset({"clinician", "researcher", "reviewer"}),
+    Action.BACKUP: frozenset({"admin"}),
 }
 
 
