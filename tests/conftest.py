@@ -26,48 +26,23 @@ def shared_ddpcr() -> Path:
 
 
 def _start_postgres(tmp_root: Path):
-    """Start a throw-away PostgreSQL server on loopback (Debian's postgresql package). Returns (url, stop) or a skip reason."""
-    import glob
+    """Start a throw-away PostgreSQL server on loopback (Debian's postgresql package), as the loopback stack does
+    (deploy/stack.py). Returns (url, stop) or (a skip reason, None)."""
+    import importlib.util
     import os
-    import shutil
-    import socket
     import subprocess
-    import time
 
     if os.environ.get("TDM1_TEST_POSTGRES_URL"):
         return os.environ["TDM1_TEST_POSTGRES_URL"], (lambda: None)
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not bins:
-        return "PostgreSQL is not installed (apt-get install -y postgresql; .ci/run does it)", None
-    bindir = Path(bins[-1]).parent
-    runas: list[str] = []
-    if os.geteuid() == 0:
-        if shutil.which("runuser") is None:
-            return "running as root without runuser: cannot start PostgreSQL as another user", None
-        runas = ["runuser", "-u", "postgres", "--"]
-    data = tmp_root / "pgdata"
-    data.mkdir(parents=True)
-    if runas:
-        shutil.chown(tmp_root, "postgres")
-        shutil.chown(data, "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    spec = importlib.util.spec_from_file_location("tdm1_stack", ROOT / "deploy" / "stack.py")
+    stack = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stack)
     try:
-        subprocess.run(runas + [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
-                       check=True, capture_output=True, timeout=120)
-        subprocess.run(runas + [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "log"), "-w", "-o",
-                                f"-p {port} -k {tmp_root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                       check=True, capture_output=True, timeout=120)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        detail = getattr(exc, "stderr", b"") or b""
-        return f"could not start PostgreSQL: {exc} {detail.decode(errors='replace')[-300:]}", None
-
-    def stop() -> None:
-        subprocess.run(runas + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True, timeout=60)
-
-    time.sleep(0.3)
-    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", stop
+        url, stop = stack.start_postgres(tmp_root)
+    except stack.StackError as exc:
+        return str(exc), None
+    stop = [a if a != "fast" else "immediate" for a in stop]
+    return url, (lambda: subprocess.run(stop, capture_output=True, timeout=60))
 
 
 @pytest.fixture(scope="session")
