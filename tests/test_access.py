@@ -480,25 +480,33 @@ def test_the_serving_mode(address, url, auth, mode):
         assert "Configure sign-in" in got.refusal and "secrets.toml" in got.refusal
 
 
-def test_the_command_line_on_a_shared_database_acts_with_the_roles_table(postgres_url, capsys, monkeypatch):
+def test_the_command_line_on_a_shared_database_acts_with_the_roles_table(postgres_url, capsys, monkeypatch, signed_in_cli):
+    """On a shared database the command line acts as the signed-in user (python -m tdm1core login): the token's
+    user with the roles table's roles when the token has no roles claim."""
     from tdm1core.app.cli import main
 
     access.require_signed_in(False)
     wf.open_store(postgres_url)
-    monkeypatch.setenv("TDM1_USER", "ann@h.example")
+    monkeypatch.delenv("TDM1_USER", raising=False)
+
+    def as_user(email: str) -> None:
+        for k, v in signed_in_cli(email).items():
+            monkeypatch.setenv(k, v)
+
+    as_user("ann@h.example")
     assert main(["db", "audit", "--db", postgres_url]) == 2
     assert "needs the role admin" in capsys.readouterr().err
     # the first admin of a new shared database is set by its operator; after that only an admin may change roles
     assert main(["db", "roles", "--db", postgres_url, "--email", "ann@h.example", "--set", "admin"]) == 0
     capsys.readouterr()
     assert main(["db", "audit", "--db", postgres_url, "--json"]) == 0
-    assert "roles change" in capsys.readouterr().out
-    monkeypatch.setenv("TDM1_USER", "bob@h.example")
+    assert "bootstrap first admin" in capsys.readouterr().out
+    as_user("bob@h.example")
     assert main(["db", "roles", "--db", postgres_url, "--email", "bob@h.example", "--set", "admin"]) == 2
     assert "needs the role admin" in capsys.readouterr().err
     assert main(["cohort", "--db", postgres_url, "--json"]) == 2  # bob has no role
-    monkeypatch.setenv("TDM1_USER", "ann@h.example")
+    as_user("ann@h.example")
     assert main(["db", "roles", "--db", postgres_url, "--email", "bob@h.example", "--set", "researcher"]) == 0
-    monkeypatch.setenv("TDM1_USER", "bob@h.example")
+    as_user("bob@h.example")
     capsys.readouterr()
     assert main(["cohort", "--db", postgres_url, "--json"]) == 0 and '"n"' in capsys.readouterr().out

@@ -38,7 +38,7 @@ def test_the_units_run_the_app_and_the_backup_as_documented():
     unit = (ROOT / "deploy" / "systemd" / "tdm1@.service").read_text()
     assert "--server.port %i" in unit and "EnvironmentFile=/etc/tdm1/tdm1.env" in unit and "UMask=0077" in unit
     backup = (ROOT / "deploy" / "systemd" / "tdm1-backup.service").read_text()
-    assert "-m tdm1core db backup /var/backups/tdm1/" in backup
+    assert "pg_dump --format=custom" in backup and "/var/backups/tdm1/" in backup
     docs = (ROOT / "docs" / "deployment.md").read_text()
     for name in ("tdm1@.service", "tdm1-backup.service", "tdm1.env.example", "render-proxy", "stack.py up"):
         assert name in docs

@@ -39,8 +39,22 @@ def cli(*args, timeout=180):
                 Store(url).set_roles(OPERATOR, ["researcher", "admin"], "test set-up")
             except Exception:  # the tests of an unreachable or refused database: the command meets that first
                 pass
+    env = dict(os.environ, TDM1_USER=OPERATOR)
+    if "--db" in args and not args[list(args).index("--db") + 1].startswith("sqlite"):
+        env.pop("TDM1_USER")
+        env.update(SIGNED_IN["env"])  # a shared database: the operator signed in (python -m tdm1core login)
     return subprocess.run([sys.executable, "-m", "tdm1core", *args], cwd=ROOT, capture_output=True, timeout=timeout,
-                          env=dict(os.environ, TDM1_USER=OPERATOR))
+                          env=env)
+
+
+SIGNED_IN: dict = {}
+
+
+@pytest.fixture(autouse=True)
+def _operator_can_sign_in(request):
+    """The command line on a shared database needs a signed-in operator: the session's mock identity provider."""
+    if "url" in request.fixturenames and request.getfixturevalue("url").startswith("postgresql"):
+        SIGNED_IN["env"] = request.getfixturevalue("signed_in_cli")(OPERATOR)  # before any thread runs a command
 
 
 def patient_table(ids, age):

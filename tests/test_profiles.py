@@ -177,6 +177,6 @@ def test_the_command_line_calls_with_a_stored_profile(tmp_path, capsys):
     flat = json.dumps(out)
     assert '"limit_profile": "Lab Z v1"' in flat and '"pik3ca_mutant_cutoff_copies": 2.0' in flat
     assert main(["call", str(path), "--json", "--profile", "Lab Z v1", "--profile-db", db, "--pik3ca-cutoff", "4"]) == 0
-    assert '"limit_profile": "custom (edited from Lab Z v1)"' in capsys.readouterr().out
+    assert '"limit_profile": "custom (edited from Lab Z v1)"' in json.dumps(json.loads(capsys.readouterr().out))
     assert main(["call", str(path), "--profile", "Nope v1", "--profile-db", db]) == 2
     assert "no cut-off profile" in capsys.readouterr().err

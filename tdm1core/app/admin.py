@@ -111,10 +111,16 @@ def set_roles_from_command_line(store: "Store", email: str, roles: "list[str]", 
     its operator, audited as that bootstrap."""
     from dataclasses import replace
 
-    bootstrap = not any("admin" in str(r["roles"]).split() for r in store.roles_table())
-    if bootstrap and "admin" not in who.roles:
-        who = replace(SYSTEM, subject=who.audit_name, name=f"{who.audit_name} (first admin, command line)")
-    return set_user_roles(store, email, roles, who)
+    bootstrap = not any("admin" in str(r["roles"]).split() for r in store.roles_table()) and "admin" not in who.roles
+    if not bootstrap:
+        return set_user_roles(store, email, roles, who)
+    operator = replace(SYSTEM, subject=who.audit_name, name=f"{who.audit_name} (first admin, command line)",
+                       email=who.email, session=who.session)
+    done = set_user_roles(store, email, roles, operator)
+    store.record("bootstrap first admin", f"user {email.strip().lower()}",
+                 {"by": who.audit_name, "subject": who.subject, "roles": done[1],
+                  "note": "allowed once, while the database had no admin"}, operator)
+    return done
 
 
 def demo_removal_plan(store: "Store", who: "User | str | None" = None) -> Any:

@@ -918,7 +918,40 @@ def _register_store(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_db)
 
 
-_EXTENSIONS: list = [_register_research, _register_report, _register_store]
+def cmd_login(args: argparse.Namespace) -> int:
+    """Sign in with the app's identity provider (authorization code + PKCE, loopback redirect)."""
+    from tdm1core.app.signin import client_config, login, token_path
+
+    def show(url: str) -> None:
+        print(f"Open this address to sign in (waiting up to {args.timeout:g} s):\n{url}", flush=True)
+        if not args.no_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    claims = login(client_config(args.secrets), show, args.timeout)
+    print(f"signed in as {claims.get('email') or claims.get('sub')}; token kept in {token_path()} (0600) until it expires")
+    return 0
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    from tdm1core.app.signin import logout, token_path
+
+    print(f"signed out: {token_path()} deleted" if logout() else "not signed in: nothing to delete")
+    return 0
+
+
+def _register_signin(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("login", help="sign in for commands on a shared database (the app's identity provider)")
+    p.add_argument("--secrets", help="the app's secrets file with [auth] (default: TDM1_SECRETS_FILE, .streamlit/secrets.toml)")
+    p.add_argument("--no-browser", action="store_true", help="print the address only")
+    p.add_argument("--timeout", type=float, default=300, help="seconds to wait for the sign-in (300)")
+    p.set_defaults(func=cmd_login)
+    p = sub.add_parser("logout", help="delete the command line's saved sign-in")
+    p.set_defaults(func=cmd_logout)
+
+
+_EXTENSIONS: list = [_register_research, _register_report, _register_store, _register_signin]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,19 +78,25 @@ def command_line_user(store: "Store | None", who: str | None = None) -> User:
     """Who runs a command, for the same role checks as the app.
 
     On the embedded SQLite database (this machine's, single-user local mode) or with no database, the operator is the
-    local user with every role. On a shared database the operator is ``--who`` or TDM1_USER, an e-mail address, with
-    the roles the database's roles table gives it (none when it is not there: each command that needs a role is then
-    refused)."""
+    local user with every role, named ``--who`` or TDM1_USER. On a shared database the operator is the user signed in
+    with ``python -m tdm1core login`` (:mod:`tdm1core.app.signin`: the token verified now), with the roles of the
+    token's claim or else of the roles table, and the OS user and host as the audit's session; ``--who`` and
+    TDM1_USER are refused there (anyone with the database's credentials could name anyone)."""
     import os
+    from dataclasses import replace
 
-    from tdm1core.storage.access import is_shared_database
+    from tdm1core.app.signin import client_config, command_line_host, signed_in_claims
+    from tdm1core.storage.access import is_shared_database, user_from_claims
 
     if store is None or not is_shared_database(store.url):
         return local_user(who)
-    email = (who or os.environ.get("TDM1_USER") or "").strip().lower()
-    roles = store.roles_for(email) if email else None
-    return User(subject=email or "unknown", email=email or None, name=email or None, roles=roles or frozenset(),
-                mode="local", roles_source="table")
+    if who or os.environ.get("TDM1_USER"):
+        raise InputError("--who and TDM1_USER name the user only on this machine's embedded database; on a shared "
+                         "database the command line acts as the user who signed in.", column="--who",
+                         hint="Run python -m tdm1core login, then the command without --who (and unset TDM1_USER).")
+    client = client_config()
+    user = user_from_claims(signed_in_claims(client), client.roles_claim, store.roles_for)
+    return replace(user, session=f"command line {command_line_host()}")
 
 
 def settings_with_profile(db: str | None, label: str, profile_db: str | None = None,
