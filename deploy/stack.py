@@ -1,7 +1,8 @@
 """The hospital arrangement on one machine, on loopback, for trying it: PostgreSQL, N app instances, HAProxy with TLS
-and cookie affinity in front, and (with --sign-in) oidc-provider-mock as the identity provider. No container runtime.
+and cookie affinity in front, and oidc-provider-mock as the identity provider (a shared database is served only
+signed in). No container runtime.
 
-    python deploy/stack.py up [--dir .stack] [--instances 2] [--port 8443] [--database-url URL] [--cert PEM] [--sign-in]
+    python deploy/stack.py up [--dir .stack] [--instances 2] [--port 8443] [--database-url URL] [--cert PEM]
     python deploy/stack.py status [--dir .stack]
     python deploy/stack.py down [--dir .stack] [--purge]
     python deploy/stack.py render-proxy --server 127.0.0.1:8501 --server 127.0.0.1:8502 --bind :443 --cert /etc/ssl/tdm1.pem
@@ -156,14 +157,12 @@ server_metadata_url = "{idp}/.well-known/openid-configuration"
     return path
 
 
-def _instance_cmd(port: int, secrets_file: Path | None) -> list[str]:
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port", str(port),
-           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    return cmd + (["--secrets.files", str(secrets_file)] if secrets_file else [])
+def _instance_cmd(port: int, secrets_file: Path) -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port", str(port),
+            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--secrets.files", str(secrets_file)]
 
 
-def up(folder: Path, instances: int = 2, port: int = 8443, database_url: str | None = None, cert: str | None = None,
-       sign_in: bool = False) -> dict:
+def up(folder: Path, instances: int = 2, port: int = 8443, database_url: str | None = None, cert: str | None = None) -> dict:
     """Start the stack; returns (and writes to DIR/stack.json) what runs where."""
     _need("haproxy", "haproxy")
     if (folder / STATE).exists():
@@ -172,15 +171,14 @@ def up(folder: Path, instances: int = 2, port: int = 8443, database_url: str | N
     os.chmod(folder, 0o711)  # others may pass through (PostgreSQL runs as its own user) but not list it
     state: dict = {"dir": str(folder), "pids": {}, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     try:
-        return _up(folder, instances, port, database_url, cert, sign_in, state)
+        return _up(folder, instances, port, database_url, cert, state)
     except BaseException:
         _write_state(folder, state)
         down(folder)
         raise
 
 
-def _up(folder: Path, instances: int, port: int, database_url: str | None, cert: str | None, sign_in: bool,
-        state: dict) -> dict:
+def _up(folder: Path, instances: int, port: int, database_url: str | None, cert: str | None, state: dict) -> dict:
     if database_url is None:
         server, stop = start_postgres(folder / "postgres")
         state["postgres_stop"] = stop
@@ -189,15 +187,14 @@ def _up(folder: Path, instances: int, port: int, database_url: str | None, cert:
     env = dict(os.environ, TDM1_DATABASE_URL=database_url)
     env.pop("TDM1_DB_PATH", None)
     proxy_url = f"https://127.0.0.1:{port}"
-    secrets_file = None
-    if sign_in:
-        idp_port = free_port()
-        state["pids"]["identity-provider"] = _spawn([sys.executable, "-m", "oidc_provider_mock", "-p", str(idp_port)],
-                                                    folder / "idp.log")
-        state["identity_provider"] = f"http://127.0.0.1:{idp_port}"
-        _wait_http(state["identity_provider"] + "/.well-known/openid-configuration")
-        secrets_file = _secrets(folder, proxy_url, state["identity_provider"])
-        env["AUTHLIB_INSECURE_TRANSPORT"] = "1"  # the mock provider speaks plain http on loopback: trying only
+    idp_port = free_port()  # a shared database is served signed in only: the mock provider, on loopback
+    state["pids"]["identity-provider"] = _spawn([sys.executable, "-m", "oidc_provider_mock", "-p", str(idp_port)],
+                                                folder / "idp.log")
+    state["identity_provider"] = f"http://127.0.0.1:{idp_port}"
+    _wait_http(state["identity_provider"] + "/.well-known/openid-configuration")
+    secrets_file = _secrets(folder, proxy_url, state["identity_provider"])
+    state["secrets"] = str(secrets_file)
+    env["AUTHLIB_INSECURE_TRANSPORT"] = "1"  # the mock provider speaks plain http on loopback: trying only
     subprocess.run([sys.executable, "-c", "from tdm1core.app.workflows import open_store; open_store()"], cwd=ROOT,
                    env=env, check=True, capture_output=True, timeout=300)  # migrate and seed once, before N instances
     ports = [free_port() for _ in range(instances)]
@@ -293,7 +290,6 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("--port", type=int, default=8443)
     u.add_argument("--database-url", help="an existing PostgreSQL database (default: start one in DIR)")
     u.add_argument("--cert", help="a PEM with the certificate and its key (default: a self-signed one for 127.0.0.1)")
-    u.add_argument("--sign-in", action="store_true", help="start oidc-provider-mock and the instances in signed-in mode")
     for name in ("status", "down"):
         q = sub.add_parser(name)
         q.add_argument("--dir", default=".stack")
@@ -306,9 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         if args.command == "up":
-            state = up(Path(args.dir).resolve(), args.instances, args.port, args.database_url, args.cert, args.sign_in)
-            print(f"up: {state['proxy']} -> {', '.join(state['instances'].values())}; database {state['database_url']}"
-                  + (f"; identity provider {state['identity_provider']}" if args.sign_in else ""))
+            state = up(Path(args.dir).resolve(), args.instances, args.port, args.database_url, args.cert)
+            print(f"up: {state['proxy']} -> {', '.join(state['instances'].values())}; database {state['database_url']}; "
+                  f"identity provider {state['identity_provider']} (add users: PUT /users/SUB with their claims)")
         elif args.command == "down":
             down(Path(args.dir).resolve(), args.purge)
             print("down")

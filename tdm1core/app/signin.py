@@ -177,7 +177,7 @@ def _verify(id_token: str, client: OidcClient, meta: dict[str, Any]) -> dict[str
     from joserfc.jwk import KeySet
 
     try:
-        keys = KeySet.import_key_set(_json(meta["jwks_uri"]))
+        keys = KeySet.import_key_set(_json(meta["jwks_uri"]))  # type: ignore[arg-type]
         token = jwt.decode(id_token, keys)
         jwt.JWTClaimsRegistry(iss={"essential": True, "value": meta["issuer"]},
                               aud={"essential": True, "value": client.client_id},

@@ -133,7 +133,9 @@ def _sqlite_backup(store: "Store", partial: Path) -> str:
     try:
         dst = sqlite3.connect(partial)
         try:
-            raw.driver_connection.backup(dst)
+            source = raw.driver_connection
+            assert source is not None  # a live pooled connection
+            source.backup(dst)
             dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
         finally:
             dst.close()
@@ -198,7 +200,9 @@ def _sqlite_restore(store: "Store", source: Path) -> str:
     raw = store.engine.raw_connection()
     try:
         with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src:
-            src.backup(raw.driver_connection)
+            target = raw.driver_connection
+            assert target is not None  # a live pooled connection
+            src.backup(target)
     finally:
         raw.close()
     return "SQLite online backup API"

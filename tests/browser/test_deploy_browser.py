@@ -1,4 +1,4 @@
-"""The hospital arrangement, tried (issue 28): `python deploy/stack.py up --sign-in` starts PostgreSQL, two app
+"""The hospital arrangement, tried (issue 28): `python deploy/stack.py up` starts PostgreSQL, two app
 instances, HAProxy with TLS and cookie affinity, and oidc-provider-mock, on loopback, exactly as docs/deployment.md
 says. A reviewer signs in through the proxy, uploads an export and releases a report; a second browser on the other
 instance sees the release; one instance is killed and the other keeps serving, with nothing stored lost."""
@@ -65,7 +65,7 @@ def stack():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    up = subprocess.run([sys.executable, "deploy/stack.py", "up", "--dir", str(folder), "--port", str(port), "--sign-in"],
+    up = subprocess.run([sys.executable, "deploy/stack.py", "up", "--dir", str(folder), "--port", str(port),],
                         cwd=ROOT, capture_output=True, text=True, timeout=600)
     if up.returncode != 0 and "PostgreSQL is not installed" in up.stderr:
         pytest.skip(up.stderr.strip())
