@@ -34,6 +34,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "deploy"))
 
@@ -150,7 +151,7 @@ async def clinician(pg, url: str, me: int, it: int, rec: Recorder, saved: list[s
     name = f"load-{me:03d}-{it}.csv"
     sample = f"LD{me:03d}x{it}"
     if not await rec.step("Patient page: upload an export, calls shown",
-                          _upload(pg, name, qs17(sample_wells(sample, her2=900 + me)), "Why:")):
+                          _upload(pg, name, qs17(sample_wells(sample, her2=900 + me % 97)), "Why:")):
         return
     await rec.step("Patient page: download the PDF", _download(pg, "PDF report"))
     if await rec.step("Patient page: save the result", _press(pg, "Save", f"Stored '{name}'")):
@@ -200,15 +201,35 @@ async def run_level(browser, state: dict, n: int, iterations: int, plate: bytes,
             else:
                 await work(pg, url, i + 1000 * level, it, rec, saved)
 
-    before = _instances_rss(state)
+    before, cpu0 = _instances_rss(state), _cpu_seconds(state)
     t0 = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(n)))
     wall = time.perf_counter() - t0
-    during = _instances_rss(state)
+    during, cpu1 = _instances_rss(state), _cpu_seconds(state)
     for ctx in contexts:
         await ctx.close()
-    return {"sessions": n, "wall": wall, "times": rec.times, "errors": dict(rec.errors), "saved": saved,
+    cpu = {k: cpu1.get(k, 0.0) - cpu0.get(k, 0.0) for k in cpu1}
+    return {"sessions": n, "wall": wall, "times": rec.times, "errors": dict(rec.errors), "saved": saved, "cpu": cpu,
             "rss_per_session_mb": (during - before) / n / 2**20 if n else 0.0}
+
+
+def _cpu_seconds(state: dict) -> dict[str, float]:
+    """Cumulative CPU seconds by kind of process on this machine: the app instances, PostgreSQL, the proxy, and the
+    browsers (the load generator), to say who used the cores."""
+    app_groups = {str(pid) for name, pid in state["pids"].items() if name.startswith("app")}
+    out = subprocess.run(["ps", "-eo", "pgid=,comm=,cputimes="], capture_output=True, text=True).stdout
+    totals: dict[str, float] = defaultdict(float)
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        pgid, comm, secs = parts[0], " ".join(parts[1:-1]), float(parts[-1])
+        kind = ("app instances" if pgid in app_groups else "PostgreSQL" if comm.startswith("postgres")
+                else "proxy" if comm.startswith("haproxy") else "browsers" if "chrom" in comm or "headless" in comm
+                else None)
+        if kind:
+            totals[kind] += secs
+    return totals
 
 
 def _instances_rss(state: dict) -> int:
@@ -254,6 +275,9 @@ def report(results: list[dict], lost: dict[int, int]) -> None:
         print(f"{r['sessions']:>8}  {'lost writes (saves not in the database)':<46}{len(r['saved']):>5}"
               f"{'':>16}{lost[r['sessions']]:>8}   wall {r['wall']:.0f} s; instances' memory per session "
               f"{r['rss_per_session_mb']:.1f} MB")
+        used = sum(r["cpu"].values()) or 1.0
+        print(f"{'':>8}  CPU used in {r['wall']:.0f} s on 2 cores: " + ", ".join(
+            f"{k} {v:.0f} s ({100 * v / used:.0f} %)" for k, v in sorted(r["cpu"].items(), key=lambda kv: -kv[1])))
 
 
 async def main_async(levels: list[int], iterations: int, folder: Path) -> None:
