@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from builders import qs17, sample_wells  # noqa: E402
 from test_browser import ARGS, CHROMIUM, SHOTS, _wait_for_text, _wait_idle, needs_browser  # noqa: E402
-from test_signin_browser import USERS  # noqa: E402
+from test_signin_browser import USERS, sign_in  # noqa: E402
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,21 +104,10 @@ def test_the_proxy_speaks_tls_keeps_a_browser_on_its_instance_and_passes_the_web
 
 
 def _sign_in(browser, url: str, sub: str, instance: str | None = None):
-    """A person opens the proxy's address, clicks Sign in and authorizes at the provider; ``instance`` pins the
-    browser to one instance first (the proxy's affinity cookie, as a browser that already visited it has)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True, ignore_https_errors=True)
-    if instance:
-        context.add_cookies([{"name": "TDM1_INSTANCE", "value": instance, "url": url}])
-    pg = context.new_page()
-    pg.goto(url)
-    _wait_for_text(pg, "Sign in with your hospital account")
-    pg.get_by_role("button", name="Sign in").click()
-    pg.wait_for_selector("input[name='sub']", timeout=30_000)
-    pg.fill("input[name='sub']", sub)
-    pg.get_by_role("button", name="Authorize").click()
-    pg.wait_for_url(url + "/**", timeout=30_000)
-    _wait_idle(pg)
-    return context, pg
+    """Sign in through the proxy; ``instance`` pins the browser to one instance first (the proxy's affinity cookie,
+    as a browser that already visited it has)."""
+    cookies = [{"name": "TDM1_INSTANCE", "value": instance, "url": url}] if instance else None
+    return sign_in(browser, url, sub, cookies=cookies, ignore_https_errors=True)
 
 
 def _instance_of(context) -> str:

@@ -102,9 +102,12 @@ def browser(app):
         b.close()
 
 
-def sign_in(browser, url: str, sub: str, width: int = 1280):
-    """A person opens the app, clicks Sign in, and at the provider types their user and clicks Authorize."""
-    context = browser.new_context(viewport={"width": width, "height": 900}, accept_downloads=True)
+def sign_in(browser, url: str, sub: str, width: int = 1280, cookies: list | None = None, **options):
+    """A person opens the app, clicks Sign in, and at the provider types their user and clicks Authorize
+    (``cookies`` the browser already holds, ``options`` for its context, e.g. ignore_https_errors)."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, accept_downloads=True, **options)
+    if cookies:
+        context.add_cookies(cookies)
     pg = context.new_page()
     pg.goto(url)
     _wait_for_text(pg, "Sign in with your hospital account")
