@@ -860,18 +860,23 @@ def _db_audit(store: Any, user: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_backup(done: Any, args: argparse.Namespace, line: str) -> int:
+    """A backup or a restore as JSON (``--json``) or as one line."""
+    if args.json:
+        _dump(done.to_dict())
+    else:
+        print(line)
+    return 0
+
+
 def _db_backup(store: Any, user: Any, args: argparse.Namespace) -> int:
     from tdm1core.app.admin import backup_database
 
     if not args.directory:
         raise InputError("give the backup's new file: db backup FILE", column="FILE")
     done = backup_database(store, args.directory, user)
-    if args.json:
-        _dump(done.to_dict())
-    else:
-        print(f"backed up {sum(done.rows.values())} rows of {len(done.rows)} tables ({done.method}) to {done.path}: "
-              f"{done.size} bytes, SHA-256 {done.sha256}")
-    return 0
+    return _print_backup(done, args, f"backed up {sum(done.rows.values())} rows of {len(done.rows)} tables "
+                                     f"({done.method}) to {done.path}: {done.size} bytes, SHA-256 {done.sha256}")
 
 
 def _db_restore(store: Any, user: Any, args: argparse.Namespace) -> int:
@@ -880,12 +885,8 @@ def _db_restore(store: Any, user: Any, args: argparse.Namespace) -> int:
     if not args.directory:
         raise InputError("give the backup file: db restore FILE [--force]", column="FILE")
     done = restore_database(store, args.directory, args.force, user)
-    if args.json:
-        _dump(done.to_dict())
-    else:
-        print(f"restored {sum(done.rows.values())} rows of {len(done.rows)} tables from {done.path} "
-              f"(SHA-256 {done.sha256}; {done.method}); schema {done.revision}")
-    return 0
+    return _print_backup(done, args, f"restored {sum(done.rows.values())} rows of {len(done.rows)} tables from "
+                                     f"{done.path} (SHA-256 {done.sha256}; {done.method}); schema {done.revision}")
 
 
 _DB_ACTIONS = {"status": _db_status, "export": _db_export, "audit": _db_audit, "seed-demo": _db_seed_demo,

@@ -10,7 +10,6 @@ audience and expiry, so a hand-written or edited file is refused.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import getpass
 import hashlib
 import http.server
@@ -19,6 +18,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 import tomllib
 import urllib.parse
 import urllib.request
@@ -126,9 +126,9 @@ class _Callback(http.server.BaseHTTPRequestHandler):
 
 
 def _wait_for_code(server: http.server.HTTPServer, handler: type[_Callback], timeout: float) -> dict[str, str]:
-    deadline = dt.datetime.now() + dt.timedelta(seconds=timeout)
+    deadline = time.monotonic() + timeout  # a clock change does not end or prolong the wait
     server.timeout = 1
-    while not handler.result and dt.datetime.now() < deadline:
+    while not handler.result and time.monotonic() < deadline:
         server.handle_request()
     if not handler.result:
         raise InputError("no answer from the identity provider within the time allowed.", source="login",
