@@ -1,6 +1,7 @@
 import streamlit as st
 
-from pages._common import current_cohort, demo_state, may, no_patients_yet, page_header, settings, show_error
+from pages._common import may, no_patients_yet, page_header, settings, show_error, store, who
+from tdm1core.app.cohort import cohort_counts
 from tdm1core.storage.access import Action
 from tdm1core.errors import InputError
 
@@ -15,12 +16,15 @@ st.markdown(
 try:
     if not may(Action.REFERENCE_COHORT):
         raise LookupError
-    cohort, calls = current_cohort(Action.REFERENCE_COHORT)
+    counts = cohort_counts(store(), settings(), who())
     c1, c2, c3 = st.columns(3)
-    c1.metric("Patients", 0 if cohort is None else cohort.n)
-    c2.metric("With ctDNA", 0 if cohort is None else cohort.n_ctdna)
-    c3.metric("Data", {"demo": "synthetic demo", "mixed": "yours + demo", "real": "yours", "empty": "empty"}[demo_state()])
-    if cohort is None:
+    c1.metric("Patients", counts.patients)
+    c2.metric("With ctDNA", counts.with_ctdna)
+    c3.metric("Data", {"demo": "synthetic demo", "mixed": "yours + demo", "real": "yours", "empty": "empty"}[counts.data])
+    if counts.pending_files:
+        st.caption(f"{counts.pending_files} stored export(s) not yet called with the settings in force: "
+                   "the Cohort page calls them, and the count of patients with ctDNA follows.")
+    if not counts.patients:
         no_patients_yet()
 except LookupError:  # admins: no patient-level or cohort numbers here (Database & audit has the counts)
     pass

@@ -85,15 +85,7 @@ def url(request, tmp_path):
 
 # ------------------------------------------------------------------ the command line signed in (issue 28)
 
-def provider_sign_in(url: str, sub: str) -> None:
-    """What a person does in the browser the command line opens: the provider's form, their user, Authorize (the
-    provider then redirects to the command line's loopback address, which urllib follows)."""
-    import urllib.parse
-    import urllib.request
-
-    urllib.request.urlopen(url, timeout=30).read()  # the form
-    data = urllib.parse.urlencode({"sub": sub}).encode()
-    urllib.request.urlopen(urllib.request.Request(url, data=data, method="POST"), timeout=30).read()
+from cli_signin_env import provider_sign_in, signed_in_env  # noqa: E402,F401  (the tests import them from here)
 
 
 @pytest.fixture(scope="session")
@@ -113,46 +105,13 @@ def identity_provider_url():
 def signed_in_cli(identity_provider_url, tmp_path_factory):
     """``env_for(email, roles=None)``: the environment of a command line signed in as that user (a real login against
     the mock provider: PKCE, loopback redirect, the token verified), to pass to subprocesses or monkeypatch."""
-    import json
-    import os
-    import urllib.parse
-    import urllib.request
-
-    from tdm1core.app.signin import client_config, login
-
-    import threading
-
     made: dict = {}
-    lock = threading.Lock()  # a login sets the process's environment for a moment
 
     def env_for(email: str, roles: list[str] | None = None) -> dict[str, str]:
-        with lock:
-            return _env_for(email, roles)
-
-    def _env_for(email: str, roles: list[str] | None) -> dict[str, str]:
         key = (email, tuple(roles) if roles is not None else None)
-        if key in made:
-            return made[key]
-        folder = tmp_path_factory.mktemp("signed-in")
-        secrets_file = folder / "secrets.toml"
-        secrets_file.write_text(f'[auth]\nredirect_uri = "http://127.0.0.1:1/oauth2callback"\ncookie_secret = "{"c" * 64}"\n'
-                                f'client_id = "tdm1-cli"\nclient_secret = "s3cret"\n'
-                                f'server_metadata_url = "{identity_provider_url}/.well-known/openid-configuration"\n')
-        sub = f"cli-user-{len(made)}"
-        claims = {"email": email, "name": email.split("@")[0].title(), **({"roles": roles} if roles is not None else {})}
-        req = urllib.request.Request(f"{identity_provider_url}/users/{sub}",
-                                     data=json.dumps(claims).encode(), method="PUT",
-                                     headers={"Content-Type": "application/json"})
-        assert urllib.request.urlopen(req, timeout=10).status == 204
-        env = {"XDG_CONFIG_HOME": str(folder / "config"), "TDM1_SECRETS_FILE": str(secrets_file)}
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            login(client_config(), lambda url: provider_sign_in(url, sub), timeout=60)
-        finally:
-            for k, v in saved.items():
-                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-        made[key] = env
-        return env
+        if key not in made:
+            made[key] = signed_in_env(identity_provider_url, tmp_path_factory.mktemp("signed-in"),
+                                      f"cli-user-{len(made)}", email, roles)
+        return made[key]
 
     return env_for

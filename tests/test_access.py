@@ -23,7 +23,7 @@ import tdm1core.app.workflows as wf
 ALLOWED = {
     "patient_result": {"clinician", "reviewer"}, "save_result": {"clinician"}, "link_sample": {"clinician"},
     "patient_report_pdf": {"clinician", "reviewer"}, "assess_droplets": {"clinician", "admin"},
-    "reference_cohort": {"clinician", "researcher", "reviewer"},
+    "reference_cohort": {"clinician", "researcher", "reviewer"}, "cohort_counts": {"clinician", "researcher", "reviewer"},
     "cohort_view": {"researcher"}, "stored_patients": {"researcher"}, "cohort_statistics_json": {"researcher"},
     "preview_patients": {"researcher"}, "import_patients": {"researcher"}, "import_exports": {"researcher"},
     "cohort_report_pdf": {"researcher"},
@@ -136,6 +136,8 @@ def _use_case(name: str, store, user: User):
         return wf.assess_droplets(files, s, DropletThresholds(), actor=user)
     if name == "reference_cohort":
         return wf.cohort_view(store, s, actor=user, purpose=access.Action.REFERENCE_COHORT)
+    if name == "cohort_counts":
+        return wf.cohort_counts(store, s, actor=user)
     if name == "cohort_view":
         return wf.cohort_view(store, s, actor=user)
     if name == "stored_patients":

@@ -122,7 +122,9 @@ def test_stored_answers_are_bounded_and_keep_the_patient_snapshot(url):
         cohort_statistics_json(store, replace(DEFAULT_SETTINGS, her2_ratio_cutoff=cutoff))
     with store.engine.connect() as conn:
         keys = [r[0] for r in conn.exec_driver_sql("SELECT revision FROM cohort_snapshots")]
-    assert sum(k.startswith("statistics:") for k in keys) == 4  # the newest four
+    answers = {k.split("/")[0] for k in keys if k.startswith("statistics:")}
+    assert len(answers) == 4  # the newest four answers, each with all its parts
+    assert all(sum(k.startswith(a + "/") for k in keys) == 8 for a in answers)
     assert sum(not k.startswith("statistics:") for k in keys) == 1  # the validated patient table is still there
 
 
@@ -148,3 +150,60 @@ def test_the_command_line_import_leaves_an_answer_that_cohort_reads_without_comp
     d = json.loads(capsys.readouterr().out)
     d.pop("source"), d.pop("notes")
     assert_same_values(d, _fresh(DEMO_PATIENTS, [DEMO_EXPORT]))
+
+
+@pytest.mark.parametrize("section", ["table1", "table3", "performance", "km"])
+def test_one_section_is_read_alone_and_equals_the_whole_answers_part(url, section, monkeypatch):
+    """Issue 28: a part of the answer is stored and read on its own (Table 3 has a row per patient; the performance
+    a few hundred bytes), equal to that part of the whole answer, with the settings stamp and the cohort's size."""
+    store = open_store(url)
+    whole = json.loads(cohort_statistics_json(store, DEFAULT_SETTINGS))
+    read = []
+    real = type(store).cohort_snapshots
+    monkeypatch.setattr(type(store), "cohort_snapshots", lambda self, keys: read.append(list(keys)) or real(self, keys))
+    analyses = _count_analyses(monkeypatch)
+    part = json.loads(cohort_statistics_json(store, DEFAULT_SETTINGS, section=section))
+    assert analyses == [] and len(read) == 1 and len(read[0]) == 2  # two rows: the part and the settings stamp
+    assert set(part) == {section, "settings", "source", "n", "notes"}
+    assert part[section] == whole[section] and part["settings"] == whole["settings"] and part["n"] == 34
+
+
+def test_a_section_first_computes_the_whole_answer_once(url, monkeypatch):
+    store = open_store(url)
+    analyses = _count_analyses(monkeypatch)
+    part = json.loads(cohort_statistics_json(store, DEFAULT_SETTINGS, section="table2"))
+    whole = json.loads(cohort_statistics_json(store, DEFAULT_SETTINGS))
+    assert analyses == [1] and part["table2"] == whole["table2"]
+    assert_same_values(_answer(store), _fresh(DEMO_PATIENTS, [DEMO_EXPORT]))
+
+
+def test_a_damaged_section_makes_the_answer_computed_again(url, monkeypatch):
+    store = open_store(url)
+    good = cohort_statistics_json(store, DEFAULT_SETTINGS, section="km")
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE cohort_snapshots SET data = :d WHERE revision LIKE 'statistics:%/km'"), {"d": b"x"})
+    analyses = _count_analyses(monkeypatch)
+    assert cohort_statistics_json(store, DEFAULT_SETTINGS, section="km") == good and analyses == [1]
+
+
+def test_an_unknown_section_is_refused_with_the_known_ones(url):
+    from tdm1core.errors import InputError
+
+    with pytest.raises(InputError, match="table3"):
+        cohort_statistics_json(open_store(url), DEFAULT_SETTINGS, section="table9")
+
+
+def test_the_command_line_prints_a_section(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TDM1_USER", "me")
+    from tdm1core.app.cli import main
+
+    db = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    open_store(db)  # the synthetic demo
+    assert main(["cohort", "--db", db, "--json"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert main(["cohort", "--db", db, "--json", "--section", "table4"]) == 0
+    assert json.loads(capsys.readouterr().out)["table4"] == whole["table4"]
+    assert main(["cohort", "--demo", "--json", "--section", "table4"]) == 0  # from files: the same part
+    assert json.loads(capsys.readouterr().out)["table4"] == whole["table4"]
+    assert main(["cohort", "--db", db, "--section", "table4"]) != 0
+    assert "--json" in capsys.readouterr().err

@@ -334,6 +334,8 @@ def _fmt_p(p: float | None) -> str:
 def cmd_cohort(args: argparse.Namespace) -> int:
     from tdm1core.app.workflows import cohort_statistics
 
+    if args.section and not args.json:
+        raise InputError("--section chooses a part of the JSON answer.", column="--section", hint="Add --json.")
     user = None
     if args.db:  # the stored cohort with the stored calls for the settings in force (nothing is parsed twice)
         if args.patients or args.demo or args.ddpcr:
@@ -345,7 +347,8 @@ def cmd_cohort(args: argparse.Namespace) -> int:
         user = cli_user(store)
         settings = _settings(args, store.saved_settings())
         if args.json:  # the stored statistics for this state of the data (computed and stored when missing)
-            text = cohort_statistics_json(store, settings, args.group, tuple(args.table4_column or ()), actor=user)
+            text = cohort_statistics_json(store, settings, args.group, tuple(args.table4_column or ()), actor=user,
+                                          section=args.section)
             if text is None:
                 raise InputError("the database holds no patients yet.", source="database",
                                  hint="Import a patient table: python -m tdm1core import patients TABLE.csv --db URL")
@@ -363,6 +366,11 @@ def cmd_cohort(args: argparse.Namespace) -> int:
         settings = _settings(args)
         cohort, calls, _ = _load_cohort(args, settings)
     st = cohort_statistics(cohort, settings, args.group, tuple(args.table4_column or ()), calls, actor=user)
+    if args.json and args.section:
+        from tdm1core.app.cohort_service import statistics_text
+
+        print(statistics_text(st, args.section, source=cohort.source, n=cohort.n, notes=list(cohort.notes)))
+        return 0
     if args.json:
         if sys.stdout.isatty():
             d = st.to_dict()
@@ -573,6 +581,8 @@ def _register_research(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--table4-column", action="append", help="extra categorical column for Table 4")
     p.add_argument("--ci", choices=["log-log", "log", "plain"], help="CI method of the KM median")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--section", help="with --json: only this part (table1, table2, table3, table4, thresholds, performance, "
+                                     "km), with the settings, source, size and notes")
     _add_settings(p)
     p.set_defaults(func=cmd_cohort)
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # reading and calling (numpy, pandas) are imported where used
 from tdm1core.app.context import acting_user
 from tdm1core.app.patient import _assess_upload
 
-__all__ = ['import_exports', 'preview_patients', 'import_patients', 'ensure_calls', 'FileCohort', 'file_cohort', 'CohortView', 'stored_patients', 'cohort_view', 'cohort_report_pdf', 'cohort_statistics', 'file_provenance', 'ci_method_label']
+__all__ = ['import_exports', 'preview_patients', 'import_patients', 'ensure_calls', 'FileCohort', 'file_cohort', 'CohortView', 'stored_patients', 'cohort_view', 'cohort_report_pdf', 'cohort_statistics', 'file_provenance', 'ci_method_label', 'CohortCounts', 'cohort_counts']
 
 
 def import_exports(store: "Store", files: "list[tuple[bytes, str]]", settings: Settings, who: "User | str | None" = None,
@@ -214,6 +214,29 @@ def _stored_patients(store: "Store", settings: Settings) -> "Cohort | None":
     if store.patients_revision() == revision:  # nobody wrote meanwhile: the snapshot matches its key
         store.save_cohort_snapshot(key, encode_table(cohort.patients))
     return cohort
+
+
+@dataclass(frozen=True)
+class CohortCounts:
+    """What the home page shows of the stored cohort: counts, never patient-level data.
+
+    ``with_ctdna`` counts the patients whose ctDNA sample has calls for ``settings`` (as :attr:`Cohort.n_ctdna` does
+    once the cohort is viewed); ``pending_files`` are stored exports not yet called with these settings (the Cohort
+    page calls them), so until then ``with_ctdna`` may be lower than the cohort's."""
+
+    patients: int
+    with_ctdna: int
+    pending_files: int
+    data: str  # 'demo', 'mixed', 'real' or 'empty' (Store.demo_state)
+    settings: Settings
+
+
+def cohort_counts(store: "Store", settings: Settings, actor: "User | str | None" = None) -> CohortCounts:
+    """Counts of the stored cohort by count queries (no patient row read, nothing decoded): the home page's numbers,
+    whose cost does not grow with what it does not show (clinicians, researchers, reviewers)."""
+    acting_user(actor, Action.REFERENCE_COHORT)
+    n, with_ctdna, pending = store.patient_counts(settings.calls_fingerprint())
+    return CohortCounts(n, with_ctdna, pending, store.demo_state(), settings)
 
 
 def cohort_view(store: "Store", settings: Settings, filters: "dict[str, list] | None" = None,

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 NO_PATIENTS = "the database holds no patients yet."
 
-__all__ = ["stored_cohort", "cohort_statistics_view", "survival", "survival_models", "survival_report_pdf", "ReferenceContext", "reference_context", "code_fingerprint", "cohort_statistics_json", "refresh_statistics", "clear", "KEEP"]
+__all__ = ["stored_cohort", "cohort_statistics_view", "survival", "survival_models", "survival_report_pdf", "ReferenceContext", "reference_context", "code_fingerprint", "cohort_statistics_json", "SECTIONS", "statistics_text", "refresh_statistics", "clear", "KEEP"]
 
 KEEP = {"cohort": 2, "statistics": 8, "survival": 8, "models": 8, "reference": 2}  # entries kept per kind (a registry cohort is large)
 
@@ -213,38 +213,86 @@ def _statistics_key(store: "Store", settings: Settings, group: str, table4_colum
     return "statistics:" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:40]
 
 
+SECTIONS = ("table1", "table2", "table3", "table4", "thresholds", "performance", "km")
+"""The parts of the statistics one may ask for alone (``cohort --db URL --json --section NAME``)."""
+_ABOUT = ("settings", "source", "n", "notes")  # with every answer: the settings stamp and the cohort it describes
+
+
 def cohort_statistics_json(store: "Store", settings: Settings, group: str = "flag",
-                           table4_columns: "tuple[str, ...]" = (), actor: "User | str | None" = None) -> str | None:
+                           table4_columns: "tuple[str, ...]" = (), actor: "User | str | None" = None,
+                           section: str | None = None) -> str | None:
     """The stored cohort's statistics with ``settings`` as compact JSON (what ``cohort --db URL --json`` prints):
-    :meth:`CohortStatistics.to_json` with the cohort's source, size and notes. None when no patient is stored.
+    :meth:`CohortStatistics.to_json` with the cohort's source, size and notes; with ``section`` (one of
+    :data:`SECTIONS`), that part alone with the settings, source, size and notes. None when no patient is stored.
 
-    Derived data with one home: the text is stored under a key made of the patients' and the calls' revisions,
-    the settings hash, the grouping and a hash of this package's code, so it is computed once per state of the
-    data and read back afterwards (no pandas import, no file parsed); any write, setting or code change makes a
-    new key, so a stale answer is never read. A damaged stored text (zlib's checksum) is computed again."""
-    import zlib
-
+    Derived data with one home: each part is stored as its own row under a key made of the patients' and the calls'
+    revisions, the settings hash, the grouping and a hash of this package's code, so it is computed once per state
+    of the data and read back afterwards, a part without the others (Table 3 has a row per patient; the
+    performance is a few hundred bytes); any write, setting or code change makes a new key, so a stale answer is
+    never read. A damaged or missing part (zlib's checksum) makes the whole answer computed again."""
     acting_user(actor, Action.COHORT)
+    names = _answer_names(section)
     table4_columns = tuple(table4_columns)
     _ensure_calls(store, settings)  # the calls for these settings exist before the key is taken
     key = _statistics_key(store, settings, group, table4_columns)
-    data = store.cohort_snapshot(key)
-    if data is not None:
-        try:
-            return zlib.decompress(data).decode("utf-8")
-        except (zlib.error, UnicodeDecodeError):
-            pass
+    found = _stored_parts(store, key, names)
+    if found is None:
+        found = _computed_parts(store, settings, group, table4_columns, key)
+        if found is None:
+            return None
+    return "{" + ",".join(found[name] for name in names) + "}"
+
+
+def statistics_text(stats: Any, section: str | None = None, **about: Any) -> str:
+    """:func:`cohort_statistics_json`'s text for statistics computed in memory (a cohort from files)."""
+    names = _answer_names(section)
+    parts = _parts(stats, **about)
+    return "{" + ",".join(parts[name] for name in names) + "}"
+
+
+def _answer_names(section: str | None) -> "list[str]":
+    if section is not None and section not in SECTIONS:
+        raise InputError(f"no section {section!r} in the cohort statistics.", column="--section",
+                         hint=f"Use one of: {', '.join(SECTIONS)}.")
+    return [*SECTIONS, "about"] if section is None else [section, "about"]
+
+
+def _parts(stats: Any, **about: Any) -> dict[str, str]:
+    """The answer's stored parts: each section's ``"name":value`` text, and ``about`` (settings, source, size, notes)."""
+    members = stats.json_members(**about)
+    parts = {name: members[name] for name in SECTIONS}
+    parts["about"] = ",".join(members[name] for name in _ABOUT)
+    return parts
+
+
+def _stored_parts(store: "Store", key: str, names: "list[str]") -> "dict[str, str] | None":
+    """The stored parts ``names`` of the answer under ``key``, or None when any is missing or damaged."""
+    import zlib
+
+    rows = store.cohort_snapshots([f"{key}/{name}" for name in names])
+    try:
+        return {name: zlib.decompress(rows[f"{key}/{name}"]).decode("utf-8") for name in names}
+    except (KeyError, zlib.error, UnicodeDecodeError):
+        return None
+
+
+def _computed_parts(store: "Store", settings: Settings, group: str, table4_columns: "tuple[str, ...]",
+                    key: str) -> "dict[str, str] | None":
+    """Every part computed now and stored when nobody wrote meanwhile; None when no patient is stored."""
+    import zlib
+
+    from tdm1core.stats import analyse_cohort
+
     view = _cohort_view(store, settings)
     if view.cohort is None:
         return None
-    from tdm1core.stats import analyse_cohort
-
     cohort = view.cohort
-    st = analyse_cohort(cohort, settings, group, table4_columns, calls=view.calls)
-    text = st.to_json(source=cohort.source, n=cohort.n, notes=list(cohort.notes))
+    parts = _parts(analyse_cohort(cohort, settings, group, table4_columns, calls=view.calls),
+                   source=cohort.source, n=cohort.n, notes=list(cohort.notes))
     if _statistics_key(store, settings, group, table4_columns) == key:  # nobody wrote meanwhile
-        store.save_cohort_snapshot(key, zlib.compress(text.encode("utf-8"), 6), keep=4)
-    return text
+        store.save_statistics_sections({f"{key}/{name}": zlib.compress(text.encode("utf-8"), 6)
+                                        for name, text in parts.items()}, keep=4)
+    return parts
 
 
 # ------------------------------------------------------------------ the demo and opening a store

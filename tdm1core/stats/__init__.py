@@ -57,16 +57,21 @@ class CohortStatistics:
     def to_json(self, **extra: Any) -> str:
         """The same object as :meth:`to_dict` (plus ``extra`` keys) as JSON text, with each table written by pandas'
         C encoder (15 significant digits; NaN as null): a registry's Table 3 has 100,000 rows."""
+        return "{" + ",".join(self.json_members(**extra).values()) + "}"
+
+    def json_members(self, **extra: Any) -> dict[str, str]:
+        """Each member of :meth:`to_json`'s object as its own ``"name":value`` text, in order (stored and read by
+        section: :func:`tdm1core.app.cohort_service.cohort_statistics_json`)."""
         import json
 
         tables = {"table1": self.table1, "table2": self.table2, "table3": self.table3, "table4": self.table4,
                   "thresholds": self.thresholds}
         small = {"performance": self.performance.to_dict(), "km": self.km.to_dict() | {"grouped_by": self.km_group},
                  "settings": self.settings.to_dict(), **extra}
-        parts = [f"{json.dumps(k)}:{df.to_json(orient='records', double_precision=15, force_ascii=False)}"
-                 for k, df in tables.items()]
-        parts += [f"{json.dumps(k)}:{json.dumps(v, ensure_ascii=False, default=str)}" for k, v in small.items()]
-        return "{" + ",".join(parts) + "}"
+        members = {k: f"{json.dumps(k)}:{df.to_json(orient='records', double_precision=15, force_ascii=False)}"
+                   for k, df in tables.items()}
+        members.update({k: f"{json.dumps(k)}:{json.dumps(v, ensure_ascii=False, default=str)}" for k, v in small.items()})
+        return members
 
     def to_dict(self) -> dict[str, Any]:
         def records(df: pd.DataFrame) -> list[dict]:

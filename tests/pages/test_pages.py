@@ -798,3 +798,20 @@ def test_patient_page_shows_the_patients_stored_timeline_for_the_pdf_and_the_rel
     assert "Serial monitoring on T-DM1" in [h.value for h in at.subheader]
     at.text_input(key="patient_id").set_value("P99").run()
     assert "Serial monitoring on T-DM1" not in [h.value for h in at.subheader]
+
+
+def test_home_shows_the_cohorts_counts_without_loading_the_cohort(monkeypatch):
+    """Issue 28: the home page's numbers come from count queries (equal to the Cohort page's own), not a cohort load."""
+    import tdm1core.app.cohort as cohort_cases
+
+    viewed = []
+    real = cohort_cases._cohort_view
+    monkeypatch.setattr(cohort_cases, "_cohort_view", lambda *a, **k: viewed.append(1) or real(*a, **k))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert not viewed, "the home page loaded the cohort"
+    view = cohort_cases.cohort_view(open_store(), Settings(), actor="me")
+    assert metrics["Patients"] == str(view.cohort.n) and metrics["With ctDNA"] == str(view.cohort.n_ctdna)
+    assert metrics["Data"] == "synthetic demo"

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from tdm1core.storage.engine import Engine, utc_now
 from tdm1core.storage.records import ImportResult
-from tdm1core.storage.schema import cohort_snapshots, patients
+from tdm1core.storage.schema import call_sets, calls_t, cohort_snapshots, files, patients
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,6 +29,20 @@ class PatientsRepository(Engine):
     def _stored_patients(self, conn: Any) -> dict[str, dict[str, str]]:
         return {r.patient_id: json.loads(r.data) for r in conn.execute(sa.select(patients.c.patient_id, patients.c.data))}
 
+    def patient_counts(self, calls_fingerprint: str) -> tuple[int, int, int]:
+        """(patients stored, those whose ctDNA sample has calls for these settings, ddPCR files without such calls):
+        three count queries, so a page that shows only these numbers does not load the cohort."""
+        as_json = sa.type_coerce if self.engine.dialect.name == "sqlite" else sa.cast  # SQLite's JSON is text already
+        sample = sa.func.trim(as_json(patients.c.data, sa.JSON)["ctdna_sample_id"].as_string())
+        called = sa.select(sa.func.trim(calls_t.c.sample)).where(calls_t.c.settings_hash == calls_fingerprint)
+        done = sa.select(call_sets.c.file_id).where(call_sets.c.settings_hash == calls_fingerprint)
+        with self.engine.connect() as conn:
+            n = conn.execute(sa.select(sa.func.count()).select_from(patients)).scalar() or 0
+            with_ctdna = conn.execute(sa.select(sa.func.count()).select_from(patients).where(sample.in_(called))).scalar() or 0
+            pending = conn.execute(sa.select(sa.func.count()).select_from(files).where(
+                files.c.kind == "ddpcr", files.c.id.not_in(done))).scalar() or 0
+        return int(n), int(with_ctdna), int(pending)
+
     def patient_rows(self) -> list[dict[str, str]]:
         """The stored patients' rows, in the order they were first stored."""
         with self.engine.connect() as conn:
@@ -41,6 +55,35 @@ class PatientsRepository(Engine):
         with self.engine.connect() as conn:
             data = conn.execute(sa.select(cohort_snapshots.c.data).where(cohort_snapshots.c.revision == revision)).scalar()
         return bytes(data) if data is not None else None
+
+    def cohort_snapshots(self, keys: "list[str]") -> dict[str, bytes]:
+        """The stored snapshots of these keys that exist (one query)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(cohort_snapshots.c.revision, cohort_snapshots.c.data)
+                                .where(cohort_snapshots.c.revision.in_(list(keys)))).all()
+        return {r.revision: bytes(r.data) for r in rows}
+
+    def save_statistics_sections(self, sections: dict[str, bytes], keep: int) -> None:
+        """Store the sections of one answer (keys ``statistics:…``) in one transaction, so a reader sees all of them
+        or none, and keep the newest ``keep`` answers' rows (a row set split by a concurrent writer reads as missing
+        and is computed again, never mixed)."""
+        statistics = cohort_snapshots.c.revision.like("statistics:%")
+
+        def run() -> None:
+            with self.engine.begin() as conn:
+                there = set(conn.execute(sa.select(cohort_snapshots.c.revision).where(
+                    cohort_snapshots.c.revision.in_(list(sections)))).scalars())
+                if there == set(sections):
+                    return
+                conn.execute(cohort_snapshots.delete().where(cohort_snapshots.c.revision.in_(list(there))))
+                kept = list(conn.execute(sa.select(cohort_snapshots.c.id).where(statistics).order_by(
+                    cohort_snapshots.c.id.desc()).limit(max(0, (keep - 1) * len(sections)))).scalars())
+                conn.execute(cohort_snapshots.delete().where(statistics, cohort_snapshots.c.id.not_in(kept)))
+                now = utc_now()
+                conn.execute(cohort_snapshots.insert(), [{"revision": k, "data": v, "created_at": now}
+                                                         for k, v in sections.items()])
+
+        self._retry(run)
 
     def save_cohort_snapshot(self, revision: str, data: bytes, keep: int = 1) -> None:
         """Keep this snapshot and the newest ``keep - 1`` others of its kind (patient table or statistics); another
