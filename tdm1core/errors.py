@@ -7,6 +7,7 @@
      │    └── DropletFormatError  a per-droplet amplitude file or plate (folder, zip) that cannot be read
      ├── TargetMapError     targets that cannot be mapped to the study's assays
      ├── CohortFormatError  a patient table with errors (all of them, at once)
+     ├── FhirFormatError    FHIR input that cannot be read (not JSON, truncated, not a resource)
      └── SettingsError      a setting out of range
 
 Every error says what is wrong, where (file, row, column) and how to fix it.
@@ -22,6 +23,7 @@ __all__ = [
     "TargetMapError",
     "DropletFormatError",
     "CohortFormatError",
+    "FhirFormatError",
     "SettingsError",
     "Problem",
 ]
@@ -103,6 +105,10 @@ class DropletFormatError(DdpcrFormatError):
 
 class CohortFormatError(InputError):
     kind = "patient table"
+
+
+class FhirFormatError(InputError):
+    kind = "FHIR input"
 
 
 class SettingsError(InputError):

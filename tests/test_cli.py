@@ -232,3 +232,29 @@ def st_bool():
 
 def _nested_non_empty(value) -> bool:
     return isinstance(value, (list, tuple, dict)) and len(value) > 0
+
+
+def test_an_internal_error_is_one_line_not_a_traceback(monkeypatch, capsys):
+    """A defect (not bad input) still ends in one line naming its kind, exit 3; TDM1_DEBUG=1 lets it through."""
+    import tdm1core.app.cli as cli
+
+    def broken(args):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(cli, "cmd_cohort", broken)
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with(parser(), broken))
+    assert cli.main(["cohort", "--demo"]) == 3
+    err = capsys.readouterr().err
+    assert "internal error (ZeroDivisionError)" in err and "Traceback" not in err
+    monkeypatch.setenv("TDM1_DEBUG", "1")
+    import pytest
+
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["cohort", "--demo"])
+
+
+def _with(parser, func):
+    for action in parser._subparsers._group_actions:
+        action.choices["cohort"].set_defaults(func=func)
+    return parser

@@ -283,3 +283,21 @@ def test_fisher_2x2_equals_scipy(cells):
         assert math.isnan(ours)  # a margin of zero: no test
     else:
         assert ours == pytest.approx(min(1.0, stats.fisher_exact(arr).pvalue), abs=1e-10)
+
+
+def test_table1_of_a_cohort_with_a_column_no_patient_has_a_value_in():
+    """A cohort imported from a record that gives no age and no adjuvant endocrine therapy (FHIR, issue 29): Table 1 says so, it does
+    not divide by zero."""
+    import pandas as pd
+
+    from tdm1core.demo import DEMO_DIR
+    from tdm1core.stats.cohort import validate_patients
+    from tdm1core.stats.descriptive import table1
+
+    raw = pd.read_csv(DEMO_DIR / "demo_patients.csv", dtype=str, keep_default_na=False).head(3)
+    raw["age"], raw["adjuvant_endocrine"] = "", ""
+    t1 = table1(validate_patients(raw, "t"))
+    age = t1[t1["characteristic"].str.startswith("Age")]["value"].iloc[0]
+    assert age == "not recorded"
+    endocrine = t1[t1["characteristic"] == "Neoadjuvant or adjuvant endocrine therapy"]["value"].tolist()
+    assert endocrine == ["0 (–)", "0 (–)"]

@@ -747,13 +747,19 @@ def cmd_import(args: argparse.Namespace) -> int:
     settings = _import_settings(args, store.url)
     status = 0
     paths: list[Path] = []
+    wanted = (".json", ".ndjson") if args.kind == "fhir" else (".csv", ".txt", ".xlsx")
     for given in args.files:
         path = Path(given)
-        if path.is_dir():  # a folder: every export in it, in name order
-            paths += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".txt", ".xlsx"))
+        if path.is_dir():  # a folder: every export (or FHIR file) in it, in name order
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in wanted)
+            if not found:
+                raise InputError(f"the folder holds no {' or '.join(wanted)} file.", source=str(path))
+            paths += found
         else:
             paths.append(path)
     contents = _read_files(paths, "; nothing was stored")
+    if args.kind == "fhir":
+        return _import_fhir(store, contents, settings, user, args)
     if args.kind in ("samples", "events"):
         from tdm1core.app.monitoring import import_serial_tables
 
@@ -788,6 +794,35 @@ def cmd_import(args: argparse.Namespace) -> int:
             return status
     refresh_statistics(store)  # what 'cohort --db URL --json' answers with, for the saved settings, made once now
     return status
+
+
+def _import_fhir(store: Any, contents: list[tuple[bytes, str]], settings: Any, user: Any, args: argparse.Namespace) -> int:
+    """All the FHIR files given are one import (a Bundle, or a Bulk Data export's NDJSON files)."""
+    from tdm1core.app.fhir import FhirOptions, import_fhir, preview_fhir
+    from tdm1core.app.workflows import refresh_statistics
+
+    defaults = FhirOptions()
+    options = FhirOptions(args.patient_id_system or None, args.sample_id_system or defaults.sample_id_system,
+                          defaults.course_gap_days if args.course_gap_days is None else args.course_gap_days)
+    preview = preview_fhir(store, contents, settings, options, user)
+    print(f"{preview.name}: {preview.summary()}")
+    for line in options.lines():
+        print(f"  {line}")
+    for u in preview.mapping.unmapped[:50]:
+        print(f"  not mapped: {u}")
+    if len(preview.mapping.unmapped) > 50:
+        print(f"  … and {len(preview.mapping.unmapped) - 50} more not mapped")
+    for kind, n in sorted(preview.mapping.not_read.items()):
+        print(f"  not read: {n} {kind}")
+    changes = preview.patients.changes_table()
+    if len(changes):
+        print(changes.to_string(index=False))
+    if args.preview:
+        print("(preview only; nothing stored)")
+        return 0
+    print(import_fhir(store, contents, settings, options, user).message)
+    refresh_statistics(store)
+    return 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -905,13 +940,18 @@ _DB_ACTIONS = {"status": _db_status, "export": _db_export, "audit": _db_audit, "
 
 def _register_store(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import ddPCR exports or a patient table into the database")
-    p.add_argument("kind", choices=["ddpcr", "patients", "samples", "events"],
-                   help="samples / events: serial monitoring's sample table and events table")
+    p.add_argument("kind", choices=["ddpcr", "patients", "samples", "events", "fhir"],
+                   help="samples / events: serial monitoring's sample table and events table; fhir: a FHIR Bundle "
+                        "(.json) or a Bulk Data export folder (.ndjson files) of patient data (docs/fhir.md)")
     p.add_argument("files", nargs="+")
     p.add_argument("--db", help="database URL (default: TDM1_DATABASE_URL, else SQLite at TDM1_DB_PATH)")
     p.add_argument("--who", help="who is importing (default: TDM1_USER or the login name)")
     p.add_argument("--preview", action="store_true", help="patients: show what would change, store nothing")
     p.add_argument("--date-order", choices=["DMY", "MDY"], help="patients: read DD/MM/YYYY (DMY) or MM/DD/YYYY (MDY) dates")
+    p.add_argument("--patient-id-system", help="fhir: the identifier system of the pseudonymous patient ID "
+                                               "(default: Patient.id)")
+    p.add_argument("--sample-id-system", help="fhir: the identifier system of the ctDNA sample ID on a Specimen")
+    p.add_argument("--course-gap-days", type=int, help="fhir: days between T-DM1 records that start a new course (90)")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("db", help="database status, export, backup and restore, audit log, demo data, roles")
@@ -983,10 +1023,18 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # database errors at the boundary: one line, no SQL parameters, exit 2
         from sqlalchemy.exc import SQLAlchemyError
 
-        if not isinstance(exc, SQLAlchemyError):
+        if isinstance(exc, SQLAlchemyError):
+            print(f"error: {database_error_message(exc)}", file=sys.stderr)
+            return 2
+        import os
+
+        if os.environ.get("TDM1_DEBUG"):
             raise
-        print(f"error: {database_error_message(exc)}", file=sys.stderr)
-        return 2
+        # a defect, not the user's input: one line naming its kind (no data quoted), never a traceback
+        print(f"error: an internal error ({type(exc).__name__}) stopped the command. Each write is one transaction: "
+              "it completed before this or did not happen. Please report it with the command you ran (TDM1_DEBUG=1 "
+              "shows the details).", file=sys.stderr)
+        return 3
 
 
 def database_error_message(exc: Exception) -> str:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # reading and calling (numpy, pandas) are imported where used
 from tdm1core.app.context import acting_user
 from tdm1core.app.patient import _assess_upload
 
-__all__ = ['import_exports', 'preview_patients', 'import_patients', 'ensure_calls', 'FileCohort', 'file_cohort', 'CohortView', 'stored_patients', 'cohort_view', 'cohort_report_pdf', 'cohort_statistics', 'file_provenance', 'ci_method_label', 'CohortCounts', 'cohort_counts']
+__all__ = ['import_exports', 'preview_patients', 'import_patients', 'ensure_calls', 'FileCohort', 'file_cohort', 'CohortView', 'stored_patients', 'cohort_view', 'cohort_report_pdf', 'cohort_statistics', 'file_provenance', 'ci_method_label', 'CohortCounts', 'cohort_counts', 'patient_changes']
 
 
 def import_exports(store: "Store", files: "list[tuple[bytes, str]]", settings: Settings, who: "User | str | None" = None,
@@ -72,12 +72,17 @@ def preview_patients(store: "Store", data: bytes, name: str, settings: Settings,
     ``date_order`` it was read with."""
     acting_user(actor, Action.IMPORT)
     from tdm1core.stats.cohort import normalised_table, read_patient_table, validate_patients
-    from tdm1core.storage.store import PatientChange, PatientPreview
 
     raw = read_patient_table(data, name)
     cohort = validate_patients(raw, name, settings=settings)  # raises CohortFormatError: nothing stored
     records = normalised_table(raw, cohort).to_dict("records")
-    stored = store.stored_patients()
+    return patient_changes(store.stored_patients(), records, name, hashlib.sha256(data).hexdigest()), records
+
+
+def patient_changes(stored: "dict[str, dict]", records: "list[dict]", name: str, sha256: str) -> "PatientPreview":
+    """New, changed (old → new, per column) and unchanged patients of ``records`` against the stored rows."""
+    from tdm1core.storage.store import PatientChange, PatientPreview
+
     new, changed, same = [], [], 0
     for rec in records:
         pid = rec["patient_id"]
@@ -90,7 +95,7 @@ def preview_patients(store: "Store", data: bytes, name: str, settings: Settings,
             changed.append(PatientChange(pid, diff))
         else:
             same += 1
-    return PatientPreview(name, hashlib.sha256(data).hexdigest(), tuple(new), tuple(changed), same), records
+    return PatientPreview(name, sha256, tuple(new), tuple(changed), same)
 
 
 def import_patients(store: "Store", data: bytes, name: str, settings: Settings, who: "User | str | None" = None,

@@ -34,7 +34,7 @@ def table1(cohort: Cohort) -> pd.DataFrame:
     rows = [{"characteristic": "Patients, n", "group": "", "value": str(len(data))}]
     age = pd.to_numeric(data["age"], errors="coerce").dropna()
     rows.append({"characteristic": TABLE1_LABELS["age"], "group": "median (range)",
-                 "value": f"{age.median():.0f} ({age.min():.0f}–{age.max():.0f})"})
+                 "value": f"{age.median():.0f} ({age.min():.0f}–{age.max():.0f})" if len(age) else "not recorded"})
     for col, label in TABLE1_LABELS.items():
         if col == "age":
             continue
@@ -45,7 +45,8 @@ def table1(cohort: Cohort) -> pd.DataFrame:
             levels = ["yes"]
         for level in levels:
             k = int(counts.get(level, 0))
-            rows.append({"characteristic": label, "group": level, "value": f"{k} ({100 * k / total:.1f})"})
+            share = f"{100 * k / total:.1f}" if total else "–"  # a column no patient has a value in
+            rows.append({"characteristic": label, "group": level, "value": f"{k} ({share})"})
     return pd.DataFrame(rows)
 
 

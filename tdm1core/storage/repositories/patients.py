@@ -115,14 +115,16 @@ class PatientsRepository(Engine):
         return table
 
     def store_patients(self, data: bytes, name: str, records: list[dict[str, str]], who: Any = None,
-                       demo: bool = False) -> ImportResult:
+                       demo: bool = False, file_format: str = "patient table", provenance: dict | None = None,
+                       events: Any = ()) -> ImportResult:
         """Store a validated, normalised patient table (``records``) and the file it came from in one transaction;
-        changed patients keep their old values in the audit log."""
+        changed patients keep their old values in the audit log. ``events`` (serial-monitoring event rows) replace
+        the stored events of the patients they name, in the same transaction; ``provenance`` joins the audit entry."""
         sha = hashlib.sha256(data).hexdigest()
 
         def run() -> ImportResult:
             with self.engine.begin() as conn:
-                file_id, duplicate = self._store_file(conn, "patients", name, sha, data, "patient table", who, demo)
+                file_id, duplicate = self._store_file(conn, "patients", name, sha, data, file_format, who, demo)
                 if duplicate is not None or file_id is None:
                     return duplicate or ImportResult("patients", name, sha, None, True, "not stored")
                 stored = self._stored_patients(conn)
@@ -144,13 +146,26 @@ class PatientsRepository(Engine):
                 if inserts:
                     conn.execute(patients.insert(), inserts)
                 self._patients_changed(conn)
+                if events:
+                    self._replace_events(conn, events, name, now, demo)
                 self._audit(conn, who, "import", f"patient file {file_id}",
-                            {"name": name, "sha256": sha, "new": len(inserts), "changed": changes, "unchanged": unchanged})
+                            {"name": name, "sha256": sha, "new": len(inserts), "changed": changes, "unchanged": unchanged,
+                             **({"events": len(events)} if events else {}), **(provenance or {})})
                 return ImportResult("patients", name, sha, file_id, False,
                                     f"Stored '{name}': {len(inserts)} new, {len(changes)} changed, {unchanged} unchanged patient(s).",
                                     {"new": len(inserts), "changed": len(changes), "unchanged": unchanged})
 
         return self._retry(run)
+
+    def _replace_events(self, conn: Any, events: Any, source: str, now: Any, demo: bool) -> None:
+        from tdm1core.storage.schema import serial_events
+
+        named = sorted({e.patient_id for e in events})
+        for start in range(0, len(named), 500):
+            conn.execute(serial_events.delete().where(serial_events.c.patient_id.in_(named[start:start + 500])))
+        conn.execute(serial_events.insert(), [
+            {"patient_id": e.patient_id, "event_date": e.event_date, "event_type": e.event_type, "detail": e.detail,
+             "source": source, "updated_at": now, "demo": demo} for e in events])
 
     def link_sample(self, patient_id: str, sample: str, who: Any = None) -> bool:
         """Set a stored patient's ctDNA sample ID (False when the patient is not stored)."""
