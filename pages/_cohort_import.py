@@ -32,6 +32,7 @@ def import_section() -> None:
             except InputError as exc:
                 st.session_state.pop(MESSAGES, None)  # an earlier "stored" notice must not stand under this rejection
                 st.error("The patient table was rejected; nothing was stored.\n\n" + md(str(exc)), icon=":material/error:")
+        _fhir_import(db, s)
         exports = st.file_uploader("ddPCR exports (CSV, TXT or XLSX)", type=["csv", "txt", "xlsx"], accept_multiple_files=True, key="cohort_exports")
         if exports and st.button("Import the exports", key="cohort_import"):
             messages = []
@@ -59,6 +60,35 @@ def import_section() -> None:
                 if n.button("Cancel", key="cohort_remove_demo_no"):
                     st.session_state.pop("cohort_confirm_demo", None)
                     st.rerun()
+
+
+def _fhir_import(db, s) -> None:
+    """Patient data from the hospital's record: a FHIR Bundle or a Bulk Data export, previewed, then applied."""
+    from tdm1core.app.fhir import FhirOptions, import_fhir, preview_fhir
+
+    files = st.file_uploader("Patient data from FHIR (a Bundle .json, or a Bulk Data export's .ndjson files)",
+                             type=["json", "ndjson"], accept_multiple_files=True, key="cohort_fhir")
+    system = st.text_input("FHIR: the identifier system of the pseudonymous patient ID (blank: Patient.id)",
+                           key="cohort_fhir_system", help="e.g. your research-pseudonym system; never a hospital number")
+    if not files:
+        return
+    given = [(f.getvalue(), f.name) for f in files]
+    try:
+        options = FhirOptions(patient_id_system=system.strip() or None)
+        preview = preview_fhir(db, given, s, options, who())
+        st.write(f"**{md(preview.name)}**: {preview.summary()}.")
+        st.caption(" ".join(options.lines()))
+        if preview.patients.changed:
+            st.dataframe(preview.patients.changes_table(), hide_index=True, key="cohort_fhir_changes")
+        if preview.mapping.unmapped:
+            st.write("Not mapped (by resource and path; nothing is guessed):")
+            st.dataframe(preview.mapping.unmapped_table(), hide_index=True, key="cohort_fhir_unmapped")
+        if st.button("Apply the FHIR import to the database", key="cohort_fhir_apply", type="primary"):
+            st.session_state[MESSAGES] = [("success", import_fhir(db, given, s, options, who()).message)]
+            st.rerun()
+    except InputError as exc:
+        st.session_state.pop(MESSAGES, None)
+        st.error("The FHIR import was rejected; nothing was stored.\n\n" + md(str(exc)), icon=":material/error:")
 
 
 def import_messages() -> None:

@@ -25,7 +25,8 @@ ALLOWED = {
     "patient_report_pdf": {"clinician", "reviewer"}, "assess_droplets": {"clinician", "admin"},
     "reference_cohort": {"clinician", "researcher", "reviewer"}, "cohort_counts": {"clinician", "researcher", "reviewer"},
     "cohort_view": {"researcher"}, "stored_patients": {"researcher"}, "cohort_statistics_json": {"researcher"},
-    "preview_patients": {"researcher"}, "import_patients": {"researcher"}, "import_exports": {"researcher"},
+    "preview_patients": {"researcher"}, "import_patients": {"researcher"},
+    "preview_fhir": {"researcher"}, "import_fhir": {"researcher"}, "import_exports": {"researcher"},
     "cohort_report_pdf": {"researcher"},
     "apply_settings": {"admin"}, "save_default_thresholds": {"admin"}, "remove_demo": {"admin"},
     "delete_patient": {"admin"}, "delete_file": {"admin"}, "set_user_roles": {"admin"}, "read_audit_log": {"admin"},
@@ -79,7 +80,7 @@ def test_every_use_case_that_takes_a_user_is_enumerated_here():
     # every module of the application layer, by the name that defines the use case (the index re-exports them)
     modules = [(m, importlib.import_module(f"tdm1core.app.{m}")) for m in
                ("context", "database", "patient", "cohort", "admin", "lab", "survival_table", "cohort_service",
-                "monitoring")]
+                "monitoring", "fhir")]
     assert {n for _, m in modules for n in m.__all__} >= set(wf.__all__) - {"__version__"}
     for _, module in modules:
         for name in module.__all__:
@@ -144,6 +145,11 @@ def _use_case(name: str, store, user: User):
         return wf.stored_patients(store, s, actor=user)
     if name == "cohort_statistics_json":
         return wf.cohort_statistics_json(store, s, actor=user)
+    if name in ("preview_fhir", "import_fhir"):
+        from fhir_builders import PSEUDONYM, Person, bundle
+
+        files = [(bundle([Person("FA1")]), "record.json")]
+        return getattr(wf, name)(store, files, s, wf.FhirOptions(PSEUDONYM), user)
     if name == "preview_patients":
         return wf.preview_patients(store, table, "t.csv", s, actor=user)
     if name == "import_patients":

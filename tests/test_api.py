@@ -110,7 +110,7 @@ def test_the_page_modules_import_each_other_in_one_direction_only():
 
 # The core's layers, lowest first: a module imports only from its own layer or the ones below (the folder reads as the
 # design: reading exports, measuring, calling, the clinical flag, statistics, figures, reports, storage, use cases).
-LAYERS = ("", "measuring", "reading", "calling", "clinical", "stats", "plotting", "reporting", "storage", "demo", "app")
+LAYERS = ("", "measuring", "reading", "calling", "clinical", "stats", "fhir", "plotting", "reporting", "storage", "demo", "app")
 
 
 def _layer_of(module: str) -> str:

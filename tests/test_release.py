@@ -141,7 +141,7 @@ def test_the_fhir_bundle_validates_and_carries_the_result(tmp_path):
     variants = [o for o in by_type["Observation"] if o["code"]["coding"][0]["code"] == "69548-6"]
     changes = {c["valueCodeableConcept"]["text"] for o in variants for c in o["component"]
                if c["code"]["coding"][0]["code"] == "48005-3"}
-    assert changes == {"p.Glu542Lys", "p.Glu545Lys", "p.His1047Arg"}
+    assert changes == {"NP_006209.2:p.Glu542Lys", "NP_006209.2:p.Glu545Lys", "NP_006209.2:p.His1047Arg"}
     genes = {c["valueCodeableConcept"]["coding"][0]["code"] for o in variants for c in o["component"]
              if c["code"]["coding"][0]["code"] == "48018-6"}
     assert genes == {"HGNC:8975"}
@@ -149,8 +149,9 @@ def test_the_fhir_bundle_validates_and_carries_the_result(tmp_path):
     receptor = {o["code"]["coding"][0]["code"]: o for o in by_type["Observation"]}
     assert receptor["16112-5"]["valueCodeableConcept"]["text"] == "positive"
     assert receptor["16113-3"]["valueCodeableConcept"]["text"] == "negative"
-    flag = next(o for o in by_type["Observation"] if o["code"]["coding"][0]["code"] == "tdm1-primary-resistance-flag")
+    flag = next(o for o in by_type["Observation"] if o["code"]["coding"][0]["code"] == "therapeutic-implication")
     assert flag["interpretation"][0]["text"] == "at risk" and any("HER2 is not amplified" in n["text"] for n in flag["note"])
+    assert "value" not in "".join(flag) and flag["component"][0]["valueCodeableConcept"]["coding"][0]["code"] == "LA9660-7"
     her2 = next(o for o in by_type["Observation"] if o["code"]["coding"][0]["code"] == "her2-eftud2-ratio")
     assert her2["valueQuantity"]["value"] == pytest.approx(result.calls.her2.ratio, rel=1e-6)
     # an amendment is "amended"

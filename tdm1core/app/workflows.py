@@ -9,6 +9,7 @@
 :mod:`.survival_table`      Kaplan-Meier of any table (research teams)
 :mod:`.lab`                 the lab: droplets classified, an export's well table, limits of blank, profiles
 :mod:`.monitoring`          serial ctDNA monitoring: each patient's timeline on T-DM1
+:mod:`.fhir`                the hospital record in: FHIR patient data previewed and imported (research teams)
 :mod:`.admin`               administrators: default settings, deletions, roles, the audit log, the database
 :mod:`.cli`                 the command line: parses arguments, calls one use case above, prints
 ==========================  =================================================================================
@@ -27,10 +28,12 @@ from tdm1core.app.context import *  # noqa: F401,F403
 from tdm1core.app.context import __all__ as _context
 from tdm1core.app.database import *  # noqa: F401,F403
 from tdm1core.app.database import __all__ as _database
+from tdm1core.app.fhir import FhirOptions, FhirPreview, import_fhir, preview_fhir  # noqa: F401
 from tdm1core.app.lab import cutoff_profiles, save_profile, validate_limits  # noqa: F401
 from tdm1core.app.patient import *  # noqa: F401,F403
 from tdm1core.app.patient import __all__ as _patient
 
 __all__ = [*_context, *_database, *_patient, *_cohort, *_admin, "cutoff_profiles", "save_profile", "validate_limits",
            "cohort_statistics_json", "code_fingerprint", "refresh_statistics",
+           "FhirOptions", "FhirPreview", "preview_fhir", "import_fhir",
            "__version__"]

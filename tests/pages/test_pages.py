@@ -815,3 +815,29 @@ def test_home_shows_the_cohorts_counts_without_loading_the_cohort(monkeypatch):
     view = cohort_cases.cohort_view(open_store(), Settings(), actor="me")
     assert metrics["Patients"] == str(view.cohort.n) and metrics["With ctDNA"] == str(view.cohort.n_ctdna)
     assert metrics["Data"] == "synthetic demo"
+
+
+def test_cohort_fhir_import_previews_lists_what_is_not_mapped_then_applies():
+    """Issue 29: a FHIR Bundle on the Cohort page: the preview (new patients, what was not mapped), nothing stored
+    until applied; the pseudonym system typed in; a refused file says so and stores nothing."""
+    pytest.importorskip("fhir.resources")
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fhir_builders import PSEUDONYM, Person, bundle
+
+    at = open_page("pages/cohort.py")
+    at.text_input(key="cohort_fhir_system").input(PSEUDONYM).run()
+    data = bundle([Person("FH1"), Person("FH2", tdm1=[("2016-01-01", "2016-03-01"), ("2018-01-01", None)])])
+    at.file_uploader(key="cohort_fhir").set_value([("record.json", data, "application/json")]).run()
+    assert_clean(at)
+    assert "2 new, 0 changed, 0 unchanged" in texts(at)
+    unmapped = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+    assert unmapped["reason"].str.contains("2 T-DM1 courses").any()
+    assert "34 of 34 patients shown" in texts(at)  # the preview stored nothing
+    at.button(key="cohort_fhir_apply").click().run()
+    assert_clean(at)
+    assert "36 of 36 patients shown" in texts(at)
+    at.file_uploader(key="cohort_fhir").set_value([("cut.json", data[: len(data) // 2], "application/json")]).run()
+    assert "The FHIR import was rejected; nothing was stored." in "\n".join(e.value for e in at.error)
+    assert "36 of 36 patients shown" in texts(at)
