@@ -216,3 +216,31 @@ def test_the_command_line_previews_then_imports_a_bulk_export_folder(tmp_path):
     missing = subprocess.run([*cmd[:5], str(tmp_path / "nowhere.json"), "--db", db], capture_output=True, text=True,
                              cwd=ROOT, env=env)
     assert missing.returncode != 0 and "Traceback" not in missing.stderr and "nowhere.json" in missing.stderr
+
+
+def test_a_released_bundle_imported_again_reproduces_the_patients_row(tmp_path):
+    """The round trip: the FHIR bundle released for a stored patient, imported back, leaves that patient unchanged;
+    into an empty database it gives the columns a released report carries (the ID, ER, PR, the ctDNA sample)."""
+    from tdm1core.demo import demo_export_path
+    from tdm1core.fhir.codes import PATIENT_SYSTEM
+    from tdm1core.reporting.fhir import fhir_bundle
+    from tdm1core.storage.access import User
+
+    reviewer = User(subject="rv", email="rv@h.example", name="Rv", roles=frozenset({"reviewer", "clinician"}),
+                    mode="local", session="s")
+    store = wf.open_store(f"sqlite:///{tmp_path / 'a.sqlite'}")  # the demo cohort
+    row = store.stored_patients()["D05"]
+    export = demo_export_path()
+    a = wf.assess_upload(export.read_bytes() + b"\n", "mine.csv", store.saved_settings(), reviewer)
+    result = wf.patient_result(a.sample(row["ctdna_sample_id"]), row["er_status"], row["pr_status"], "D05",
+                               actor=reviewer)
+    rel = wf.release_result(store, result, a.provenance, reviewed=wf.release_digest(result, a.provenance), who=reviewer)
+    data = json.dumps(fhir_bundle(rel, store.released_pdf(rel.stamp.report_id, 1))).encode()
+    options = FhirOptions(patient_id_system=PATIENT_SYSTEM)
+    back = preview_fhir(store, [(data, "released.json")], store.saved_settings(), options)
+    assert back.patients.unchanged == 1 and not back.patients.new and not back.patients.changed
+    assert _row(back, "D05") == {k: str(v) for k, v in row.items()}
+    fresh = wf.open_store(f"sqlite:///{tmp_path / 'b.sqlite'}", seed=False)
+    new = _row(preview_fhir(fresh, [(data, "released.json")], fresh.saved_settings(), options), "D05")
+    carried = ("patient_id", "er_status", "pr_status", "ctdna_sample_id")
+    assert {k: new[k] for k in carried} == {k: row[k] for k in carried}

@@ -109,7 +109,7 @@ class _Patient:
     tdm1_orders: list[Located] = field(default_factory=list)
     prior: list[tuple[dt.date, str, Located]] = field(default_factory=list)
     responses: list[tuple[dt.date, str, Located]] = field(default_factory=list)
-    samples: set = field(default_factory=set)
+    samples: dict = field(default_factory=dict)  # sample ID → the Specimen's reference names
 
 
 class _Mapper:
@@ -120,6 +120,7 @@ class _Mapper:
         self.patients: dict[str, _Patient] = {}
         self.keys: dict[str, str] = {}  # reference forms → pseudonymous ID
         self.medications: dict[str, dict] = {}
+        self.reported: set[str] = set()  # Specimens a DiagnosticReport names (the report's own sample)
 
     def miss(self, x: Located, path: str, reason: str) -> None:
         self.unmapped.append(Unmapped(x.where, x.ref, path, reason))
@@ -167,6 +168,9 @@ class _Mapper:
             by_type[x.resource["resourceType"]].append(x)
         for x in by_type.pop("Patient", []):
             self.patient(x)
+        for x in by_type.pop("DiagnosticReport", []):
+            self.reported |= {s.get("reference") for s in x.resource.get("specimen") or [] if isinstance(s, dict)}
+            self.not_read["DiagnosticReport (its specimen is read)"] += 1
         for x in by_type.pop("Medication", []):
             if isinstance(x.resource.get("code"), dict):
                 for name in self._names(x):
@@ -326,7 +330,7 @@ class _Mapper:
             return
         p = self.subject(x)
         if p is not None:
-            p.samples.add(str(ids[0]).strip())
+            p.samples[str(ids[0]).strip()] = set(self._names(x))
 
     def _has_medication(self, x: Located) -> bool:
         r = x.resource
@@ -344,8 +348,9 @@ class _Mapper:
             else:
                 x = sorted(found, key=lambda f: f[1].where)[0][1]
                 self.miss(x, "value", f"the record disagrees on {column} ({', '.join(sorted(values))}): not set")
-        if len(p.samples) == 1:
-            row["ctdna_sample_id"] = next(iter(p.samples))
+        reported = [sid for sid, names in p.samples.items() if names & self.reported]
+        if len(p.samples) == 1 or len(reported) == 1:
+            row["ctdna_sample_id"] = reported[0] if len(reported) == 1 else next(iter(p.samples))
         elif p.samples:
             self.unmapped.append(Unmapped("the patient's resources", f"Patient {p.pid}", "Specimen.identifier",
                                           f"{len(p.samples)} ctDNA samples: which one is the pre-treatment sample is not told"))
