@@ -244,3 +244,49 @@ def test_a_released_bundle_imported_again_reproduces_the_patients_row(tmp_path):
     new = _row(preview_fhir(fresh, [(data, "released.json")], fresh.saved_settings(), options), "D05")
     carried = ("patient_id", "er_status", "pr_status", "ctdna_sample_id")
     assert {k: new[k] for k in carried} == {k: row[k] for k in carried}
+
+
+def test_administrations_requests_and_referenced_medications_are_read_as_documented(store):
+    """T-DM1 doses as MedicationAdministrations make one course; an earlier therapy ordered (MedicationRequest) counts
+    by its order date; a Medication referenced by the statement is resolved; a T-DM1 that is only ordered dates no
+    line (listed)."""
+    from fhir.resources.R4B.medication import Medication
+    from fhir.resources.R4B.medicationadministration import MedicationAdministration
+    from fhir.resources.R4B.medicationrequest import MedicationRequest
+    from fhir.resources.R4B.medicationstatement import MedicationStatement
+
+    rx = "http://www.nlm.nih.gov/research/umls/rxnorm"
+    ref = {"reference": "Patient/F05-fhir"}
+    doses = [MedicationAdministration(id=f"dose{i}", status="completed", subject=ref, effectiveDateTime=day,
+                                      medicationCodeableConcept={"coding": [{"system": rx, "code": "1371041"}]})
+             for i, day in enumerate(("2016-03-01", "2016-03-22", "2016-04-12"))]
+    ordered = MedicationRequest(id="perj", status="completed", intent="order", subject=ref, authoredOn="2015-06-01",
+                                medicationCodeableConcept={"coding": [{"system": "http://www.whocc.no/atc", "code": "L01FD02"}]})
+    lapatinib = Medication(id="lap", code={"coding": [{"system": rx, "code": "480167"}]})
+    by_ref = MedicationStatement(id="lapst", status="completed", subject=ref, effectivePeriod={"start": "2015-09-01"},
+                                 medicationReference={"reference": "Medication/lap"})
+    p = preview_fhir(store, [(bundle([Person("F05", tdm1=[], prior=[])], extra=[*doses, ordered, lapatinib, by_ref]),
+                              "b.json")], store.saved_settings(), OPTIONS)
+    row = _row(p, "F05")
+    assert (row["tdm1_start_date"], row["prior_pertuzumab"], row["prior_lapatinib"]) == ("2016-03-01", "yes", "yes")
+    assert row["first_response"] == "PR" and not p.mapping.unmapped
+    only_ordered = MedicationRequest(id="tdm1-order", status="active", intent="order", subject={"reference": "Patient/F06-fhir"},
+                                     authoredOn="2016-02-01",
+                                     medicationCodeableConcept={"coding": [{"system": rx, "code": "1371041"}]})
+    q = preview_fhir(store, [(bundle([Person("F06", tdm1=[], prior=[], responses=[])], extra=[only_ordered]), "b.json")],
+                     store.saved_settings(), OPTIONS)
+    assert _row(q, "F06")["tdm1_start_date"] == ""
+    assert any("ordered but no dose" in u.reason for u in q.mapping.unmapped)
+
+
+def test_a_patient_whose_record_disagrees_is_listed_and_keeps_the_stored_value(store):
+    from fhir.resources.R4B.observation import Observation
+
+    s = store.saved_settings()
+    import_fhir(store, [(bundle([Person("F07")]), "v1.json")], s, OPTIONS, "me")
+    other = Observation(id="er-again", status="final", subject={"reference": "Patient/F07-fhir"},
+                        code={"coding": [{"system": "http://loinc.org", "code": "85337-4"}]},
+                        valueCodeableConcept={"coding": [{"system": "http://snomed.info/sct", "code": "260385009"}]})
+    p = preview_fhir(store, [(bundle([Person("F07")], extra=[other]), "v2.json")], s, OPTIONS)
+    assert _row(p, "F07")["er_status"] == "positive" and p.patients.unchanged == 1  # the stored value stands
+    assert any("disagrees on er_status (negative, positive)" in u.reason for u in p.mapping.unmapped)

@@ -83,8 +83,10 @@ def coded(concept: dict | None) -> list[tuple[str, str]]:
     """The (system, code) pairs of a CodeableConcept (JSON), those with both parts."""
     if not isinstance(concept, dict):
         return []
-    return [(str(c.get("system", "")), str(c.get("code", ""))) for c in concept.get("coding") or []
-            if isinstance(c, dict) and c.get("system") and c.get("code")]
+    coding = concept.get("coding")
+    return [(str(c["system"]), str(c["code"])) for c in (coding if isinstance(coding, list) else [])
+            if isinstance(c, dict) and isinstance(c.get("system"), str) and isinstance(c.get("code"), str)
+            and c["system"] and c["code"]]
 
 
 def therapy_of(concept: dict | None) -> Therapy | None:

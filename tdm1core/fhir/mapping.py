@@ -150,7 +150,7 @@ class _Mapper:
         ref = (r.get(f"{prefix}Reference") or {}).get("reference") if isinstance(r.get(f"{prefix}Reference"), dict) else None
         if isinstance(ref, str):
             if ref.startswith("#"):
-                for c in r.get("contained") or []:
+                for c in _items(r.get("contained")):
                     if isinstance(c, dict) and c.get("id") == ref[1:] and isinstance(c.get("code"), dict):
                         return c["code"]
             med = self.medications.get(ref) or self.medications.get("/".join(ref.split("/")[-2:]))
@@ -169,7 +169,7 @@ class _Mapper:
         for x in by_type.pop("Patient", []):
             self.patient(x)
         for x in by_type.pop("DiagnosticReport", []):
-            self.reported |= {s.get("reference") for s in x.resource.get("specimen") or [] if isinstance(s, dict)}
+            self.reported |= {_text(s.get("reference")) for s in _items(x.resource.get("specimen")) if isinstance(s, dict)}
             self.not_read["DiagnosticReport (its specimen is read)"] += 1
         for x in by_type.pop("Medication", []):
             if isinstance(x.resource.get("code"), dict):
@@ -197,7 +197,8 @@ class _Mapper:
             pid = r.get("id")
             path = "id"
         else:
-            ids = [i.get("value") for i in r.get("identifier") or [] if isinstance(i, dict) and i.get("system") == system]
+            ids = [i.get("value") for i in _items(r.get("identifier")) if isinstance(i, dict) and i.get("system") == system
+                   and isinstance(i.get("value"), str)]
             pid, path = (ids[0] if len(ids) == 1 else None), "identifier"
             if len(set(ids)) > 1:
                 self.miss(x, "identifier", f"{len(ids)} identifiers of system {system}: which is the patient's is not told")
@@ -222,7 +223,7 @@ class _Mapper:
         if column is None and not response:
             self.not_read["Observation (other codes)"] += 1
             return
-        if r.get("status") not in _GOOD_OBSERVATION:
+        if _text(r.get("status")) not in _GOOD_OBSERVATION:
             self.miss(x, "status", f"status {r.get('status')!r}: only final, amended or corrected results are used")
             return
         p = self.subject(x)
@@ -242,7 +243,7 @@ class _Mapper:
             self.miss(x, "effective[x]", "no date to the day: the response cannot be placed in time")
             return
         value = r.get("valueCodeableConcept") if isinstance(r.get("valueCodeableConcept"), dict) else {}
-        words = {str(c.get("code", "")).strip().lower() for c in value.get("coding") or [] if isinstance(c, dict)}
+        words = {str(c.get("code", "")).strip().lower() for c in _items(value.get("coding")) if isinstance(c, dict)}
         words |= {str(value.get("text", "")).strip().lower()}
         found = {C.RECIST_WORDS[w] for w in words if w in C.RECIST_WORDS}
         if len(found) != 1:
@@ -264,16 +265,18 @@ class _Mapper:
         if "recurrence" in status or "relapse" in status:
             p.values["stage"].append(("recurrent", x))
             return
-        for i, stage in enumerate(r.get("stage") or []):
+        stages = _items(r.get("stage"))
+        for i, stage in enumerate(stages):
             summary = stage.get("summary") if isinstance(stage, dict) else None
-            words = {str((summary or {}).get("text", "")).strip().lower()} | {
-                str(c.get("display", "")).strip().lower() for c in (summary or {}).get("coding") or [] if isinstance(c, dict)}
+            summary = summary if isinstance(summary, dict) else {}
+            words = {str(summary.get("text", "")).strip().lower()} | {
+                str(c.get("display", "")).strip().lower() for c in _items(summary.get("coding")) if isinstance(c, dict)}
             if words & set(C.STAGE_IV_WORDS):
                 p.values["stage"].append(("de novo stage IV", x))
                 return
             if summary:
                 self.miss(x, f"stage[{i}].summary", "not a stage IV this import reads (text or display 'Stage IV')")
-        if not r.get("stage"):
+        if not stages:
             self.miss(x, "stage", "no stage and not a recurrence (clinicalStatus): the table's stage is not set")
 
     def given(self, x: Located) -> None:
@@ -283,7 +286,7 @@ class _Mapper:
             if self._has_medication(x):
                 self.not_read[f"{r['resourceType']} (other medications)"] += 1
             return
-        if r.get("status") not in _GIVEN[r["resourceType"]]:
+        if _text(r.get("status")) not in _GIVEN[r["resourceType"]]:
             self.miss(x, "status", f"status {r.get('status')!r}: not a therapy given")
             return
         p = self.subject(x)
@@ -307,7 +310,7 @@ class _Mapper:
             if self._has_medication(x):
                 self.not_read["MedicationRequest (other medications)"] += 1
             return
-        if r.get("status") not in _ORDERED:
+        if _text(r.get("status")) not in _ORDERED:
             self.miss(x, "status", f"status {r.get('status')!r}: not an order that stands")
             return
         p = self.subject(x)
@@ -323,8 +326,9 @@ class _Mapper:
         p.prior.append((day, therapy.column, x))
 
     def specimen(self, x: Located) -> None:
-        ids = [i.get("value") for i in x.resource.get("identifier") or []
-               if isinstance(i, dict) and i.get("system") == self.options.sample_id_system and i.get("value")]
+        ids = [i.get("value") for i in _items(x.resource.get("identifier"))
+               if isinstance(i, dict) and i.get("system") == self.options.sample_id_system
+               and isinstance(i.get("value"), str) and i["value"].strip()]
         if not ids:
             self.not_read["Specimen (other identifiers)"] += 1
             return
@@ -392,6 +396,15 @@ class _Mapper:
         else:
             row["progression"] = "no"
             row["progression_or_last_followup_date"] = max(after[-1][0], end).isoformat()
+
+
+def _items(value: Any) -> list:
+    """A JSON array's items (anything else: none), so a malformed field is skipped, never iterated."""
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _day(value: Any) -> dt.date | None:
