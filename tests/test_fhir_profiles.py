@@ -137,3 +137,15 @@ def test_the_checks_are_read_from_the_guide_not_written_here():
     assert p["implication"].cards["value[x]"] == (0, 0) and p["implication"].cards["derivedFrom"][0] == 1
     assert p["variant"].components["representative-protein-hgvs"].max == 1
     assert p["genomic-report"].only["effective[x]"] == ("dateTime",)
+
+
+def test_the_example_in_the_docs_is_valid_r4b_and_follows_the_profiles():
+    import json
+
+    from fhir.resources.R4B.bundle import Bundle
+
+    path = __import__("pathlib").Path(__file__).parents[1] / "docs" / "examples" / "released-bundle.json"
+    example = json.loads(path.read_text())
+    Bundle.model_validate(example)
+    checked = gr_profiles.check_bundle(example)
+    assert len(checked) >= 6 and not any(checked.values())
