@@ -77,7 +77,7 @@ def _fhir_import(db, s) -> None:
         options = FhirOptions(patient_id_system=system.strip() or None)
         preview = preview_fhir(db, given, s, options, who())
         st.write(f"**{md(preview.name)}**: {preview.summary()}.")
-        st.caption(" ".join(options.lines()))
+        st.caption(md(" ".join(options.lines())))
         if preview.patients.changed:
             st.dataframe(preview.patients.changes_table(), hide_index=True, key="cohort_fhir_changes")
         if preview.mapping.unmapped:
