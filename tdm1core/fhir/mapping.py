@@ -107,7 +107,7 @@ class _Patient:
     values: dict[str, list] = field(default_factory=lambda: defaultdict(list))
     tdm1: list[tuple[dt.date, dt.date, Located]] = field(default_factory=list)
     tdm1_orders: list[Located] = field(default_factory=list)
-    prior: list[tuple[dt.date, str, Located]] = field(default_factory=list)
+    prior: list[tuple[dt.date, str | None, Located]] = field(default_factory=list)
     responses: list[tuple[dt.date, str, Located]] = field(default_factory=list)
     samples: dict = field(default_factory=dict)  # sample ID → the Specimen's reference names
 
@@ -120,7 +120,7 @@ class _Mapper:
         self.patients: dict[str, _Patient] = {}
         self.keys: dict[str, str] = {}  # reference forms → pseudonymous ID
         self.medications: dict[str, dict] = {}
-        self.reported: set[str] = set()  # Specimens a DiagnosticReport names (the report's own sample)
+        self.reported: set[str | None] = set()  # Specimens a DiagnosticReport names (the report's own sample)
 
     def miss(self, x: Located, path: str, reason: str) -> None:
         self.unmapped.append(Unmapped(x.where, x.ref, path, reason))
@@ -237,12 +237,12 @@ class _Mapper:
                 return
             p.values[column].append((answers.pop(), x))
             return
-        period = r.get("effectivePeriod") if isinstance(r.get("effectivePeriod"), dict) else {}
+        period = _dict(r.get("effectivePeriod"))
         day = _day(r.get("effectiveDateTime") or period.get("start"))
         if day is None:
             self.miss(x, "effective[x]", "no date to the day: the response cannot be placed in time")
             return
-        value = r.get("valueCodeableConcept") if isinstance(r.get("valueCodeableConcept"), dict) else {}
+        value = _dict(r.get("valueCodeableConcept"))
         words = {str(c.get("code", "")).strip().lower() for c in _items(value.get("coding")) if isinstance(c, dict)}
         words |= {str(value.get("text", "")).strip().lower()}
         found = {C.RECIST_WORDS[w] for w in words if w in C.RECIST_WORDS}
@@ -292,7 +292,7 @@ class _Mapper:
         p = self.subject(x)
         if p is None:
             return
-        period = r.get("effectivePeriod") if isinstance(r.get("effectivePeriod"), dict) else {}
+        period = _dict(r.get("effectivePeriod"))
         start = _day(r.get("effectiveDateTime") or period.get("start"))
         if start is None:
             self.miss(x, "effective[x]", f"{therapy.name} without a start date to the day")
@@ -401,6 +401,11 @@ class _Mapper:
 def _items(value: Any) -> list:
     """A JSON array's items (anything else: none), so a malformed field is skipped, never iterated."""
     return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict:
+    """A JSON object (anything else: an empty one)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _text(value: Any) -> str | None:

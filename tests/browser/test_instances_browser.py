@@ -14,8 +14,11 @@ from test_signin_browser import identity_provider, needs_browser, sign_in, signe
 pytestmark = pytest.mark.browser
 
 
-def _upload(pg, index: int, name: str, data: bytes) -> None:
-    pg.locator("[data-testid='stFileUploader'] input[type='file']").nth(index).set_input_files(
+def _upload(pg, index: "int | str", name: str, data: bytes) -> None:
+    """Into the page's index-th uploader, or the uploader of this widget key (the Cohort page has several)."""
+    found = (pg.locator(f".st-key-{index} input[type='file']") if isinstance(index, str)
+             else pg.locator("[data-testid='stFileUploader'] input[type='file']").nth(index))
+    found.set_input_files(
         files=[{"name": name, "mimeType": "text/csv", "buffer": data}])
 
 
@@ -51,7 +54,7 @@ def test_two_instances_one_database_concurrent_saves_and_imports(postgres_url, t
             pg.goto(users[who] + "/cohort-statistics")
             _wait_idle(pg)
             pg.get_by_text("Data: import into the database").click()
-            _upload(pg, 1, *exports[who])
+            _upload(pg, "cohort_exports", *exports[who])
             pg.get_by_role("button", name="Import the exports").wait_for(timeout=30_000)
         # everyone clicks at once (each click is sent at once; no one waits for the others' pages)
         pages["cara"].get_by_role("button", name="Save", exact=True).click(no_wait_after=True)
