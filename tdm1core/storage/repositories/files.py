@@ -174,11 +174,12 @@ class FilesRepository(Engine):
         q = sa.select(*cols).where(mine).order_by(calls_t.c.file_id, calls_t.c.id)
         hq = (sa.select(hotspot_calls.c.call_id, hotspot_calls.c.hotspot, hotspot_calls.c.mutant_copies,
                         hotspot_calls.c.wildtype_copies).join(calls_t, calls_t.c.id == hotspot_calls.c.call_id).where(mine))
-        with self.engine.connect() as conn:
-            df = pd.DataFrame(conn.execute(q).all(), columns=["id", *CALL_COLUMNS.values()])
-            hs = pd.DataFrame(conn.execute(hq).all(), columns=["call_id", "hotspot", "mutant", "wildtype"])
-        for c in ("her2_borderline", "pik3ca_any_mutant"):
-            df[c] = df[c].astype(object).where(df[c].notna(), None)
+        with self.engine.connect() as conn:  # plain driver rows: a registry has 100,000 calls and 300,000 hotspot rows
+            df = pd.DataFrame(_driver_rows(conn, q), columns=["id", *CALL_COLUMNS.values()])
+            hs = pd.DataFrame(_driver_rows(conn, hq), columns=["call_id", "hotspot", "mutant", "wildtype"])
+        for c in ("her2_borderline", "pik3ca_any_mutant"):  # SQLite returns 0/1: the same True/False/None everywhere
+            df[c] = pd.Series([None if v is None or v != v else bool(v) for v in df[c].tolist()], index=df.index,
+                              dtype=object)
         for name in HOTSPOTS:
             one = hs[hs["hotspot"] == name].set_index("call_id")
             df[f"{name} MUT"] = df["id"].map(one["mutant"]).astype(float)
@@ -217,3 +218,19 @@ class FilesRepository(Engine):
         with self.engine.connect() as conn:
             return pd.read_sql(sa.select(files.c.id, files.c.kind, files.c.name, files.c.sha256, files.c.size, files.c.format,
                                          files.c.uploaded_at, files.c.uploaded_by, files.c.demo).order_by(files.c.id), conn)
+
+
+def _driver_rows(conn: Any, stmt: Any) -> list[tuple]:
+    """The rows of a SELECT as the database driver returns them (tuples, no per-row SQLAlchemy processing): several
+    times faster for the 100,000s of rows of a registry. Only for columns whose driver values need no conversion
+    (text, numbers; booleans are converted by the caller)."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params: Any = compiled.params
+    if compiled.positiontup is not None:  # qmark / numeric paramstyles (SQLite)
+        params = tuple(params[name] for name in compiled.positiontup)
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
