@@ -75,13 +75,16 @@ class Recorder:
     def __init__(self) -> None:
         self.times: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
+        self.why: dict[str, list[str]] = defaultdict(list)  # the first few reasons of each interaction's errors
 
     async def step(self, name: str, coro) -> bool:
         t0 = time.perf_counter()
         try:
             await coro
-        except Exception:  # noqa: BLE001 (counted, and the session goes on)
+        except Exception as exc:  # noqa: BLE001 (counted, and the session goes on)
             self.errors[name] += 1
+            if len(self.why[name]) < 3:
+                self.why[name].append(f"{type(exc).__name__}: {str(exc)[:300]}")
             return False
         self.times[name].append(time.perf_counter() - t0)
         return True

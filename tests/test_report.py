@@ -182,3 +182,46 @@ def test_a_report_from_droplet_files_carries_the_classification_and_the_droplet_
     assert assessment.provenance.sha256 in first.replace("\n", "")
     assert "Appendix: the droplets behind the calls" in second and "C01 Ch1 PIK3CA E545K MUT: 5 positive" in second.replace("\n", " ")
     assert len(pages[1].images) == 1  # the droplet plots
+
+
+def test_pdfs_built_at_the_same_moment_by_fresh_sessions_all_succeed():
+    """Issue 28's load test through the proxy found PDFs failing under concurrent sessions ("Can't map determine
+    family/bold/italic for dejavusans-bold"): the fonts were registered lazily without a lock. In a fresh process
+    (nothing registered yet), eight threads build a patient PDF at the same moment, several times over."""
+    import subprocess
+    import sys
+
+    code = r'''
+import threading
+from builders import qs17, sample_wells
+import tdm1core.app.workflows as wf
+from tdm1core.settings import Settings
+from reportlab.lib import fonts
+from reportlab.pdfbase import pdfmetrics
+import tdm1core.reporting.report as report
+a = wf.assess_upload(qs17(sample_wells("S1", her2=900)), "r.csv", Settings(), "me")
+result = wf.patient_result(a.calls[0], "positive", "negative", "PX", actor="me")
+failures = []
+for round_ in range(6):
+    for name in ("DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique"):  # as in a new process: nothing registered
+        pdfmetrics._fonts.pop(name, None)
+    for table in (fonts._tt2ps_map, fonts._ps2tt_map):
+        for k in [k for k in table if "dejavu" in str(k).lower()]:
+            table.pop(k)
+    getattr(report, "_FONTS_READY", []).clear()
+    barrier = threading.Barrier(8)
+    def build():
+        barrier.wait()
+        try:
+            assert wf.patient_report_pdf(None, result, a.provenance, actor="me").startswith(b"%PDF")
+        except Exception as exc:
+            failures.append(repr(exc)[:200])
+    threads = [threading.Thread(target=build) for _ in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+print("FAILURES", len(failures), failures[:2])
+'''
+    ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT),
+                       env={**__import__("os").environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"}, timeout=300)
+    assert "FAILURES 0 []" in p.stdout, (p.stdout[-2000:], p.stderr[-2000:])

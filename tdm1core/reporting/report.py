@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import math
 import os
+import threading
 from typing import Any, Sequence
 
 from tdm1core._version import __version__
@@ -24,24 +25,37 @@ RUO = "Research use only. Not a diagnostic device. Exploratory evidence (16 pati
 FLAG_COLOURS = {status: (colour, background, icon) for status, (icon, colour, background) in FLAG_STYLE.items()}
 
 
+_FONTS_LOCK = threading.Lock()
+_FONTS_READY: list[bool] = []  # set once every face and its mapping is registered
+
+
 def _fonts() -> tuple[str, str]:
+    """DejaVu Sans registered with reportlab, once per process, under a lock: sessions building PDFs at the same
+    moment must not see the regular face registered before the bold one and its mapping (the load test through the
+    proxy found PDFs failing with "Can't map determine family/bold/italic for dejavusans-bold")."""
+    if not _FONTS_READY:
+        with _FONTS_LOCK:
+            if not _FONTS_READY:
+                _register_fonts()
+                _FONTS_READY.append(True)
+    return "DejaVuSans", "DejaVuSans-Bold"
+
+
+def _register_fonts() -> None:
+    import matplotlib
+    from reportlab.lib.fonts import addMapping
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
-    if "DejaVuSans" not in pdfmetrics.getRegisteredFontNames():
-        import matplotlib
-
-        base = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "fonts", "ttf")
-        pdfmetrics.registerFont(TTFont("DejaVuSans", os.path.join(base, "DejaVuSans.ttf")))
-        pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", os.path.join(base, "DejaVuSans-Bold.ttf")))
-        pdfmetrics.registerFont(TTFont("DejaVuSans-Oblique", os.path.join(base, "DejaVuSans-Oblique.ttf")))
-        from reportlab.lib.fonts import addMapping
-
-        addMapping("DejaVuSans", 0, 0, "DejaVuSans")
-        addMapping("DejaVuSans", 1, 0, "DejaVuSans-Bold")
-        addMapping("DejaVuSans", 0, 1, "DejaVuSans-Oblique")
-        addMapping("DejaVuSans", 1, 1, "DejaVuSans-Bold")
-    return "DejaVuSans", "DejaVuSans-Bold"
+    base = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "fonts", "ttf")
+    for name, file in (("DejaVuSans", "DejaVuSans.ttf"), ("DejaVuSans-Bold", "DejaVuSans-Bold.ttf"),
+                       ("DejaVuSans-Oblique", "DejaVuSans-Oblique.ttf")):
+        if name not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(TTFont(name, os.path.join(base, file)))
+    addMapping("DejaVuSans", 0, 0, "DejaVuSans")
+    addMapping("DejaVuSans", 1, 0, "DejaVuSans-Bold")
+    addMapping("DejaVuSans", 0, 1, "DejaVuSans-Oblique")
+    addMapping("DejaVuSans", 1, 1, "DejaVuSans-Bold")
 
 
 def _styles(base: float = 8.5) -> dict[str, Any]:
