@@ -393,6 +393,9 @@ async def main_async(levels: list[int], iterations: int, folder: Path) -> None:
                 print(f"    errors in {name}: {reasons[:2]}")
         report(results, lost)
     finally:
+        proxy_log = folder / "proxy.log"
+        downs = proxy_log.read_text(errors="replace").count(" is DOWN") if proxy_log.exists() else 0
+        print(f"proxy: an instance was marked down {downs} time(s) by its health checks")
         stack.down(folder)
         for log in sorted(folder.glob("app*.log")):  # what the servers logged (tracebacks of any error counted)
             text = log.read_text(errors="replace")

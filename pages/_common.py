@@ -273,6 +273,15 @@ def _warm_up() -> None:
 _warm_up()
 
 
+def _keep_downloads() -> None:
+    from pages._downloads_kept import keep_generated_downloads
+
+    keep_generated_downloads()  # a PDF built on click is not deleted before the browser fetches it (see the module)
+
+
+_keep_downloads()
+
+
 def current_cohort(purpose: Any = None) -> tuple[Cohort | None, pd.DataFrame]:
     """The stored cohort and its ctDNA calls (cached per database version and settings); None when no patient is
     stored. ``purpose``: Action.COHORT (statistics, the default) or Action.REFERENCE_COHORT (beside a patient)."""
