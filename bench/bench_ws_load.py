@@ -44,6 +44,16 @@ class RunFailed(Exception):
     pass
 
 
+THINK = {"seconds": 0.0}  # a person's pause between interactions (reading the result): --think
+
+
+async def _pause() -> None:
+    if THINK["seconds"]:
+        import random
+
+        await asyncio.sleep(THINK["seconds"] * (0.5 + random.random()))  # 0.5-1.5 × the pause, so sessions drift
+
+
 class Session:
     """One simulated tab: cookies, a WebSocket, the widgets the last run showed and the values this tab holds."""
 
@@ -358,6 +368,13 @@ async def run_level(state: dict, n: int, iterations: int, plate: bytes, level: i
         r = resource.getrusage(resource.RUSAGE_SELF)
         return r.ru_utime + r.ru_stime
 
+    real_step = rec.step
+
+    async def step_after_a_pause(name: str, coro) -> bool:  # the pause is not timed: only the interaction is
+        await _pause()
+        return await real_step(name, coro)
+
+    rec.step = step_after_a_pause  # type: ignore[method-assign]
     before, cpu0, own0 = _instances_rss(state), _cpu_seconds(state), own()
     t0 = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(n)))
@@ -408,10 +425,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, nargs="+", default=[8, 32, 64])
     ap.add_argument("--iterations", type=int, default=2)
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="a person's pause before each interaction, seconds (0: back to back, a stress test)")
     args = ap.parse_args()
+    THINK["seconds"] = args.think
     folder = Path(tempfile.mkdtemp(prefix="tdm1wsload-"))
     print(f"machine: 2 app instances behind HAProxy on this machine; {args.iterations} rounds per session; "
-          "sessions speak Streamlit's WebSocket protocol (no browser)")
+          "sessions speak Streamlit's WebSocket protocol (no browser); "
+          + (f"a pause of {args.think:g} s (0.5-1.5 ×) before each interaction" if args.think else
+             "interactions back to back (no pause: a stress test)"))
     asyncio.run(main_async(args.sessions, args.iterations, folder))
 
 

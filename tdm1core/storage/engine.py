@@ -254,21 +254,32 @@ class Engine:
     def version(self) -> int:
         """Changes whenever anything is written (for cache keys); access entries (views, sign-ins) do not move it."""
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.id), 0))
-                                    .where(audit_log.c.category == "write")).scalar() or 0)
+            return self._version(conn)
+
+    @staticmethod
+    def _version(conn: Any) -> int:
+        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_log.c.id), 0))
+                                .where(audit_log.c.category == "write")).scalar() or 0)
 
     def state_key(self) -> str:
         """The state of everything a cohort view is derived from, for caches shared across sessions: the write
         counter (:meth:`version`) with the patients' and the files' and calls' revisions. A database replaced by
-        another at the same URL does not reuse an old key: the revisions hold the latest update time and ids."""
-        return f"{self.version()}:{self.patients_revision()}:{self.calls_revision()}"
+        another at the same URL does not reuse an old key: the revisions hold the latest update time and ids.
+        One connection for all of it (every cached read of every page run asks; the load test found three
+        connections, each pinged, to be an eighth of an instance's time under load)."""
+        with self.engine.connect() as conn:
+            return f"{self._version(conn)}:{self._patients_revision(conn)}:{self._calls_revision(conn)}"
 
     def calls_revision(self) -> str:
         """Changes with every write to the stored files and calls (the same scheme as :meth:`patients_revision`)."""
         with self.engine.connect() as conn:
-            counter = conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == "calls_revision")).scalar()
-            n_files, top_file = conn.execute(sa.select(sa.func.count(), sa.func.max(files.c.id))).one()
-            n_sets, top_set = conn.execute(sa.select(sa.func.count(), sa.func.max(call_sets.c.id))).one()
+            return self._calls_revision(conn)
+
+    @staticmethod
+    def _calls_revision(conn: Any) -> str:
+        counter = conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == "calls_revision")).scalar()
+        n_files, top_file = conn.execute(sa.select(sa.func.count(), sa.func.max(files.c.id))).one()
+        n_sets, top_set = conn.execute(sa.select(sa.func.count(), sa.func.max(call_sets.c.id))).one()
         return hashlib.sha256(f"{counter}|{n_files}|{top_file}|{n_sets}|{top_set}".encode()).hexdigest()[:32]
 
     def _calls_changed(self, conn: Any) -> None:
@@ -278,9 +289,13 @@ class Engine:
         """Changes with every write to the stored patients: a counter kept in the same transaction as each write,
         with the table's count, largest id and latest update (so a change made outside this class shows too)."""
         with self.engine.connect() as conn:
-            counter = conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == "patients_revision")).scalar()
-            count, top, latest = conn.execute(sa.select(sa.func.count(), sa.func.max(patients.c.id),
-                                                        sa.func.max(patients.c.updated_at))).one()
+            return self._patients_revision(conn)
+
+    @staticmethod
+    def _patients_revision(conn: Any) -> str:
+        counter = conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == "patients_revision")).scalar()
+        count, top, latest = conn.execute(sa.select(sa.func.count(), sa.func.max(patients.c.id),
+                                                    sa.func.max(patients.c.updated_at))).one()
         return hashlib.sha256(f"{counter}|{count}|{top}|{latest}".encode()).hexdigest()[:32]
 
     def _patients_changed(self, conn: Any) -> None:
