@@ -44,6 +44,9 @@ class RunFailed(Exception):
     pass
 
 
+SIGN_IN_PHASES = ("open the app", "press Sign in", "the provider's form (via /auth/login)",
+                  "authorize: provider, /oauth2callback, code exchange", "open the app signed in")
+PHASES: dict[str, list[float]] = {}  # the sign-in's phases, seconds (printed after the table)
 THINK = {"seconds": 0.0}  # a person's pause between interactions (reading the result): --think
 
 
@@ -288,20 +291,28 @@ class Session:
     async def sign_in(self, sub: str) -> None:
         """Sign in as a person does: Sign in, the provider's form with their user, Authorize; then a new WebSocket
         carries the signed cookie."""
+        t = [time.perf_counter()]
         await self.connect()
+        t.append(time.perf_counter())
         await self.press(label="Sign in")
+        t.append(time.perf_counter())
         if not self.redirect:
             raise RunFailed("Sign in did not redirect to the provider")
         form = await self.http.get(urljoin(self.base + "/", self.redirect))
+        t.append(time.perf_counter())
         action = str(form.url)
         m = re.search(r'<form[^>]*action="([^"]*)"', form.text)
         if m and m.group(1):
             action = urljoin(action, m.group(1).replace("&amp;", "&"))
         done = await self.http.post(action, data={"sub": sub})
+        t.append(time.perf_counter())
         if urlparse(str(done.url)).netloc != urlparse(self.base).netloc:
             raise RunFailed(f"the sign-in ended at {done.url}")
         await self.connect()
+        t.append(time.perf_counter())
         self.check("Signed in:")
+        for name, a, b in zip(SIGN_IN_PHASES, t, t[1:]):
+            PHASES.setdefault(name, []).append(b - a)
 
 
 # ---------------------------------------------------------------------- the roles' work (as bench_proxy_load's)
@@ -409,6 +420,12 @@ async def main_async(levels: list[int], iterations: int, folder: Path) -> None:
             for name, reasons in sorted(r["why"].items()):
                 print(f"    errors in {name}: {reasons[:2]}")
         report(results, lost)
+        import statistics
+
+        for name in SIGN_IN_PHASES:
+            xs = sorted(PHASES.get(name, []))
+            if xs:
+                print(f"  sign-in phase {name}: median {statistics.median(xs):.2f} s, max {xs[-1]:.2f} s (all levels)")
     finally:
         proxy_log = folder / "proxy.log"
         downs = proxy_log.read_text(errors="replace").count(" is DOWN") if proxy_log.exists() else 0

@@ -150,7 +150,7 @@ def _figure_png(fig: Any, width_in: float, height_in: float) -> Any:
     from reportlab.platypus import Image
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=300, bbox_inches="tight")  # a Figure without pyplot: nothing to close
+    fig.savefig(buf, format="png", dpi=200, bbox_inches="tight")  # a Figure without pyplot: nothing to close
     buf.seek(0)
     img = Image(buf, width=width_in * inch, height=height_in * inch, kind="proportional")
     return img
