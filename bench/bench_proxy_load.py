@@ -204,16 +204,63 @@ async def run_level(browser, state: dict, n: int, iterations: int, plate: bytes,
             else:
                 await work(pg, url, i + 1000 * level, it, rec, saved)
 
-    before, cpu0 = _instances_rss(state), _cpu_seconds(state)
+    async def close() -> None:
+        for ctx in contexts:
+            await ctx.close()
+
+    usage = await measured(state, n, asyncio.gather(*(one(i) for i in range(n))), close)
+    return {"sessions": n, "times": rec.times, "errors": dict(rec.errors), "saved": saved, "why": rec.why, **usage}
+
+
+async def measured(state: dict, n: int, sessions, close, client_cpu=None) -> dict:
+    """Run the sessions (an awaitable) and say what they took: the wall time, the CPU seconds by kind of process (and
+    the load client's own, if ``client_cpu`` tells it), the instances' memory per session (with the sessions open,
+    before ``close``)."""
+    before, cpu0, own0 = _instances_rss(state), _cpu_seconds(state), client_cpu() if client_cpu else 0.0
     t0 = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(n)))
+    await sessions
     wall = time.perf_counter() - t0
     during, cpu1 = _instances_rss(state), _cpu_seconds(state)
-    for ctx in contexts:
-        await ctx.close()
+    await close()
     cpu = {k: cpu1.get(k, 0.0) - cpu0.get(k, 0.0) for k in cpu1}
-    return {"sessions": n, "wall": wall, "times": rec.times, "errors": dict(rec.errors), "saved": saved, "cpu": cpu,
-            "rss_per_session_mb": (during - before) / n / 2**20 if n else 0.0}
+    if client_cpu:
+        cpu["load client"] = client_cpu() - own0
+    return {"wall": wall, "cpu": cpu, "rss_per_session_mb": (during - before) / n / 2**20 if n else 0.0}
+
+
+async def run_levels(folder: Path, levels: list[int], level, after=None) -> None:
+    """Bring the loopback stack up (2 instances), register the load users, run ``level(state, n, plate)`` at each
+    number of sessions, print the table (and ``after()``'s lines), then bring the stack down and print what the
+    servers logged (the first traceback of each instance, if any) and how often the proxy marked one down."""
+    import stack
+
+    t0 = time.perf_counter()
+    state = stack.up(folder, instances=2, port=stack.free_port())
+    print(f"stack up in {time.perf_counter() - t0:.0f} s: {state['proxy']} -> {', '.join(state['instances'].values())}")
+    try:
+        _register(state, levels)
+        plate = _plate()
+        results, lost = [], {}
+        for n in levels:
+            r = await level(state, n, plate)
+            lost[n] = _lost(state, r["saved"])
+            results.append(r)
+            print(f"  {n} sessions done in {r['wall']:.0f} s", flush=True)
+            for name, reasons in sorted(r.get("why", {}).items()):
+                print(f"    errors in {name}: {reasons[:2]}")
+        report(results, lost)
+        if after:
+            after()
+    finally:
+        proxy_log = folder / "proxy.log"
+        downs = proxy_log.read_text(errors="replace").count(" is DOWN") if proxy_log.exists() else 0
+        print(f"proxy: an instance was marked down {downs} time(s) by its health checks")
+        stack.down(folder)
+        for log in sorted(folder.glob("app*.log")):
+            text = log.read_text(errors="replace")
+            if "Traceback" in text:
+                print(f"{log.name}: {text.count('Traceback')} traceback(s); the first:\n"
+                      + text[text.index("Traceback"):][:3000])
 
 
 def _cpu_seconds(state: dict) -> dict[str, float]:
@@ -286,26 +333,10 @@ def report(results: list[dict], lost: dict[int, int]) -> None:
 async def main_async(levels: list[int], iterations: int, folder: Path) -> None:
     from playwright.async_api import async_playwright
 
-    import stack
-
-    t0 = time.perf_counter()
-    state = stack.up(folder, instances=2, port=stack.free_port())
-    print(f"stack up in {time.perf_counter() - t0:.0f} s: {state['proxy']} -> {', '.join(state['instances'].values())}")
-    try:
-        _register(state, levels)
-        plate = _plate()
-        results, lost = [], {}
-        async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            for n in levels:
-                r = await run_level(browser, state, n, iterations, plate, n)
-                lost[n] = _lost(state, r["saved"])
-                results.append(r)
-                print(f"  {n} sessions done in {r['wall']:.0f} s", flush=True)
-            await browser.close()
-        report(results, lost)
-    finally:
-        stack.down(folder)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        await run_levels(folder, levels, lambda state, n, plate: run_level(browser, state, n, iterations, plate, n))
+        await browser.close()
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "deploy"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_proxy_load import Recorder, _instances_rss, _cpu_seconds, _lost, _plate, _register, _role_of, report  # noqa: E402
+from bench_proxy_load import Recorder, _role_of, measured, run_levels  # noqa: E402
 from builders import qs17, sample_wells  # noqa: E402
 
 
@@ -373,12 +373,6 @@ async def run_level(state: dict, n: int, iterations: int, plate: bytes, level: i
             else:
                 await WORK[role](s, i + 1000 * level, it, rec, saved)
 
-    import resource
-
-    def own() -> float:
-        r = resource.getrusage(resource.RUSAGE_SELF)
-        return r.ru_utime + r.ru_stime
-
     real_step = rec.step
 
     async def step_after_a_pause(name: str, coro) -> bool:  # the pause is not timed: only the interaction is
@@ -386,56 +380,35 @@ async def run_level(state: dict, n: int, iterations: int, plate: bytes, level: i
         return await real_step(name, coro)
 
     rec.step = step_after_a_pause  # type: ignore[method-assign]
-    before, cpu0, own0 = _instances_rss(state), _cpu_seconds(state), own()
-    t0 = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(n)))
-    wall = time.perf_counter() - t0
-    during, cpu1 = _instances_rss(state), _cpu_seconds(state)
-    for s in sessions:
-        try:
-            await s.close()
-        except Exception:  # noqa: BLE001
-            pass
-    cpu = {k: cpu1.get(k, 0.0) - cpu0.get(k, 0.0) for k in cpu1}
-    cpu["load client"] = own() - own0
-    return {"sessions": n, "wall": wall, "times": rec.times, "errors": dict(rec.errors), "saved": saved, "cpu": cpu,
-            "rss_per_session_mb": (during - before) / n / 2**20 if n else 0.0, "why": rec.why}
+
+    def own() -> float:
+        import resource
+
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    async def close() -> None:
+        for s in sessions:
+            try:
+                await s.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    usage = await measured(state, n, asyncio.gather(*(one(i) for i in range(n))), close, own)
+    return {"sessions": n, "times": rec.times, "errors": dict(rec.errors), "saved": saved, "why": rec.why, **usage}
+
+
+def _sign_in_phases() -> None:
+    import statistics
+
+    for name in SIGN_IN_PHASES:
+        xs = sorted(PHASES.get(name, []))
+        if xs:
+            print(f"  sign-in phase {name}: median {statistics.median(xs):.2f} s, max {xs[-1]:.2f} s (all levels)")
 
 
 async def main_async(levels: list[int], iterations: int, folder: Path) -> None:
-    import stack
-
-    t0 = time.perf_counter()
-    state = stack.up(folder, instances=2, port=stack.free_port())
-    print(f"stack up in {time.perf_counter() - t0:.0f} s: {state['proxy']} -> {', '.join(state['instances'].values())}")
-    try:
-        _register(state, levels)
-        plate = _plate()
-        results, lost = [], {}
-        for n in levels:
-            r = await run_level(state, n, iterations, plate, n)
-            lost[n] = _lost(state, r["saved"])
-            results.append(r)
-            print(f"  {n} sessions done in {r['wall']:.0f} s", flush=True)
-            for name, reasons in sorted(r["why"].items()):
-                print(f"    errors in {name}: {reasons[:2]}")
-        report(results, lost)
-        import statistics
-
-        for name in SIGN_IN_PHASES:
-            xs = sorted(PHASES.get(name, []))
-            if xs:
-                print(f"  sign-in phase {name}: median {statistics.median(xs):.2f} s, max {xs[-1]:.2f} s (all levels)")
-    finally:
-        proxy_log = folder / "proxy.log"
-        downs = proxy_log.read_text(errors="replace").count(" is DOWN") if proxy_log.exists() else 0
-        print(f"proxy: an instance was marked down {downs} time(s) by its health checks")
-        stack.down(folder)
-        for log in sorted(folder.glob("app*.log")):  # what the servers logged (tracebacks of any error counted)
-            text = log.read_text(errors="replace")
-            n = text.count("Traceback")
-            if n:
-                print(f"{log.name}: {n} traceback(s); the first:\n" + text[text.index("Traceback"):][:3000])
+    await run_levels(folder, levels, lambda state, n, plate: run_level(state, n, iterations, plate, n), _sign_in_phases)
 
 
 def main() -> None:

@@ -125,6 +125,10 @@ class _Mapper:
     def miss(self, x: Located, path: str, reason: str) -> None:
         self.unmapped.append(Unmapped(x.where, x.ref, path, reason))
 
+    def miss_patient(self, p: "_Patient", path: str, reason: str) -> None:
+        """Something about a patient as a whole (from several of their resources) that was not mapped."""
+        self.unmapped.append(Unmapped("the patient's resources", f"Patient {p.pid}", path, reason))
+
     # ------------------------------------------------------------------ references
     def _names(self, x: Located) -> list[str]:
         r = x.resource
@@ -279,19 +283,27 @@ class _Mapper:
         if not stages:
             self.miss(x, "stage", "no stage and not a recurrence (clinicalStatus): the table's stage is not set")
 
-    def given(self, x: Located) -> None:
+    def _therapy(self, x: Located, statuses: "set[str]", what: str) -> "tuple[C.Therapy, _Patient] | None":
+        """A medication record's recognised therapy and patient, or None (other medications are counted as not
+        read; a status outside ``statuses`` or a reference to no patient is listed)."""
         r = x.resource
         therapy = C.therapy_of(self.medication(x)) if self._has_medication(x) else None
         if therapy is None:
             if self._has_medication(x):
                 self.not_read[f"{r['resourceType']} (other medications)"] += 1
-            return
-        if _text(r.get("status")) not in _GIVEN[r["resourceType"]]:
-            self.miss(x, "status", f"status {r.get('status')!r}: not a therapy given")
-            return
+            return None
+        if _text(r.get("status")) not in statuses:
+            self.miss(x, "status", f"status {r.get('status')!r}: {what}")
+            return None
         p = self.subject(x)
-        if p is None:
+        return None if p is None else (therapy, p)
+
+    def given(self, x: Located) -> None:
+        r = x.resource
+        found = self._therapy(x, _GIVEN[r["resourceType"]], "not a therapy given")
+        if found is None:
             return
+        therapy, p = found
         period = _dict(r.get("effectivePeriod"))
         start = _day(r.get("effectiveDateTime") or period.get("start"))
         if start is None:
@@ -305,17 +317,10 @@ class _Mapper:
 
     def ordered(self, x: Located) -> None:
         r = x.resource
-        therapy = C.therapy_of(self.medication(x)) if self._has_medication(x) else None
-        if therapy is None:
-            if self._has_medication(x):
-                self.not_read["MedicationRequest (other medications)"] += 1
+        found = self._therapy(x, _ORDERED, "not an order that stands")
+        if found is None:
             return
-        if _text(r.get("status")) not in _ORDERED:
-            self.miss(x, "status", f"status {r.get('status')!r}: not an order that stands")
-            return
-        p = self.subject(x)
-        if p is None:
-            return
+        therapy, p = found
         if therapy is C.TDM1:
             p.tdm1_orders.append(x)  # an order is not a dose: it dates no T-DM1 line
             return
@@ -356,8 +361,8 @@ class _Mapper:
         if len(p.samples) == 1 or len(reported) == 1:
             row["ctdna_sample_id"] = reported[0] if len(reported) == 1 else next(iter(p.samples))
         elif p.samples:
-            self.unmapped.append(Unmapped("the patient's resources", f"Patient {p.pid}", "Specimen.identifier",
-                                          f"{len(p.samples)} ctDNA samples: which one is the pre-treatment sample is not told"))
+            self.miss_patient(p, "Specimen.identifier",
+                              f"{len(p.samples)} ctDNA samples: which one is the pre-treatment sample is not told")
         courses = _courses(p.tdm1, self.options.course_gap_days)
         events = [EventRow(p.pid, s.isoformat(), "treatment_start", "T-DM1") for s, _ in courses]
         events += [EventRow(p.pid, e.isoformat(), "treatment_end", "T-DM1") for s, e in courses if e > s]
@@ -371,8 +376,8 @@ class _Mapper:
         if len(courses) == 1:
             self._course(p, row, courses[0])
         elif p.prior or p.responses:
-            self.unmapped.append(Unmapped("the patient's resources", f"Patient {p.pid}", "MedicationStatement",
-                                          "no single T-DM1 course: earlier therapies and responses are not placed"))
+            self.miss_patient(p, "MedicationStatement",
+                              "no single T-DM1 course: earlier therapies and responses are not placed")
         return row, events
 
     def _course(self, p: _Patient, row: dict[str, str], course: tuple[dt.date, dt.date]) -> None:
@@ -381,7 +386,7 @@ class _Mapper:
         if p.birth and (born := _day(p.birth)) is not None:
             row["age"] = str(start.year - born.year - ((start.month, start.day) < (born.month, born.day)))
         elif p.birth:
-            self.unmapped.append(Unmapped("the patient's resources", f"Patient {p.pid}", "birthDate", "not a full date: the age is not set"))
+            self.miss_patient(p, "birthDate", "not a full date: the age is not set")
         for day, column, _ in p.prior:
             if day < start and column:
                 row[column] = "yes"
