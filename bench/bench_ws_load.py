@@ -44,7 +44,7 @@ class RunFailed(Exception):
     pass
 
 
-SIGN_IN_PHASES = ("open the app", "press Sign in", "the provider's form (via /auth/login)",
+SIGN_IN_PHASES = ("open the app", "press Sign in (the run's redirect)", "the provider's form (via /auth/login)",
                   "authorize: provider, /oauth2callback, code exchange", "open the app signed in")
 PHASES: dict[str, list[float]] = {}  # the sign-in's phases, seconds (printed after the table)
 THINK = {"seconds": 0.0}  # a person's pause between interactions (reading the result): --think
@@ -75,6 +75,7 @@ class Session:
         self.errors: list[str] = []
         self.redirect: str | None = None
         self.responses: dict[str, object] = {}
+        self.form = None  # the provider's sign-in form (an httpx response) while signing in
 
     # ------------------------------------------------------------------ connection
     async def connect(self) -> None:
@@ -288,31 +289,62 @@ class Session:
                 self.responses[fm.backend_operation_response.request_id] = fm.backend_operation_response
         return self.responses.pop(rid)
 
-    async def sign_in(self, sub: str) -> None:
-        """Sign in as a person does: Sign in, the provider's form with their user, Authorize; then a new WebSocket
-        carries the signed cookie."""
-        t = [time.perf_counter()]
+    # ------------------------------------------------------------------ signing in, as three waits of a person
+    async def open_sign_in(self) -> None:
+        """Open the app: the page, the WebSocket, the first run, which shows the Sign-in button."""
+        t0 = time.perf_counter()
         await self.connect()
-        t.append(time.perf_counter())
+        _phase(SIGN_IN_PHASES[0], t0)
+        self.check()
+        self.widget("button", label="Sign in")  # the sign-in page is shown
+
+    async def to_provider(self) -> None:
+        """Press Sign in: the run answers with the redirect to /auth/login, which sends the browser on to the
+        provider's form."""
+        t0 = time.perf_counter()
         await self.press(label="Sign in")
-        t.append(time.perf_counter())
+        t1 = _phase(SIGN_IN_PHASES[1], t0)
         if not self.redirect:
             raise RunFailed("Sign in did not redirect to the provider")
-        form = await self.http.get(urljoin(self.base + "/", self.redirect))
-        t.append(time.perf_counter())
-        action = str(form.url)
-        m = re.search(r'<form[^>]*action="([^"]*)"', form.text)
+        self.form = await self.http.get(urljoin(self.base + "/", self.redirect))
+        _phase(SIGN_IN_PHASES[2], t1)
+        if "<form" not in self.form.text:
+            raise RunFailed("the provider showed no sign-in form")
+
+    async def authorize(self, sub: str) -> None:
+        """Authorize on the provider's form as ``sub``: the provider, /oauth2callback (the code exchanged, the
+        identity cookie set), then the app again on a new WebSocket that carries the cookie, signed in."""
+        t0 = time.perf_counter()
+        action = str(self.form.url)
+        m = re.search(r'<form[^>]*action="([^"]*)"', self.form.text)
         if m and m.group(1):
             action = urljoin(action, m.group(1).replace("&amp;", "&"))
         done = await self.http.post(action, data={"sub": sub})
-        t.append(time.perf_counter())
+        t1 = _phase(SIGN_IN_PHASES[3], t0)
         if urlparse(str(done.url)).netloc != urlparse(self.base).netloc:
             raise RunFailed(f"the sign-in ended at {done.url}")
         await self.connect()
-        t.append(time.perf_counter())
+        _phase(SIGN_IN_PHASES[4], t1)
         self.check("Signed in:")
-        for name, a, b in zip(SIGN_IN_PHASES, t, t[1:]):
-            PHASES.setdefault(name, []).append(b - a)
+
+
+def _phase(name: str, since: float) -> float:
+    now = time.perf_counter()
+    PHASES.setdefault(name, []).append(now - since)
+    return now
+
+
+SIGN_IN = (("Sign in: open the app", "open_sign_in"), ("Sign in: press Sign in, the provider's form", "to_provider"),
+           ("Sign in: authorize, the app signed in", "authorize"))
+
+
+async def sign_in(s: Session, sub: str, rec: Recorder) -> bool:
+    """A person's sign-in: three interactions, each timed on its own (with a pause before each, as the rest)."""
+    for name, step in SIGN_IN:
+        call = getattr(s, step)
+        if not await rec.step(name, call(sub) if step == "authorize" else call()):
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------- the roles' work (as bench_proxy_load's)
@@ -365,7 +397,7 @@ async def run_level(state: dict, n: int, iterations: int, plate: bytes, level: i
         role, _, _ = _role_of(i)
         s = Session(url)
         sessions.append(s)
-        if not await rec.step("sign in through the proxy", s.sign_in(f"load{level}-{i}")):
+        if not await sign_in(s, f"load{level}-{i}", rec):
             return
         for it in range(iterations):
             if role == "lab":

@@ -242,11 +242,11 @@ def _warm_up() -> None:
     a person's first Cohort, Survival or PDF does not wait for them; then freeze what is loaded out of the garbage
     collector's reach.
 
-    Streamlit runs a full collection after every script run (``runner.postScriptGC``). With pandas, plotly,
-    matplotlib, reportlab and the statistics loaded, that is ~0.2 s on every run of every session, with the interpreter lock
-    held, so it delayed each new session's first render (measured with py-spy). ``gc.freeze()`` moves the objects
-    that exist now (the libraries, loaded once per process) to a permanent generation; later objects (each session's
-    data) are still collected as before."""
+    With pandas, plotly, matplotlib, reportlab and the statistics loaded, a full collection takes ~0.1-0.2 s with the
+    interpreter lock held. Streamlit's own after every script run is off (``runner.postScriptGC`` in config.toml: it
+    delayed every run of every session under load, py-spy); ``gc.freeze()`` moves the objects that exist now (the
+    libraries, loaded once per process) to a permanent generation, so the interpreter's own occasional full
+    collections stay short; later objects (each session's data) are collected as before."""
     def run() -> None:
         try:
             import plotly.subplots  # noqa: F401

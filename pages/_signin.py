@@ -14,6 +14,15 @@ from tdm1core.storage.store import database_url
 USER_KEY = "_tdm1_user"
 
 
+def _share_tls() -> None:
+    from pages._tls_shared import share_default_tls_context
+
+    share_default_tls_context()  # the sign-in's calls to the provider reuse one trust store (see the module)
+
+
+_share_tls()
+
+
 def _secrets_section(name: str) -> dict[str, Any] | None:
     try:
         section = st.secrets.get(name)

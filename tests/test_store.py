@@ -212,6 +212,26 @@ def test_demo_can_be_removed(url):
     assert not store.has_demo()
 
 
+def test_demo_state_follows_what_is_stored(url):
+    """The sidebar's and the banner's one statement: empty, demo only, both, then only the user's data (after the
+    demo's removal); a patient table without files counts as the user's data too."""
+    from tdm1core.demo import DEMO_DIR
+
+    empty = Store(url)
+    assert empty.demo_state() == "empty" and not empty.has_demo()
+    store = open_store(url)  # seeds the demo
+    assert store.demo_state() == "demo" and store.has_demo()
+    imp(store, qs17(sample_wells("MINE")), "mine.csv")
+    assert store.demo_state() == "mixed"
+    store.remove_demo(who="tester")
+    assert store.demo_state() == "real" and not store.has_demo()
+    store.delete_file(int(store.files_table()["id"].iloc[0]), who="tester")
+    assert store.demo_state() == "empty"
+    mine = pd.read_csv(DEMO_DIR / "demo_patients.csv", dtype=str, keep_default_na=False).iloc[[0]]
+    import_patients(store, mine.to_csv(index=False).encode(), "one.csv", DEFAULT_SETTINGS, who="me")
+    assert store.demo_state() == "real"
+
+
 def test_demo_removal_keeps_patients_the_user_changed(url):
     from tdm1core.demo import DEMO_DIR
 

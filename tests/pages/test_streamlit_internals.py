@@ -62,3 +62,51 @@ def test_a_generated_download_outlives_other_sessions_runs():
                        cwd=root)
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.strip() == "without False with True", p.stdout
+
+
+TLS = r'''
+import inspect, os, ssl, sys
+sys.path.insert(0, ROOT)
+from authlib.integrations.httpx_client import AsyncOAuth2Client
+from streamlit.web.server.starlette import starlette_auth_routes as routes
+
+# Streamlit builds the OAuth client (and so an httpx client) per sign-in request: the reason for the workaround
+assert "_create_oauth_client(provider)" in inspect.getsource(routes._auth_login)
+assert "_create_oauth_client(provider)" in inspect.getsource(routes._auth_callback)
+
+def context(**kw):
+    return AsyncOAuth2Client(client_id="x", **kw)._transport._pool._ssl_context
+
+before = context() is context()
+from pages._tls_shared import share_default_tls_context
+assert share_default_tls_context() and share_default_tls_context()  # idempotent
+a, b = context(), context()
+assert a is b and a.verify_mode == ssl.CERT_REQUIRED and a.check_hostname
+assert context(verify=False) is not a and context(verify=False).verify_mode == ssl.CERT_NONE
+mine = ssl.create_default_context()
+assert context(verify=mine) is mine
+was = os.environ.get("SSL_CERT_FILE")
+import certifi, shutil, tempfile
+os.environ["SSL_CERT_FILE"] = shutil.copy(certifi.where(), tempfile.mkdtemp())  # another trust setting
+other = context()
+assert other is not a and other is context() and other.verify_mode == ssl.CERT_REQUIRED
+if was:
+    os.environ["SSL_CERT_FILE"] = was
+else:
+    del os.environ["SSL_CERT_FILE"]
+assert context() is a
+print("without", before, "with", a is b)
+'''
+
+
+def test_the_sign_in_clients_share_one_trust_store():
+    """pages/_tls_shared.py: Streamlit's sign-in routes still build a new OAuth client per request (if that changes,
+    the first asserts fail and the workaround can go); with it, their httpx clients share one verifying context per
+    trust setting, and any other ``verify`` keeps its own."""
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])
+    p = subprocess.run([sys.executable, "-c", f"ROOT = {root!r}\n" + TLS], capture_output=True, text=True, timeout=120,
+                       cwd=root)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip() == "without False with True", p.stdout
