@@ -75,6 +75,7 @@ class Session:
         self.errors: list[str] = []
         self.redirect: str | None = None
         self.responses: dict[str, object] = {}
+        self.last_http = 0.0  # monotonic time of this tab's last HTTP request
         self.form = None  # the provider's sign-in form (an httpx response) while signing in
 
     # ------------------------------------------------------------------ connection
@@ -83,8 +84,8 @@ class Session:
 
         if self.ws is not None:
             await self.ws.close()
-        await self.http.get("/")
-        await self.http.get("/_stcore/health")  # as the frontend does first: it sets the XSRF cookie
+        await self._http("GET", "/")
+        await self._http("GET", "/_stcore/health")  # as the frontend does first: it sets the XSRF cookie
         xsrf = self.http.cookies.get("_streamlit_xsrf") or self.http.cookies.get("_xsrf") or ""
         cookies = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar)
         ctx = ssl.create_default_context()
@@ -96,6 +97,20 @@ class Session:
                                            open_timeout=60, ping_interval=None)
         self.values.clear()
         await self.run()
+
+    async def _http(self, method: str, url: str, **kw: object):
+        """One HTTP request of this tab; a broken connection is an error that says which request and how long the
+        tab's connection had been idle (a keep-alive closed by the proxy shows as a long idle time)."""
+        import httpx
+
+        idle = time.monotonic() - self.last_http if self.last_http else 0.0
+        try:
+            return await self.http.request(method, url, **kw)  # type: ignore[arg-type]
+        except httpx.TransportError as exc:
+            raise RunFailed(f"{method} {urlparse(url).path[:40]}: {type(exc).__name__} {exc!s:.80} (idle {idle:.0f} s "
+                            "before it)") from exc
+        finally:
+            self.last_http = time.monotonic()
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -237,7 +252,7 @@ class Session:
         if urls.error_msg:
             raise RunFailed(urls.error_msg)
         info = urls.file_urls[0]
-        r = await self.http.put(urljoin(self.base + "/", info.upload_url.lstrip("/")),
+        r = await self._http("PUT", urljoin(self.base + "/", info.upload_url.lstrip("/")),
                                 files={"file": (name, data, mime)},
                                 headers={"X-Xsrftoken": self.http.cookies.get("_streamlit_xsrf") or ""})
         if r.status_code >= 300:
@@ -266,7 +281,7 @@ class Session:
             if resp.error_msg:
                 raise RunFailed(resp.error_msg)
             url = resp.deferred_file.url
-        r = await self.http.get(urljoin(self.base + "/", url.lstrip("/")))
+        r = await self._http("GET", urljoin(self.base + "/", url.lstrip("/")))
         if r.status_code != 200 or not r.content:
             raise RunFailed(f"download failed: HTTP {r.status_code}")
         return len(r.content)
@@ -306,7 +321,7 @@ class Session:
         t1 = _phase(SIGN_IN_PHASES[1], t0)
         if not self.redirect:
             raise RunFailed("Sign in did not redirect to the provider")
-        self.form = await self.http.get(urljoin(self.base + "/", self.redirect))
+        self.form = await self._http("GET", urljoin(self.base + "/", self.redirect))
         _phase(SIGN_IN_PHASES[2], t1)
         if "<form" not in self.form.text:
             raise RunFailed("the provider showed no sign-in form")
@@ -319,7 +334,7 @@ class Session:
         m = re.search(r'<form[^>]*action="([^"]*)"', self.form.text)
         if m and m.group(1):
             action = urljoin(action, m.group(1).replace("&amp;", "&"))
-        done = await self.http.post(action, data={"sub": sub})
+        done = await self._http("POST", action, data={"sub": sub})
         t1 = _phase(SIGN_IN_PHASES[3], t0)
         if urlparse(str(done.url)).netloc != urlparse(self.base).netloc:
             raise RunFailed(f"the sign-in ended at {done.url}")
