@@ -42,6 +42,46 @@ def test_any_table_of_the_stored_kinds_round_trips_exactly(rows):
     pd.testing.assert_frame_equal(decode_table(encode_table(df)), df)
 
 
+few = hs.one_of(hs.none(), hs.sampled_from(["positive", "negative", "", "Stage IV", "é ünïcode", "0", "None"]))
+
+
+@hyp_settings(max_examples=60, deadline=None)
+@given(hs.lists(few, min_size=0, max_size=60), hs.lists(text, min_size=0, max_size=60))
+def test_text_with_few_distinct_values_round_trips_exactly(repeated, mixed):
+    """A receptor-status-like column (few distinct values: stored by its levels and codes) and a free-text one,
+    whatever their lengths, Nones and orders."""
+    n = min(len(repeated), len(mixed))
+    df = pd.DataFrame({"r": np.array(repeated[:n], dtype=object), "m": np.array(mixed[:n], dtype=object),
+                       "long": np.array((repeated * 3)[:n], dtype=object)})
+    pd.testing.assert_frame_equal(decode_table(encode_table(df)), df)
+
+
+def test_more_levels_than_a_byte_round_trip():
+    values = [f"v{i % 300}" if i % 7 else None for i in range(3000)]  # 300 levels: two-byte codes
+    df = pd.DataFrame({"t": np.array(values, dtype=object)})
+    pd.testing.assert_frame_equal(decode_table(encode_table(df)), df)
+
+
+@pytest.mark.parametrize("damage", ["code beyond the levels", "fewer codes than rows", "not base64", "bad width"])
+def test_damaged_codes_are_refused(damage):
+    import base64, json, zlib
+
+    df = pd.DataFrame({"t": np.array(["a", "b", None, "a"] * 10, dtype=object)})
+    body = json.loads(zlib.decompress(encode_table(df)))
+    col = body["columns"][0]
+    assert "levels" in col  # stored by levels
+    if damage == "code beyond the levels":
+        col["codes"] = base64.b64encode(np.array([5] * 40, dtype="<i1").tobytes()).decode()
+    elif damage == "fewer codes than rows":
+        col["codes"] = base64.b64encode(np.array([0] * 39, dtype="<i1").tobytes()).decode()
+    elif damage == "not base64":
+        col["codes"] = "***"
+    else:
+        col["width"] = 3
+    with pytest.raises(ValueError):
+        decode_table(zlib.compress(json.dumps(body).encode()))
+
+
 def _count_validations(monkeypatch):
     return count_calls(monkeypatch, cohort_module, "validate_patients")
 
