@@ -26,7 +26,7 @@ def test_the_rendered_proxy_configuration_is_valid_haproxy_with_affinity_websock
     check = subprocess.run(["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     for needed in ("cookie TDM1_INSTANCE insert", "option httpchk GET /_stcore/health", "timeout tunnel 1h",
-                   "option redispatch", "server app1 10.0.0.11:8501 check cookie app1",
+                   "option redispatch", "retry-on conn-failure empty-response", "timeout check 5s", "server app1 10.0.0.11:8501 check cookie app1",
                    "server app2 10.0.0.12:8501 check cookie app2", f"ssl crt {pem}"):
         assert needed in out, needed
     broken = tmp_path / "broken.cfg"
