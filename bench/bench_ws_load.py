@@ -349,8 +349,6 @@ def _phase(name: str, since: float) -> float:
     return now
 
 
-SIGN_IN = (("Sign in: open the app", "open_sign_in"), ("Sign in: press Sign in, the provider's form", "to_provider"),
-           ("Sign in: authorize, the app signed in", "authorize"))
 SIGN_IN_TOTAL = "Sign in: the three waits together"
 
 
@@ -364,9 +362,9 @@ async def sign_in(s: Session, sub: str, rec: Recorder) -> bool:
         await coro
         waits.append(time.perf_counter() - t0)
 
-    for name, step in SIGN_IN:
-        call = getattr(s, step)
-        if not await rec.step(name, timed(call(sub) if step == "authorize" else call())):
+    for name, step in (("Sign in: open the app", s.open_sign_in), ("Sign in: press Sign in, the provider's form",
+                       s.to_provider), ("Sign in: authorize, the app signed in", lambda: s.authorize(sub))):
+        if not await rec.step(name, timed(step())):
             return False
     rec.times[SIGN_IN_TOTAL].append(sum(waits))
     return True

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DemoRepository"]
 
+_DEMO_FILES = sa.exists().where(files.c.demo == sa.true())  # a synthetic demo file is stored
+
 
 class DemoRepository(Engine):
     """The built-in synthetic demo: whether it is there, and removing it."""
@@ -32,17 +34,16 @@ class DemoRepository(Engine):
 
     def has_demo(self) -> bool:
         with self.engine.connect() as conn:
-            return bool(conn.execute(sa.select(sa.exists().where(files.c.demo == sa.true()))).scalar())
+            return bool(conn.execute(sa.select(_DEMO_FILES)).scalar())
 
     def demo_state(self) -> str:
         """'demo' (only the synthetic demo), 'mixed', 'real' or 'empty'.
 
         One statement of three EXISTS tests (every page run asks, for the sidebar and the banner): it stops at the
         first row of each kind, so it does not grow with the registry as counting its rows did."""
-        demo = sa.exists().where(files.c.demo == sa.true())
         real = sa.or_(sa.exists().where(files.c.demo == sa.false()), sa.exists().where(patients.c.demo == sa.false()))
         with self.engine.connect() as conn:
-            has_demo, has_real = conn.execute(sa.select(demo.label("demo"), real.label("real"))).one()
+            has_demo, has_real = conn.execute(sa.select(_DEMO_FILES.label("demo"), real.label("real"))).one()
         if has_demo and has_real:
             return "mixed"
         return "demo" if has_demo else ("real" if has_real else "empty")
