@@ -29,7 +29,7 @@ with st.sidebar:
 with st.sidebar:
     s = settings()
     st.markdown("**Data:** " + {"demo": "built-in synthetic demo", "mixed": "your data + synthetic demo", "real": "your data",
-                                "empty": "empty database"}[demo_state()])
+                                "empty": "empty database"}[demo_state(fresh=True)])
     st.caption(f"HER2 cut-off {s.her2_ratio_cutoff:g} · PIK3CA {s.pik3ca_mutant_cutoff_copies:g} copies · "
                f"EFTUD2 > {s.reference_min_copies:g} · KM CI {s.km_ci_method} · profile {md(s.cutoff_profile)}")
     sidebar(user, serving())

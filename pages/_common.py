@@ -82,8 +82,15 @@ def settings() -> Settings:
     return st.session_state[SETTINGS_KEY]
 
 
-def demo_state() -> str:
-    return store().demo_state()
+DATA_STATE_KEY = "_tdm1_data_state_this_run"
+
+
+def demo_state(fresh: bool = False) -> str:
+    """'demo', 'mixed', 'real' or 'empty'. app.py asks the database once per run (``fresh``) for its sidebar, before
+    the page runs; the page's banner then reads that answer instead of asking again (a page run on its own asks)."""
+    if fresh or DATA_STATE_KEY not in st.session_state:
+        st.session_state[DATA_STATE_KEY] = store().demo_state()
+    return st.session_state[DATA_STATE_KEY]
 
 
 VIA_APP_KEY = "_run_via_app"
